@@ -1,0 +1,153 @@
+"""One exception hierarchy for both implementations.
+
+Every error subclasses :class:`VisionTokensError` and the matching builtin (``ValueError``,
+or ``TypeError`` for an argument of the wrong type), so callers can catch either. The
+message builders below are shared by the Cython core and the pure-Python reference, which is
+what makes their messages identical by construction.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Iterable, Sequence
+
+__all__ = [
+    "VisionTokensError",
+    "InvalidArgumentError",
+    "ArgumentTypeError",
+    "UnknownModelError",
+    "UndocumentedModelError",
+    "UnknownRulesetError",
+    "UnsupportedDetailError",
+    "InvalidDimensionsError",
+    "DimensionTypeError",
+    "ImageRejectedError",
+]
+
+
+class VisionTokensError(Exception):
+    """Base of every error this library raises on purpose."""
+
+    #: Row of a batch the error belongs to (set by the batch API), else None.
+    row: int | None = None
+
+    def at_row(self, row: int) -> "VisionTokensError":
+        """A copy of this error whose message names the batch row it came from."""
+        clone = self.__class__.__new__(self.__class__)
+        clone.__dict__.update(self.__dict__)
+        clone.args = (f"row {row}: {self.args[0]}",) + tuple(self.args[1:])
+        clone.row = row
+        return clone
+
+
+class InvalidArgumentError(VisionTokensError, ValueError):
+    """An argument has an allowed type but a value outside its domain."""
+
+
+class ArgumentTypeError(InvalidArgumentError, TypeError):
+    """An argument has the wrong type (a number for a model name, say)."""
+
+
+class UnknownModelError(VisionTokensError, ValueError):
+    """The model name matches no model of the ruleset (spec 3.5)."""
+
+    def __init__(self, message: str, model: str = "", suggestions: Sequence[str] = ()):
+        super().__init__(message)
+        self.model = model
+        self.suggestions = tuple(suggestions)
+
+
+class UndocumentedModelError(UnknownModelError):
+    """A real model whose input-token rule OpenAI does not document (spec 3.3)."""
+
+
+class UnknownRulesetError(VisionTokensError, ValueError):
+    """No ruleset has that name (spec 1)."""
+
+
+class UnsupportedDetailError(VisionTokensError, ValueError):
+    """The detail level is not a level at all, or not one this model supports (spec 3.4)."""
+
+
+class InvalidDimensionsError(VisionTokensError, ValueError):
+    """A width or height that is not a whole number of pixels in range."""
+
+
+class DimensionTypeError(InvalidDimensionsError, TypeError):
+    """A width or height of the wrong type: a float, a bool, a string ..."""
+
+
+class ImageRejectedError(VisionTokensError, ValueError):
+    """The API would reject the image: too many patches after resizing (spec 3.1 step 4)."""
+
+    def __init__(self, message: str, patches: int = 0, limit: int = 0):
+        super().__init__(message)
+        self.patches = patches
+        self.limit = limit
+
+
+# --- message builders, shared by both implementations ---------------------------------
+
+#: Largest accepted width or height. Every intermediate product of the kernels stays inside
+#: int64 for sizes up to this bound (style guide: "Integers, not floats").
+MAX_DIMENSION = 2**31 - 1
+
+
+def dimension_error(name: str, value: object) -> InvalidDimensionsError:
+    if isinstance(value, bool) or not _is_integer_like(value):
+        return DimensionTypeError(
+            f"{name} must be an int number of pixels, got {type(value).__name__} {value!r}"
+        )
+    return InvalidDimensionsError(
+        f"{name} must be between 1 and {MAX_DIMENSION} pixels, got {int(value)}"  # type: ignore[call-overload]
+    )
+
+
+def _is_integer_like(value: object) -> bool:
+    try:
+        value.__index__  # type: ignore[attr-defined]
+    except AttributeError:
+        return False
+    return True
+
+
+def closest(name: str, known: Iterable[str], n: int = 3) -> list[str]:
+    return difflib.get_close_matches(name, list(known), n=n, cutoff=0.6)
+
+
+def unknown_model_error(name: str, ruleset: str, known: Iterable[str]) -> UnknownModelError:
+    suggestions = closest(name, known)
+    hint = f"; did you mean {', '.join(map(repr, suggestions))}?" if suggestions else ""
+    return UnknownModelError(
+        f"unknown model {name!r} in ruleset {ruleset!r}{hint}", name, suggestions
+    )
+
+
+def unsupported_detail_error(model: str, detail: object, supported: Sequence[str]) -> UnsupportedDetailError:
+    levels = ", ".join(supported)
+    if isinstance(detail, str) and detail in ("low", "high", "original", "auto"):
+        return UnsupportedDetailError(
+            f"model {model!r} does not support detail {detail!r}; it supports: {levels}"
+        )
+    return UnsupportedDetailError(
+        f"detail must be one of low, high, original, auto (case-sensitive), got {detail!r}"
+    )
+
+
+def rejected_error(model: str, patches: int, limit: int) -> ImageRejectedError:
+    return ImageRejectedError(
+        f"the API rejects this image for {model!r}: {patches} patches after resizing, "
+        f"more than the limit of {limit}",
+        patches,
+        limit,
+    )
+
+
+def input_fidelity_error(model: str, value: object) -> InvalidArgumentError:
+    if value is not None and not isinstance(value, str):
+        return ArgumentTypeError(f"input_fidelity must be 'low', 'high' or None, got {value!r}")
+    if value in ("low", "high"):
+        return InvalidArgumentError(
+            f"input_fidelity applies to GPT Image models only, not {model!r}"
+        )
+    return InvalidArgumentError(f"input_fidelity must be 'low', 'high' or None, got {value!r}")

@@ -1,0 +1,171 @@
+"""The pure-Python reference: spec 3 step by step, exact arithmetic, nothing clever.
+
+This is the oracle the Cython core is tested against, and the implementation used when the
+extension is not built (``VISIONTOKENS_NO_EXTENSIONS=1``). Keep it obviously right rather
+than fast: it follows the guide's formulas literally, with :mod:`fractions` and
+:func:`math.isqrt` where the guide uses real numbers (spec 3.6).
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import Any
+
+from . import _registry
+from ._batch import check_on_error, per_row, size_arrays
+from ._checks import checked_dimension, fidelity_extra
+from ._errors import VisionTokensError, rejected_error
+from ._registry import DetailParams, ModelSpec
+from ._result import ImageCost
+
+IMPLEMENTATION = "python"
+PATCH = 32  # spec 3.1 step 2
+TILE = 512  # spec 3.2 step 3
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _round_half_up(x: Fraction) -> int:
+    return math.floor(x + Fraction(1, 2))
+
+
+def _fit_box(w: int, h: int, box: int) -> tuple[int, int]:
+    """Shrink (never enlarge) to fit box x box; the short side rounds half up.
+
+    spec 3.1 step 1 and 3.2 step 1. ASSUMED (spec 8.1): half up, where the guide only says
+    "round to integer pixels".
+    """
+    if max(w, h) <= box:
+        return w, h
+    if w >= h:
+        return box, max(1, _round_half_up(Fraction(h * box, w)))
+    return max(1, _round_half_up(Fraction(w * box, h))), box
+
+
+def _patch_cost(p: DetailParams, w: int, h: int) -> tuple[int, int, int, int]:
+    """(tokens, resized width, resized height, patches) for a patch model (spec 3.1)."""
+    w, h = _fit_box(w, h, p.cap)
+    patches = _ceil_div(w, PATCH) * _ceil_div(h, PATCH)
+    if p.budget and patches > p.budget:
+        # The guide: s = sqrt(32^2 B / (w h)); a = s * min(floor(w s/32) / (w s/32), ...).
+        # Since w s / 32 = sqrt(B w / h) and floor(sqrt(x)) = isqrt(floor(x)) (spec 3.6):
+        budget = p.budget
+        whole_w = math.isqrt(math.floor(Fraction(budget * w, h)))
+        whole_h = math.isqrt(math.floor(Fraction(budget * h, w)))
+        scale = min(Fraction(PATCH * whole_w, w), Fraction(PATCH * whole_h, h))
+        # ASSUMED (spec 3.1 step 3): at least 1 px a side; unreachable for documented models.
+        w, h = max(1, math.floor(w * scale)), max(1, math.floor(h * scale))
+        patches = min(_ceil_div(w, PATCH) * _ceil_div(h, PATCH), budget)
+    if p.reject_over and patches > p.reject_over:
+        raise _RejectedPatches(patches, p.reject_over)
+    # ASSUMED for 2026-04, stated for 2026-09 (spec 8.2): round up.
+    tokens = math.ceil(Fraction(patches * p.mult_num, p.mult_den))
+    return tokens, w, h, patches
+
+
+def _tile_cost(p: DetailParams, w: int, h: int) -> tuple[int, int, int, int]:
+    """(tokens, resized width, resized height, tiles) for a tile model (spec 3.2)."""
+    w, h = _fit_box(w, h, p.cap)
+    side = p.short_side
+    if min(w, h) > side:  # only shrinks; a short side at or under S stays
+        if w <= h:
+            w, h = side, math.floor(Fraction(h * side, w))
+        else:
+            w, h = math.floor(Fraction(w * side, h)), side
+    tiles = _ceil_div(w, TILE) * _ceil_div(h, TILE)
+    return p.base + tiles * p.per_tile, w, h, tiles
+
+
+class _RejectedPatches(Exception):
+    def __init__(self, patches: int, limit: int):
+        self.patches, self.limit = patches, limit
+
+
+class Model:
+    """A resolved model: :meth:`count` does no name lookup."""
+
+    def __init__(self, spec: ModelSpec):
+        self.spec = spec
+        self.id = spec.id
+        self.ruleset = spec.ruleset
+        self.scheme = spec.scheme
+        self.details = spec.details
+
+    def __repr__(self) -> str:
+        return f"<visiontokens.Model {self.id!r} ruleset={self.ruleset!r} ({IMPLEMENTATION})>"
+
+    def count(self, width: Any, height: Any, detail: Any = "auto", *, input_fidelity: Any = None) -> int:
+        return self.explain(width, height, detail, input_fidelity=input_fidelity).tokens
+
+    def explain(self, width: Any, height: Any, detail: Any = "auto", *, input_fidelity: Any = None) -> ImageCost:
+        w = checked_dimension("width", width)
+        h = checked_dimension("height", height)
+        p = self.spec.detail_params(detail)
+        extra = fidelity_extra(self.id, self.spec.has_input_fidelity, p.fidelity_square,
+                               p.fidelity_other, w, h, input_fidelity)
+        patches = tiles = None
+        if p.scheme == "patch":
+            try:
+                tokens, rw, rh, patches = _patch_cost(p, w, h)
+            except _RejectedPatches as rejected:
+                raise rejected_error(self.id, rejected.patches, rejected.limit) from None
+        elif p.scheme == "tile":
+            tokens, rw, rh, tiles = _tile_cost(p, w, h)
+        else:  # spec 3.2 step 4: low detail costs the base, whatever the size
+            tokens, rw, rh = p.base, w, h
+        return ImageCost(
+            tokens=tokens + extra, model=self.id, detail=p.level, scheme=self.scheme,
+            width=w, height=h, resized_width=rw, resized_height=rh, patches=patches,
+            tiles=tiles, ruleset=self.ruleset, multiplier=self.spec.multiplier,
+            input_fidelity=input_fidelity,
+        )
+
+
+def get_model(name: Any, *, ruleset: Any = None) -> Model:
+    return Model(_registry.resolve(name, ruleset))
+
+
+def count_image_tokens(width: Any, height: Any, model: Any, detail: Any = "auto", *,
+                       ruleset: Any = None, input_fidelity: Any = None) -> int:
+    return get_model(model, ruleset=ruleset).count(width, height, detail, input_fidelity=input_fidelity)
+
+
+def explain_image_tokens(width: Any, height: Any, model: Any, detail: Any = "auto", *,
+                         ruleset: Any = None, input_fidelity: Any = None) -> ImageCost:
+    return get_model(model, ruleset=ruleset).explain(width, height, detail, input_fidelity=input_fidelity)
+
+
+def count_image_tokens_batch(widths: Any, heights: Any, model: Any, detail: Any = "auto", *,
+                             ruleset: Any = None, on_error: str = "raise") -> Any:
+    """A Python loop over the scalar function: the batch oracle."""
+    import numpy as np
+
+    check_on_error(on_error)
+    _registry.get_ruleset(ruleset)
+    w_given, h_given, _, _ = size_arrays(widths, heights)
+    n = len(w_given)
+    model_rows, detail_rows = per_row(model, n, "model"), per_row(detail, n, "detail")
+    if model_rows is None:  # one model (and detail) for every row: its errors are not a row's
+        get_model(model, ruleset=ruleset).spec.detail_params("auto" if detail_rows is not None else detail)
+    tokens = np.zeros(n, dtype=np.int64)
+    rejected = np.zeros(n, dtype=bool)
+    for row in range(n):
+        try:
+            tokens[row] = count_image_tokens(
+                int(w_given[row]), int(h_given[row]),
+                model if model_rows is None else model_rows[row],
+                detail if detail_rows is None else detail_rows[row],
+                ruleset=ruleset,
+            )
+        except VisionTokensError as error:
+            if on_error == "raise":
+                raise error.at_row(row) from None
+            rejected[row] = True
+    return tokens if on_error == "raise" else (tokens, rejected)
+
+
+def clear_cache() -> None:
+    """Nothing is cached here; present so both implementations share one interface."""

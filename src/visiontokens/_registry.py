@@ -1,0 +1,369 @@
+"""Rulesets as data (spec 1, 4), model-name resolution (spec 3.5) and user registrations.
+
+Shared by both implementations: the kernels never see a model name, only the integer
+parameters of one :class:`DetailParams`. Adding a model or a ruleset is a data change here.
+The JSON tables are read lazily, on first use, to keep ``import visiontokens`` light.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from importlib import resources
+from types import MappingProxyType
+from typing import Callable, Mapping
+
+from ._errors import (
+    ArgumentTypeError,
+    InvalidArgumentError,
+    UndocumentedModelError,
+    UnknownRulesetError,
+    unknown_model_error,
+    unsupported_detail_error,
+)
+
+DEFAULT_RULESET = "2026-09"  # spec 1: the default is the newest
+LEVELS = ("low", "high", "original")
+DETAILS = LEVELS + ("auto",)
+MAX_CAP = 65535  # style guide: sizes <= 65535 after the cap keep every product inside int64
+MAX_BUDGET = 2**31 - 1
+MAX_TOKENS_PARAM = 10**9
+MAX_MULTIPLIER = Decimal(1000)
+TILE_FIT = 2048  # spec 3.2 step 1
+TILE_SHORT_SIDE = 768  # spec 3.2 step 2
+
+_SNAPSHOT = re.compile(r"^(?P<family>.+)-\d{4}-\d{2}-\d{2}$")  # spec 3.5: dated snapshots
+_GPT_IMAGE = re.compile(r"^(chatgpt-image|gpt-image)-")  # spec 3.3: other GPT Image models
+
+
+@dataclass(frozen=True)
+class DetailParams:
+    """The integer parameters of one model at one detail level: all a kernel needs."""
+
+    level: str  # "low", "high" or "original"
+    scheme: str  # "patch", "tile" or "flat" (tile model at low detail: base only)
+    cap: int  # patch: size cap; tile: the 2048 fit box
+    budget: int  # patch budget; 0 = none
+    mult_num: int  # patch multiplier = mult_num / mult_den, exactly (spec 3.1 step 5)
+    mult_den: int
+    reject_over: int  # reject above this many patches; 0 = never (spec 3.1 step 4)
+    short_side: int  # tile: shortest side target S (spec 3.2 step 2)
+    base: int
+    per_tile: int
+    fidelity_square: int  # GPT Image 1 input_fidelity="high" extras (spec 3.3)
+    fidelity_other: int
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A documented (or registered) model in one ruleset."""
+
+    id: str
+    ruleset: str
+    scheme: str  # "patch" or "tile"
+    params: Mapping[str, DetailParams]  # by level, without "auto"
+    auto: str  # the level "auto" stands for (spec 3.4)
+    multiplier: str | None  # patch models, as written in the guide ("1.62")
+    base: int | None = None
+    per_tile: int | None = None
+    status: str = "current"  # "current", "deprecated", "legacy" or "registered"
+    source: str = ""
+    low_same_as_high_assumed: bool = False  # spec 4.1 note 1 (ASSUMED)
+
+    @property
+    def details(self) -> tuple[str, ...]:
+        """The detail levels this model accepts, "auto" included."""
+        return tuple(level for level in LEVELS if level in self.params) + ("auto",)
+
+    @property
+    def has_input_fidelity(self) -> bool:
+        return any(p.fidelity_square or p.fidelity_other for p in self.params.values())
+
+    def detail_params(self, detail: object) -> DetailParams:
+        """Parameters for a detail string; "auto" (or None) resolves per model (spec 3.4)."""
+        if detail is None or detail == "auto":
+            return self.params[self.auto]
+        if type(detail) is str and detail in self.params:
+            return self.params[detail]
+        raise unsupported_detail_error(self.id, detail, self.details)
+
+
+@dataclass
+class Ruleset:
+    name: str
+    guide_as_of: str
+    description: str
+    reject_patches_over: int | None
+    models: dict[str, ModelSpec] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)  # user deployment name -> model id
+
+
+# --- loading the shipped tables ---------------------------------------------------------
+
+_SHIPPED = ("2026-09", "2026-04")
+_rulesets: dict[str, Ruleset] = {}
+_listeners: list[Callable[[], None]] = []
+
+
+def _multiplier_fraction(text: str) -> tuple[int, int]:
+    """"1.62" -> (162, 100): the exact rational of a decimal multiplier (spec 2)."""
+    sign, digits, exponent = Decimal(text).as_tuple()
+    assert isinstance(exponent, int)
+    num = int("".join(map(str, digits)) or "0")
+    if exponent >= 0:
+        return num * 10**exponent, 1
+    return num, 10**-exponent
+
+
+def _patch_params(level: str, table: Mapping[str, int], multiplier: str, reject: int | None) -> DetailParams:
+    num, den = _multiplier_fraction(multiplier)
+    return DetailParams(
+        level=level, scheme="patch", cap=table["cap"], budget=table.get("budget", 0),
+        mult_num=num, mult_den=den, reject_over=reject or 0, short_side=0, base=0,
+        per_tile=0, fidelity_square=0, fidelity_other=0,
+    )
+
+
+def _tile_params(entry: Mapping, level: str, fit: int) -> DetailParams:
+    return DetailParams(
+        level=level, scheme="flat" if level == "low" else "tile", cap=fit, budget=0,
+        mult_num=1, mult_den=1, reject_over=0,
+        short_side=entry.get("short_side", TILE_SHORT_SIDE), base=entry["base"],
+        per_tile=entry["per_tile"], fidelity_square=entry.get("fidelity_high_square", 0),
+        fidelity_other=entry.get("fidelity_high_other", 0),
+    )
+
+
+def _load(name: str) -> Ruleset:
+    text = resources.files(__package__).joinpath("_rulesets", f"{name}.json").read_text("utf-8")
+    data = json.loads(text)
+    rs = Ruleset(data["name"], data["guide_as_of"], data["description"], data["reject_patches_over"])
+    for entry in data["models"]:
+        for model_id in entry["ids"]:
+            rs.models[model_id] = _spec_from_entry(model_id, rs, entry, data["tile_fit"])
+    return rs
+
+
+def _spec_from_entry(model_id: str, rs: Ruleset, entry: Mapping, tile_fit: int) -> ModelSpec:
+    common = dict(id=model_id, ruleset=rs.name, status=entry.get("status", "current"),
+                  source=entry.get("source", ""))
+    if entry["scheme"] == "patch":
+        params = {
+            level: _patch_params(level, table, entry["multiplier"], rs.reject_patches_over)
+            for level, table in entry["details"].items()
+        }
+        return ModelSpec(
+            scheme="patch", params=MappingProxyType(params), auto=entry["auto"],
+            multiplier=entry["multiplier"],
+            low_same_as_high_assumed=entry.get("low_same_as_high_assumed", False), **common,
+        )
+    # spec 4.2: tile models take low (base only), high and auto (= high)
+    params = {level: _tile_params(entry, level, tile_fit) for level in ("low", "high")}
+    return ModelSpec(scheme="tile", params=MappingProxyType(params), auto="high",
+                     multiplier=None, base=entry["base"], per_tile=entry["per_tile"], **common)
+
+
+def get_ruleset(name: object = None) -> Ruleset:
+    if name is None:
+        name = DEFAULT_RULESET
+    rs = _rulesets.get(name) if type(name) is str else None
+    if rs is not None:
+        return rs
+    if not isinstance(name, str):
+        raise ArgumentTypeError(f"ruleset must be a str or None, got {type(name).__name__} {name!r}")
+    if name not in _SHIPPED:
+        raise UnknownRulesetError(
+            f"unknown ruleset {name!r}; known rulesets: {', '.join(_SHIPPED)}"
+        )
+    rs = _rulesets[name] = _load(name)
+    return rs
+
+
+# --- resolution (spec 3.5) ------------------------------------------------------------------
+
+def resolve(name: object, ruleset: object = None) -> ModelSpec:
+    """The model a name means in a ruleset: exact id, then alias, then dated snapshot."""
+    rs = get_ruleset(ruleset)
+    if not isinstance(name, str):
+        raise ArgumentTypeError(f"model must be a str, got {type(name).__name__} {name!r}")
+    for candidate in (name, _snapshot_family(name)):
+        if candidate is None:
+            continue
+        spec = rs.models.get(candidate)
+        if spec is None and candidate in rs.aliases:
+            spec = rs.models[rs.aliases[candidate]]
+        if spec is not None:
+            return spec
+    if _GPT_IMAGE.match(name):
+        raise UndocumentedModelError(
+            f"{name!r} is a GPT Image model whose image input cost OpenAI does not document "
+            f"(only gpt-image-1 is); register its parameters with register_model()",
+            name,
+        )
+    raise unknown_model_error(name, rs.name, list(rs.models) + list(rs.aliases))
+
+
+def _snapshot_family(name: str) -> str | None:
+    match = _SNAPSHOT.match(name)
+    return match.group("family") if match else None
+
+
+# --- public listing --------------------------------------------------------------------------
+
+def rulesets() -> tuple[str, ...]:
+    """Names of the shipped rulesets, newest (the default) first."""
+    return _SHIPPED
+
+
+def models(ruleset: str | None = None) -> tuple[ModelSpec, ...]:
+    """Every model of a ruleset (registered ones included), sorted by id."""
+    rs = get_ruleset(ruleset)
+    return tuple(rs.models[k] for k in sorted(rs.models))
+
+
+# --- user registrations (spec 1) -------------------------------------------------------------
+
+def on_change(listener: Callable[[], None]) -> None:
+    """Call ``listener`` whenever registrations change (implementations clear caches)."""
+    _listeners.append(listener)
+
+
+def _changed() -> None:
+    for listener in _listeners:
+        listener()
+
+
+def register_model(
+    name: str,
+    *,
+    like: str | None = None,
+    scheme: str | None = None,
+    multiplier: object = None,
+    details: Mapping[str, Mapping[str, int]] | None = None,
+    auto: str | None = None,
+    base: int | None = None,
+    per_tile: int | None = None,
+    short_side: int = TILE_SHORT_SIDE,
+    ruleset: str | None = None,
+    replace_existing: bool = False,
+) -> None:
+    """Register a deployment name or a new model, in one ruleset or (by default) in all.
+
+    An alias: ``register_model("prod-vision", like="gpt-4.1-mini")``; it resolves to the
+    documented model of each ruleset. A new patch model::
+
+        register_model("acme-vision", scheme="patch", multiplier="1.5",
+                       details={"low": {"cap": 512}, "high": {"cap": 2048, "budget": 2500}},
+                       auto="high")
+
+    and a new tile model: ``register_model("acme-tiles", scheme="tile", base=85, per_tile=170)``.
+    Every parameter is validated (caps <= 65535, multipliers with at most 4 decimals).
+    """
+    if not isinstance(name, str) or not name:
+        raise ArgumentTypeError(f"model name must be a non-empty str, got {name!r}")
+    targets = [get_ruleset(ruleset)] if ruleset is not None else [get_ruleset(n) for n in _SHIPPED]
+    for rs in targets:
+        if not replace_existing and (name in rs.models or name in rs.aliases):
+            raise InvalidArgumentError(
+                f"model {name!r} already exists in ruleset {rs.name!r}; pass replace_existing=True"
+            )
+    if like is not None:
+        if scheme is not None or details is not None or multiplier is not None:
+            raise InvalidArgumentError("pass either like= (an alias) or the model's parameters, not both")
+        # Validate the target in every ruleset before changing any (all or nothing).
+        resolved = [(rs, resolve(like, rs.name).id) for rs in targets]
+        for rs, target in resolved:
+            rs.models.pop(name, None)
+            rs.aliases[name] = target
+    else:
+        specs = [(rs, _new_spec(name, rs, scheme, multiplier, details, auto, base, per_tile, short_side))
+                 for rs in targets]
+        for rs, spec in specs:
+            rs.aliases.pop(name, None)
+            rs.models[name] = spec
+    _changed()
+
+
+def unregister_model(name: str, *, ruleset: str | None = None) -> None:
+    """Remove a registration made with :func:`register_model` (shipped models stay)."""
+    targets = [get_ruleset(ruleset)] if ruleset is not None else [get_ruleset(n) for n in _SHIPPED]
+    for rs in targets:
+        rs.aliases.pop(name, None)
+        spec = rs.models.get(name)
+        if spec is not None and spec.status == "registered":
+            del rs.models[name]
+    # A replaced shipped model comes back from the data.
+    for rs in targets:
+        if name not in rs.models:
+            shipped = _load(rs.name).models.get(name)
+            if shipped is not None:
+                rs.models[name] = shipped
+    _changed()
+
+
+def _checked_int(what: str, value: object, low: int, high: int) -> int:
+    if type(value) is not int:
+        raise ArgumentTypeError(f"{what} must be an int, got {type(value).__name__} {value!r}")
+    if not low <= value <= high:
+        raise InvalidArgumentError(f"{what} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _checked_multiplier(value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
+        raise ArgumentTypeError(f"multiplier must be a decimal str, int, float or Decimal, got {value!r}")
+    try:
+        # A float goes through repr(), so 1.62 means the decimal 1.62, not its binary value.
+        number = Decimal(repr(value) if isinstance(value, float) else str(value).strip())
+    except InvalidOperation:
+        raise InvalidArgumentError(f"multiplier must be a decimal number, got {value!r}") from None
+    if not number.is_finite() or not 0 < number <= MAX_MULTIPLIER:
+        raise InvalidArgumentError(f"multiplier must be > 0 and <= {MAX_MULTIPLIER}, got {value!r}")
+    exponent = number.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -4:
+        raise InvalidArgumentError(f"multiplier must have at most 4 decimal places, got {value!r}")
+    return str(number.normalize()) if exponent < 0 else str(int(number))  # type: ignore[operator]
+
+
+def _new_spec(name: str, rs: Ruleset, scheme: object, multiplier: object,
+              details: Mapping[str, Mapping[str, int]] | None, auto: object,
+              base: object, per_tile: object, short_side: object) -> ModelSpec:
+    common = dict(id=name, ruleset=rs.name, status="registered", source="register_model()")
+    if scheme == "tile":
+        entry = {
+            "base": _checked_int("base", base, 0, MAX_TOKENS_PARAM),
+            "per_tile": _checked_int("per_tile", per_tile, 0, MAX_TOKENS_PARAM),
+            "short_side": _checked_int("short_side", short_side, 1, TILE_FIT),
+        }
+        params = {level: _tile_params(entry, level, TILE_FIT) for level in ("low", "high")}
+        return ModelSpec(scheme="tile", params=MappingProxyType(params), auto="high",
+                         multiplier=None, base=entry["base"], per_tile=entry["per_tile"], **common)
+    if scheme != "patch":
+        raise InvalidArgumentError(f"scheme must be 'patch' or 'tile', got {scheme!r}")
+    text = _checked_multiplier(1 if multiplier is None else multiplier)
+    if not isinstance(details, Mapping) or not details:
+        raise InvalidArgumentError("a patch model needs details={level: {'cap': ..., 'budget': ...}}")
+    params = {}
+    for level, table in details.items():
+        if level not in LEVELS:
+            raise InvalidArgumentError(f"detail levels are low, high and original, got {level!r}")
+        if not isinstance(table, Mapping) or not set(table) <= {"cap", "budget"} or "cap" not in table:
+            raise InvalidArgumentError(f"details[{level!r}] must be {{'cap': int, 'budget': int?}}, got {table!r}")
+        checked = {"cap": _checked_int(f"details[{level!r}]['cap']", table["cap"], 1, MAX_CAP)}
+        if table.get("budget") is not None:
+            checked["budget"] = _checked_int(f"details[{level!r}]['budget']", table["budget"], 1, MAX_BUDGET)
+        params[level] = _patch_params(level, checked, text, rs.reject_patches_over)
+    if auto is None:
+        auto = "high" if "high" in params else next(iter(params))
+    if auto not in params:
+        raise InvalidArgumentError(f"auto must name one of the model's levels {sorted(params)}, got {auto!r}")
+    return ModelSpec(scheme="patch", params=MappingProxyType(params), auto=auto,  # type: ignore[arg-type]
+                     multiplier=text, **common)
+
+
+__all__ = [
+    "DEFAULT_RULESET", "DETAILS", "DetailParams", "ModelSpec", "Ruleset", "get_ruleset",
+    "models", "register_model", "resolve", "rulesets", "unregister_model",
+]
