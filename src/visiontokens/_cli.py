@@ -1,0 +1,130 @@
+"""The ``visiontokens`` command: ``visiontokens 1800x2400 --model gpt-4.1-mini``.
+
+Bad input gives one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from typing import Sequence
+
+from . import _registry
+from ._errors import VisionTokensError
+
+_SIZE = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
+COMMANDS = ("models",)
+
+
+def _size_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="visiontokens",
+        description="Input tokens of an image on an OpenAI vision model. "
+        "Other commands: 'visiontokens models'.",
+    )
+    parser.add_argument("size", help="WIDTHxHEIGHT in pixels, e.g. 1800x2400")
+    _add_common(parser)
+    parser.add_argument("--input-fidelity", choices=("low", "high"), default=None,
+                        help="GPT Image 1 input fidelity")
+    return parser
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", "-m", required=True, help="model id, e.g. gpt-4.1-mini")
+    parser.add_argument("--detail", "-d", default="auto", help="low, high, original or auto")
+    parser.add_argument("--ruleset", "-r", default=None,
+                        help=f"dated ruleset (default {_registry.DEFAULT_RULESET})")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _models_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="visiontokens models",
+                                     description="List the models of a ruleset.")
+    parser.add_argument("--ruleset", "-r", default=None)
+    parser.add_argument("--json", action="store_true")
+    return parser
+
+
+def _cmd_size(argv: Sequence[str]) -> int:
+    from . import explain_image_tokens
+
+    args = _size_parser().parse_args(argv)
+    match = _SIZE.match(args.size)
+    if not match:
+        raise VisionTokensError(f"size must look like 1800x2400, got {args.size!r}")
+    cost = explain_image_tokens(int(match[1]), int(match[2]), args.model, args.detail,
+                                ruleset=args.ruleset, input_fidelity=args.input_fidelity)
+    if args.json:
+        print(json.dumps(cost.as_dict()))
+        return 0
+    lines = [
+        f"{cost.model} (ruleset {cost.ruleset}), detail {cost.detail}, {cost.scheme} scheme",
+        f"  image       {cost.width} x {cost.height}",
+        f"  resized     {cost.resized_width} x {cost.resized_height}",
+    ]
+    if cost.patches is not None:
+        lines += [f"  patches     {cost.patches}", f"  multiplier  {cost.multiplier}"]
+    elif cost.tiles is not None:
+        lines.append(f"  tiles       {cost.tiles}")
+    else:
+        lines.append("  flat rate   (low detail: the base, whatever the size)")
+    lines.append(f"  tokens      {cost.tokens}")
+    print("\n".join(lines))
+    return 0
+
+
+def _describe_levels(spec: _registry.ModelSpec) -> str:
+    parts = []
+    for level, p in spec.params.items():
+        if p.scheme == "patch":
+            parts.append(f"{level}: cap {p.cap}" + (f", B {p.budget}" if p.budget else ""))
+        elif p.scheme == "flat":
+            parts.append(f"{level}: base")
+        else:
+            parts.append(f"{level}: tiles, S {p.short_side}")
+    return "; ".join(parts) + f"; auto = {spec.auto}"
+
+
+def _cmd_models(argv: Sequence[str]) -> int:
+    args = _models_parser().parse_args(argv)
+    specs = _registry.models(args.ruleset)
+    if args.json:
+        print(json.dumps([
+            {"id": s.id, "ruleset": s.ruleset, "scheme": s.scheme, "multiplier": s.multiplier,
+             "base": s.base, "per_tile": s.per_tile, "auto": s.auto, "status": s.status,
+             "source": s.source,
+             "details": {lvl: {"cap": p.cap, "budget": p.budget or None, "short_side": p.short_side or None}
+                         for lvl, p in s.params.items()}}
+            for s in specs
+        ], indent=1))
+        return 0
+    ruleset = _registry.get_ruleset(args.ruleset)
+    print(f"ruleset {ruleset.name}: {ruleset.description}")
+    for s in specs:
+        cost = f"x{s.multiplier}" if s.scheme == "patch" else f"{s.base} + {s.per_tile}/tile"
+        flag = "" if s.status == "current" else f" [{s.status}]"
+        print(f"  {s.id:<22} {s.scheme:<5} {cost:<16} {_describe_levels(s)}{flag}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = {"models": _cmd_models}.get(argv[0] if argv else "", None)
+    try:
+        if command is not None:
+            return command(argv[1:])
+        return _cmd_size(argv)
+    except BrokenPipeError:  # `visiontokens models | head`: the reader left, nothing to say
+        sys.stdout = None  # type: ignore[assignment]
+        return 0
+    except (VisionTokensError, OSError) as error:
+        print(f"visiontokens: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

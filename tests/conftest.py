@@ -1,0 +1,48 @@
+"""Every test that takes ``impl`` runs against both implementations.
+
+The compiled core is imported by name: with VISIONTOKENS_REQUIRE_EXTENSIONS=1 (CI) a broken
+build fails the run instead of quietly testing the reference twice.
+Hypothesis profiles: ``dev`` (default, fast) and ``ci`` (thorough), by HYPOTHESIS_PROFILE.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile("dev", max_examples=150, deadline=None)
+settings.register_profile(
+    "ci", max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+def load_impl(name: str):
+    if name == "python":
+        return importlib.import_module("visiontokens._reference")
+    if os.environ.get("VISIONTOKENS_NO_EXTENSIONS"):
+        pytest.skip("built without extensions (VISIONTOKENS_NO_EXTENSIONS)")
+    try:
+        return importlib.import_module("visiontokens._core")
+    except ImportError:
+        if os.environ.get("VISIONTOKENS_REQUIRE_EXTENSIONS"):
+            raise
+        pytest.skip("the compiled core is not built")
+
+
+@pytest.fixture(params=["cython", "python"])
+def impl(request):
+    return load_impl(request.param)
+
+
+@pytest.fixture
+def core():
+    return load_impl("cython")
+
+
+@pytest.fixture
+def reference():
+    return load_impl("python")

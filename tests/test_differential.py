@@ -1,0 +1,102 @@
+"""The Cython core and the pure-Python reference agree: results and errors alike."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import load_impl
+from hypothesis import example, given
+from hypothesis import strategies as st
+from strategies import any_detail, any_model, any_side, details, model_in_ruleset, sides
+
+from visiontokens import VisionTokensError
+
+core = load_impl("cython")
+reference = load_impl("python")
+
+
+def outcome(fn, *args, **kwargs):
+    """What a call did: its value, or its error's type and message."""
+    try:
+        return ("value", fn(*args, **kwargs))
+    except VisionTokensError as error:
+        return ("error", type(error), str(error))
+
+
+@given(sides, sides, model_in_ruleset, details)
+@example(1800, 2400, ("gpt-4.1-mini", "2026-04"), "high")
+@example(2048, 2048, ("gpt-5.4", "2026-09"), "high")
+@example(65535, 1, ("gpt-6-astra", "2026-09"), "original")
+@example(1, 65535, ("gpt-6-astra", "2026-09"), "high")
+@example(2**31 - 1, 2**31 - 1, ("gpt-4o", "2026-09"), "high")
+def test_scalar_agrees(w, h, model_ruleset, detail):
+    model, ruleset = model_ruleset
+    args = (w, h, model, detail)
+    assert outcome(core.count_image_tokens, *args, ruleset=ruleset) == outcome(
+        reference.count_image_tokens, *args, ruleset=ruleset)
+    assert outcome(core.explain_image_tokens, *args, ruleset=ruleset) == outcome(
+        reference.explain_image_tokens, *args, ruleset=ruleset)
+
+
+@given(any_side, any_side, any_model, any_detail, st.sampled_from([None, "2026-04", "2025-01", 7]),
+       st.sampled_from([None, "low", "high", "HIGH", 1]))
+def test_scalar_agrees_on_anything(w, h, model, detail, ruleset, fidelity):
+    for fn in ("count_image_tokens", "explain_image_tokens"):
+        assert outcome(getattr(core, fn), w, h, model, detail, ruleset=ruleset,
+                       input_fidelity=fidelity) == outcome(
+            getattr(reference, fn), w, h, model, detail, ruleset=ruleset, input_fidelity=fidelity)
+
+
+@given(sides, sides, model_in_ruleset, details)
+def test_resolved_model_agrees(w, h, model_ruleset, detail):
+    model, ruleset = model_ruleset
+    fast, slow = core.get_model(model, ruleset=ruleset), reference.get_model(model, ruleset=ruleset)
+    assert outcome(fast.count, w, h, detail) == outcome(slow.count, w, h, detail)
+    assert outcome(fast.count, w, h, detail) == outcome(core.count_image_tokens, w, h, model, detail,
+                                                        ruleset=ruleset)
+
+
+sizes_column = st.lists(st.one_of(sides, st.sampled_from([0, -5, 2**31, 2**40])), max_size=40)
+
+
+@given(st.data(), model_in_ruleset, st.sampled_from(["raise", "mask"]))
+def test_batch_agrees(data, model_ruleset, on_error):
+    model, ruleset = model_ruleset
+    widths = data.draw(sizes_column)
+    heights = data.draw(st.lists(sides, min_size=len(widths), max_size=len(widths)))
+    per_row = data.draw(st.booleans())
+    if per_row:
+        model = data.draw(st.lists(any_model, min_size=len(widths), max_size=len(widths)))
+        detail = data.draw(st.lists(any_detail, min_size=len(widths), max_size=len(widths)))
+    else:
+        detail = data.draw(details)
+    fast = outcome(core.count_image_tokens_batch, widths, heights, model, detail,
+                   ruleset=ruleset, on_error=on_error)
+    slow = outcome(reference.count_image_tokens_batch, widths, heights, model, detail,
+                   ruleset=ruleset, on_error=on_error)
+    assert _comparable(fast) == _comparable(slow)
+    if fast[0] == "value" and on_error == "raise":  # and row by row, equal to the scalar
+        for i, tokens in enumerate(fast[1]):
+            assert tokens == core.count_image_tokens(
+                widths[i], heights[i], model[i] if per_row else model,
+                detail[i] if per_row else detail, ruleset=ruleset)
+
+
+def _comparable(result):
+    if result[0] == "error":
+        return result
+    value = result[1]
+    if isinstance(value, tuple):
+        return ("value", value[0].tolist(), value[1].tolist(), value[0].dtype, value[1].dtype)
+    return ("value", value.tolist(), value.dtype)
+
+
+@pytest.mark.parametrize("model", ["gpt-4.1-mini", "gpt-4o", "gpt-5.4", "gpt-6-astra"])
+@pytest.mark.parametrize("detail", ["low", "high", "auto"])
+def test_batch_of_random_sizes_equals_scalar(model, detail):
+    rng = np.random.default_rng(12345)
+    widths, heights = rng.integers(1, 70000, 2000), rng.integers(1, 70000, 2000)
+    tokens, rejected = core.count_image_tokens_batch(widths, heights, model, detail, on_error="mask")
+    for w, h, t, r in zip(widths.tolist(), heights.tolist(), tokens.tolist(), rejected.tolist()):
+        expected = outcome(reference.count_image_tokens, w, h, model, detail)
+        assert expected == (("error", *expected[1:]) if r else ("value", t))
