@@ -25,7 +25,8 @@ def test_json(capsys):
 
 def test_input_fidelity(capsys):
     assert main(["1024x1024", "-m", "gpt-image-1", "--input-fidelity", "high", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["tokens"] == 65 + 4 * 129 + 4160
+    # S = 512 for GPT Image 1: 1024 x 1024 -> 512 x 512, one tile (spec 3.3)
+    assert json.loads(capsys.readouterr().out)["tokens"] == 65 + 129 + 4160
 
 
 def test_models_listing(capsys):

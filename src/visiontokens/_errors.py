@@ -8,7 +8,7 @@ what makes their messages identical by construction.
 
 from __future__ import annotations
 
-import difflib
+
 from typing import Iterable, Sequence
 
 __all__ = [
@@ -112,6 +112,8 @@ def _is_integer_like(value: object) -> bool:
 
 
 def closest(name: str, known: Iterable[str], n: int = 3) -> list[str]:
+    import difflib  # only on the error path
+
     return difflib.get_close_matches(name, list(known), n=n, cutoff=0.6)
 
 

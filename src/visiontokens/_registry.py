@@ -7,11 +7,9 @@ The JSON tables are read lazily, on first use, to keep ``import visiontokens`` l
 
 from __future__ import annotations
 
-import json
+import os
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
-from importlib import resources
 from types import MappingProxyType
 from typing import Callable, Mapping
 
@@ -30,7 +28,7 @@ DETAILS = LEVELS + ("auto",)
 MAX_CAP = 65535  # style guide: sizes <= 65535 after the cap keep every product inside int64
 MAX_BUDGET = 2**31 - 1
 MAX_TOKENS_PARAM = 10**9
-MAX_MULTIPLIER = Decimal(1000)
+MAX_MULTIPLIER = 1000
 TILE_FIT = 2048  # spec 3.2 step 1
 TILE_SHORT_SIDE = 768  # spec 3.2 step 2
 
@@ -109,12 +107,8 @@ _listeners: list[Callable[[], None]] = []
 
 def _multiplier_fraction(text: str) -> tuple[int, int]:
     """"1.62" -> (162, 100): the exact rational of a decimal multiplier (spec 2)."""
-    sign, digits, exponent = Decimal(text).as_tuple()
-    assert isinstance(exponent, int)
-    num = int("".join(map(str, digits)) or "0")
-    if exponent >= 0:
-        return num * 10**exponent, 1
-    return num, 10**-exponent
+    whole, _, decimals = text.partition(".")
+    return int(whole + decimals), 10 ** len(decimals)
 
 
 def _patch_params(level: str, table: Mapping[str, int], multiplier: str, reject: int | None) -> DetailParams:
@@ -137,8 +131,11 @@ def _tile_params(entry: Mapping, level: str, fit: int) -> DetailParams:
 
 
 def _load(name: str) -> Ruleset:
-    text = resources.files(__package__).joinpath("_rulesets", f"{name}.json").read_text("utf-8")
-    data = json.loads(text)
+    import json  # lazily: the tables are read on first use, not at import
+
+    path = os.path.join(os.path.dirname(__file__), "_rulesets", f"{name}.json")
+    with open(path, encoding="utf-8") as file:
+        data = json.load(file)
     rs = Ruleset(data["name"], data["guide_as_of"], data["description"], data["reject_patches_over"])
     for entry in data["models"]:
         for model_id in entry["ids"]:
@@ -312,6 +309,8 @@ def _checked_int(what: str, value: object, low: int, high: int) -> int:
 
 
 def _checked_multiplier(value: object) -> str:
+    from decimal import Decimal, InvalidOperation
+
     if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
         raise ArgumentTypeError(f"multiplier must be a decimal str, int, float or Decimal, got {value!r}")
     try:
