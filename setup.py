@@ -10,11 +10,23 @@ from setuptools import setup
 
 ext_modules = []
 if not os.environ.get("VISIONTOKENS_NO_EXTENSIONS"):
+    import numpy
     from Cython.Build import cythonize
     from setuptools import Extension
 
+    def extension(name: str) -> Extension:
+        return Extension(
+            f"visiontokens.{name}",
+            [f"src/visiontokens/{name}.pyx"],
+            include_dirs=[numpy.get_include()],
+            define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+            extra_compile_args=["-O3"],
+        )
+
+    # _core: the scalar API; _core_batch: the batch API (needs numpy's C API, so _core
+    # imports it on first use). Both inline the kernels of _kernels.pxd.
     ext_modules = cythonize(
-        [Extension("visiontokens._core", ["src/visiontokens/_core.pyx"], extra_compile_args=["-O3"])],
+        [extension("_core"), extension("_core_batch")],
         compiler_directives={"language_level": 3},
     )
 
