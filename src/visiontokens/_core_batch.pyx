@@ -15,8 +15,8 @@ import numpy as _np
 
 from visiontokens._core cimport Model, lookup
 from visiontokens._kernels cimport (
-    ROW_BAD, ROW_OK, SCHEME_INVALID, SCHEME_PATCH, SCHEME_TILE, TILE, Outcome, Params,
-    ceil_div, image_cost, patch_cost, side_ok,
+    ROW_BAD, ROW_OK, SCHEME_INVALID, SCHEME_PATCH, SCHEME_TILE, Outcome, Params,
+    image_cost, patch_cost, side_ok, tile_cost,
 )
 
 from . import _registry
@@ -51,24 +51,12 @@ cdef Py_ssize_t batch_patch(const Params* p, const int64_t* W, const int64_t* H,
 cdef Py_ssize_t batch_tile(const Params* p, const int64_t* W, const int64_t* H, int64_t* T,
                            uint8_t* bad, Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t i, nbad = 0
-    cdef int64_t w, h, short, side = p.short_side, box = p.cap, t, ok
+    cdef int64_t ok
+    cdef Outcome o
     for i in range(n):
-        # tile_cost written out without branches on the data
-        w = W[i]
-        h = H[i]
-        ok = side_ok(w) & side_ok(h)
-        w = w if ok else 1
-        h = h if ok else 1
-        t = w if w > h else h  # long side
-        short = w + h - t
-        if t > box:  # fit 2048, round half up, at least 1
-            short = (2 * short * box + t) // (2 * t)
-            short = short if short > 0 else 1
-            t = box
-        if short > side:
-            t = (t * side) // short
-            short = side
-        T[i] = (p.base + ceil_div(t, TILE) * ceil_div(short, TILE) * p.per_tile) * ok
+        ok = side_ok(W[i]) & side_ok(H[i])
+        tile_cost(p, W[i] if ok else 1, H[i] if ok else 1, &o)
+        T[i] = o.tokens * ok
         bad[i] = 1 - ok
         nbad += 1 - ok
     return nbad

@@ -5,6 +5,7 @@
 # <= 2**31 - 1 and multiplier numerators <= 10**7, so every product below fits in int64, and
 # C division (cdivision) is safe because every dividend is >= 0 and every divisor > 0.
 
+cimport cython
 from libc.math cimport sqrt
 from libc.stdint cimport int64_t, uint64_t
 
@@ -38,10 +39,12 @@ cdef struct Outcome:
 
 # --- kernels (spec 3) ------------------------------------------------------------------------
 
+@cython.cdivision(True)  # operands are non-negative, divisors positive (see top)
 cdef inline int64_t ceil_div(int64_t a, int64_t b) noexcept nogil:
     return (a + b - 1) // b
 
 
+@cython.cdivision(True)  # operands are non-negative, divisors positive (see top)
 cdef inline int64_t isqrt64(int64_t x) noexcept nogil:
     # Exact integer square root. x < 2**53 here, so the double is exact and its correctly
     # rounded sqrt is within one of the answer; the fix-ups make the result exact (spec 3.6).
@@ -53,6 +56,7 @@ cdef inline int64_t isqrt64(int64_t x) noexcept nogil:
     return r
 
 
+@cython.cdivision(True)  # operands are non-negative, divisors positive (see top)
 cdef inline void fit_box(int64_t* w, int64_t* h, int64_t box) noexcept nogil:
     # spec 3.1 step 1 / 3.2 step 1: long side -> box, short side rounds half up, >= 1.
     # ASSUMED (spec 8.1): round half up.
@@ -68,6 +72,7 @@ cdef inline void fit_box(int64_t* w, int64_t* h, int64_t box) noexcept nogil:
         h[0] = box
 
 
+@cython.cdivision(True)  # operands are non-negative, divisors positive (see top)
 cdef inline void patch_cost(const Params* p, int64_t w, int64_t h, Outcome* out) noexcept nogil:
     cdef int64_t patches, kw, kh, budget = p.budget
     fit_box(&w, &h, p.cap)
@@ -91,9 +96,10 @@ cdef inline void patch_cost(const Params* p, int64_t w, int64_t h, Outcome* out)
     out.width, out.height, out.units = w, h, patches
 
 
+@cython.cdivision(True)  # operands are non-negative, divisors positive (see top)
 cdef inline void tile_cost(const Params* p, int64_t w, int64_t h, Outcome* out) noexcept nogil:
     cdef int64_t side = p.short_side, tiles
-    fit_box(&w, &h, p.cap)
+    fit_box(&w, &h, p.cap)  # spec 3.2 step 1 (ASSUMED half up, spec 8.1)
     # spec 3.2 step 2: shortest side down to S (never up), the long side rounds down.
     if w <= h:
         if w > side:
@@ -106,6 +112,7 @@ cdef inline void tile_cost(const Params* p, int64_t w, int64_t h, Outcome* out) 
     out.rejected = False
 
 
+@cython.cdivision(True)  # operands are non-negative, divisors positive (see top)
 cdef inline void image_cost(const Params* p, int64_t w, int64_t h, Outcome* out) noexcept nogil:
     if p.scheme == SCHEME_PATCH:
         patch_cost(p, w, h, out)
@@ -116,6 +123,7 @@ cdef inline void image_cost(const Params* p, int64_t w, int64_t h, Outcome* out)
         out.rejected = False
 
 
+@cython.cdivision(True)  # operands are non-negative, divisors positive (see top)
 cdef inline bint side_ok(int64_t side) noexcept nogil:
     # 1 <= side <= MAX_SIDE in one unsigned compare
     return <uint64_t>(side - 1) < <uint64_t>MAX_SIDE
