@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import core, per_call_ns, reference
+from benchutil import core, per_call_ns, reference
 
 N = 1_000_000
 LOOP_N = 2_000  # the Python loop over the reference is timed on fewer rows, per image

@@ -7,30 +7,17 @@ Hypothesis profiles: ``dev`` (default, fast) and ``ci`` (thorough), by HYPOTHESI
 
 from __future__ import annotations
 
-import importlib
 import os
 
 import pytest
 from hypothesis import HealthCheck, settings
+from implementations import load_impl
 
 settings.register_profile("dev", max_examples=150, deadline=None)
 settings.register_profile(
     "ci", max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
-
-
-def load_impl(name: str):
-    if name == "python":
-        return importlib.import_module("visiontokens._reference")
-    if os.environ.get("VISIONTOKENS_NO_EXTENSIONS"):
-        pytest.skip("built without extensions (VISIONTOKENS_NO_EXTENSIONS)")
-    try:
-        return importlib.import_module("visiontokens._core")
-    except ImportError:
-        if os.environ.get("VISIONTOKENS_REQUIRE_EXTENSIONS"):
-            raise
-        pytest.skip("the compiled core is not built")
 
 
 @pytest.fixture(params=["cython", "python"])

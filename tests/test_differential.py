@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import load_impl
+from implementations import load_impl
 from hypothesis import example, given
 from hypothesis import strategies as st
 from strategies import any_detail, any_model, any_side, details, model_in_ruleset, sides
