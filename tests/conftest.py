@@ -24,12 +24,3 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 def impl(request):
     return load_impl(request.param)
 
-
-@pytest.fixture
-def core():
-    return load_impl("cython")
-
-
-@pytest.fixture
-def reference():
-    return load_impl("python")
