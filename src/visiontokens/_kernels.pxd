@@ -20,7 +20,7 @@ cdef enum:
     ROW_BAD = 1         # the scalar path raises for this row; it is re-run there for the message
 
 cdef enum:
-    MAX_SIDE = 2147483647  # = _errors.MAX_DIMENSION (a test checks they agree)
+    MAX_SIDE = 2147483647  # = _errors.MAX_DIMENSION; the 2**31 - 1 / 2**31 boundary tests pin both
     PATCH = 32  # spec 3.1 step 2
     TILE = 512  # spec 3.2 step 3
 
