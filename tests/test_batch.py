@@ -112,3 +112,14 @@ def test_empty(impl):
     assert out.dtype == np.int64 and out.shape == (0,)
     tokens, rejected = impl.count_image_tokens_batch(np.array([], dtype=np.int32), [], ["x"][:0], on_error="mask")
     assert tokens.shape == rejected.shape == (0,)
+
+
+def test_size_bound_is_the_same_in_batch_and_scalar(impl):
+    # The compiled batch loop has its own copy of the bound (_kernels.pxd MAX_SIDE).
+    from visiontokens._errors import MAX_DIMENSION
+
+    tokens, rejected = impl.count_image_tokens_batch(
+        [MAX_DIMENSION, MAX_DIMENSION + 1, 1, 1], [1, 1, MAX_DIMENSION, MAX_DIMENSION + 1],
+        "gpt-5.4", on_error="mask")
+    assert rejected.tolist() == [False, True, False, True]
+    assert tokens[0] == impl.count_image_tokens(MAX_DIMENSION, 1, "gpt-5.4")
