@@ -24,7 +24,6 @@ from ._errors import (
 
 DEFAULT_RULESET = "2026-09"  # spec 1: the default is the newest
 LEVELS = ("low", "high", "original")
-DETAILS = LEVELS + ("auto",)
 MAX_CAP = 65535  # style guide: sizes <= 65535 after the cap keep every product inside int64
 MAX_BUDGET = 2**31 - 1
 MAX_TOKENS_PARAM = 10**9
@@ -85,6 +84,8 @@ class ModelSpec:
             return self.params[self.auto]
         if type(detail) is str and detail in self.params:
             return self.params[detail]
+        # ASSUMED (spec 8.3): a level the model lacks ("original" on gpt-4o) is an error,
+        # as the API is taken to reject it, rather than a silent fallback to "high".
         raise unsupported_detail_error(self.id, detail, self.details)
 
 
@@ -363,6 +364,6 @@ def _new_spec(name: str, rs: Ruleset, scheme: object, multiplier: object,
 
 
 __all__ = [
-    "DEFAULT_RULESET", "DETAILS", "DetailParams", "ModelSpec", "Ruleset", "get_ruleset",
+    "DEFAULT_RULESET", "DetailParams", "ModelSpec", "Ruleset", "get_ruleset",
     "models", "register_model", "resolve", "rulesets", "unregister_model",
 ]
