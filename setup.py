@@ -18,8 +18,9 @@ if not os.environ.get("VISIONTOKENS_NO_EXTENSIONS"):
         return Extension(
             f"visiontokens.{name}",
             [f"src/visiontokens/{name}.pyx"],
-            include_dirs=[numpy.get_include()],
+            include_dirs=[numpy.get_include(), "src/visiontokens"],
             define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+            depends=["src/visiontokens/_kernels.pxd", "src/visiontokens/_tile_lanes.h"],
             extra_compile_args=["-O3"],
         )
 

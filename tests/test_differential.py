@@ -9,6 +9,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from strategies import any_detail, any_model, any_side, details, model_in_ruleset, sides
 
+import visiontokens
 from visiontokens import VisionTokensError
 
 core = load_impl("cython")
@@ -95,8 +96,39 @@ def _comparable(result):
 @pytest.mark.parametrize("detail", ["low", "high", "auto"])
 def test_batch_of_random_sizes_equals_scalar(model, detail):
     rng = np.random.default_rng(12345)
-    widths, heights = rng.integers(1, 70000, 2000), rng.integers(1, 70000, 2000)
+    # half inside the vectorised tile loop's range (sides <= 8191), half beyond it
+    widths = np.concatenate([rng.integers(1, 8200, 1000), rng.integers(1, 70000, 1000)])
+    heights = np.concatenate([rng.integers(1, 8200, 1000), rng.integers(1, 70000, 1000)])
     tokens, rejected = core.count_image_tokens_batch(widths, heights, model, detail, on_error="mask")
     for w, h, t, r in zip(widths.tolist(), heights.tolist(), tokens.tolist(), rejected.tolist()):
         expected = outcome(reference.count_image_tokens, w, h, model, detail)
         assert expected == (("error", *expected[1:]) if r else ("value", t))
+
+
+@given(st.integers(1, 2048), st.integers(0, 10**4), st.integers(0, 10**4), st.data())
+def test_tile_batch_agrees_for_any_tile_parameters(short_side, base, per_tile, data):
+    """The vectorised tile loop (_tile_lanes.h) for every short side a model may register."""
+    widths = data.draw(st.lists(sides, min_size=1, max_size=40))
+    heights = data.draw(st.lists(sides, min_size=len(widths), max_size=len(widths)))
+    visiontokens.register_model("tiles-under-test", scheme="tile", base=base, per_tile=per_tile,
+                                short_side=short_side)
+    try:
+        tokens, rejected = core.count_image_tokens_batch(widths, heights, "tiles-under-test",
+                                                         "high", on_error="mask")
+        for w, h, t, r in zip(widths, heights, tokens.tolist(), rejected.tolist()):
+            expected = outcome(reference.count_image_tokens, w, h, "tiles-under-test", "high")
+            assert expected == (("error", *expected[1:]) if r else ("value", t))
+    finally:
+        visiontokens.unregister_model("tiles-under-test")
+
+
+def test_tile_batch_equals_scalar_on_a_dense_sample():
+    """A million sizes where the tile rules change most (both sides 1..8191): the vectorised
+    loop against the scalar kernel, which the tests above hold to the reference."""
+    rng = np.random.default_rng(7)
+    widths, heights = rng.integers(1, 8192, 10**6), rng.integers(1, 8192, 10**6)
+    tokens = core.count_image_tokens_batch(widths, heights, "gpt-4o", "high")
+    model = core.get_model("gpt-4o")
+    mismatches = [(w, h) for w, h, t in zip(widths.tolist(), heights.tolist(), tokens.tolist())
+                  if t != model.count(w, h, "high")]
+    assert mismatches == []

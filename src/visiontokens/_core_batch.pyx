@@ -7,7 +7,7 @@ on the first batch call, so ``import visiontokens`` stays light.
 """
 
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
-from libc.stdint cimport int64_t, uint8_t
+from libc.stdint cimport int64_t, uint8_t, uint64_t
 from libc.string cimport memset
 
 cimport numpy as cnp
@@ -48,12 +48,31 @@ cdef Py_ssize_t batch_patch(const Params* p, const int64_t* W, const int64_t* H,
     return nbad
 
 
+cdef extern from "_tile_lanes.h":
+    const int64_t VT_LANE_MAX_SIDE, VT_LANE_MAX_BOX
+    int64_t vt_tile_lanes(const int64_t* W, const int64_t* H, int64_t* T, int64_t n,
+                          int64_t box, int64_t side, int64_t base, int64_t per_tile) nogil
+
+
+cdef inline bint in_lane_range(int64_t side) noexcept nogil:
+    return <uint64_t>(side - 1) < <uint64_t>VT_LANE_MAX_SIDE
+
+
 cdef Py_ssize_t batch_tile(const Params* p, const int64_t* W, const int64_t* H, int64_t* T,
                            uint8_t* bad, Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t i, nbad = 0
     cdef int64_t ok
     cdef Outcome o
+    cdef bint lanes = p.cap <= VT_LANE_MAX_BOX and p.short_side <= VT_LANE_MAX_BOX
+    # The vectorised loop of _tile_lanes.h takes every row whose sides are in its range
+    # (all real images); this loop does the rest, or every row for parameters it cannot take.
+    if lanes and vt_tile_lanes(W, H, T, n, p.cap, p.short_side, p.base, p.per_tile) == 0:
+        memset(bad, ROW_OK, n)
+        return 0
     for i in range(n):
+        if lanes and in_lane_range(W[i]) and in_lane_range(H[i]):
+            bad[i] = ROW_OK
+            continue
         ok = side_ok(W[i]) & side_ok(H[i])
         tile_cost(p, W[i] if ok else 1, H[i] if ok else 1, &o)
         T[i] = o.tokens * ok

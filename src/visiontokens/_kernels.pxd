@@ -1,3 +1,6 @@
+# cython: cdivision=True
+# (a file directive: Cython ignores @cython.cdivision on the inline functions of a .pxd, and
+# without it every // carries Python's floor-division fix-ups)
 # Shared by _core.pyx (scalar, explain) and _core_batch.pyx (batch): one set of kernels, so
 # every entry point agrees by construction. spec 3 is the source of every rule here.
 #
@@ -5,7 +8,6 @@
 # <= 2**31 - 1 and multiplier numerators <= 10**7, so every product below fits in int64, and
 # C division (cdivision) is safe because every dividend is >= 0 and every divisor > 0.
 
-cimport cython
 from libc.math cimport sqrt
 from libc.stdint cimport UINT32_MAX, int64_t, uint32_t, uint64_t
 
@@ -39,12 +41,10 @@ cdef struct Outcome:
 
 # --- kernels (spec 3) ------------------------------------------------------------------------
 
-@cython.cdivision(True)  # operands are non-negative, divisors positive (see top)
 cdef inline int64_t ceil_div(int64_t a, int64_t b) noexcept nogil:
     return (a + b - 1) // b
 
 
-@cython.cdivision(True)  # operands are non-negative, divisors positive (see top)
 cdef inline int64_t isqrt64(int64_t x) noexcept nogil:
     # Exact integer square root. x < 2**53 here, so the double is exact and its correctly
     # rounded sqrt is within one of the answer; the fix-ups make the result exact (spec 3.6).
@@ -56,7 +56,6 @@ cdef inline int64_t isqrt64(int64_t x) noexcept nogil:
     return r
 
 
-@cython.cdivision(True)  # operands are non-negative, divisors positive (see top)
 cdef inline int64_t quotient(int64_t a, int64_t b) noexcept nogil:
     # a // b for a >= 0, b > 0. A 32-bit divide is several times cheaper than a 64-bit one,
     # and every quotient of realistic sizes fits: take it when it can.
@@ -65,7 +64,6 @@ cdef inline int64_t quotient(int64_t a, int64_t b) noexcept nogil:
     return a // b
 
 
-@cython.cdivision(True)  # operands are non-negative, divisors positive (see top)
 cdef inline void fit_box(int64_t* w, int64_t* h, int64_t box) noexcept nogil:
     # spec 3.1 step 1 / 3.2 step 1: long side -> box, short side rounds half up, >= 1.
     # ASSUMED (spec 8.1): round half up.
@@ -81,7 +79,6 @@ cdef inline void fit_box(int64_t* w, int64_t* h, int64_t box) noexcept nogil:
         h[0] = box
 
 
-@cython.cdivision(True)  # operands are non-negative, divisors positive (see top)
 cdef inline void patch_cost(const Params* p, int64_t w, int64_t h, Outcome* out) noexcept nogil:
     cdef int64_t patches, kw, kh, budget = p.budget
     fit_box(&w, &h, p.cap)
@@ -105,7 +102,6 @@ cdef inline void patch_cost(const Params* p, int64_t w, int64_t h, Outcome* out)
     out.width, out.height, out.units = w, h, patches
 
 
-@cython.cdivision(True)  # operands are non-negative, divisors positive (see top)
 cdef inline void tile_cost(const Params* p, int64_t w, int64_t h, Outcome* out) noexcept nogil:
     cdef int64_t side = p.short_side, tiles
     fit_box(&w, &h, p.cap)  # spec 3.2 step 1 (ASSUMED half up, spec 8.1)
@@ -121,7 +117,6 @@ cdef inline void tile_cost(const Params* p, int64_t w, int64_t h, Outcome* out) 
     out.rejected = False
 
 
-@cython.cdivision(True)  # operands are non-negative, divisors positive (see top)
 cdef inline void image_cost(const Params* p, int64_t w, int64_t h, Outcome* out) noexcept nogil:
     if p.scheme == SCHEME_PATCH:
         patch_cost(p, w, h, out)
@@ -132,7 +127,6 @@ cdef inline void image_cost(const Params* p, int64_t w, int64_t h, Outcome* out)
         out.rejected = False
 
 
-@cython.cdivision(True)  # operands are non-negative, divisors positive (see top)
 cdef inline bint side_ok(int64_t side) noexcept nogil:
     # 1 <= side <= MAX_SIDE in one unsigned compare
     return <uint64_t>(side - 1) < <uint64_t>MAX_SIDE
