@@ -25,9 +25,10 @@ if not os.environ.get("VISIONTOKENS_NO_EXTENSIONS"):
         )
 
     # _core: the scalar API; _core_batch: the batch API (needs numpy's C API, so _core
-    # imports it on first use). Both inline the kernels of _kernels.pxd.
+    # imports it on first use). Both inline the kernels of _kernels.pxd. _header: the
+    # image-header parser.
     ext_modules = cythonize(
-        [extension("_core"), extension("_core_batch")],
+        [extension("_core"), extension("_core_batch"), extension("_header")],
         compiler_directives={"language_level": 3},
     )
 

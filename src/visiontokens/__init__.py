@@ -13,17 +13,25 @@ from __future__ import annotations
 
 from ._backend import impl as _impl
 from ._errors import (
+    AnimatedImageError,
     ArgumentTypeError,
+    CorruptImageError,
     DimensionTypeError,
     ImageRejectedError,
     InvalidArgumentError,
+    InvalidDataURLError,
     InvalidDimensionsError,
+    InvalidImageError,
+    TruncatedImageError,
     UndocumentedModelError,
     UnknownModelError,
     UnknownRulesetError,
     UnsupportedDetailError,
+    UnsupportedImageFormatError,
     VisionTokensError,
 )
+from ._imageformat import ImageInfo
+from ._images import count_image, image_info
 from ._registry import DEFAULT_RULESET, ModelSpec, models, register_model, rulesets, unregister_model
 from ._result import ImageCost
 
@@ -45,4 +53,7 @@ __all__ = [
     "VisionTokensError", "InvalidArgumentError", "ArgumentTypeError", "UnknownModelError",
     "UndocumentedModelError", "UnknownRulesetError", "UnsupportedDetailError",
     "InvalidDimensionsError", "DimensionTypeError", "ImageRejectedError",
+    "ImageInfo", "image_info", "count_image",
+    "InvalidImageError", "UnsupportedImageFormatError", "TruncatedImageError",
+    "CorruptImageError", "AnimatedImageError", "InvalidDataURLError",
 ]

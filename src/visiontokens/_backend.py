@@ -31,4 +31,22 @@ def load() -> ModuleType:
     return _core
 
 
+def load_header() -> ModuleType:
+    """The image-header parser, chosen by the same rules as the calculator."""
+    if _truthy("VISIONTOKENS_NO_EXTENSIONS"):
+        from . import _header_reference
+
+        return _header_reference
+    try:
+        from . import _header
+    except ImportError:
+        if _truthy("VISIONTOKENS_REQUIRE_EXTENSIONS"):
+            raise
+        from . import _header_reference
+
+        return _header_reference
+    return _header
+
+
 impl = load()
+header = load_header()

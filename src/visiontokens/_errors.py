@@ -22,6 +22,12 @@ __all__ = [
     "InvalidDimensionsError",
     "DimensionTypeError",
     "ImageRejectedError",
+    "InvalidImageError",
+    "UnsupportedImageFormatError",
+    "TruncatedImageError",
+    "CorruptImageError",
+    "AnimatedImageError",
+    "InvalidDataURLError",
 ]
 
 
@@ -84,6 +90,39 @@ class ImageRejectedError(VisionTokensError, ValueError):
         super().__init__(message)
         self.patches = patches
         self.limit = limit
+
+
+class InvalidImageError(VisionTokensError, ValueError):
+    """Image data whose size cannot be read from its header (spec 5)."""
+
+
+class UnsupportedImageFormatError(InvalidImageError):
+    """Not PNG, JPEG, GIF or WebP. ``format`` names what it is when its magic is known
+    ("bmp", "tiff", "heif", "avif", "jpeg2000", "jpegxl", "ico", "psd", "svg", "pdf"), else None."""
+
+    def __init__(self, message: str, format: str | None = None):
+        super().__init__(message)
+        self.format = format
+
+
+class TruncatedImageError(InvalidImageError):
+    """The data ends before the header does. ``needed`` is how many bytes the parser needed."""
+
+    def __init__(self, message: str, needed: int = 0):
+        super().__init__(message)
+        self.needed = needed
+
+
+class CorruptImageError(InvalidImageError):
+    """The header contradicts its format (a bad marker, a zero size, an unknown chunk ...)."""
+
+
+class AnimatedImageError(InvalidImageError):
+    """An animated GIF: the API takes non-animated GIF only (spec 5)."""
+
+
+class InvalidDataURLError(InvalidImageError):
+    """A ``data:`` URL that is not ``data:image/...;base64,...`` with valid base64."""
 
 
 # --- message builders, shared by both implementations ---------------------------------
