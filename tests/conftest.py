@@ -11,7 +11,7 @@ import os
 
 import pytest
 from hypothesis import HealthCheck, settings
-from implementations import load_impl
+from implementations import load_impl, load_parser
 
 settings.register_profile("dev", max_examples=150, deadline=None)
 settings.register_profile(
@@ -24,3 +24,9 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 def impl(request):
     return load_impl(request.param)
 
+
+
+@pytest.fixture(params=["cython", "python"])
+def parser(request):
+    """The image-header parser, compiled and reference."""
+    return load_parser(request.param)

@@ -19,3 +19,11 @@ def load_impl(name: str):
         if os.environ.get("VISIONTOKENS_REQUIRE_EXTENSIONS"):
             raise
         pytest.skip("the compiled core is not built")
+
+
+def load_parser(name: str):
+    """The image-header parser by name: compiled `_header` or `_header_reference`."""
+    if name == "python":
+        return importlib.import_module("visiontokens._header_reference")
+    load_impl("cython")  # the same skip and fail rules
+    return importlib.import_module("visiontokens._header")

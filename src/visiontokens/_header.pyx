@@ -120,6 +120,8 @@ cdef int fetch(const Source* s, Py_ssize_t offset, Py_ssize_t n, uint8_t* out,
     if offset < 0 or n > s.size or offset > s.size - n:
         o.kind, o.a = TRUNCATED, offset + n
         return -1
+    if n == 0:  # (and fetch_base64 needs n >= 1: its last group is (offset + n - 1) // 3)
+        return 0
     if not s.base64:
         memcpy(out, s.data + offset, n)
         return 0
@@ -128,8 +130,8 @@ cdef int fetch(const Source* s, Py_ssize_t offset, Py_ssize_t n, uint8_t* out,
 
 cdef int fetch_base64(const Source* s, Py_ssize_t offset, Py_ssize_t n, uint8_t* out,
                       Outcome* o) noexcept nogil:
-    # The caller checked [offset, offset + n) against the decoded size, so every group read
-    # here lies inside the payload: group g holds k = min(3, size - 3g) bytes, carried by
+    # The caller checked [offset, offset + n), n >= 1, against the decoded size, so every
+    # group read here lies inside the payload: group g holds k = min(3, size - 3g) bytes, carried by
     # k + 1 alphabet characters; the rest of a final group must be "=" padding.
     cdef Py_ssize_t g, j, k, at, i
     cdef Py_ssize_t first = offset // 3, last = (offset + n - 1) // 3
