@@ -55,3 +55,48 @@ def test_module_entry_point():
     done = subprocess.run([sys.executable, "-m", "visiontokens", "1024x1024", "-m", "gpt-4o"],
                           capture_output=True, text=True, check=True)
     assert "765" in done.stdout
+
+
+def test_image_rows_and_total(capsys, tmp_path):
+    from headers import gif_header, pillow_image, png_header
+
+    extra = tmp_path / "tiny.png"
+    extra.write_bytes(png_header(10, 10))
+    tmp_path = tmp_path / "photos"
+    tmp_path.mkdir()
+    (tmp_path / "a.png").write_bytes(pillow_image("PNG", (1024, 1024)))
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.jpg").write_bytes(pillow_image("JPEG", (2048, 4096)))
+    (tmp_path / "sub" / "moving.gif").write_bytes(gif_header(8, 8, frames=2))
+    (tmp_path / "notes.txt").write_text("not an image: not walked")
+    (tmp_path / "broken.webp").write_bytes(b"RIFF")
+    code = main(["image", str(tmp_path), str(extra), "--model", "gpt-4o", "--detail", "high"])
+    out = capsys.readouterr().out
+    assert code == 1  # two rows failed, and they say why
+    lines = out.splitlines()
+    assert len(lines) == 6  # 5 images found + the total; notes.txt is not an image
+    assert "a.png" in lines[0]  # files, then subfolders, each sorted
+    assert "1024x1024" in out and "765" in out and "1105" in out
+    assert "truncated WebP" in out and "animated GIF" in out
+    assert lines[-1].split()[-1] == str(765 + 1105 + 255)  # tiny.png: 85 + 170
+    assert "3 images, 2 failed" in lines[-1]
+
+
+def test_image_json(capsys, tmp_path):
+    from headers import pillow_image
+
+    path = tmp_path / "a.webp"
+    path.write_bytes(pillow_image("WEBP", (1800, 2400)))
+    assert main(["image", str(path), str(tmp_path / "missing.png"), "-m", "gpt-4.1-mini",
+                 "-r", "2026-04", "--json", "--progress", "always"]) == 1
+    captured = capsys.readouterr()
+    data = json.loads(captured.out)
+    assert data["total_tokens"] == 2353 and data["counted"] == 1 and data["failed"] == 1
+    assert data["images"][0]["resized_width"] == 1056
+    assert "No such file" in data["images"][1]["error"]
+    assert "2/2" in captured.err  # the progress bar
+
+
+def test_image_bad_model_is_one_error(capsys, tmp_path):
+    assert main(["image", str(tmp_path), "-m", "gpt-4o", "-r", "1999-01"]) == 1
+    assert "unknown ruleset" in capsys.readouterr().err.lower()

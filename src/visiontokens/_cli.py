@@ -15,14 +15,19 @@ from . import _registry
 from ._errors import VisionTokensError
 
 _SIZE = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
-COMMANDS = ("models",)
+COMMANDS = ("models", "image")
+#: What a folder walk counts: the formats the API takes, and other image files, so that
+#: they are reported as unsupported rather than silently skipped.
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".gif", ".webp", ".bmp", ".tif",
+                  ".tiff", ".heic", ".heif", ".avif", ".svg", ".ico", ".psd", ".jp2"}
+PROGRESS_FROM = 50  # images: fewer finish before a bar would help
 
 
 def _size_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="visiontokens",
         description="Input tokens of an image on an OpenAI vision model. "
-        "Other commands: 'visiontokens models'.",
+        "Other commands: 'visiontokens image PATH...', 'visiontokens models'.",
     )
     parser.add_argument("size", help="WIDTHxHEIGHT in pixels, e.g. 1800x2400")
     _add_common(parser)
@@ -87,6 +92,78 @@ def _describe_levels(spec: _registry.ModelSpec) -> str:
     return "; ".join(parts) + f"; auto = {spec.auto}"
 
 
+def _image_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="visiontokens image",
+        description="Input tokens of image files, their sizes read from their headers. "
+        "A folder counts the image files in it, recursively.")
+    parser.add_argument("paths", nargs="+", help="image files or folders")
+    _add_common(parser)
+    parser.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
+                        help=f"progress on stderr (auto: from {PROGRESS_FROM} images, on a terminal)")
+    return parser
+
+
+def _image_paths(arguments: Sequence[str]) -> list[str]:
+    import os
+
+    paths: list[str] = []
+    for argument in arguments:
+        if os.path.isdir(argument):
+            found = []
+            for folder, subfolders, files in os.walk(argument):
+                subfolders.sort()
+                found += [os.path.join(folder, name) for name in sorted(files)
+                          if os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES]
+            paths += found
+        else:
+            paths.append(argument)  # named explicitly: always counted, or reported
+    return paths
+
+
+def _cmd_image(argv: Sequence[str]) -> int:
+    from . import count_image
+
+    args = _image_parser().parse_args(argv)
+    _registry.get_ruleset(args.ruleset)  # a bad ruleset is one error, not one per row
+    paths = _image_paths(args.paths)
+    show_progress = args.progress == "always" or (
+        args.progress == "auto" and len(paths) >= PROGRESS_FROM and sys.stderr.isatty())
+    rows: list[dict[str, object]] = []
+    for done, path in enumerate(paths, 1):
+        try:
+            cost = count_image(path, args.model, args.detail, ruleset=args.ruleset)
+            rows.append({"path": path, **cost.as_dict(), "error": None})
+        except (VisionTokensError, OSError) as error:  # reported on its row; the rest go on
+            rows.append({"path": path, "tokens": None, "error": str(error)})
+        if show_progress:
+            _progress(done, len(paths))
+    if show_progress:
+        print(file=sys.stderr)
+    total = sum(int(row["tokens"]) for row in rows if row["error"] is None)  # type: ignore[call-overload]
+    failed = sum(row["error"] is not None for row in rows)
+    if args.json:
+        print(json.dumps({"images": rows, "total_tokens": total, "counted": len(rows) - failed,
+                          "failed": failed}))
+    else:
+        width = max([len(str(row["path"])) for row in rows] + [5])
+        for row in rows:
+            if row["error"] is None:
+                size = f"{row['width']}x{row['height']}"
+                print(f"{row['path']:<{width}}  {size:>11}  {row['tokens']:>8}")
+            else:
+                print(f"{row['path']:<{width}}  error: {row['error']}")
+        summary = f"{len(rows) - failed} images" + (f", {failed} failed" if failed else "")
+        print(f"{'total':<{width}}  {summary:>11}  {total:>8}")
+    return 1 if failed else 0
+
+
+def _progress(done: int, total: int) -> None:
+    filled = 30 * done // total
+    print(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{total}", end="", file=sys.stderr,
+          flush=True)
+
+
 def _cmd_models(argv: Sequence[str]) -> int:
     args = _models_parser().parse_args(argv)
     specs = _registry.models(args.ruleset)
@@ -111,7 +188,7 @@ def _cmd_models(argv: Sequence[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    command = {"models": _cmd_models}.get(argv[0] if argv else "", None)
+    command = {"models": _cmd_models, "image": _cmd_image}.get(argv[0] if argv else "", None)
     try:
         if command is not None:
             return command(argv[1:])

@@ -114,8 +114,8 @@ for _i in range(64):
     DECODE[_ALPHABET[_i]] = _i
 
 
-cdef int fetch(const Source* s, Py_ssize_t offset, Py_ssize_t n, uint8_t* out,
-               Outcome* o) noexcept nogil:
+cdef inline int fetch(const Source* s, Py_ssize_t offset, Py_ssize_t n, uint8_t* out,
+                      Outcome* o) noexcept nogil:
     """Copy input bytes [offset, offset + n) to out, or record why not and return -1."""
     if offset < 0 or n > s.size or offset > s.size - n:
         o.kind, o.a = TRUNCATED, offset + n
@@ -389,7 +389,7 @@ cdef PyTypeObject* IMAGE_INFO = <PyTypeObject*>ImageInfo
 cdef tuple FORMAT_NAMES = FORMATS
 
 
-cdef object image_info_of(int64_t width, int64_t height, Format format, bint animated):
+cdef object new_image_info(int64_t width, int64_t height, Format format, bint animated):
     # ImageInfo(...) runs the NamedTuple's Python-level __new__ (~250 ns); filling the tuple
     # subclass directly is what a C extension would do, and gives the identical object.
     cdef PyObject* raw = PyType_GenericAlloc(IMAGE_INFO, 4)  # a heap type's tp_alloc
@@ -407,6 +407,38 @@ cdef object image_info_of(int64_t width, int64_t height, Format format, bint ani
     PyTuple_SET_ITEM(info, 2, name)
     Py_INCREF(flag)
     PyTuple_SET_ITEM(info, 3, flag)
+    return info
+
+
+# Recent results, direct-mapped. Allocating and freeing the result is a third of a call, and
+# a gateway sees the same few sizes (screenshots, phone photos) over and over; ImageInfo is
+# immutable, so handing out the same object again is safe. Bounded: one entry per slot.
+# (Every access holds the GIL.)
+cdef enum:
+    RESULT_SLOTS = 256
+
+cdef struct ResultSlot:
+    int64_t width, height
+    Format format
+    bint animated
+    PyObject* info  # an owned reference, or NULL
+
+cdef ResultSlot RESULTS[RESULT_SLOTS]
+
+
+cdef object image_info_of(int64_t width, int64_t height, Format format, bint animated):
+    cdef uint32_t key = (<uint32_t>width * 2654435761u) ^ (<uint32_t>height * 2246822519u)
+    cdef ResultSlot* slot = &RESULTS[(key ^ (key >> 16) ^ format ^ (animated << 3)) % RESULT_SLOTS]
+    if (slot.info != NULL and slot.width == width and slot.height == height
+            and slot.format == format and slot.animated == animated):
+        return <object>slot.info
+    info = new_image_info(width, height, format, animated)
+    cdef PyObject* old = slot.info
+    slot.info = <PyObject*>info
+    Py_INCREF(info)
+    slot.width, slot.height, slot.format, slot.animated = width, height, format, animated
+    if old != NULL:
+        Py_DECREF(<object>old)
     return info
 
 
