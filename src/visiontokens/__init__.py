@@ -12,16 +12,24 @@ raise the same errors. Rules follow the dated rulesets of OpenAI's vision guide 
 from __future__ import annotations
 
 from ._backend import impl as _impl
+from ._bounds import max_image_tokens
 from ._errors import (
     AnimatedImageError,
     ArgumentTypeError,
+    BlockedAddressError,
     CorruptImageError,
     DimensionTypeError,
+    FetchError,
     ImageRejectedError,
+    ImageSizeUnknownError,
     InvalidArgumentError,
     InvalidDataURLError,
     InvalidDimensionsError,
     InvalidImageError,
+    MalformedRequestError,
+    PayloadTooLargeError,
+    RequestLimitError,
+    TooManyImagesError,
     TruncatedImageError,
     UndocumentedModelError,
     UnknownModelError,
@@ -32,6 +40,7 @@ from ._errors import (
 )
 from ._imageformat import ImageInfo
 from ._images import count_image, image_info
+from ._request import RequestCount, RequestImage, count_request, count_request_async
 from ._registry import DEFAULT_RULESET, ModelSpec, models, register_model, rulesets, unregister_model
 from ._result import ImageCost
 
@@ -56,4 +65,16 @@ __all__ = [
     "ImageInfo", "image_info", "count_image",
     "InvalidImageError", "UnsupportedImageFormatError", "TruncatedImageError",
     "CorruptImageError", "AnimatedImageError", "InvalidDataURLError",
+    "count_request", "count_request_async", "RequestCount", "RequestImage", "Fetcher",
+    "max_image_tokens", "MalformedRequestError", "RequestLimitError", "TooManyImagesError",
+    "PayloadTooLargeError", "ImageSizeUnknownError", "FetchError", "BlockedAddressError",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # Fetcher needs httpx, which takes longer to import than all the rest: load it on use.
+    if name == "Fetcher":
+        from ._fetch import Fetcher
+
+        return Fetcher
+    raise AttributeError(f"module 'visiontokens' has no attribute {name!r}")

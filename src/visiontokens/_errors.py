@@ -28,6 +28,13 @@ __all__ = [
     "CorruptImageError",
     "AnimatedImageError",
     "InvalidDataURLError",
+    "MalformedRequestError",
+    "RequestLimitError",
+    "TooManyImagesError",
+    "PayloadTooLargeError",
+    "ImageSizeUnknownError",
+    "FetchError",
+    "BlockedAddressError",
 ]
 
 
@@ -123,6 +130,45 @@ class AnimatedImageError(InvalidImageError):
 
 class InvalidDataURLError(InvalidImageError):
     """A ``data:`` URL that is not ``data:image/...;base64,...`` with valid base64."""
+
+
+class MalformedRequestError(VisionTokensError, ValueError):
+    """A request body that is not a Chat Completions or Responses request (spec 6).
+    ``pointer`` is the JSON pointer of the offending value."""
+
+    def __init__(self, message: str, pointer: str = ""):
+        super().__init__(message)
+        self.pointer = pointer
+
+
+class RequestLimitError(VisionTokensError, ValueError):
+    """The API would refuse the whole request (spec 5)."""
+
+
+class TooManyImagesError(RequestLimitError):
+    """More images than a request may carry (spec 5: 1,500)."""
+
+
+class PayloadTooLargeError(RequestLimitError):
+    """More image bytes than a request may carry (spec 5: 512 MB)."""
+
+
+class ImageSizeUnknownError(VisionTokensError, ValueError):
+    """An image's size cannot be known: not fetched, fetch failed, or no file resolver.
+    ``pointer`` names the image; ``__cause__`` holds the fetch error, if any."""
+
+    def __init__(self, message: str, pointer: str = ""):
+        super().__init__(message)
+        self.pointer = pointer
+
+
+class FetchError(VisionTokensError, OSError):
+    """A remote image could not be fetched: timeout, HTTP error, too many redirects ..."""
+
+
+class BlockedAddressError(FetchError):
+    """SSRF protection: the host resolves to a loopback, private, link-local, multicast,
+    reserved or unspecified address, and the fetcher does not allow private addresses."""
 
 
 # --- message builders, shared by both implementations ---------------------------------
