@@ -46,12 +46,19 @@ def is_public(address: str) -> bool:
                                  or ip.is_loopback or ip.is_link_local or ip.is_private)
 
 
-def _check(host: str, infos: list[Any], allow_private: bool) -> list[str]:
+def _allowed(address: str, allow_private: Any) -> bool:
+    if allow_private is True or is_public(address):
+        return True
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    return any(ip in network for network in allow_private or ())
+
+
+def _check(host: str, infos: list[Any], allow_private: Any) -> list[str]:
     addresses = list(dict.fromkeys(info[4][0] for info in infos))
     if not addresses:
         raise FetchError(f"{host!r} did not resolve")
-    if not allow_private:
-        blocked = [a for a in addresses if not is_public(a)]
+    if allow_private is not True:
+        blocked = [a for a in addresses if not _allowed(a, allow_private)]
         if blocked:  # one non-public answer is enough to refuse: DNS rebinding picks its moment
             raise BlockedAddressError(
                 f"refusing to connect to {host!r}: it resolves to non-public address {blocked[0]} "
@@ -82,7 +89,7 @@ class _DeadlineStream(httpcore.NetworkStream):
 
 
 class _GuardedBackend(httpcore.NetworkBackend):
-    def __init__(self, allow_private: bool):
+    def __init__(self, allow_private: Any):
         self._inner = httpcore.SyncBackend()
         self._allow_private = allow_private
 
@@ -109,7 +116,7 @@ class _GuardedBackend(httpcore.NetworkBackend):
 
 
 class _AsyncGuardedBackend(httpcore.AsyncNetworkBackend):
-    def __init__(self, allow_private: bool):
+    def __init__(self, allow_private: Any):
         self._inner = httpcore.AnyIOBackend()
         self._allow_private = allow_private
 
@@ -142,12 +149,13 @@ class Fetcher:
     timeout: total seconds per image (connect, redirects and reads together).
     max_bytes: the most read per image; the header must lie within it.
     max_redirects: redirects followed, each to a checked address.
-    allow_private: also connect to loopback/private/link-local addresses (tests, intranets).
+    allow_private: True to also connect to loopback/private/link-local addresses, or the
+        networks to allow among them, e.g. ["10.20.0.0/16"] for an internal image store.
     cache_size: URLs whose size is remembered (LRU).
     """
 
     def __init__(self, *, timeout: float = 5.0, max_bytes: int = 4 * 1024 * 1024,
-                 max_redirects: int = 3, allow_private: bool = False, cache_size: int = 1024,
+                 max_redirects: int = 3, allow_private: Any = False, cache_size: int = 1024,
                  headers: dict[str, str] | None = None):
         if not timeout > 0 or max_bytes < 1 or max_redirects < 0 or cache_size < 0:
             raise ValueError("timeout and max_bytes must be positive, max_redirects and "
@@ -155,43 +163,39 @@ class Fetcher:
         self.timeout = float(timeout)
         self.max_bytes = int(max_bytes)
         self.max_redirects = int(max_redirects)
-        self.allow_private = bool(allow_private)
+        self.allow_private: bool | tuple[Any, ...] = (
+            bool(allow_private) if isinstance(allow_private, bool) else
+            tuple(ipaddress.ip_network(n, strict=False) for n in allow_private))
         self.cache_size = int(cache_size)
         self.headers = {"Accept": "image/*", "Accept-Encoding": "identity",
                         "User-Agent": "visiontokens", **(headers or {})}
         self._cache: OrderedDict[str, tuple[ImageInfo, int | None]] = OrderedDict()
-        self._client: httpx.Client | None = None
-        self._async_clients: dict[Any, httpx.AsyncClient] = {}
+        self._ssl_context: Any = None
 
     def __repr__(self) -> str:
         return (f"Fetcher(timeout={self.timeout}, max_bytes={self.max_bytes}, "
                 f"max_redirects={self.max_redirects}, allow_private={self.allow_private})")
 
-    # -- clients: httpx's transports, with the guarded backend in their connection pool
+    # -- clients: httpx's transports, with the guarded backend in their connection pool.
+    # One client per fetch, closed with it: nothing outlives the call (or its event loop);
+    # the TLS context, the costly part, is made once.
+
+    def _tls(self) -> Any:
+        if self._ssl_context is None:
+            self._ssl_context = httpx.create_ssl_context()
+        return self._ssl_context
 
     def _sync_client(self) -> httpx.Client:
-        if self._client is None:
-            transport = httpx.HTTPTransport(retries=0)
-            transport._pool._network_backend = _GuardedBackend(self.allow_private)  # noqa: SLF001
-            self._client = httpx.Client(transport=transport, trust_env=False,
-                                        timeout=self.timeout, follow_redirects=False)
-        return self._client
+        transport = httpx.HTTPTransport(verify=self._tls(), retries=0)
+        transport._pool._network_backend = _GuardedBackend(self.allow_private)  # noqa: SLF001
+        return httpx.Client(transport=transport, trust_env=False, timeout=self.timeout,
+                            follow_redirects=False)
 
     def _async_client(self) -> httpx.AsyncClient:
-        loop = asyncio.get_running_loop()  # an async client belongs to one event loop
-        client = self._async_clients.get(loop)
-        if client is None:
-            transport = httpx.AsyncHTTPTransport(retries=0)
-            transport._pool._network_backend = _AsyncGuardedBackend(self.allow_private)  # noqa: SLF001
-            client = httpx.AsyncClient(transport=transport, trust_env=False,
-                                       timeout=self.timeout, follow_redirects=False)
-            self._async_clients = {loop: client}
-        return client
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        transport = httpx.AsyncHTTPTransport(verify=self._tls(), retries=0)
+        transport._pool._network_backend = _AsyncGuardedBackend(self.allow_private)  # noqa: SLF001
+        return httpx.AsyncClient(transport=transport, trust_env=False, timeout=self.timeout,
+                                 follow_redirects=False)
 
     # -- the fetch
 
@@ -232,7 +236,10 @@ class Fetcher:
         return result
 
     def _fetch_sync(self, url: str) -> tuple[ImageInfo, int | None]:
-        client = self._sync_client()
+        with self._sync_client() as client:
+            return self._follow_sync(client, url)
+
+    def _follow_sync(self, client: httpx.Client, url: str) -> tuple[ImageInfo, int | None]:
         request = self._request(httpx.URL(url))
         for _ in range(self.max_redirects + 1):
             response = client.send(request, stream=True)
@@ -266,7 +273,10 @@ class Fetcher:
         return result
 
     async def _fetch_async(self, url: str) -> tuple[ImageInfo, int | None]:
-        client = self._async_client()
+        async with self._async_client() as client:
+            return await self._follow_async(client, url)
+
+    async def _follow_async(self, client: httpx.AsyncClient, url: str) -> tuple[ImageInfo, int | None]:
         request = self._request(httpx.URL(url))
         for _ in range(self.max_redirects + 1):
             response = await client.send(request, stream=True)
