@@ -100,3 +100,35 @@ def test_image_json(capsys, tmp_path):
 def test_image_bad_model_is_one_error(capsys, tmp_path):
     assert main(["image", str(tmp_path), "-m", "gpt-4o", "-r", "1999-01"]) == 1
     assert "unknown ruleset" in capsys.readouterr().err.lower()
+
+
+def test_request_example(capsys):
+    from pathlib import Path
+
+    example = Path(__file__).parent.parent / "examples" / "chat_request.json"
+    assert main(["request", str(example)]) == 0
+    out = capsys.readouterr().out
+    assert "3 images" in out and "1920x1080" in out and "1800x2400" in out
+    assert main(["request", str(example), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    import visiontokens
+
+    assert data["image_tokens"] == sum(
+        visiontokens.count_image_tokens(w, h, "gpt-4.1-mini", d)
+        for w, h, d in ((1920, 1080, "high"), (1800, 2400, "auto"), (1024, 768, "low")))
+
+
+def test_request_unknown_sizes_and_bad_bodies(capsys, tmp_path, monkeypatch):
+    import io
+
+    body = tmp_path / "body.json"
+    body.write_text(json.dumps({"model": "gpt-4o", "input": [{"role": "user", "content": [
+        {"type": "input_image", "image_url": "https://example.com/x.png", "detail": "high"}]}]}))
+    assert main(["request", str(body)]) == 1
+    assert "size is unknown" in capsys.readouterr().err
+    assert main(["request", str(body), "--upper-bound"]) == 0
+    assert "1445 (an upper bound)" in capsys.readouterr().out
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b'{"messages": 3}')))
+    assert main(["request", "-"]) == 1
+    assert "'messages' must be a list" in capsys.readouterr().err
+    assert main(["request", str(tmp_path / "missing.json")]) == 1

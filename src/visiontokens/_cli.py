@@ -15,7 +15,7 @@ from . import _registry
 from ._errors import VisionTokensError
 
 _SIZE = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
-COMMANDS = ("models", "image")
+COMMANDS = ("models", "image", "request")
 #: What a folder walk counts: the formats the API takes, and other image files, so that
 #: they are reported as unsupported rather than silently skipped.
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".gif", ".webp", ".bmp", ".tif",
@@ -27,7 +27,8 @@ def _size_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="visiontokens",
         description="Input tokens of an image on an OpenAI vision model. "
-        "Other commands: 'visiontokens image PATH...', 'visiontokens models'.",
+        "Other commands: 'visiontokens request BODY.json', 'visiontokens image PATH...', "
+        "'visiontokens models'.",
     )
     parser.add_argument("size", help="WIDTHxHEIGHT in pixels, e.g. 1800x2400")
     _add_common(parser)
@@ -164,6 +165,63 @@ def _progress(done: int, total: int) -> None:
           flush=True)
 
 
+def _request_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="visiontokens request",
+        description="Image tokens of a Chat Completions or Responses request body, image by "
+        "image ('-' reads standard input).")
+    parser.add_argument("body", help="a JSON request body, or - for standard input")
+    parser.add_argument("--ruleset", "-r", default=None,
+                        help=f"dated ruleset (default {_registry.DEFAULT_RULESET})")
+    parser.add_argument("--fetch", action="store_true",
+                        help="fetch http(s) images (public addresses only) to read their size")
+    parser.add_argument("--upper-bound", action="store_true",
+                        help="count an image of unknown size at the most it could cost")
+    parser.add_argument("--collect", action="store_true",
+                        help="report invalid images on their row instead of stopping")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    return parser
+
+
+def _cmd_request(argv: Sequence[str]) -> int:
+    from . import count_request
+
+    args = _request_parser().parse_args(argv)
+    if args.body == "-":
+        text = sys.stdin.buffer.read()
+    else:
+        with open(args.body, "rb") as file:
+            text = file.read()
+    result = count_request(text, ruleset=args.ruleset, fetch=args.fetch,
+                           on_unknown="upper_bound" if args.upper_bound else "error",
+                           on_violation="collect" if args.collect else "raise")
+    if args.json:
+        print(json.dumps({
+            "model": result.model, "api": result.api, "image_tokens": result.image_tokens,
+            "upper_bound": result.upper_bound,
+            "images": [{**i._asdict(), "error": None if i.error is None else str(i.error)}
+                       for i in result.images],
+            "violations": [str(v) for v in result.violations]}))
+        return 1 if result.violations else 0
+    print(f"{result.api} request, model {result.model}: {len(result.images)} images")
+    width = max([len(i.pointer) for i in result.images] + [5])
+    for image in result.images:
+        if image.error is not None:
+            print(f"  {image.pointer:<{width}}  error: {image.error}")
+            continue
+        size = "?" if image.width is None else f"{image.width}x{image.height}"
+        kind = image.format or image.source
+        bound = "  (upper bound: " + str(image.note) + ")" if image.upper_bound else ""
+        print(f"  {image.pointer:<{width}}  {kind:<5} {size:>11}  {image.resolved_detail:<8} "
+              f"{image.tokens:>7}{bound}")
+    for violation in result.violations:
+        if not any(violation is i.error for i in result.images):
+            print(f"  error: {violation}")
+    marker = " (an upper bound)" if result.upper_bound else ""
+    print(f"  {'total':<{width}}  {'':<5} {'':>11}  {'':<8} {result.image_tokens:>7}{marker}")
+    return 1 if result.violations else 0
+
+
 def _cmd_models(argv: Sequence[str]) -> int:
     args = _models_parser().parse_args(argv)
     specs = _registry.models(args.ruleset)
@@ -188,7 +246,8 @@ def _cmd_models(argv: Sequence[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    command = {"models": _cmd_models, "image": _cmd_image}.get(argv[0] if argv else "", None)
+    command = {"models": _cmd_models, "image": _cmd_image, "request": _cmd_request}.get(
+        argv[0] if argv else "", None)
     try:
         if command is not None:
             return command(argv[1:])

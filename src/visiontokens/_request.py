@@ -9,8 +9,7 @@ from a fetch when the caller opts in, or from a file resolver; the calculator do
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Union
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, NamedTuple, Union
 
 from . import _registry
 from ._backend import header as _header
@@ -40,8 +39,7 @@ FileResolution = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]", tu
 FileResolver = Callable[[str], Union[FileResolution, Awaitable[FileResolution]]]
 
 
-@dataclass(frozen=True, slots=True)
-class RequestImage:
+class RequestImage(NamedTuple):
     """One image of a request, and what it costs."""
 
     pointer: str  # JSON pointer to the image part, e.g. "/messages/0/content/1"
@@ -52,15 +50,14 @@ class RequestImage:
     resolved_detail: str | None  # the level it is billed at: "low", "high" or "original"
     width: int | None
     height: int | None
-    format: str | None
+    format: str | None  # None when a resolver gave only a size
     tokens: int | None  # None only for an image with an error (collected violations)
     upper_bound: bool = False  # tokens is the most this image could cost: size unknown
     note: str | None = None  # why the size is unknown, when it is
     error: VisionTokensError | None = None  # a collected violation
 
 
-@dataclass(frozen=True, slots=True)
-class RequestCount:
+class RequestCount(NamedTuple):
     """The image tokens of one request."""
 
     model: str | None  # canonical id (as given when the request holds no image)
@@ -75,30 +72,43 @@ class RequestCount:
         return any(image.upper_bound for image in self.images)
 
 
+# Built on every request a gateway sees, so built directly: a NamedTuple's generated
+# __new__ is a Python function with keyword handling, several times the cost of the tuple.
+_new = tuple.__new__
+
+
+def _image(pointer: str, source: str, url: str | None, file_id: str | None, detail: str | None,
+           resolved: str | None, width: int | None, height: int | None, fmt: str | None,
+           tokens: int | None, upper_bound: bool = False, note: str | None = None,
+           error: VisionTokensError | None = None) -> RequestImage:
+    return _new(RequestImage, (pointer, source, url, file_id, detail, resolved, width, height,
+                               fmt, tokens, upper_bound, note, error))
+
+
 # --- the walk (spec 6) ------------------------------------------------------------------------
 
-@dataclass(slots=True)
-class _Ref:
-    pointer: str
-    url: str | None
-    file_id: str | None
-    detail: str | None
+# An image found by the walk: (pointer, url, file_id, detail), a plain tuple for speed.
+_Ref = tuple
 
 
-def _pointer(*parts: object) -> str:
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+def _source(url: str | None) -> str:
+    if url is None:
+        return "file"
+    return "data" if url.startswith("data:") else "url"
 
 
-def _expect(value: Any, kind: type | tuple[type, ...], where: str, what: str) -> Any:
-    if not isinstance(value, kind) or isinstance(value, bool):
-        raise MalformedRequestError(f"{where or '/'}: {what}, got {type(value).__name__}", where)
-    return value
+# The walk runs on every request a gateway sees: checks are inline and a JSON pointer is only
+# built for an image or an error. Every key followed is a fixed name, so pointers need no
+# escaping beyond what the indices give.
+
+def _malformed(where: str, what: str, value: Any) -> MalformedRequestError:
+    return MalformedRequestError(f"{where or '/'}: {what}, got {type(value).__name__}", where)
 
 
 def _optional_str(part: dict, key: str, where: str) -> str | None:
     value = part.get(key)
-    if value is not None:
-        _expect(value, str, f"{where}/{key}", f"'{key}' must be a string")
+    if value is not None and not isinstance(value, str):
+        raise _malformed(f"{where}/{key}", f"'{key}' must be a string", value)
     return value
 
 
@@ -112,7 +122,9 @@ def _load(body: Any) -> dict:
             raise MalformedRequestError("the request body nests too deeply") from None
         except ValueError as error:
             raise MalformedRequestError(f"the request body is not JSON: {error}") from None
-    return _expect(body, dict, "", "the request body must be a JSON object")
+    if not isinstance(body, dict):
+        raise _malformed("", "the request body must be a JSON object", body)
+    return body
 
 
 def _walk(body: dict) -> tuple[str, list[_Ref]]:
@@ -121,183 +133,186 @@ def _walk(body: dict) -> tuple[str, list[_Ref]]:
             "not a Chat Completions ('messages') or Responses ('input') request body")
     refs: list[_Ref] = []
     if "messages" in body:
-        messages = _expect(body["messages"], list, "/messages", "'messages' must be a list")
+        messages = body["messages"]
+        if not isinstance(messages, list):
+            raise _malformed("/messages", "'messages' must be a list", messages)
         for i, message in enumerate(messages):
-            message = _expect(message, dict, _pointer("messages", i), "a message must be an object")
-            _content_parts(message.get("content"), _pointer("messages", i, "content"), refs, "chat")
+            if not isinstance(message, dict):
+                raise _malformed(f"/messages/{i}", "a message must be an object", message)
+            content = message.get("content")
+            if content is not None and not isinstance(content, str):
+                _content_parts(content, f"/messages/{i}/content", refs, "image_url")
         return "chat", refs
     items = body["input"]
     if isinstance(items, str):
         return "responses", refs
-    _expect(items, list, "/input", "'input' must be a string or a list")
+    if not isinstance(items, list):
+        raise _malformed("/input", "'input' must be a string or a list", items)
     for i, item in enumerate(items):
-        where = _pointer("input", i)
-        item = _expect(item, dict, where, "an input item must be an object")
+        if not isinstance(item, dict):
+            raise _malformed(f"/input/{i}", "an input item must be an object", item)
         kind = item.get("type", "message")
         if kind == "message":
-            _content_parts(item.get("content"), where + "/content", refs, "responses")
+            content = item.get("content")
+            if content is not None and not isinstance(content, str):
+                _content_parts(content, f"/input/{i}/content", refs, "input_image")
         elif kind in ("function_call_output", "custom_tool_call_output"):
             output = item.get("output")
             if isinstance(output, list):  # a string output holds no image
-                _content_parts(output, where + "/output", refs, "responses")
+                _content_parts(output, f"/input/{i}/output", refs, "input_image")
         elif kind == "computer_call_output":
-            shot = _expect(item.get("output"), dict, where + "/output",
-                           "a computer_call_output's 'output' must be an object")
-            _image_part(shot, where + "/output", refs, "responses")
+            shot = item.get("output")
+            if not isinstance(shot, dict):
+                raise _malformed(f"/input/{i}/output",
+                                 "a computer_call_output's 'output' must be an object", shot)
+            refs.append(_responses_image(shot, f"/input/{i}/output"))
     return "responses", refs
 
 
-def _content_parts(content: Any, where: str, refs: list[_Ref], api: str) -> None:
-    if content is None or isinstance(content, str):
-        return
-    _expect(content, list, where, "'content' must be a string or a list of parts")
+def _content_parts(content: Any, where: str, refs: list[_Ref], image_type: str) -> None:
+    if not isinstance(content, list):
+        raise _malformed(where, "'content' must be a string or a list of parts", content)
     for j, part in enumerate(content):
-        part = _expect(part, dict, f"{where}/{j}", "a content part must be an object")
-        kind = part.get("type")
-        if (api == "chat" and kind == "image_url") or (api == "responses" and kind == "input_image"):
-            _image_part(part, f"{where}/{j}", refs, api)
-        if len(refs) > MAX_IMAGES:
-            raise TooManyImagesError(f"the request holds more than {MAX_IMAGES} images (spec 5)")
+        if not isinstance(part, dict):
+            raise _malformed(f"{where}/{j}", "a content part must be an object", part)
+        if part.get("type") == image_type:
+            if len(refs) == MAX_IMAGES:
+                raise TooManyImagesError(f"the request holds more than {MAX_IMAGES} images (spec 5)")
+            refs.append(_chat_image(part, f"{where}/{j}") if image_type == "image_url"
+                        else _responses_image(part, f"{where}/{j}"))
 
 
-def _image_part(part: dict, where: str, refs: list[_Ref], api: str) -> None:
-    if api == "chat":
-        image = part.get("image_url")
-        if isinstance(image, str):  # older clients: "image_url": "https://..."
-            refs.append(_Ref(where, image, None, None))
-            return
-        image = _expect(image, dict, where + "/image_url",
-                        "'image_url' must be an object with a 'url', or a string")
-        url = _expect(image.get("url"), str, where + "/image_url/url", "'url' must be a string")
-        refs.append(_Ref(where, url, None, _optional_str(image, "detail", where + "/image_url")))
-        return
+def _chat_image(part: dict, where: str) -> _Ref:
+    image = part.get("image_url")
+    if isinstance(image, str):  # older clients: "image_url": "https://..."
+        return (where, image, None, None)
+    if not isinstance(image, dict):
+        raise _malformed(f"{where}/image_url",
+                         "'image_url' must be an object with a 'url', or a string", image)
+    url = image.get("url")
+    if not isinstance(url, str):
+        raise _malformed(f"{where}/image_url/url", "'url' must be a string", url)
+    return (where, url, None, _optional_str(image, "detail", f"{where}/image_url"))
+
+
+def _responses_image(part: dict, where: str) -> _Ref:
     url = _optional_str(part, "image_url", where)
     file_id = _optional_str(part, "file_id", where)
     if url is None and file_id is None:
         raise MalformedRequestError(f"{where}: an image needs an 'image_url' or a 'file_id'", where)
-    refs.append(_Ref(where, url, file_id, _optional_str(part, "detail", where)))
+    return (where, url, file_id, _optional_str(part, "detail", where))
 
 
 # --- sizes ---------------------------------------------------------------------------------------
+# A size: (info, payload bytes, note, cause, error), a plain tuple. info is the ImageInfo, or
+# None when the size is unknown (note says why, cause holds the fetch error) or the image is
+# invalid (error).
 
-@dataclass(slots=True)
-class _Size:
-    info: ImageInfo | None = None
-    payload: int = 0  # bytes this image adds to the request's payload
-    note: str | None = None  # why info is None
-    cause: BaseException | None = None
-    error: VisionTokensError | None = None  # the image itself is invalid
+def _known(info: ImageInfo, payload: int = 0) -> tuple:
+    return (info, payload, None, None, None)
 
 
-def _source(ref: _Ref) -> str:
-    if ref.url is None:
-        return "file"
-    return "data" if ref.url.startswith("data:") else "url"
+def _unknown(note: str, cause: BaseException | None = None) -> tuple:
+    return (None, 0, note, cause, None)
 
 
-def _data_size(ref: _Ref) -> _Size:
-    try:
-        info = _header.image_info(ref.url)
-    except VisionTokensError as error:
-        return _Size(error=error)
-    payload = len(ref.url) - ref.url.find(",") - 1
-    return _Size(info, payload * 3 // 4)
+def _invalid(error: VisionTokensError) -> tuple:
+    return (None, 0, None, None, error)
 
 
-def _url_note(ref: _Ref, fetcher: Fetcher | None) -> _Size | None:
-    """The size when it needs no fetch: a data URL, or a URL we may not or will not fetch."""
-    kind = _source(ref)
-    if kind == "data":
-        return _data_size(ref)
-    if kind == "url":
-        scheme = ref.url.split(":", 1)[0].lower()  # type: ignore[union-attr]
-        if scheme not in ("http", "https"):
-            return _Size(error=MalformedRequestError(
-                f"{ref.pointer}: image URLs are http(s) or data:image/... URLs, not {scheme!r}",
-                ref.pointer))
-        if fetcher is None:
-            return _Size(note="not fetched (fetching is off: pass fetch=True)")
+def _without_io(ref: tuple, fetcher: Fetcher | None) -> tuple | None:
+    """The size when it needs no fetch and no resolver: a data URL, or a URL that we may not
+    or will not fetch; None when it does."""
+    pointer, url, file_id, _ = ref
+    if url is None:
+        return None
+    if url.startswith("data:"):
+        try:
+            info = _header.image_info(url)
+        except VisionTokensError as error:
+            return _invalid(error)
+        return _known(info, (len(url) - url.find(",") - 1) * 3 // 4)
+    scheme = url.split(":", 1)[0].lower()
+    if scheme not in ("http", "https"):
+        return _invalid(MalformedRequestError(
+            f"{pointer}: image URLs are http(s) or data:image/... URLs, not {scheme!r}", pointer))
+    if fetcher is None:
+        return _unknown("not fetched (fetching is off)")
     return None
 
 
-def _resolved(ref: _Ref, value: Any) -> _Size:
+def _resolved(file_id: str, value: Any) -> tuple:
     if value is None:
-        return _Size(note=f"resolve_file gave no size for {ref.file_id!r}")
+        return _unknown(f"resolve_file gave no size for {file_id!r}")
     if isinstance(value, ImageInfo):
-        return _Size(value)
+        return _known(value)
     if isinstance(value, tuple) and len(value) == 2:
+        from ._checks import checked_dimension
+
         try:
-            width, height = (_impl_check(value[0]), _impl_check(value[1]))
+            width, height = (checked_dimension("width", value[0]),
+                             checked_dimension("height", value[1]))
         except VisionTokensError as error:
-            return _Size(error=error)
-        return _Size(ImageInfo(width, height, "", False))
+            return _invalid(error)
+        return _known(ImageInfo(width, height, "", False))
     try:
         info = _header.image_info(value)
-    except (VisionTokensError, OSError) as error:
-        if isinstance(error, VisionTokensError):
-            return _Size(error=error)
-        return _Size(note=f"resolve_file's path for {ref.file_id!r} is unreadable: {error}",
-                     cause=error)
-    payload = len(value) if isinstance(value, (bytes, bytearray, memoryview)) else 0
-    return _Size(info, payload)
+    except VisionTokensError as error:
+        return _invalid(error)
+    except OSError as error:
+        return _unknown(f"resolve_file's path for {file_id!r} is unreadable: {error}", error)
+    return _known(info, len(value) if isinstance(value, (bytes, bytearray, memoryview)) else 0)
 
 
-def _impl_check(value: Any) -> int:
-    from ._checks import checked_dimension
-
-    return checked_dimension("resolved size", value)
-
-
-def _sizes(refs: list[_Ref], fetcher: Fetcher | None, resolve_file: FileResolver | None) -> list[_Size]:
+def _sizes(refs: list[tuple], fetcher: Fetcher | None, resolve_file: FileResolver | None) -> list[tuple]:
     sizes = []
     for ref in refs:
-        size = _url_note(ref, fetcher)
-        if size is None and ref.url is not None:
+        size = _without_io(ref, fetcher)
+        if size is None and ref[1] is not None:
             try:
-                info, total = fetcher.fetch(ref.url)  # type: ignore[union-attr]
-                size = _Size(info, total or 0)
+                info, total = fetcher.fetch(ref[1])  # type: ignore[union-attr]
+                size = _known(info, total or 0)
             except FetchError as error:
-                size = _Size(note=f"fetch failed: {error}", cause=error)
+                size = _unknown(f"fetch failed: {error}", error)
             except VisionTokensError as error:
-                size = _Size(error=error)
+                size = _invalid(error)
         elif size is None:
             if resolve_file is None:
-                size = _Size(note="a Files API id, and no resolve_file")
+                size = _unknown("a Files API id, and no resolve_file")
             else:
-                value = resolve_file(ref.file_id)  # type: ignore[arg-type]
+                value = resolve_file(ref[2])
                 if _awaitable(value):
                     close = getattr(value, "close", None)
                     if close is not None:
                         close()
-                    raise InvalidArgumentError(
-                        "resolve_file is async: use count_request_async")
-                size = _resolved(ref, value)
+                    raise InvalidArgumentError("resolve_file is async: use count_request_async")
+                size = _resolved(ref[2], value)
         sizes.append(size)
     return sizes
 
 
-async def _sizes_async(refs: list[_Ref], fetcher: Fetcher | None,
-                       resolve_file: FileResolver | None) -> list[_Size]:
+async def _sizes_async(refs: list[tuple], fetcher: Fetcher | None,
+                       resolve_file: FileResolver | None) -> list[tuple]:
     import asyncio
 
-    async def one(ref: _Ref) -> _Size:
-        size = _url_note(ref, fetcher)
+    async def one(ref: tuple) -> tuple:
+        size = _without_io(ref, fetcher)
         if size is not None:
             return size
-        if ref.url is not None:
+        if ref[1] is not None:
             try:
-                info, total = await fetcher.fetch_async(ref.url)  # type: ignore[union-attr]
-                return _Size(info, total or 0)
+                info, total = await fetcher.fetch_async(ref[1])  # type: ignore[union-attr]
+                return _known(info, total or 0)
             except FetchError as error:
-                return _Size(note=f"fetch failed: {error}", cause=error)
+                return _unknown(f"fetch failed: {error}", error)
             except VisionTokensError as error:
-                return _Size(error=error)
+                return _invalid(error)
         if resolve_file is None:
-            return _Size(note="a Files API id, and no resolve_file")
-        value = resolve_file(ref.file_id)  # type: ignore[arg-type]
+            return _unknown("a Files API id, and no resolve_file")
+        value = resolve_file(ref[2])
         if _awaitable(value):
             value = await value
-        return _resolved(ref, value)
+        return _resolved(ref[2], value)
 
     return list(await asyncio.gather(*(one(ref) for ref in refs)))  # fetched concurrently
 
@@ -336,63 +351,85 @@ def _default_fetcher() -> Fetcher:
     return _DEFAULT_FETCHER
 
 
-def _count(body: dict, api: str, refs: list[_Ref], sizes: list[_Size], ruleset: str | None,
+def _count(body: dict, api: str, refs: list[tuple], sizes: list[tuple], ruleset: str | None,
            on_unknown: str, on_violation: str) -> RequestCount:
     model_name = body.get("model")
     if not refs:
-        return RequestCount(model_name if isinstance(model_name, str) else None, api, 0, ())
-    model_name = _expect(model_name, str, "/model", "'model' must be a string")
-    model = _registry.resolve(model_name, ruleset)
+        return _new(RequestCount, (model_name if isinstance(model_name, str) else None, api, 0,
+                                   (), ()))
+    if not isinstance(model_name, str):
+        raise _malformed("/model", "'model' must be a string", model_name)
+    model, count, levels = _resolved_model(model_name, ruleset)
     images, violations, total, payload = [], [], 0, 0
-    for ref, size in zip(refs, sizes):
-        common = dict(pointer=ref.pointer, source=_source(ref),
-                      url=ref.url if _source(ref) == "url" else None, file_id=ref.file_id,
-                      detail=ref.detail)
-        detail = "auto" if ref.detail is None else ref.detail
-        error = size.error
-        entry = None
-        payload += size.payload
+    for (pointer, url, file_id, detail_given), (info, size_bytes, note, cause, error) in zip(refs, sizes):
+        source = _source(url)
+        if source != "url":
+            url = None  # a data URL is megabytes: the pointer locates it
+        detail = "auto" if detail_given is None else detail_given
+        payload += size_bytes
         try:
-            if error is None and size.info is None:
+            if error is not None:
+                pass
+            elif info is None:
                 if on_unknown == "error":
                     unknown = ImageSizeUnknownError(
-                        f"{ref.pointer}: the image's size is unknown: {size.note}", ref.pointer)
-                    raise unknown from size.cause
-                bound = max_image_tokens(model.id, detail, ruleset=model.ruleset)
-                entry = RequestImage(**common, resolved_detail=model.detail_params(detail).level,
-                                     width=None, height=None, format=None, tokens=bound,
-                                     upper_bound=True, note=size.note)
-            elif error is None:
-                info = size.info
-                if info.animated and info.format == "gif":  # type: ignore[union-attr]
-                    raise AnimatedImageError(
-                        f"{ref.pointer}: an animated GIF; the API takes non-animated GIF only")
-                cost = _impl.explain_image_tokens(info.width, info.height, model.id, detail,  # type: ignore[union-attr]
-                                                  ruleset=model.ruleset)
-                entry = RequestImage(**common, resolved_detail=cost.detail, width=info.width,  # type: ignore[union-attr]
-                                     height=info.height, format=info.format or None,  # type: ignore[union-attr]
-                                     tokens=cost.tokens)
+                        f"{pointer}: the image's size is unknown: {note}", pointer)
+                    raise unknown from cause
+                tokens = max_image_tokens(model.id, detail, ruleset=model.ruleset)
+                images.append(_image(pointer, source, url, file_id, detail_given,
+                                     model.detail_params(detail).level, None, None, None, tokens,
+                                     True, note))
+                total += tokens
+                continue
+            elif info.animated and info.format == "gif":
+                error = AnimatedImageError(
+                    f"{pointer}: an animated GIF; the API takes non-animated GIF only")
+            else:
+                tokens = count(info.width, info.height, detail)
+                level = levels.get(detail)
+                if level is None:  # (count accepted the detail, so it has a level)
+                    level = levels[detail] = model.detail_params(detail).level
+                images.append(_new(RequestImage, (
+                    pointer, source, url, file_id, detail_given, level, info.width, info.height,
+                    info.format or None, tokens, False, None, None)))
+                total += tokens
+                continue
         except ImageSizeUnknownError:
             raise
-        except VisionTokensError as failure:
+        except VisionTokensError as failure:  # a bad detail, the patch limit ...
             error = failure
-        if error is not None:
-            if not str(error).startswith(ref.pointer):
-                error = _at(error, ref.pointer)
-            if on_violation == "raise":
-                raise error
-            violations.append(error)
-            entry = RequestImage(**common, resolved_detail=None, width=None, height=None,
-                                 format=None, tokens=None, error=error)
-        images.append(entry)
-        total += entry.tokens or 0  # type: ignore[union-attr]
+        if not str(error).startswith(pointer):
+            error = _at(error, pointer)
+        if on_violation == "raise":
+            raise error
+        violations.append(error)
+        images.append(_image(pointer, source, url, file_id, detail_given, None, None, None, None,
+                             None, error=error))
     if payload > MAX_PAYLOAD:
         too_large = PayloadTooLargeError(
             f"the request's images hold {payload} bytes, over the {MAX_PAYLOAD} allowed (spec 5)")
         if on_violation == "raise":
             raise too_large
         violations.append(too_large)
-    return RequestCount(model.id, api, total, tuple(images), tuple(violations))  # type: ignore[arg-type]
+    return _new(RequestCount, (model.id, api, total, tuple(images), tuple(violations)))
+
+
+_MODELS: dict[tuple[str, str | None], tuple[Any, Any, dict[str, str]]] = {}
+_registry.on_change(_MODELS.clear)
+
+
+def _resolved_model(name: str, ruleset: str | None) -> tuple[Any, Any, dict[str, str]]:
+    """(ModelSpec, its fastest count, detail -> level) by request model name: resolved once
+    per name; levels fill in as details are seen."""
+    key = (name, ruleset)
+    hit = _MODELS.get(key)
+    if hit is None:
+        spec = _registry.resolve(name, ruleset)
+        hit = (spec, _impl.get_model(spec.id, ruleset=spec.ruleset).count, {})
+        if len(_MODELS) >= 1024:  # names come from requests: keep the memo bounded
+            _MODELS.clear()
+        _MODELS[key] = hit
+    return hit
 
 
 def _at(error: VisionTokensError, pointer: str) -> VisionTokensError:

@@ -1,0 +1,82 @@
+"""count_request speed: a body with four data-URL images, against decoding each image whole.
+
+Targets (issue 5): a Chat body (a dict) with a small PNG, a 1800x2400 JPEG with a 40 KB ICC
+profile, an uncompressed 1920x1080 PNG and a WebP: <= 10 us a request, and >= 500x faster
+than decoding each image whole; the same in the Responses shape.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import pytest
+from benchutil import per_call_ns
+from headers import data_url, pillow_image
+
+import visiontokens
+
+ICC = bytes(range(256)) * 160  # 40 KB
+_images: dict[str, tuple[bytes, str]] = {}
+
+
+def images() -> dict[str, tuple[bytes, str]]:
+    if not _images:
+        _images.update({
+            "small png": (pillow_image("PNG", (64, 48)), "image/png"),
+            "jpeg": (pillow_image("JPEG", (1800, 2400), icc_profile=ICC), "image/jpeg"),
+            "raw png": (pillow_image("PNG", (1920, 1080), compress_level=0), "image/png"),
+            "webp": (pillow_image("WEBP", (1024, 768)), "image/webp"),
+        })
+    return _images
+
+
+def chat_body() -> dict:
+    parts = [{"type": "text", "text": "Compare these."}] + [
+        {"type": "image_url", "image_url": {"url": data_url(data, media), "detail": "high"}}
+        for data, media in images().values()]
+    return {"model": "gpt-4.1-mini", "messages": [{"role": "user", "content": parts}]}
+
+
+def responses_body() -> dict:
+    parts = [{"type": "input_text", "text": "Compare these."}] + [
+        {"type": "input_image", "image_url": data_url(data, media), "detail": "high"}
+        for data, media in images().values()]
+    return {"model": "gpt-4.1-mini", "input": [{"role": "user", "content": parts}]}
+
+
+def decode_whole(body: dict) -> int:
+    """The peer: decode every data URL and every image in full, as a naive counter would."""
+    from PIL import Image
+
+    total = 0
+    for part in body["messages"][0]["content"][1:]:
+        url = part["image_url"]["url"]
+        with Image.open(io.BytesIO(base64.b64decode(url[url.index(",") + 1:]))) as image:
+            image.load()
+            total += visiontokens.count_image_tokens(*image.size, body["model"], "high")
+    return total
+
+
+@pytest.mark.parametrize("shape", ["chat", "responses"])
+def test_count_request(benchmark, shape):
+    benchmark.group = "request: 4 data-URL images"
+    body = chat_body() if shape == "chat" else responses_body()
+    assert visiontokens.count_request(body).image_tokens == decode_whole(chat_body())
+    benchmark(visiontokens.count_request, body)
+
+
+def test_decode_whole(benchmark):
+    benchmark.group = "request: 4 data-URL images"
+    benchmark.pedantic(decode_whole, (chat_body(),), rounds=5, iterations=1)
+
+
+def test_request_ratios(measured):
+    chat, responses = chat_body(), responses_body()
+    ours = per_call_ns(visiontokens.count_request, chat, number=20000)
+    ours_responses = per_call_ns(visiontokens.count_request, responses, number=20000)
+    peer = per_call_ns(decode_whole, chat, number=3, repeat=5)
+    print(f"\ncount_request: chat {ours / 1000:.2f} us, responses {ours_responses / 1000:.2f} us; "
+          f"decoding whole {peer / 1000:.0f} us ({peer / ours:.0f}x)")
+    assert ours <= 10_000 and ours_responses <= 10_000
+    assert peer >= 500 * ours and peer >= 500 * ours_responses
