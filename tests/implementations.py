@@ -12,13 +12,13 @@ def load_impl(name: str):
     if name == "python":
         return importlib.import_module("visiontokens._reference")
     if os.environ.get("VISIONTOKENS_NO_EXTENSIONS"):
-        pytest.skip("built without extensions (VISIONTOKENS_NO_EXTENSIONS)")
+        pytest.skip("built without extensions (VISIONTOKENS_NO_EXTENSIONS)", allow_module_level=True)
     try:
         return importlib.import_module("visiontokens._core")
     except ImportError:
         if os.environ.get("VISIONTOKENS_REQUIRE_EXTENSIONS"):
             raise
-        pytest.skip("the compiled core is not built")
+        pytest.skip("the compiled core is not built", allow_module_level=True)
 
 
 def load_parser(name: str):
