@@ -208,3 +208,13 @@ def test_the_cache_remembers_sizes(server):
     fetcher.fetch(server + "/redirect/1")  # evicts /img.png, the least recent
     fetcher.fetch(server + "/img.png")
     assert Handler.hits.count("/img.png") == 3  # once itself, once after the redirect, once again
+
+
+def test_fetcher_settings_are_checked():
+    from visiontokens import InvalidArgumentError
+
+    for bad in ({"timeout": 0}, {"max_bytes": 0}, {"max_redirects": -1}, {"cache_size": -1}):
+        with pytest.raises(InvalidArgumentError):
+            Fetcher(**bad)
+    with pytest.raises(ValueError):
+        Fetcher(allow_private=["not a network"])

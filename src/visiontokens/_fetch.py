@@ -24,7 +24,7 @@ import httpcore
 import httpx
 
 from ._backend import header as _header
-from ._errors import BlockedAddressError, FetchError, TruncatedImageError
+from ._errors import BlockedAddressError, FetchError, InvalidArgumentError, TruncatedImageError
 from ._imageformat import ImageInfo
 
 #: monotonic time by which the current fetch must be done (set per fetch, per task/thread)
@@ -158,8 +158,8 @@ class Fetcher:
                  max_redirects: int = 3, allow_private: Any = False, cache_size: int = 1024,
                  headers: dict[str, str] | None = None):
         if not timeout > 0 or max_bytes < 1 or max_redirects < 0 or cache_size < 0:
-            raise ValueError("timeout and max_bytes must be positive, max_redirects and "
-                             "cache_size non-negative")
+            raise InvalidArgumentError("timeout and max_bytes must be positive, max_redirects "
+                                       "and cache_size non-negative")
         self.timeout = float(timeout)
         self.max_bytes = int(max_bytes)
         self.max_redirects = int(max_redirects)

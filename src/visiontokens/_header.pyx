@@ -36,14 +36,14 @@ cdef enum Kind:
     UNSUPPORTED = 3
     BAD_BASE64 = 4
 
-cdef enum Format:  # index into FORMATS
+cdef enum Format:  # index into FORMAT_NAMES
     UNKNOWN = 0
     PNG = 1
     JPEG = 2
     GIF = 3
     WEBP = 4
 
-FORMATS = ("", "png", "jpeg", "gif", "webp")
+cdef tuple FORMAT_NAMES = ("", "png", "jpeg", "gif", "webp")
 
 cdef enum Code:  # = the codes of _imageformat (tests/test_header.py checks they match)
     PNG_NO_IHDR = 1
@@ -386,7 +386,6 @@ cdef int parse(const Source* s, Outcome* o) noexcept nogil:
 # --- Python entry points (same names and behaviour in _header_reference.py) -------------------
 
 cdef PyTypeObject* IMAGE_INFO = <PyTypeObject*>ImageInfo
-cdef tuple FORMAT_NAMES = FORMATS
 
 
 cdef object new_image_info(int64_t width, int64_t height, Format format, bint animated):
@@ -446,7 +445,7 @@ cdef object outcome(const Source* s, Outcome* o, Py_ssize_t text_start):
     if o.kind == FOUND:
         return image_info_of(o.a, o.b, o.format, o.animated)
     if o.kind == TRUNCATED:
-        raise fmt.truncated_error(FORMATS[o.format], s.size, o.a)
+        raise fmt.truncated_error(FORMAT_NAMES[o.format], s.size, o.a)
     if o.kind == CORRUPT:
         raise fmt.corrupt_error(o.code, o.a, o.b)
     if o.kind == BAD_BASE64:

@@ -19,7 +19,6 @@ from ._errors import (
     UnsupportedImageFormatError,
 )
 
-FORMATS = ("png", "jpeg", "gif", "webp")  # spec 5: what the API takes
 FORMAT_NAMES = {"png": "PNG", "jpeg": "JPEG", "gif": "GIF", "webp": "WebP", "": "image"}
 
 #: A data URL's header ("data:image/png;base64") must end within this many characters.
