@@ -263,3 +263,36 @@ def test_upper_bounds_are_attained_and_never_exceeded():
 
     never_more()
     assert _registry  # (imported for the registry listener the bound cache relies on)
+
+
+def _json_values():
+    from hypothesis import strategies as st
+
+    scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
+                        st.text(max_size=20),
+                        st.sampled_from(["image_url", "input_image", "message", "gpt-4o",
+                                         "function_call_output", "computer_call_output",
+                                         "data:image/png;base64,iVBORw0KGgo=", "high", "file-1"]))
+    keys = st.sampled_from(["model", "messages", "input", "content", "type", "image_url", "url",
+                            "detail", "file_id", "output", "role"])
+    return st.recursive(scalars, lambda children: st.one_of(
+        st.lists(children, max_size=4), st.dictionaries(keys, children, max_size=5)),
+        max_leaves=30)
+
+
+def test_any_json_body_gives_a_count_or_our_error():
+    """Whatever the shape, the walk ends in a result or a VisionTokensError: never a crash."""
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    @given(st.dictionaries(st.sampled_from(["model", "messages", "input"]), _json_values(),
+                           max_size=3))
+    def walk(body):
+        for on_unknown in ("error", "upper_bound"):
+            try:
+                result = count_request(body, on_unknown=on_unknown, on_violation="collect")
+            except visiontokens.VisionTokensError:
+                continue
+            assert result.image_tokens == sum(i.tokens or 0 for i in result.images)
+
+    walk()
