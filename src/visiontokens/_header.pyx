@@ -125,7 +125,7 @@ cdef inline int fetch(const Source* s, Py_ssize_t offset, Py_ssize_t n, uint8_t*
     if not s.base64:
         memcpy(out, s.data + offset, n)
         return 0
-    return fetch_base64(s, offset, n, out, o)
+    return fetch_base64(s, offset, n, out, o)  # out of line: fetch must stay small to inline
 
 
 cdef int fetch_base64(const Source* s, Py_ssize_t offset, Py_ssize_t n, uint8_t* out,
@@ -339,7 +339,7 @@ cdef int parse_gif(const Source* s, Outcome* o) noexcept nogil:
 cdef int parse_webp(const Source* s, Outcome* o) noexcept nogil:
     cdef uint8_t b[20]
     cdef uint32_t width, height, bits
-    if fetch(s, 0, 20, b, o) < 0:
+    if fetch(s, 12, 8, b + 12, o) < 0:  # the first chunk's header ("RIFF....WEBP": identify)
         return -1
     if memcmp(b + 12, b"VP8 ", 4) == 0:
         if fetch(s, 20, 10, b, o) < 0:

@@ -181,8 +181,7 @@ def _gif(r) -> ImageInfo:
 
 
 def _webp(r) -> ImageInfo:
-    riff = r.read(0, 20)
-    chunk = riff[12:16]
+    chunk = r.read(12, 8)[:4]  # the first chunk's header ("RIFF....WEBP": _identify)
     if chunk == b"VP8 ":
         frame = r.read(20, 10)
         if frame[0] & 1:
