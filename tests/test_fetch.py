@@ -218,3 +218,21 @@ def test_fetcher_settings_are_checked():
             Fetcher(**bad)
     with pytest.raises(ValueError):
         Fetcher(allow_private=["not a network"])
+
+
+def test_a_slow_dns_answer_is_within_the_deadline(monkeypatch):
+    import socket
+
+    from visiontokens import _fetch
+
+    real = socket.getaddrinfo
+
+    def slow(*args, **kwargs):
+        time.sleep(1.5)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_fetch.socket, "getaddrinfo", slow)
+    started = time.monotonic()
+    with pytest.raises(FetchError, match="longer than 0.3 s"):
+        Fetcher(timeout=0.3).fetch("http://example.invalid/cat.png")
+    assert time.monotonic() - started < 1.0

@@ -7,7 +7,7 @@ multicast, reserved, unspecified, IPv4 and IPv6, v4-mapped v6 included) before c
 and connects to the address it checked, so a DNS answer cannot change in between. TLS still
 verifies the certificate against the host name. The same backend enforces one total
 deadline per image on every connect, read and write (the async path also wraps the whole
-fetch in ``asyncio.timeout``), so a server trickling a byte at a time cannot hold us.
+fetch in ``asyncio.timeout``), so a server trickling a byte at a time cannot hold us, and neither can a slow DNS answer.
 """
 
 from __future__ import annotations
@@ -88,16 +88,33 @@ class _DeadlineStream(httpcore.NetworkStream):
         return self._stream.get_extra_info(info)
 
 
+_RESOLVER: Any = None
+
+
+def _resolve(host: str, port: int) -> list[Any]:
+    """getaddrinfo within the fetch's deadline. The C resolver cannot be interrupted, so it
+    runs on a small pool of threads and the caller stops waiting when the deadline comes."""
+    global _RESOLVER
+    if _RESOLVER is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _RESOLVER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="visiontokens-dns")
+    lookup = _RESOLVER.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
+    try:
+        return lookup.result(timeout=_remaining(None))
+    except TimeoutError:
+        raise httpcore.ConnectTimeout(f"resolving {host!r} outlasted the deadline") from None
+    except OSError as error:
+        raise FetchError(f"cannot resolve {host!r}: {error}") from None
+
+
 class _GuardedBackend(httpcore.NetworkBackend):
     def __init__(self, allow_private: Any):
         self._inner = httpcore.SyncBackend()
         self._allow_private = allow_private
 
     def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):  # type: ignore[no-untyped-def]
-        try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except OSError as error:
-            raise FetchError(f"cannot resolve {host!r}: {error}") from None
+        infos = _resolve(host, port)
         error: Exception | None = None
         for address in _check(host, infos, self._allow_private):
             try:  # connect to the address just checked, never to the name
