@@ -7,6 +7,7 @@ never pass quietly on the fallback.
 
 from __future__ import annotations
 
+import importlib
 import os
 from types import ModuleType
 
@@ -15,38 +16,17 @@ def _truthy(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
 
 
-def load() -> ModuleType:
+def _pick(compiled: str, reference: str) -> ModuleType:
+    """The compiled module, or its pure-Python reference, by the rules above."""
     if _truthy("VISIONTOKENS_NO_EXTENSIONS"):
-        from . import _reference
-
-        return _reference
+        return importlib.import_module(f"{__package__}.{reference}")
     try:
-        from . import _core
+        return importlib.import_module(f"{__package__}.{compiled}")
     except ImportError:
         if _truthy("VISIONTOKENS_REQUIRE_EXTENSIONS"):
             raise
-        from . import _reference
-
-        return _reference
-    return _core
+        return importlib.import_module(f"{__package__}.{reference}")
 
 
-def load_header() -> ModuleType:
-    """The image-header parser, chosen by the same rules as the calculator."""
-    if _truthy("VISIONTOKENS_NO_EXTENSIONS"):
-        from . import _header_reference
-
-        return _header_reference
-    try:
-        from . import _header
-    except ImportError:
-        if _truthy("VISIONTOKENS_REQUIRE_EXTENSIONS"):
-            raise
-        from . import _header_reference
-
-        return _header_reference
-    return _header
-
-
-impl = load()
-header = load_header()
+impl = _pick("_core", "_reference")  # the calculator
+header = _pick("_header", "_header_reference")  # the image-header parser
