@@ -13,12 +13,13 @@ fetch in ``asyncio.timeout``), so a server trickling a byte at a time cannot hol
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import ipaddress
 import socket
 import time
 from collections import OrderedDict
-from typing import Any
+from typing import Any, Iterator
 
 import httpcore
 import httpx
@@ -235,20 +236,26 @@ class Fetcher:
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
 
-    def fetch(self, url: str) -> tuple[ImageInfo, int | None]:
-        """(header info, the image's full size in bytes when the server says) for ``url``."""
-        hit = self._cached(url)
-        if hit is not None:
-            return hit
+    @contextlib.contextmanager
+    def _deadline(self, url: str) -> Iterator[None]:
+        """One fetch: its deadline for the guarded backend, and httpx's errors as ours."""
         token = _DEADLINE.set(time.monotonic() + self.timeout)
         try:
-            result = self._fetch_sync(url)
-        except httpx.TimeoutException:
+            yield
+        except (TimeoutError, httpx.TimeoutException):
             raise FetchError(f"fetching {url!r} took longer than {self.timeout} s") from None
         except httpx.HTTPError as error:
             raise FetchError(f"fetching {url!r} failed: {error}") from None
         finally:
             _DEADLINE.reset(token)
+
+    def fetch(self, url: str) -> tuple[ImageInfo, int | None]:
+        """(header info, the image's full size in bytes when the server says) for ``url``."""
+        hit = self._cached(url)
+        if hit is not None:
+            return hit
+        with self._deadline(url):
+            result = self._fetch_sync(url)
         self._remember(url, result)
         return result
 
@@ -276,16 +283,9 @@ class Fetcher:
         hit = self._cached(url)
         if hit is not None:
             return hit
-        token = _DEADLINE.set(time.monotonic() + self.timeout)
-        try:
+        with self._deadline(url):
             async with asyncio.timeout(self.timeout):
                 result = await self._fetch_async(url)
-        except (TimeoutError, httpx.TimeoutException):
-            raise FetchError(f"fetching {url!r} took longer than {self.timeout} s") from None
-        except httpx.HTTPError as error:
-            raise FetchError(f"fetching {url!r} failed: {error}") from None
-        finally:
-            _DEADLINE.reset(token)
         self._remember(url, result)
         return result
 

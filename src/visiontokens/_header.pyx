@@ -548,10 +548,4 @@ def image_info(source, *, max_read=fmt.DEFAULT_MAX_READ):
         data, size = <const uint8_t*>PyUnicode_DATA(source), PyUnicode_GET_LENGTH(source)
         if size >= 5 and memcmp(data, b"data:", 5) == 0:
             return parse_data_url_at(data, size, source)
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        if bytes(source[:5]) == b"data:":
-            return parse_data_url(bytes(source))
-        return parse_buffer(source)
-    if isinstance(source, str) and source.startswith("data:"):
-        return parse_data_url(source)
-    return fmt.info_from_file_or_path(source, parse_buffer, max_read)
+    return fmt.info_from_any(source, parse_buffer, parse_data_url, max_read)  # the rest

@@ -249,10 +249,4 @@ def parse_data_url(url: Union[str, bytes]) -> ImageInfo:
 
 def image_info(source, *, max_read: int = fmt.DEFAULT_MAX_READ) -> ImageInfo:
     """See :func:`visiontokens.image_info`."""
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        if bytes(source[:5]) == b"data:":
-            return parse_data_url(bytes(source))
-        return parse_buffer(source)
-    if isinstance(source, str) and source.startswith("data:"):
-        return parse_data_url(source)
-    return fmt.info_from_file_or_path(source, parse_buffer, max_read)
+    return fmt.info_from_any(source, parse_buffer, parse_data_url, max_read)

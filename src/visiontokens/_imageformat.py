@@ -200,8 +200,16 @@ def decoded_size(length: int, text_tail: str | bytes) -> int:
 
 # --- files and paths: read only as far as the header needs --------------------------------------
 
-def info_from_file_or_path(source: Any, parse_buffer: Callable[[Any], ImageInfo],
-                           max_read: int) -> ImageInfo:
+def info_from_any(source: Any, parse_buffer: Callable[[Any], ImageInfo],
+                  parse_data_url: Callable[[Any], ImageInfo], max_read: int) -> ImageInfo:
+    """What image_info does with a source, given a parser's two entry points: bytes-like
+    data or a "data:" URL (bytes or str) in memory; any other str, or a path, is a file."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        if bytes(source[:5]) == b"data:":
+            return parse_data_url(bytes(source))
+        return parse_buffer(source)
+    if isinstance(source, str) and source.startswith("data:"):
+        return parse_data_url(source)
     if isinstance(source, (str, os.PathLike)):
         with open(source, "rb") as file:  # OSError stays OSError
             return _info_from_file(file, parse_buffer, max_read)
