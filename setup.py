@@ -1,39 +1,45 @@
-"""Builds the Cython core; all metadata is in pyproject.toml.
+"""Builds the compiled twins; all metadata is in pyproject.toml.
 
-VISIONTOKENS_NO_EXTENSIONS=1 builds a pure-Python package (the reference implementation).
-Flags stay portable: nothing like -march=native goes into what ships.
+What to build follows the same switch as what to import: ``src/visiontokens/_extensions.py``
+(loaded here by path) pairs every compiled module with its pure twin and reads
+VISIONTOKENS_NO_EXTENSIONS. Flags stay portable: nothing like -march=native goes into what
+ships.
 """
 
-import os
+import importlib.util
+from pathlib import Path
 
 from setuptools import setup
 
+HERE = Path(__file__).parent
+PACKAGE = HERE / "src" / "visiontokens"
+
+spec = importlib.util.spec_from_file_location("_extensions", PACKAGE / "_extensions.py")
+switch = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(switch)
+
 ext_modules = []
-if not os.environ.get("VISIONTOKENS_NO_EXTENSIONS"):
+if switch.use_extensions():
     import numpy
     from Cython.Build import cythonize
     from setuptools import Extension
 
     def extension(name: str) -> Extension:
+        # _request_c has no .pyx: it is _request_py.py compiled as is, under its own name,
+        # so both twins exist side by side in one install.
+        source = "_request_py.py" if name == "_request_c" else f"{name}.pyx"
         return Extension(
             f"visiontokens.{name}",
-            [f"src/visiontokens/{name}.pyx"],
+            [f"src/visiontokens/{source}"],
             include_dirs=[numpy.get_include(), "src/visiontokens"],
             define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-            depends=["src/visiontokens/_kernels.pxd", "src/visiontokens/_tile_lanes.h"],
+            depends=[str(p.relative_to(HERE)) for p in PACKAGE.glob("*.pxd")]
+            + ["src/visiontokens/_tile_lanes.h", "src/visiontokens/_request_py.py"],
             extra_compile_args=["-O3"],
         )
 
-    # _core: the scalar API; _core_batch: the batch API (needs numpy's C API, so _core
-    # imports it on first use). Both inline the kernels of _kernels.pxd. _header: the
-    # image-header parser.
-    # _request: the request walk, plain Python compiled as is (the same file is the
-    # pure-Python build's), which halves its interpreter overhead.
-    request = Extension("visiontokens._request", ["src/visiontokens/_request.py"],
-                        extra_compile_args=["-O3"])
-    ext_modules = cythonize(
-        [extension("_core"), extension("_core_batch"), extension("_header"), request],
-        compiler_directives={"language_level": 3},
-    )
+    compiled = [name for names, _pure in switch.TWINS.values() for name in names]
+    ext_modules = cythonize([extension(name) for name in compiled],
+                            compiler_directives={"language_level": 3})
 
 setup(ext_modules=ext_modules)

@@ -17,8 +17,8 @@ def per_call_ns(fn, *args, number: int = 20000, repeat: int = 9) -> float:
 
 
 def core():
-    return importlib.import_module("visiontokens._core")
+    return importlib.import_module("visiontokens._tokens_c")
 
 
 def reference():
-    return importlib.import_module("visiontokens._reference")
+    return importlib.import_module("visiontokens._tokens_py")

@@ -36,7 +36,7 @@ def image(name: str) -> bytes:
 
 
 def parser():
-    return importlib.import_module("visiontokens._header")
+    return importlib.import_module("visiontokens._header_c")
 
 
 def imagesize_get(data: bytes):

@@ -1,4 +1,4 @@
-"""Every test that takes ``impl`` runs against both implementations.
+"""Every test that takes ``impl``, ``parser`` or ``walk`` runs against both twins.
 
 The compiled core is imported by name: with VISIONTOKENS_REQUIRE_EXTENSIONS=1 (CI) a broken
 build fails the run instead of quietly testing the reference twice.
@@ -11,7 +11,7 @@ import os
 
 import pytest
 from hypothesis import HealthCheck, settings
-from implementations import load_impl, load_parser
+from implementations import KINDS, load_twin
 
 settings.register_profile("dev", max_examples=150, deadline=None)
 settings.register_profile(
@@ -20,13 +20,19 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
-@pytest.fixture(params=["cython", "python"])
+@pytest.fixture(scope="session", params=KINDS)
 def impl(request):
-    return load_impl(request.param)
+    """The calculator twin: compiled (_tokens_c, _batch_c) and pure (_tokens_py, _batch_py)."""
+    return load_twin("tokens", request.param)
 
 
-
-@pytest.fixture(params=["cython", "python"])
+@pytest.fixture(scope="session", params=KINDS)
 def parser(request):
-    """The image-header parser, compiled and reference."""
-    return load_parser(request.param)
+    """The image-header parser twin: compiled _header_c and pure _header_py."""
+    return load_twin("header", request.param)
+
+
+@pytest.fixture(scope="session", params=KINDS)
+def walk(request):
+    """The request-walk twin: _request_c (compiled from _request_py.py as is) and _request_py."""
+    return load_twin("request", request.param)

@@ -1,29 +1,41 @@
-"""Load an implementation by name: the compiled core by its module name, never a fallback."""
+"""Load a twin by name: the compiled module by its own name, never a fallback.
+
+With VISIONTOKENS_REQUIRE_EXTENSIONS=1 (CI) a broken build fails the run instead of quietly
+testing the pure twin twice; in a pure install (VISIONTOKENS_NO_EXTENSIONS=1) the compiled
+rows are skipped.
+"""
 
 from __future__ import annotations
 
 import importlib
-import os
 
 import pytest
 
+from visiontokens import _extensions
 
-def load_impl(name: str):
-    if name == "python":
-        return importlib.import_module("visiontokens._reference")
-    if os.environ.get("VISIONTOKENS_NO_EXTENSIONS"):
+KINDS = ("cython", "python")
+
+
+def load_twin(name: str, kind: str):
+    """Twin ``name`` ("tokens", "header", "request") as ``kind`` ("cython" or "python")."""
+    compiled, pure = _extensions.TWINS[name]
+    if kind == "python":
+        return importlib.import_module(f"visiontokens.{pure}")
+    if not _extensions.use_extensions():
         pytest.skip("built without extensions (VISIONTOKENS_NO_EXTENSIONS)", allow_module_level=True)
     try:
-        return importlib.import_module("visiontokens._core")
+        for module in compiled[1:]:
+            importlib.import_module(f"visiontokens.{module}")
+        return importlib.import_module(f"visiontokens.{compiled[0]}")
     except ImportError:
-        if os.environ.get("VISIONTOKENS_REQUIRE_EXTENSIONS"):
+        if _extensions.flag("VISIONTOKENS_REQUIRE_EXTENSIONS"):
             raise
-        pytest.skip("the compiled core is not built", allow_module_level=True)
+        pytest.skip(f"the compiled {name} twin is not built", allow_module_level=True)
 
 
-def load_parser(name: str):
-    """The image-header parser by name: compiled `_header` or `_header_reference`."""
-    if name == "python":
-        return importlib.import_module("visiontokens._header_reference")
-    load_impl("cython")  # the same skip and fail rules
-    return importlib.import_module("visiontokens._header")
+def load_impl(kind: str):
+    return load_twin("tokens", kind)
+
+
+def load_parser(kind: str):
+    return load_twin("header", kind)

@@ -21,17 +21,17 @@ def test_no_extensions_env_selects_the_reference():
 
 
 def test_default_prefers_the_compiled_core():
-    pytest.importorskip("visiontokens._core")
+    pytest.importorskip("visiontokens._tokens_c")
     done = run("import visiontokens; print(visiontokens.IMPLEMENTATION)")
     assert done.stdout.strip() == "cython"
 
 
 def test_require_extensions_fails_loudly_without_the_core():
     # Hide the compiled module: REQUIRE turns that into an ImportError, not a quiet fallback.
-    code = ("import sys; sys.modules['visiontokens._core'] = None; import visiontokens")
+    code = ("import sys; sys.modules['visiontokens._tokens_c'] = None; import visiontokens")
     assert run(code).returncode == 0
     done = run(code, VISIONTOKENS_REQUIRE_EXTENSIONS="1")
-    assert done.returncode != 0 and "import of visiontokens._core" in done.stderr  # ModuleNotFoundError
+    assert done.returncode != 0 and "import of visiontokens._tokens_c" in done.stderr  # ModuleNotFoundError
 
 
 def test_import_is_light():

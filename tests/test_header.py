@@ -30,7 +30,7 @@ from visiontokens import (
     UnsupportedImageFormatError,
     VisionTokensError,
 )
-from visiontokens import _imageformat
+from visiontokens import _image_input
 
 SIZES = [(1, 1), (64, 48), (513, 2049), (3001, 7)]
 
@@ -242,7 +242,7 @@ def test_files_are_read_only_as_far_as_needed(parser):
     tail = bytes(10_000_000)
     small = CountingFile(png_header(3, 4) + tail)
     assert parser.image_info(small)[:2] == (3, 4)
-    assert small.bytes_read <= _imageformat.FIRST_READ
+    assert small.bytes_read <= _image_input.FIRST_READ
     late = CountingFile(jpeg_header(5, 6, segments=[(0xE2, bytes(65000))] * 3) + tail)
     assert parser.image_info(late)[:2] == (5, 6)
     assert late.bytes_read < 1_000_000
@@ -278,9 +278,9 @@ def test_count_image_errors_are_library_errors():
 
 
 def test_compiled_error_codes_match_the_shared_table():
-    compiled = pytest.importorskip("visiontokens._header")
-    assert compiled.CODES == {name: getattr(_imageformat, name) for name in compiled.CODES}
-    assert len(compiled.CODES) == len(_imageformat._FORMAT_OF_CODE)
+    compiled = pytest.importorskip("visiontokens._header_c")
+    assert compiled.CODES == {name: getattr(_image_input, name) for name in compiled.CODES}
+    assert len(compiled.CODES) == len(_image_input._FORMAT_OF_CODE)
 
 
 def test_path_like_objects(parser, tmp_path):

@@ -19,11 +19,8 @@ from visiontokens import (
     TooManyImagesError,
     UnsupportedDetailError,
     UnsupportedImageFormatError,
-    count_request,
-    count_request_async,
     max_image_tokens,
 )
-from visiontokens import _request
 
 ICC = bytes(range(256)) * 160  # 40 KB
 
@@ -66,9 +63,9 @@ def responses_body(images, model="gpt-4.1-mini", detail=None):
 @pytest.mark.parametrize("shape", [chat_body, responses_body])
 @pytest.mark.parametrize("model,detail", [("gpt-4.1-mini", None), ("gpt-4o", "high"),
                                           ("gpt-4o", "low"), ("gpt-5.4", "original")])
-def test_bodies_image_by_image(images, shape, model, detail):
+def test_bodies_image_by_image(images, shape, model, detail, walk):
     body = shape(images, model, detail)
-    result = count_request(body)
+    result = walk.count_request(body)
     assert result.api == ("chat" if shape is chat_body else "responses")
     assert result.model == model and not result.upper_bound and result.violations == ()
     assert len(result.images) == 4
@@ -80,21 +77,21 @@ def test_bodies_image_by_image(images, shape, model, detail):
         assert image.source == "data" and image.url is None
     assert result.image_tokens == sum(i.tokens for i in result.images)
     # JSON text and bytes give the same answer
-    assert count_request(json.dumps(body)) == result == count_request(json.dumps(body).encode())
-    assert asyncio.run(count_request_async(body)) == result
+    assert walk.count_request(json.dumps(body)) == result == walk.count_request(json.dumps(body).encode())
+    assert asyncio.run(walk.count_request_async(body)) == result
 
 
-def test_pointers_name_each_image(images):
+def test_pointers_name_each_image(images, walk):
     body = chat_body(images)
-    pointers = [i.pointer for i in count_request(body).images]
+    pointers = [i.pointer for i in walk.count_request(body).images]
     assert pointers == [f"/messages/1/content/{j}" for j in range(1, 5)]
 
 
-def test_bare_string_image_url_and_tool_outputs():
+def test_bare_string_image_url_and_tool_outputs(walk):
     png = data_url(png_header(512, 512))
     chat = {"model": "gpt-4o", "messages": [{"role": "user", "content": [
         {"type": "image_url", "image_url": png}]}]}
-    assert count_request(chat).image_tokens == visiontokens.count_image_tokens(512, 512, "gpt-4o")
+    assert walk.count_request(chat).image_tokens == visiontokens.count_image_tokens(512, 512, "gpt-4o")
     responses = {"model": "gpt-4o", "input": [
         {"type": "message", "role": "user", "content": "text only"},
         {"type": "function_call", "call_id": "c1", "name": "look", "arguments": "{}"},
@@ -104,25 +101,25 @@ def test_bare_string_image_url_and_tool_outputs():
         {"type": "computer_call_output", "call_id": "c3",
          "output": {"type": "computer_screenshot", "image_url": png}},
     ]}
-    result = count_request(responses)
+    result = walk.count_request(responses)
     assert [i.pointer for i in result.images] == ["/input/2/output/1", "/input/4/output"]
     assert result.image_tokens == 2 * visiontokens.count_image_tokens(512, 512, "gpt-4o")
 
 
-def test_text_only_requests_need_no_known_model():
-    assert count_request({"model": "some-text-model", "messages": [
+def test_text_only_requests_need_no_known_model(walk):
+    assert walk.count_request({"model": "some-text-model", "messages": [
         {"role": "user", "content": "hi"}, {"role": "assistant", "content": None}]}).image_tokens == 0
-    assert count_request({"model": "x", "input": "hello"}).images == ()
+    assert walk.count_request({"model": "x", "input": "hello"}).images == ()
 
 
-def test_file_ids_and_resolvers(tmp_path):
+def test_file_ids_and_resolvers(tmp_path, walk):
     path = tmp_path / "scan.png"
     path.write_bytes(png_header(2048, 4096))
     resolved = {"file-bytes": png_header(1024, 1024), "file-path": str(path),
                 "file-size": (768, 768), "file-none": None}
     body = {"model": "gpt-4o", "input": [{"role": "user", "content": [
         {"type": "input_image", "file_id": key, "detail": "high"} for key in resolved]}]}
-    result = count_request(body, resolve_file=resolved.get, on_unknown="upper_bound")
+    result = walk.count_request(body, resolve_file=resolved.get, on_unknown="upper_bound")
     tokens = [i.tokens for i in result.images]
     assert tokens == [765, 1105, 765, 1445]
     assert [i.upper_bound for i in result.images] == [False, False, False, True]
@@ -132,26 +129,26 @@ def test_file_ids_and_resolvers(tmp_path):
         await asyncio.sleep(0)
         return resolved[file_id]
 
-    again = asyncio.run(count_request_async(body, resolve_file=resolve, on_unknown="upper_bound"))
+    again = asyncio.run(walk.count_request_async(body, resolve_file=resolve, on_unknown="upper_bound"))
     assert again == result
     with pytest.raises(InvalidArgumentError, match="count_request_async"):
-        count_request(body, resolve_file=resolve)
+        walk.count_request(body, resolve_file=resolve)
 
 
-def test_unknown_sizes_error_or_upper_bound():
+def test_unknown_sizes_error_or_upper_bound(walk):
     body = {"model": "gpt-4.1-mini", "messages": [{"role": "user", "content": [
         {"type": "image_url", "image_url": {"url": "https://example.com/cat.png", "detail": "high"}}]}]}
     with pytest.raises(ImageSizeUnknownError, match="/messages/0/content/0.*not fetched") as caught:
-        count_request(body)
+        walk.count_request(body)
     assert caught.value.pointer == "/messages/0/content/0"
-    bound = count_request(body, on_unknown="upper_bound")
+    bound = walk.count_request(body, on_unknown="upper_bound")
     assert bound.upper_bound and bound.image_tokens == 6636 == max_image_tokens("gpt-4.1-mini", "high")
     assert bound.images[0].url == "https://example.com/cat.png" and bound.images[0].note
     body["model"] = "gpt-4o"
-    assert count_request(body, on_unknown="upper_bound").image_tokens == 1445
+    assert walk.count_request(body, on_unknown="upper_bound").image_tokens == 1445
 
 
-def test_violations_raise_or_collect():
+def test_violations_raise_or_collect(walk):
     moving = data_url(gif_header(8, 8, frames=2), "image/gif")
     bmp = data_url(b"BM" + bytes(60), "image/bmp")
     huge = data_url(png_header(65535, 65535))
@@ -163,8 +160,8 @@ def test_violations_raise_or_collect():
         {"type": "image_url", "image_url": {"url": data_url(png_header(100, 100))}},
     ]}]}
     with pytest.raises(AnimatedImageError, match="^/messages/0/content/0: "):
-        count_request(body)
-    result = count_request(body, on_violation="collect")
+        walk.count_request(body)
+    result = walk.count_request(body, on_violation="collect")
     kinds = [type(e) for e in result.violations]
     assert kinds == [AnimatedImageError, UnsupportedImageFormatError, ImageRejectedError,
                      UnsupportedDetailError]
@@ -173,18 +170,18 @@ def test_violations_raise_or_collect():
     assert str(result.violations[1]).startswith("/messages/0/content/1: BMP images")
 
 
-def test_request_limits(monkeypatch):
+def test_request_limits(monkeypatch, walk):
     png = data_url(png_header(10, 10))
     body = {"model": "gpt-4o", "messages": [{"role": "user", "content": [
         {"type": "image_url", "image_url": png}] * 1501}]}
     with pytest.raises(TooManyImagesError, match="more than 1500"):
-        count_request(body)
+        walk.count_request(body)
     body["messages"][0]["content"] = body["messages"][0]["content"][:1500]
-    assert len(count_request(body).images) == 1500
-    monkeypatch.setattr(_request, "MAX_PAYLOAD", 1000)
+    assert len(walk.count_request(body).images) == 1500
+    monkeypatch.setattr(walk, "MAX_PAYLOAD", 1000)
     with pytest.raises(PayloadTooLargeError):
-        count_request(body)
-    assert isinstance(count_request(body, on_violation="collect").violations[-1], PayloadTooLargeError)
+        walk.count_request(body)
+    assert isinstance(walk.count_request(body, on_violation="collect").violations[-1], PayloadTooLargeError)
 
 
 @pytest.mark.parametrize("body,pointer", [
@@ -208,33 +205,33 @@ def test_request_limits(monkeypatch):
     ({"model": "gpt-4o", "input": [{"content": [{"type": "input_image"}]}]}, "/input/0/content/0"),
     ({"model": "gpt-4o", "input": [{"type": "computer_call_output", "output": "x"}]}, "/input/0/output"),
 ])
-def test_malformed_bodies(body, pointer):
+def test_malformed_bodies(body, pointer, walk):
     if pointer is None:  # not an error: an item type we do not know holds no image here
-        assert count_request(body).images == ()
+        assert walk.count_request(body).images == ()
         return
     with pytest.raises(MalformedRequestError) as caught:
-        count_request(body)
+        walk.count_request(body)
     assert caught.value.pointer == pointer
 
 
-def test_non_http_urls_are_refused():
+def test_non_http_urls_are_refused(walk):
     body = {"model": "gpt-4o", "messages": [{"content": [
         {"type": "image_url", "image_url": "file:///etc/passwd"}]}]}
     with pytest.raises(MalformedRequestError, match="not 'file'"):
-        count_request(body, fetch=True)
+        walk.count_request(body, fetch=True)
 
 
-def test_huge_arrays_are_linear_work():
+def test_huge_arrays_are_linear_work(walk):
     parts = [{"type": "text", "text": "x"}] * 200_000
     body = {"model": "gpt-4o", "messages": [{"role": "user", "content": parts}]}
-    assert count_request(body).image_tokens == 0
+    assert walk.count_request(body).image_tokens == 0
 
 
-def test_bad_options():
+def test_bad_options(walk):
     body = {"model": "gpt-4o", "input": "hi"}
     for kwargs in ({"on_unknown": "guess"}, {"on_violation": "ignore"}, {"fetch": "yes"}):
         with pytest.raises(InvalidArgumentError):
-            count_request(body, **kwargs)
+            walk.count_request(body, **kwargs)
 
 
 def test_upper_bounds_are_attained_and_never_exceeded():
@@ -242,13 +239,13 @@ def test_upper_bounds_are_attained_and_never_exceeded():
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from visiontokens import _bounds, _registry
+    from visiontokens import _upper_bound, _registry
 
     cases = [(spec, level) for rs in visiontokens.rulesets() for spec in visiontokens.models(rs)
              for level in spec.params]
     for spec, level in cases:
         bound = max_image_tokens(spec.id, level, ruleset=spec.ruleset)
-        w, h = _bounds.worst_case_size(spec.params[level])
+        w, h = _upper_bound.worst_case_size(spec.params[level])
         assert visiontokens.count_image_tokens(w, h, spec.id, level, ruleset=spec.ruleset) == bound
 
     @settings(max_examples=300)
@@ -280,19 +277,19 @@ def _json_values():
         max_leaves=30)
 
 
-def test_any_json_body_gives_a_count_or_our_error():
+def test_any_json_body_gives_a_count_or_our_error(walk):
     """Whatever the shape, the walk ends in a result or a VisionTokensError: never a crash."""
     from hypothesis import given
     from hypothesis import strategies as st
 
     @given(st.dictionaries(st.sampled_from(["model", "messages", "input"]), _json_values(),
                            max_size=3))
-    def walk(body):
+    def check(body):
         for on_unknown in ("error", "upper_bound"):
             try:
-                result = count_request(body, on_unknown=on_unknown, on_violation="collect")
+                result = walk.count_request(body, on_unknown=on_unknown, on_violation="collect")
             except visiontokens.VisionTokensError:
                 continue
             assert result.image_tokens == sum(i.tokens or 0 for i in result.images)
 
-    walk()
+    check()

@@ -11,8 +11,10 @@ raise the same errors. Rules follow the dated rulesets of OpenAI's vision guide 
 
 from __future__ import annotations
 
-from ._backend import impl as _impl
-from ._bounds import max_image_tokens
+from ._extensions import implementations as _implementations
+from ._extensions import summary as _summary
+from ._extensions import twin as _twin
+from ._upper_bound import max_image_tokens
 from ._errors import (
     AnimatedImageError,
     ArgumentTypeError,
@@ -38,25 +40,35 @@ from ._errors import (
     UnsupportedImageFormatError,
     VisionTokensError,
 )
-from ._imageformat import ImageInfo
-from ._images import count_image, image_info
-from ._request import RequestCount, RequestImage, count_request, count_request_async
+from ._image_input import ImageInfo
 from ._registry import DEFAULT_RULESET, ModelSpec, models, register_model, rulesets, unregister_model
-from ._result import ImageCost
+from ._results import ImageCost
 
 __version__ = "0.1.0"
 
-#: "cython" when the compiled core is in use, "python" for the pure reference.
-IMPLEMENTATION: str = _impl.IMPLEMENTATION
+_tokens = _twin("tokens")  # the calculator
+_request = _twin("request")  # the request walk (it picks the header parser)
 
-count_image_tokens = _impl.count_image_tokens
-explain_image_tokens = _impl.explain_image_tokens
-count_image_tokens_batch = _impl.count_image_tokens_batch
-get_model = _impl.get_model
-Model = _impl.Model
+#: What each compiled/pure twin runs: {"tokens": "cython", "header": "cython", ...}.
+IMPLEMENTATIONS: dict[str, str] = _implementations()
+#: "cython" when every twin is compiled, "python" when none is, "mixed" otherwise.
+IMPLEMENTATION: str = _summary(IMPLEMENTATIONS)
+
+count_image_tokens = _tokens.count_image_tokens
+explain_image_tokens = _tokens.explain_image_tokens
+count_image_tokens_batch = _tokens.count_image_tokens_batch
+get_model = _tokens.get_model
+Model = _tokens.Model
+
+image_info = _request.image_info
+count_image = _request.count_image
+count_request = _request.count_request
+count_request_async = _request.count_request_async
+RequestCount = _request.RequestCount
+RequestImage = _request.RequestImage
 
 __all__ = [
-    "DEFAULT_RULESET", "IMPLEMENTATION", "ImageCost", "Model", "ModelSpec",
+    "DEFAULT_RULESET", "IMPLEMENTATION", "IMPLEMENTATIONS", "ImageCost", "Model", "ModelSpec",
     "count_image_tokens", "count_image_tokens_batch", "explain_image_tokens", "get_model",
     "models", "register_model", "rulesets", "unregister_model",
     "VisionTokensError", "InvalidArgumentError", "ArgumentTypeError", "UnknownModelError",

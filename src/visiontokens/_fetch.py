@@ -24,9 +24,11 @@ from typing import Any, Iterator
 import httpcore
 import httpx
 
-from ._backend import header as _header
+from ._extensions import twin
 from ._errors import BlockedAddressError, FetchError, InvalidArgumentError, TruncatedImageError
-from ._imageformat import ImageInfo
+from ._image_input import ImageInfo
+
+_header = twin("header")  # the image-header parser
 
 #: monotonic time by which the current fetch must be done (set per fetch, per task/thread)
 _DEADLINE: contextvars.ContextVar[float] = contextvars.ContextVar("visiontokens_deadline")
@@ -217,7 +219,7 @@ class Fetcher:
 
     # -- the fetch
 
-    def _request(self, url: httpx.URL) -> httpx.Request:
+    def _request_py(self, url: httpx.URL) -> httpx.Request:
         if url.scheme not in ("http", "https"):
             raise FetchError(f"only http and https URLs are fetched, not {url.scheme!r}")
         headers = {**self.headers, "Range": f"bytes=0-{self.max_bytes - 1}"}
@@ -264,7 +266,7 @@ class Fetcher:
             return self._follow_sync(client, url)
 
     def _follow_sync(self, client: httpx.Client, url: str) -> tuple[ImageInfo, int | None]:
-        request = self._request(httpx.URL(url))
+        request = self._request_py(httpx.URL(url))
         for _ in range(self.max_redirects + 1):
             response = client.send(request, stream=True)
             try:
@@ -276,7 +278,7 @@ class Fetcher:
                     return reader.result()
             finally:
                 response.close()
-            request = self._request(response.next_request.url)
+            request = self._request_py(response.next_request.url)
         raise FetchError(f"fetching {url!r}: more than {self.max_redirects} redirects")
 
     async def fetch_async(self, url: str) -> tuple[ImageInfo, int | None]:
@@ -294,7 +296,7 @@ class Fetcher:
             return await self._follow_async(client, url)
 
     async def _follow_async(self, client: httpx.AsyncClient, url: str) -> tuple[ImageInfo, int | None]:
-        request = self._request(httpx.URL(url))
+        request = self._request_py(httpx.URL(url))
         for _ in range(self.max_redirects + 1):
             response = await client.send(request, stream=True)
             try:
@@ -306,7 +308,7 @@ class Fetcher:
                     return reader.result()
             finally:
                 await response.aclose()
-            request = self._request(response.next_request.url)
+            request = self._request_py(response.next_request.url)
         raise FetchError(f"fetching {url!r}: more than {self.max_redirects} redirects")
 
 

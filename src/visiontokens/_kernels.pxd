@@ -1,7 +1,7 @@
 # cython: cdivision=True
 # (a file directive: Cython ignores @cython.cdivision on the inline functions of a .pxd, and
 # without it every // carries Python's floor-division fix-ups)
-# Shared by _core.pyx (scalar, explain) and _core_batch.pyx (batch): one set of kernels, so
+# Shared by _tokens_c.pyx (scalar, explain) and _batch_c.pyx (batch): one set of kernels, so
 # every entry point agrees by construction. spec 3 is the source of every rule here.
 #
 # Domain: after the size cap every side is <= 65535 and before it <= 2**31 - 1, budgets are

@@ -18,6 +18,7 @@ from ._errors import (
     InvalidArgumentError,
     UndocumentedModelError,
     UnknownRulesetError,
+    input_fidelity_error,
     unknown_model_error,
     unsupported_detail_error,
 )
@@ -87,6 +88,21 @@ class ModelSpec:
         # ASSUMED (spec 8.3): a level the model lacks ("original" on gpt-4o) is an error,
         # as the API is taken to reject it, rather than a silent fallback to "high".
         raise unsupported_detail_error(self.id, detail, self.details)
+
+
+def fidelity_extra(model: str, has_fidelity: bool, square: int, other: int,
+                   width: int, height: int, value: object) -> int:
+    """Tokens added by GPT Image 1's ``input_fidelity="high"`` (spec 3.3).
+
+    ASSUMED (spec 8.4): "square" means ``width == height`` of the image as given.
+    ASSUMED: the extra applies at every detail level. ``"low"`` (the API's default) and
+    None add nothing on any model; ``"high"`` on a model without the rule is an error.
+    """
+    if value is None or (type(value) is str and value == "low"):
+        return 0
+    if type(value) is str and value == "high" and has_fidelity:
+        return square if width == height else other
+    raise input_fidelity_error(model, value)
 
 
 @dataclass

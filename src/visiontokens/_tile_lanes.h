@@ -1,4 +1,4 @@
-/* The tile batch loop (spec 3.2) in 32-bit lanes, for _core_batch.pyx.
+/* The tile batch loop (spec 3.2) in 32-bit lanes, for _batch_c.pyx.
  *
  * Why C: a tile row costs ~15 64-bit multiplies and two divisions in the scalar kernel
  * (tile_cost in _kernels.pxd), ~12 ns. Restated as comparisons of exact integer products,

@@ -3,8 +3,8 @@
 It reads through a small reader that hands out byte ranges and raises a truncation error
 past the end. For a data URL the reader decodes only the base64 groups a range needs
 (decoded byte k sits in characters 4*(k//3) .. 4*(k//3)+3), so the JPEG walk jumps over a
-60 KB ICC profile without decoding it. ``_header.pyx`` takes the same steps in the same
-order and reports failures through the same builders (``_imageformat``), so both give the
+60 KB ICC profile without decoding it. ``_header_c.pyx`` takes the same steps in the same
+order and reports failures through the same builders (``_image_input``), so both give the
 same sizes and the same errors.
 """
 
@@ -13,8 +13,10 @@ from __future__ import annotations
 import binascii
 from typing import Union
 
-from . import _imageformat as fmt
-from ._imageformat import ImageInfo
+from . import _image_input as fmt
+from ._image_input import ImageInfo
+
+IMPLEMENTATION = "python"
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 GIF_SIGNATURES = (b"GIF87a", b"GIF89a")
@@ -225,7 +227,7 @@ def _prefix(r, n: int) -> bytes:
     return r.read(0, min(n, r.size))
 
 
-# --- entry points (same names and behaviour in _header.pyx) -----------------------------------
+# --- entry points (same names and behaviour in _header_c.pyx) -----------------------------------
 
 def parse_buffer(data) -> ImageInfo:
     """The header of an image held whole in memory (bytes, bytearray, memoryview)."""

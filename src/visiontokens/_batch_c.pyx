@@ -2,7 +2,7 @@
 # cython: initializedcheck=False
 """The batch entry point: numpy in, numpy out, over the kernels of _kernels.pxd.
 
-A module of its own because it needs numpy's C API, which imports numpy: _core imports this
+A module of its own because it needs numpy's C API, which imports numpy: _tokens_c imports this
 on the first batch call, so ``import visiontokens`` stays light.
 """
 
@@ -13,19 +13,21 @@ from libc.string cimport memset
 cimport numpy as cnp
 import numpy as _np
 
-from visiontokens._core cimport Model, lookup
+from visiontokens._tokens_c cimport Model, lookup
 from visiontokens._kernels cimport (
     ROW_BAD, ROW_OK, SCHEME_INVALID, SCHEME_PATCH, SCHEME_TILE, Outcome, Params,
     image_cost, patch_cost, side_ok, tile_cost,
 )
 
 from . import _registry
-from ._batch import check_on_error, per_row, size_arrays
+from ._arguments import check_on_error, per_row, size_arrays
 from ._errors import VisionTokensError
 
-from ._core import count_image_tokens
+from ._tokens_c import count_image_tokens
 
 cnp.import_array()
+
+IMPLEMENTATION = "cython"
 
 
 # --- batch loops: one per scheme, so each inner loop is branch-light --------------------------

@@ -6,8 +6,8 @@ Every read of the input goes through ``fetch``, which checks the range against t
 size before touching a byte; the format walkers only ever index their own fixed-size local
 buffers with constants. For a base64 data URL ``fetch`` decodes just the groups the range
 covers (decoded byte k sits in characters 4*(k//3) .. 4*(k//3)+3), so jumping over a 60 KB
-ICC profile costs nothing. ``_header_reference.py`` takes the same steps in the same order;
-failures come back as (kind, code, numbers) and the shared builders of ``_imageformat`` turn
+ICC profile costs nothing. ``_header_py.py`` takes the same steps in the same order;
+failures come back as (kind, code, numbers) and the shared builders of ``_image_input`` turn
 them into exceptions, so both parsers raise the same errors with the same messages.
 """
 
@@ -19,8 +19,10 @@ from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_SET_ITEM
 from libc.stdint cimport int64_t, uint8_t, uint32_t
 from libc.string cimport memchr, memcmp, memcpy
 
-from . import _imageformat as fmt
-from ._imageformat import ImageInfo
+from . import _image_input as fmt
+from ._image_input import ImageInfo
+
+IMPLEMENTATION = "cython"
 
 cdef extern from "Python.h":
     PyObject* PyType_GenericAlloc(PyTypeObject* type, Py_ssize_t nitems)
@@ -45,7 +47,7 @@ cdef enum Format:  # index into FORMAT_NAMES
 
 cdef tuple FORMAT_NAMES = ("", "png", "jpeg", "gif", "webp")
 
-cdef enum Code:  # = the codes of _imageformat (tests/test_header.py checks they match)
+cdef enum Code:  # = the codes of _image_input (tests/test_header.py checks they match)
     PNG_NO_IHDR = 1
     PNG_BAD_SIZE = 2
     PNG_BAD_CHUNK_LENGTH = 3
@@ -97,7 +99,7 @@ cdef struct Source:
 cdef struct Outcome:
     Kind kind
     Format format
-    int code              # CORRUPT: an _imageformat code
+    int code              # CORRUPT: an _image_input code
     int64_t a, b          # FOUND: width, height; TRUNCATED: a = bytes needed;
                           # CORRUPT: the code's numbers; BAD_BASE64: a = payload offset
     bint animated
@@ -198,7 +200,7 @@ cdef inline int found(Outcome* o, int64_t width, int64_t height, bint animated) 
     return 0
 
 
-# --- the formats (the same steps as _header_reference.py) ------------------------------------
+# --- the formats (the same steps as _header_py.py) ------------------------------------
 
 cdef int identify(const Source* s, Outcome* o) noexcept nogil:
     cdef uint8_t head[12]
@@ -383,7 +385,7 @@ cdef int parse(const Source* s, Outcome* o) noexcept nogil:
     return -1
 
 
-# --- Python entry points (same names and behaviour in _header_reference.py) -------------------
+# --- Python entry points (same names and behaviour in _header_py.py) -------------------
 
 cdef PyTypeObject* IMAGE_INFO = <PyTypeObject*>ImageInfo
 

@@ -13,11 +13,11 @@ from fractions import Fraction
 from typing import Any
 
 from . import _registry
-from ._batch import check_on_error, per_row, size_arrays
-from ._checks import checked_dimension, fidelity_extra
+from ._arguments import checked_dimension
+from ._registry import fidelity_extra
 from ._errors import VisionTokensError, rejected_error
 from ._registry import DetailParams, ModelSpec
-from ._result import ImageCost
+from ._results import ImageCost
 
 IMPLEMENTATION = "python"
 PATCH = 32  # spec 3.1 step 2
@@ -140,31 +140,10 @@ def explain_image_tokens(width: Any, height: Any, model: Any, detail: Any = "aut
 
 def count_image_tokens_batch(widths: Any, heights: Any, model: Any, detail: Any = "auto", *,
                              ruleset: Any = None, on_error: str = "raise") -> Any:
-    """A Python loop over the scalar function: the batch oracle."""
-    import numpy as np
+    """Tokens for many images at once: numpy in, numpy out (int64). See the README."""
+    from ._batch_py import count_image_tokens_batch as batch
 
-    check_on_error(on_error)
-    _registry.get_ruleset(ruleset)
-    w_given, h_given, _, _ = size_arrays(widths, heights)
-    n = len(w_given)
-    model_rows, detail_rows = per_row(model, n, "model"), per_row(detail, n, "detail")
-    if model_rows is None:  # one model (and detail) for every row: its errors are not a row's
-        get_model(model, ruleset=ruleset).spec.detail_params("auto" if detail_rows is not None else detail)
-    tokens = np.zeros(n, dtype=np.int64)
-    rejected = np.zeros(n, dtype=bool)
-    for row in range(n):
-        try:
-            tokens[row] = count_image_tokens(
-                int(w_given[row]), int(h_given[row]),
-                model if model_rows is None else model_rows[row],
-                detail if detail_rows is None else detail_rows[row],
-                ruleset=ruleset,
-            )
-        except VisionTokensError as error:
-            if on_error == "raise":
-                raise error.at_row(row) from None
-            rejected[row] = True
-    return tokens if on_error == "raise" else (tokens, rejected)
+    return batch(widths, heights, model, detail, ruleset, on_error)
 
 
 def clear_cache() -> None:

@@ -5,8 +5,9 @@ body's size whatever its shape; every value it reads is type-checked and a wrong
 MalformedRequestError naming its JSON pointer. Sizes come from the image headers (spec 5),
 from a fetch when the caller opts in, or from a file resolver; the calculator does the rest.
 
-Plain Python, which setup.py also compiles with Cython as is: a gateway runs this on every
-request, and compiled it takes half the time. Records are plain tuples and NamedTuples built
+Plain Python, which setup.py also compiles with Cython as is, as the module ``_request_c``:
+a gateway runs this on every request, and compiled it takes half the time; one source keeps
+the twins in step. Records are plain tuples and NamedTuples built
 directly, since this machine spends 2-3 us building a frozen dataclass.
 """
 
@@ -16,9 +17,8 @@ import os
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, NamedTuple, Union
 
 from . import _registry
-from ._backend import header as _header
-from ._backend import impl as _impl
-from ._bounds import max_image_tokens
+from ._extensions import twin
+from ._upper_bound import max_image_tokens
 from ._errors import (
     AnimatedImageError,
     FetchError,
@@ -29,10 +29,21 @@ from ._errors import (
     TooManyImagesError,
     VisionTokensError,
 )
-from ._imageformat import ImageInfo
+from ._image_input import ImageInfo
+from ._results import ImageCost
 
 if TYPE_CHECKING:  # httpx loads only when a caller fetches: the import stays light
     from ._fetch import Fetcher
+
+try:  # setup.py also compiles this file as is, as the module _request_c
+    import cython
+
+    IMPLEMENTATION = "cython" if cython.compiled else "python"
+except ImportError:  # a pure install need not have Cython
+    IMPLEMENTATION = "python"
+
+_header = twin("header")  # the image-header parser
+_tokens = twin("tokens")  # the calculator
 
 MAX_IMAGES = 1500  # spec 5: images per request
 # spec 5: 512 MB of payload per request, read as 512 * 2**20 bytes (of the two readings, the
@@ -251,7 +262,7 @@ def _resolved(file_id: str, value: Any) -> tuple:
     if isinstance(value, ImageInfo):
         return _known(value)
     if isinstance(value, tuple) and len(value) == 2:
-        from ._checks import checked_dimension
+        from ._arguments import checked_dimension
 
         try:
             width, height = (checked_dimension("width", value[0]),
@@ -323,6 +334,26 @@ async def _sizes_async(refs: list[tuple], fetcher: Fetcher | None,
 
 def _awaitable(value: Any) -> bool:
     return hasattr(value, "__await__")
+
+
+# --- one image --------------------------------------------------------------------------------
+
+def image_info(source: Any) -> ImageInfo:
+    """Width, height, format and animation of an image, read from its header only: bytes, a
+    path, a binary file or a ``data:image/...;base64,`` URL (spec 5)."""
+    return _header.image_info(source)
+
+
+def count_image(source: Any, model: str, detail: str = "auto", *, ruleset: str | None = None,
+                input_fidelity: str | None = None) -> ImageCost:
+    """What an image costs, its size read from its header: bytes, a path, a binary file or
+    a ``data:image/...;base64,`` URL. An animated GIF is refused (spec 5)."""
+    info = _header.image_info(source)
+    if info.animated and info.format == "gif":
+        raise AnimatedImageError(
+            f"animated GIF ({info.width}x{info.height}): the API takes non-animated GIF only")
+    return _tokens.explain_image_tokens(info.width, info.height, model, detail, ruleset=ruleset,
+                                        input_fidelity=input_fidelity)
 
 
 # --- putting it together -------------------------------------------------------------------------
@@ -429,7 +460,7 @@ def _resolved_model(name: str, ruleset: str | None) -> tuple[Any, Any, dict[str,
     hit = _MODELS.get(key)
     if hit is None:
         spec = _registry.resolve(name, ruleset)
-        hit = (spec, _impl.get_model(spec.id, ruleset=spec.ruleset).count, {})
+        hit = (spec, _tokens.get_model(spec.id, ruleset=spec.ruleset).count, {})
         if len(_MODELS) >= 1024:  # names come from requests: keep the memo bounded
             _MODELS.clear()
         _MODELS[key] = hit

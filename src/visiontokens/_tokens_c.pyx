@@ -2,9 +2,9 @@
 # cython: initializedcheck=False, embedsignature=True
 """The compiled core: scalar entry points over the typed integer kernels of _kernels.pxd.
 
-The same kernels serve the batch entry point (_core_batch.pyx, which needs numpy and so is
+The same kernels serve the batch entry point (_batch_c.pyx, which needs numpy and so is
 imported on the first batch call), so every entry point agrees by construction;
-``_reference.py`` is the independent oracle they are tested against. Everything that is not
+``_tokens_py.py`` is the independent oracle they are tested against. Everything that is not
 arithmetic (name resolution, argument checks on the slow path, error messages) is shared
 Python code, called only off the hot path.
 """
@@ -19,9 +19,10 @@ from visiontokens._kernels cimport (
 )
 
 from . import _registry
-from ._checks import checked_dimension, fidelity_extra
+from ._arguments import checked_dimension
+from ._registry import fidelity_extra
 from ._errors import rejected_error
-from ._result import ImageCost
+from ._results import ImageCost
 
 IMPLEMENTATION = "cython"
 
@@ -207,7 +208,7 @@ def count_image_tokens_batch(widths, heights, model, detail="auto", *, ruleset=N
     """
     global _batch
     if _batch is None:
-        from ._core_batch import count_image_tokens_batch as _batch
+        from ._batch_c import count_image_tokens_batch as _batch
     return _batch(widths, heights, model, detail, ruleset, on_error)
 
 

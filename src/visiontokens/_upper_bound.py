@@ -49,11 +49,11 @@ def worst_case_size(p: DetailParams) -> tuple[int, int]:
 
 @lru_cache(maxsize=1024)
 def _bound(model_id: str, ruleset: str, detail: str) -> int:
-    from . import count_image_tokens
+    from ._extensions import twin
 
     spec = _registry.resolve(model_id, ruleset)
     width, height = worst_case_size(spec.detail_params(detail))
-    return count_image_tokens(width, height, model_id, detail, ruleset=ruleset)
+    return twin("tokens").count_image_tokens(width, height, model_id, detail, ruleset=ruleset)
 
 
 _registry.on_change(_bound.cache_clear)

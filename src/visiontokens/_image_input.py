@@ -1,6 +1,6 @@
 """What both header parsers share: the result type, the data-URL rules and every message.
 
-The Cython parser (``_header.pyx``) and the pure-Python one (``_header_reference.py``) walk
+The Cython parser (``_header_c.pyx``) and the pure-Python one (``_header_py.py``) walk
 the same steps and report a failure as the same (code, numbers); the builders below turn
 that into the exception, so their messages are identical by construction (spec 5).
 """

@@ -1,12 +1,32 @@
-"""Argument handling shared by both batch implementations, so both accept and refuse alike."""
+"""Argument checks shared by both twins of the calculator: one rule and one message each.
+
+The Cython core runs its own C-level fast path for the common case (a plain ``int`` in
+range, a one-dimensional int64 array) and falls back to these for everything else, so an odd
+input is accepted or refused exactly as the pure twin does it.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ._errors import ArgumentTypeError, InvalidArgumentError
+from ._errors import MAX_DIMENSION, ArgumentTypeError, InvalidArgumentError, dimension_error
 
 ON_ERROR = ("raise", "mask")
+
+
+def checked_dimension(name: str, value: object) -> int:
+    """A width or height as an int in 1..MAX_DIMENSION.
+
+    Exact integers only: ``int`` and anything with ``__index__`` (numpy integers). Floats
+    are refused, not truncated (Cython would turn 1920.7 into 1920), and so are bools.
+    """
+    if type(value) is not int:
+        if isinstance(value, bool) or not hasattr(value, "__index__"):
+            raise dimension_error(name, value)
+        value = value.__index__()  # type: ignore[attr-defined]
+    if not 1 <= value <= MAX_DIMENSION:  # type: ignore[operator]
+        raise dimension_error(name, value)
+    return value  # type: ignore[return-value]
 
 
 def size_arrays(widths: Any, heights: Any) -> tuple[Any, Any, Any, Any]:

@@ -1,0 +1,85 @@
+"""One switch for the compiled twins, read by the build and by the import alike.
+
+Every compiled module has a pure-Python twin of the same behaviour; ``TWINS`` pairs them.
+``setup.py`` loads this file by path (it imports nothing from the package at module level) to
+decide what to build, and the package calls :func:`twin` to decide what to import:
+
+- ``VISIONTOKENS_NO_EXTENSIONS`` true: build nothing, import the pure twins.
+- ``VISIONTOKENS_REQUIRE_EXTENSIONS`` true: a compiled twin that is missing or broken is an
+  ImportError, never a quiet fallback (CI sets it).
+- Off CPython: pure Python (the compiled modules use CPython's C API).
+
+True is ``1``/``true``/``yes``/``on``, false is unset, empty, ``0``/``false``/``no``/``off``
+(any case); anything else is an error, so a typo cannot silently pick the wrong build.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import platform
+from types import ModuleType
+
+#: twin name -> (compiled modules, pure module). The calculator's compiled twin is two
+#: extensions: the batch entry point needs numpy's C API, so it is imported on first use.
+TWINS: dict[str, tuple[tuple[str, ...], str]] = {
+    "tokens": (("_tokens_c", "_batch_c"), "_tokens_py"),
+    "header": (("_header_c",), "_header_py"),
+    "request": (("_request_c",), "_request_py"),
+}
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("", "0", "false", "no", "off")
+
+
+def flag(name: str) -> bool:
+    """The value of a VISIONTOKENS_* switch, by the one rule above."""
+    value = os.environ.get(name, "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f"{name} must be one of {', '.join(_TRUE + _FALSE[1:])} or unset, got {value!r}")
+
+
+def use_extensions() -> bool:
+    """Whether compiled twins are wanted at all: at build time and at import time."""
+    return platform.python_implementation() == "CPython" and not flag("VISIONTOKENS_NO_EXTENSIONS")
+
+
+_chosen: dict[str, ModuleType] = {}
+
+
+def twin(name: str) -> ModuleType:
+    """The module serving twin ``name``, chosen once per process."""
+    module = _chosen.get(name)
+    if module is None:
+        module = _chosen[name] = _choose(name)
+    return module
+
+
+def _choose(name: str) -> ModuleType:
+    compiled, pure = TWINS[name]
+    package = __name__.rpartition(".")[0]
+    if use_extensions():
+        try:
+            for extra in compiled[1:]:  # found, not imported: numpy loads on first batch call
+                if importlib.util.find_spec(f"{package}.{extra}") is None:
+                    raise ModuleNotFoundError(f"No module named '{package}.{extra}'")
+            return importlib.import_module(f"{package}.{compiled[0]}")
+        except ImportError:
+            if flag("VISIONTOKENS_REQUIRE_EXTENSIONS"):
+                raise
+    return importlib.import_module(f"{package}.{pure}")
+
+
+def implementations() -> dict[str, str]:
+    """twin name -> "cython" or "python": what each twin really runs."""
+    return {name: getattr(twin(name), "IMPLEMENTATION") for name in TWINS}
+
+
+def summary(chosen: dict[str, str]) -> str:
+    """"cython" or "python" when every twin agrees, else "mixed"."""
+    kinds = set(chosen.values())
+    return kinds.pop() if len(kinds) == 1 else "mixed"
