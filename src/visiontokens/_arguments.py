@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._errors import MAX_DIMENSION, ArgumentTypeError, InvalidArgumentError, dimension_error
+from ._errors import ArgumentTypeError, InvalidArgumentError, dimension_error
+from ._spec import MAX_DIMENSION
 
 ON_ERROR = ("raise", "mask")
 

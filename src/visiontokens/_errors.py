@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Iterable, Sequence
 
+from ._spec import MAX_DIMENSION
+
 __all__ = [
     "VisionTokensError",
     "InvalidArgumentError",
@@ -44,11 +46,19 @@ class VisionTokensError(Exception):
     #: Row of a batch the error belongs to (set by the batch API), else None.
     row: int | None = None
 
-    def at_row(self, row: int) -> "VisionTokensError":
-        """A copy of this error whose message names the batch row it came from."""
+    def located(self, where: str) -> "VisionTokensError":
+        """A copy of this error, its message prefixed with ``where`` (a batch row, a JSON
+        pointer), its attributes and cause kept: one error raised where it is understood."""
         clone = self.__class__.__new__(self.__class__)
         clone.__dict__.update(self.__dict__)
-        clone.args = (f"row {row}: {self.args[0]}",) + tuple(self.args[1:])
+        message = self.args[0] if self.args else str(self)
+        clone.args = (f"{where}: {message}",) + tuple(self.args[1:])
+        clone.__cause__ = self.__cause__
+        return clone
+
+    def at_row(self, row: int) -> "VisionTokensError":
+        """A copy of this error whose message names the batch row it came from."""
+        clone = self.located(f"row {row}")
         clone.row = row
         return clone
 
@@ -173,9 +183,6 @@ class BlockedAddressError(FetchError):
 
 # --- message builders, shared by both implementations ---------------------------------
 
-#: Largest accepted width or height. Every intermediate product of the kernels stays inside
-#: int64 for sizes up to this bound (style guide: "Integers, not floats").
-MAX_DIMENSION = 2**31 - 1
 
 
 def dimension_error(name: str, value: object) -> InvalidDimensionsError:

@@ -21,10 +21,7 @@ cdef enum:
     ROW_OK = 0
     ROW_BAD = 1         # the scalar path raises for this row; it is re-run there for the message
 
-cdef enum:
-    MAX_SIDE = 2147483647  # = _errors.MAX_DIMENSION; the 2**31 - 1 / 2**31 boundary tests pin both
-    PATCH = 32  # spec 3.1 step 2
-    TILE = 512  # spec 3.2 step 3
+from visiontokens._spec cimport MAX_DIMENSION, PATCH, TILE
 
 cdef struct Params:
     int scheme
@@ -128,5 +125,5 @@ cdef inline void image_cost(const Params* p, int64_t w, int64_t h, Outcome* out)
 
 
 cdef inline bint side_ok(int64_t side) noexcept nogil:
-    # 1 <= side <= MAX_SIDE in one unsigned compare
-    return <uint64_t>(side - 1) < <uint64_t>MAX_SIDE
+    # 1 <= side <= MAX_DIMENSION in one unsigned compare
+    return <uint64_t>(side - 1) < <uint64_t>MAX_DIMENSION

@@ -13,6 +13,15 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Callable, Mapping
 
+from ._spec import (
+    LEVELS,
+    MAX_BUDGET,
+    MAX_CAP,
+    MAX_MULTIPLIER,
+    MAX_TOKENS_PARAM,
+    TILE_FIT,
+    TILE_SHORT_SIDE,
+)
 from ._errors import (
     ArgumentTypeError,
     InvalidArgumentError,
@@ -24,13 +33,6 @@ from ._errors import (
 )
 
 DEFAULT_RULESET = "2026-09"  # spec 1: the default is the newest
-LEVELS = ("low", "high", "original")
-MAX_CAP = 65535  # style guide: sizes <= 65535 after the cap keep every product inside int64
-MAX_BUDGET = 2**31 - 1
-MAX_TOKENS_PARAM = 10**9
-MAX_MULTIPLIER = 1000
-TILE_FIT = 2048  # spec 3.2 step 1
-TILE_SHORT_SIDE = 768  # spec 3.2 step 2
 
 _SNAPSHOT = re.compile(r"^(?P<family>.+)-\d{4}-\d{2}-\d{2}$")  # spec 3.5: dated snapshots
 _GPT_IMAGE = re.compile(r"^(chatgpt-image|gpt-image)-")  # spec 3.3: other GPT Image models

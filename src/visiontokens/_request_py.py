@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, NamedTuple, Union
 
-from . import _registry
+from . import _registry, _spec
 from ._extensions import twin
 from ._upper_bound import max_image_tokens
 from ._errors import (
@@ -29,7 +29,7 @@ from ._errors import (
     TooManyImagesError,
     VisionTokensError,
 )
-from ._image_input import ImageInfo
+from ._image_input import ImageInfo, decoded_size
 from ._results import ImageCost
 
 if TYPE_CHECKING:  # httpx loads only when a caller fetches: the import stays light
@@ -45,10 +45,8 @@ except ImportError:  # a pure install need not have Cython
 _header = twin("header")  # the image-header parser
 _tokens = twin("tokens")  # the calculator
 
-MAX_IMAGES = 1500  # spec 5: images per request
-# spec 5: 512 MB of payload per request, read as 512 * 2**20 bytes (of the two readings, the
-# one that never refuses what the API takes). The bytes counted are the images' own.
-MAX_PAYLOAD = 512 * 2**20
+# spec 5: the request limits. The payload counted is the images' own bytes.
+MAX_IMAGES, MAX_PAYLOAD = _spec.MAX_IMAGES, _spec.MAX_PAYLOAD
 
 FileResolution = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]", tuple, ImageInfo, None]
 FileResolver = Callable[[str], Union[FileResolution, Awaitable[FileResolution]]]
@@ -246,7 +244,7 @@ def _without_io(ref: tuple, fetcher: Fetcher | None) -> tuple | None:
             info = _header.image_info(url)
         except VisionTokensError as error:
             return _invalid(error)
-        return _known(info, (len(url) - url.find(",") - 1) * 3 // 4)
+        return _known(info, decoded_size(len(url) - url.find(",") - 1, url[-2:]))
     scheme = url.split(":", 1)[0].lower()
     if scheme not in ("http", "https"):
         return _invalid(MalformedRequestError(
@@ -336,6 +334,11 @@ def _awaitable(value: Any) -> bool:
     return hasattr(value, "__await__")
 
 
+def _refused_animation(info: ImageInfo) -> bool:
+    """spec 5: the API takes "non-animated GIF"; it states no such rule for PNG or WebP."""
+    return info.animated and info.format == "gif"
+
+
 # --- one image --------------------------------------------------------------------------------
 
 def image_info(source: Any) -> ImageInfo:
@@ -349,7 +352,7 @@ def count_image(source: Any, model: str, detail: str = "auto", *, ruleset: str |
     """What an image costs, its size read from its header: bytes, a path, a binary file or
     a ``data:image/...;base64,`` URL. An animated GIF is refused (spec 5)."""
     info = _header.image_info(source)
-    if info.animated and info.format == "gif":
+    if _refused_animation(info):
         raise AnimatedImageError(
             f"animated GIF ({info.width}x{info.height}): the API takes non-animated GIF only")
     return _tokens.explain_image_tokens(info.width, info.height, model, detail, ruleset=ruleset,
@@ -416,7 +419,7 @@ def _count(body: dict, api: str, refs: list[tuple], sizes: list[tuple], ruleset:
                                      True, note))
                 total += tokens
                 continue
-            elif info.animated and info.format == "gif":
+            elif _refused_animation(info):
                 error = AnimatedImageError(
                     f"{pointer}: an animated GIF; the API takes non-animated GIF only")
             else:
@@ -434,7 +437,7 @@ def _count(body: dict, api: str, refs: list[tuple], sizes: list[tuple], ruleset:
         except VisionTokensError as failure:  # a bad detail, the patch limit ...
             error = failure
         if not str(error).startswith(pointer):
-            error = _at(error, pointer)
+            error = error.located(pointer)
         if on_violation == "raise":
             raise error
         violations.append(error)
@@ -465,15 +468,6 @@ def _resolved_model(name: str, ruleset: str | None) -> tuple[Any, Any, dict[str,
             _MODELS.clear()
         _MODELS[key] = hit
     return hit
-
-
-def _at(error: VisionTokensError, pointer: str) -> VisionTokensError:
-    """The same error, its message prefixed with the image's pointer."""
-    clone = error.__class__.__new__(error.__class__)
-    clone.__dict__.update(error.__dict__)
-    clone.args = (f"{pointer}: {error.args[0] if error.args else error}",) + tuple(error.args[1:])
-    clone.__cause__ = error.__cause__
-    return clone
 
 
 def count_request(body: Any, *, ruleset: str | None = None, fetch: Any = None,

@@ -26,6 +26,12 @@ from ._results import ImageCost
 
 IMPLEMENTATION = "cython"
 
+from visiontokens cimport _spec
+
+#: The spec numbers as the kernels see them (_spec.pxd); a test holds them equal to _spec.py.
+SPEC_CONSTANTS = {"PATCH": _spec.PATCH, "TILE": _spec.TILE, "TILE_FIT": _spec.TILE_FIT,
+                  "TILE_SHORT_SIDE": _spec.TILE_SHORT_SIDE, "MAX_DIMENSION": _spec.MAX_DIMENSION}
+
 
 # --- resolved models ---------------------------------------------------------------------------
 

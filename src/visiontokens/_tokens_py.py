@@ -18,10 +18,9 @@ from ._registry import fidelity_extra
 from ._errors import VisionTokensError, rejected_error
 from ._registry import DetailParams, ModelSpec
 from ._results import ImageCost
+from ._spec import PATCH, TILE
 
 IMPLEMENTATION = "python"
-PATCH = 32  # spec 3.1 step 2
-TILE = 512  # spec 3.2 step 3
 
 
 def _ceil_div(a: int, b: int) -> int:

@@ -11,9 +11,8 @@ from functools import lru_cache
 
 from . import _registry
 from ._registry import DetailParams
+from ._spec import PATCH
 
-PATCH = 32  # spec 3.1 step 2
-TILE = 512  # spec 3.2 step 3
 
 
 def _most_patches(p: DetailParams) -> tuple[int, int]:
