@@ -11,7 +11,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Callable, Mapping
+from typing import Mapping
 
 from ._spec import (
     LEVELS,
@@ -117,11 +117,28 @@ class Ruleset:
     aliases: dict[str, str] = field(default_factory=dict)  # user deployment name -> model id
 
 
+# --- the one cache of what model names resolve to ---------------------------------------------
+#: Everything derived from a model name (a calculator twin's resolved Model, an upper bound,
+#: the request walk's per-model record) is memoised here and nowhere else, so a registration
+#: change clears one dict. Keys tell their users apart: the compiled calculator keys by the
+#: bare name (default ruleset) or (ruleset, name), the cheapest lookups from C; every other
+#: user keys by a tuple starting with its own tag, e.g. ("bound", ...).
+MEMO: dict[object, object] = {}
+MEMO_LIMIT = 4096  # names come from requests, and dated snapshots are many: stay bounded
+
+
+def memoise(key: object, value: object) -> object:
+    """Remember ``value`` under ``key`` until the next registration change; returns it."""
+    if len(MEMO) >= MEMO_LIMIT:
+        MEMO.clear()
+    MEMO[key] = value
+    return value
+
+
 # --- loading the shipped tables ---------------------------------------------------------
 
 _SHIPPED = ("2026-09", "2026-04")
 _rulesets: dict[str, Ruleset] = {}
-_listeners: list[Callable[[], None]] = []
 
 
 def _multiplier_fraction(text: str) -> tuple[int, int]:
@@ -241,14 +258,8 @@ def models(ruleset: str | None = None) -> tuple[ModelSpec, ...]:
 
 # --- user registrations (spec 1) -------------------------------------------------------------
 
-def on_change(listener: Callable[[], None]) -> None:
-    """Call ``listener`` whenever registrations change (implementations clear caches)."""
-    _listeners.append(listener)
-
-
 def _changed() -> None:
-    for listener in _listeners:
-        listener()
+    MEMO.clear()
 
 
 def register_model(

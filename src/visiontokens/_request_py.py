@@ -452,22 +452,15 @@ def _count(body: dict, api: str, refs: list[tuple], sizes: list[tuple], ruleset:
     return _new(RequestCount, (model.id, api, total, tuple(images), tuple(violations)))
 
 
-_MODELS: dict[tuple[str, str | None], tuple[Any, Any, dict[str, str]]] = {}
-_registry.on_change(_MODELS.clear)
-
-
 def _resolved_model(name: str, ruleset: str | None) -> tuple[Any, Any, dict[str, str]]:
     """(ModelSpec, its fastest count, detail -> level) by request model name: resolved once
-    per name; levels fill in as details are seen."""
-    key = (name, ruleset)
-    hit = _MODELS.get(key)
+    per name, in the registry's one cache; levels fill in as details are seen."""
+    key = ("request", IMPLEMENTATION, name, ruleset)
+    hit = _registry.MEMO.get(key)
     if hit is None:
-        spec = _registry.resolve(name, ruleset)
-        hit = (spec, _tokens.get_model(spec.id, ruleset=spec.ruleset).count, {})
-        if len(_MODELS) >= 1024:  # names come from requests: keep the memo bounded
-            _MODELS.clear()
-        _MODELS[key] = hit
-    return hit
+        model = _tokens.get_model(name, ruleset=ruleset)
+        hit = _registry.memoise(key, (model.spec, model.count, {}))
+    return hit  # type: ignore[return-value]
 
 
 def count_request(body: Any, *, ruleset: str | None = None, fetch: Any = None,

@@ -148,39 +148,21 @@ cdef class Model:
 
 # --- name lookup, cached (a dict hit, no resolution per call) --------------------------------
 
-cdef dict _default_models = {}  # name -> Model, default ruleset
-cdef dict _ruleset_models = {}  # (ruleset, name) -> Model
-cdef Py_ssize_t CACHE_LIMIT = 4096  # dated snapshot names are many: bound the cache
-
-
-def clear_cache():
-    """Forget resolved models (called whenever registrations change)."""
-    _default_models.clear()
-    _ruleset_models.clear()
-
-
-_registry.on_change(clear_cache)
+# The models live in the registry's one cache (_registry.MEMO), keyed by the bare name for
+# the default ruleset and by (ruleset, name) otherwise.
+cdef dict _memo = _registry.MEMO
 
 
 cdef Model lookup(object name, object ruleset):
     cdef PyObject* hit
-    if ruleset is None and type(name) is str:
-        hit = PyDict_GetItem(_default_models, name)
-        if hit is not NULL:
-            return <Model>hit
-    elif type(name) is str and type(ruleset) is str:
-        hit = PyDict_GetItem(_ruleset_models, (ruleset, name))
-        if hit is not NULL:
-            return <Model>hit
-    model = Model(_registry.resolve(name, ruleset))
-    if type(name) is str and (ruleset is None or type(ruleset) is str):
-        if len(_default_models) + len(_ruleset_models) >= CACHE_LIMIT:
-            clear_cache()
-        if ruleset is None:
-            _default_models[name] = model
-        else:
-            _ruleset_models[ruleset, name] = model
-    return model
+    cdef object key
+    if type(name) is not str or (ruleset is not None and type(ruleset) is not str):
+        return Model(_registry.resolve(name, ruleset))  # raises the shared type error
+    key = name if ruleset is None else (ruleset, name)
+    hit = PyDict_GetItem(_memo, key)
+    if hit is not NULL:
+        return <Model>hit
+    return _registry.memoise(key, Model(_registry.resolve(name, ruleset)))
 
 
 def get_model(name, *, ruleset=None):

@@ -14,9 +14,8 @@ from typing import Any
 
 from . import _registry
 from ._arguments import checked_dimension
-from ._registry import fidelity_extra
-from ._errors import VisionTokensError, rejected_error
-from ._registry import DetailParams, ModelSpec
+from ._errors import rejected_error
+from ._registry import DetailParams, ModelSpec, fidelity_extra
 from ._results import ImageCost
 from ._spec import PATCH, TILE
 
@@ -143,7 +142,3 @@ def count_image_tokens_batch(widths: Any, heights: Any, model: Any, detail: Any 
     from ._batch_py import count_image_tokens_batch as batch
 
     return batch(widths, heights, model, detail, ruleset, on_error)
-
-
-def clear_cache() -> None:
-    """Nothing is cached here; present so both implementations share one interface."""

@@ -7,10 +7,8 @@ witness costs the bound and that no size costs more.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from . import _registry
-from ._registry import DetailParams
+from ._registry import DetailParams, ModelSpec
 from ._spec import PATCH
 
 
@@ -46,16 +44,17 @@ def worst_case_size(p: DetailParams) -> tuple[int, int]:
     return 1, 1  # flat: the base, whatever the size
 
 
-@lru_cache(maxsize=1024)
-def _bound(model_id: str, ruleset: str, detail: str) -> int:
-    from ._extensions import twin
+def _bound(spec: ModelSpec, detail: str) -> int:
+    """The bound, computed once per model and level (in the registry's one cache)."""
+    key = ("bound", spec.id, spec.ruleset, detail)
+    bound = _registry.MEMO.get(key)
+    if bound is None:
+        from ._extensions import twin
 
-    spec = _registry.resolve(model_id, ruleset)
-    width, height = worst_case_size(spec.detail_params(detail))
-    return twin("tokens").count_image_tokens(width, height, model_id, detail, ruleset=ruleset)
-
-
-_registry.on_change(_bound.cache_clear)
+        width, height = worst_case_size(spec.detail_params(detail))
+        bound = _registry.memoise(key, twin("tokens").count_image_tokens(
+            width, height, spec.id, detail, ruleset=spec.ruleset))
+    return bound  # type: ignore[return-value]
 
 
 def max_image_tokens(model: str, detail: str = "auto", *, ruleset: str | None = None) -> int:
@@ -64,4 +63,4 @@ def max_image_tokens(model: str, detail: str = "auto", *, ruleset: str | None = 
     ``input_fidelity`` extras."""
     spec = _registry.resolve(model, ruleset)
     spec.detail_params(detail)  # the same errors as the calculator for a bad level
-    return _bound(spec.id, spec.ruleset, detail)
+    return _bound(spec, detail)
