@@ -1,9 +1,11 @@
-"""Timing helpers for the ratio checks, and the implementations by name."""
+"""Timing helpers for the ratio checks, and the twins by name (compiled rows skip in a pure
+install, as in the tests)."""
 
 from __future__ import annotations
 
-import importlib
 import timeit
+
+from implementations import load_twin
 
 
 def per_call_ns(fn, *args, number: int = 20000, repeat: int = 9) -> float:
@@ -17,8 +19,10 @@ def per_call_ns(fn, *args, number: int = 20000, repeat: int = 9) -> float:
 
 
 def core():
-    return importlib.import_module("visiontokens._tokens_c")
+    """The compiled calculator; in a pure install the benchmark asking for it is skipped."""
+    return load_twin("tokens", "cython")
 
 
 def reference():
-    return importlib.import_module("visiontokens._tokens_py")
+    """The pure calculator twin."""
+    return load_twin("tokens", "python")

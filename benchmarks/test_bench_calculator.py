@@ -104,8 +104,22 @@ def test_batch_million(benchmark, name):
     benchmark.pedantic(fn, args, kwargs, rounds=5, iterations=1)
 
 
+SMALL_BATCH = {
+    "cython batch twin": lambda: core().count_image_tokens_batch,
+    "python batch twin": lambda: reference().count_image_tokens_batch,
+}
+
+
+@pytest.mark.parametrize("name", SMALL_BATCH)
+def test_batch_twins(benchmark, name):
+    benchmark.group = f"batch: both twins, {LOOP_N:,} sizes, gpt-4.1-mini high (per call)"
+    batch = SMALL_BATCH[name]()
+    benchmark.pedantic(batch, (WIDTHS[:LOOP_N], HEIGHTS[:LOOP_N], "gpt-4.1-mini", "high"),
+                       rounds=3, iterations=1)
+
+
 def test_batch_python_loop(benchmark):
-    benchmark.group = f"batch: Python loop over the reference, {LOOP_N:,} sizes"
+    benchmark.group = f"batch: both twins, {LOOP_N:,} sizes, gpt-4.1-mini high (per call)"
     ref = reference()
     rows = list(zip(WIDTHS[:LOOP_N].tolist(), HEIGHTS[:LOOP_N].tolist()))
     benchmark.pedantic(lambda: [ref.count_image_tokens(w, h, "gpt-4.1-mini", "high") for w, h in rows],

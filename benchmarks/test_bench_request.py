@@ -13,6 +13,7 @@ import io
 import pytest
 from benchutil import per_call_ns
 from headers import data_url, pillow_image
+from implementations import KINDS, load_twin
 
 import visiontokens
 
@@ -58,12 +59,14 @@ def decode_whole(body: dict) -> int:
     return total
 
 
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("shape", ["chat", "responses"])
-def test_count_request(benchmark, shape):
+def test_count_request(benchmark, shape, kind):
     benchmark.group = "request: 4 data-URL images"
+    walk = load_twin("request", kind)  # the compiled walk and its pure twin, side by side
     body = chat_body() if shape == "chat" else responses_body()
-    assert visiontokens.count_request(body).image_tokens == decode_whole(chat_body())
-    benchmark(visiontokens.count_request, body)
+    assert walk.count_request(body).image_tokens == decode_whole(chat_body())
+    benchmark(walk.count_request, body)
 
 
 def test_decode_whole(benchmark):
@@ -72,9 +75,10 @@ def test_decode_whole(benchmark):
 
 
 def test_request_ratios(measured):
+    count_request = load_twin("request", "cython").count_request
     chat, responses = chat_body(), responses_body()
-    ours = per_call_ns(visiontokens.count_request, chat, number=20000)
-    ours_responses = per_call_ns(visiontokens.count_request, responses, number=20000)
+    ours = per_call_ns(count_request, chat, number=20000)
+    ours_responses = per_call_ns(count_request, responses, number=20000)
     peer = per_call_ns(decode_whole, chat, number=3, repeat=5)
     print(f"\ncount_request: chat {ours / 1000:.2f} us, responses {ours_responses / 1000:.2f} us; "
           f"decoding whole {peer / 1000:.0f} us ({peer / ours:.0f}x)")
