@@ -24,7 +24,7 @@ def checked_dimension(name: str, value: object) -> int:
     if type(value) is not int:
         if isinstance(value, bool) or not hasattr(value, "__index__"):
             raise dimension_error(name, value)
-        value = value.__index__()  # type: ignore[attr-defined]
+        value = value.__index__()
     if not 1 <= value <= MAX_DIMENSION:  # type: ignore[operator]
         raise dimension_error(name, value)
     return value  # type: ignore[return-value]

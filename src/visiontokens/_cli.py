@@ -253,7 +253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return command(argv[1:])
         return _cmd_size(argv)
     except BrokenPipeError:  # `visiontokens models | head`: the reader left, nothing to say
-        sys.stdout = None  # type: ignore[assignment]
+        sys.stdout = None
         return 0
     except (VisionTokensError, OSError) as error:
         print(f"visiontokens: error: {error}", file=sys.stderr)

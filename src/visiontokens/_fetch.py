@@ -104,7 +104,8 @@ def _resolve(host: str, port: int) -> list[Any]:
         _RESOLVER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="visiontokens-dns")
     lookup = _RESOLVER.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
     try:
-        return lookup.result(timeout=_remaining(None))
+        infos: list[Any] = lookup.result(timeout=_remaining(None))
+        return infos
     except TimeoutError:
         raise httpcore.ConnectTimeout(f"resolving {host!r} outlasted the deadline") from None
     except OSError as error:
@@ -143,8 +144,8 @@ class _AsyncGuardedBackend(httpcore.AsyncNetworkBackend):
     async def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):  # type: ignore[no-untyped-def]
         try:
             infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except OSError as error:
-            raise FetchError(f"cannot resolve {host!r}: {error}") from None
+        except OSError as failed:
+            raise FetchError(f"cannot resolve {host!r}: {failed}") from None
         error: Exception | None = None
         for address in _check(host, infos, self._allow_private):
             try:

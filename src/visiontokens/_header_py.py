@@ -11,7 +11,7 @@ same sizes and the same errors.
 from __future__ import annotations
 
 import binascii
-from typing import Union
+from typing import Any, Union
 
 from . import _image_input as fmt
 from ._image_input import ImageInfo
@@ -57,7 +57,10 @@ class _Base64Reader:
         for group in range(offset // 3, (offset + n - 1) // 3 + 1):
             at = self.start + 4 * group
             chars = self.text[at:at + 4]
-            chars = chars + ("=" if isinstance(chars, str) else b"=") * (-len(chars) % 4)
+            if isinstance(chars, str):
+                chars += "=" * (-len(chars) % 4)
+            else:
+                chars += b"=" * (-len(chars) % 4)
             try:
                 decoded = binascii.a2b_base64(chars, strict_mode=True)
             except (binascii.Error, ValueError):
@@ -67,6 +70,9 @@ class _Base64Reader:
             out += decoded
         skip = offset - offset // 3 * 3
         return out[skip:skip + n]
+
+
+_Reader = Union[_BytesReader, _Base64Reader]
 
 
 def _be(b: bytes) -> int:
@@ -79,7 +85,7 @@ def _le(b: bytes) -> int:
 
 # --- the formats ---------------------------------------------------------------------------
 
-def _identify(r) -> str:
+def _identify(r: _Reader) -> str:
     n = min(r.size, 12)
     head = r.read(0, n)
     if r.size == 0:
@@ -95,7 +101,7 @@ def _identify(r) -> str:
     return ""
 
 
-def _png(r) -> ImageInfo:
+def _png(r: _Reader) -> ImageInfo:
     ihdr = r.read(8, 16)  # the signature was checked by _identify
     if ihdr[4:8] != b"IHDR":
         raise fmt.corrupt_error(fmt.PNG_NO_IHDR, _be(ihdr[4:8]))
@@ -122,7 +128,7 @@ def _is_frame_header(marker: int) -> bool:
     return 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC)
 
 
-def _jpeg(r) -> ImageInfo:
+def _jpeg(r: _Reader) -> ImageInfo:
     r.read(0, 2)
     pos = 2
     while True:
@@ -150,7 +156,7 @@ def _jpeg(r) -> ImageInfo:
         pos += 2 + length
 
 
-def _gif_sub_blocks(r, pos: int) -> int:
+def _gif_sub_blocks(r: _Reader, pos: int) -> int:
     while True:
         n = r.read(pos, 1)[0]
         pos += 1 + n
@@ -158,7 +164,7 @@ def _gif_sub_blocks(r, pos: int) -> int:
             return pos
 
 
-def _gif(r) -> ImageInfo:
+def _gif(r: _Reader) -> ImageInfo:
     screen = r.read(0, 13)
     width, height = _le(screen[6:8]), _le(screen[8:10])
     if width == 0 or height == 0:
@@ -182,7 +188,7 @@ def _gif(r) -> ImageInfo:
             raise fmt.corrupt_error(fmt.GIF_BAD_BLOCK, pos, block)
 
 
-def _webp(r) -> ImageInfo:
+def _webp(r: _Reader) -> ImageInfo:
     chunk = r.read(12, 8)[:4]  # the first chunk's header ("RIFF....WEBP": _identify)
     if chunk == b"VP8 ":
         frame = r.read(20, 10)
@@ -212,7 +218,7 @@ def _webp(r) -> ImageInfo:
 _PARSERS = {"png": _png, "jpeg": _jpeg, "gif": _gif, "webp": _webp}
 
 
-def _parse(r) -> ImageInfo:
+def _parse(r: _Reader) -> ImageInfo:
     kind = ""
     try:
         kind = _identify(r)
@@ -223,13 +229,13 @@ def _parse(r) -> ImageInfo:
     raise fmt.unsupported_error(_prefix(r, fmt.SNIFF_BYTES))
 
 
-def _prefix(r, n: int) -> bytes:
+def _prefix(r: _Reader, n: int) -> bytes:
     return r.read(0, min(n, r.size))
 
 
 # --- entry points (same names and behaviour in _header_c.pyx) -----------------------------------
 
-def parse_buffer(data) -> ImageInfo:
+def parse_buffer(data: Any) -> ImageInfo:
     """The header of an image held whole in memory (bytes, bytearray, memoryview)."""
     return _parse(_BytesReader(bytes(memoryview(data).cast("B"))))
 
@@ -238,7 +244,10 @@ def parse_data_url(url: Union[str, bytes]) -> ImageInfo:
     """The header of a ``data:image/...;base64,...`` URL, decoding only what it needs."""
     if isinstance(url, str) and not url.isascii():
         raise fmt.non_ascii_error()
-    comma = url.find("," if isinstance(url, str) else b",", 0, fmt.MAX_DATA_URL_HEADER)
+    if isinstance(url, str):
+        comma = url.find(",", 0, fmt.MAX_DATA_URL_HEADER)
+    else:
+        comma = url.find(b",", 0, fmt.MAX_DATA_URL_HEADER)
     if comma < 0:
         raise fmt.no_comma_error()
     header = url[5:comma]
@@ -249,6 +258,6 @@ def parse_data_url(url: Union[str, bytes]) -> ImageInfo:
     return _parse(_Base64Reader(url, comma + 1))
 
 
-def image_info(source, *, max_read: int = fmt.DEFAULT_MAX_READ) -> ImageInfo:
+def image_info(source: Any, *, max_read: int = fmt.DEFAULT_MAX_READ) -> ImageInfo:
     """See :func:`visiontokens.image_info`."""
     return fmt.info_from_any(source, parse_buffer, parse_data_url, max_read)

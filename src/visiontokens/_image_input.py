@@ -66,7 +66,7 @@ def _fourcc(value: int, byteorder: str) -> str:
 
 
 def corrupt_error(code: int, a: int = 0, b: int = 0) -> CorruptImageError:
-    reason = {
+    reason_of: dict[int, Callable[[], str]] = {
         PNG_NO_IHDR: lambda: f"the first chunk is {_fourcc(a, 'big')}, not IHDR",
         PNG_BAD_SIZE: lambda: f"IHDR gives {a}x{b}; each side must be 1..2147483647",
         PNG_BAD_CHUNK_LENGTH: lambda: f"chunk at byte {a} has length {b}, over 2**31 - 1",
@@ -86,7 +86,8 @@ def corrupt_error(code: int, a: int = 0, b: int = 0) -> CorruptImageError:
         WEBP_BAD_SIGNATURE: lambda: f"the VP8L signature is 0x{a:02X}, not 0x2F",
         WEBP_BAD_VERSION: lambda: f"the VP8L version is {a}, not 0",
         WEBP_ZERO_SIZE: lambda: f"the VP8 frame is {a}x{b}",
-    }[code]()
+    }
+    reason = reason_of[code]()
     return CorruptImageError(f"corrupt {FORMAT_NAMES[_FORMAT_OF_CODE[code]]} data: {reason}")
 
 

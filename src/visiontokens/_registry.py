@@ -11,7 +11,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
+from typing import Any, Mapping
 
 from ._spec import (
     LEVELS,
@@ -156,7 +156,7 @@ def _patch_params(level: str, table: Mapping[str, int], multiplier: str, reject:
     )
 
 
-def _tile_params(entry: Mapping, level: str, fit: int) -> DetailParams:
+def _tile_params(entry: Mapping[str, Any], level: str, fit: int) -> DetailParams:
     return DetailParams(
         level=level, scheme="flat" if level == "low" else "tile", cap=fit, budget=0,
         mult_num=1, mult_den=1, reject_over=0,
@@ -179,9 +179,9 @@ def _load(name: str) -> Ruleset:
     return rs
 
 
-def _spec_from_entry(model_id: str, rs: Ruleset, entry: Mapping, tile_fit: int) -> ModelSpec:
-    common = dict(id=model_id, ruleset=rs.name, status=entry.get("status", "current"),
-                  source=entry.get("source", ""))
+def _spec_from_entry(model_id: str, rs: Ruleset, entry: Mapping[str, Any], tile_fit: int) -> ModelSpec:
+    common: dict[str, Any] = dict(id=model_id, ruleset=rs.name, status=entry.get("status", "current"),
+                                  source=entry.get("source", ""))
     if entry["scheme"] == "patch":
         params = {
             level: _patch_params(level, table, entry["multiplier"], rs.reject_patches_over)
@@ -359,7 +359,8 @@ def _checked_multiplier(value: object) -> str:
 def _new_spec(name: str, rs: Ruleset, scheme: object, multiplier: object,
               details: Mapping[str, Mapping[str, int]] | None, auto: object,
               base: object, per_tile: object, short_side: object) -> ModelSpec:
-    common = dict(id=name, ruleset=rs.name, status="registered", source="register_model()")
+    common: dict[str, Any] = dict(id=name, ruleset=rs.name, status="registered",
+                                  source="register_model()")
     if scheme == "tile":
         entry = {
             "base": _checked_int("base", base, 0, MAX_TOKENS_PARAM),
@@ -388,7 +389,7 @@ def _new_spec(name: str, rs: Ruleset, scheme: object, multiplier: object,
         auto = "high" if "high" in params else next(iter(params))
     if auto not in params:
         raise InvalidArgumentError(f"auto must name one of the model's levels {sorted(params)}, got {auto!r}")
-    return ModelSpec(scheme="patch", params=MappingProxyType(params), auto=auto,  # type: ignore[arg-type]
+    return ModelSpec(scheme="patch", params=MappingProxyType(params), auto=str(auto),
                      multiplier=text, **common)
 
 

@@ -14,7 +14,7 @@ directly, since this machine spends 2-3 us building a frozen dataclass.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, NamedTuple, Union
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, NamedTuple, TypeGuard, Union
 
 from . import _registry, _spec
 from ._extensions import twin
@@ -48,7 +48,8 @@ _tokens = twin("tokens")  # the calculator
 # spec 5: the request limits. The payload counted is the images' own bytes.
 MAX_IMAGES, MAX_PAYLOAD = _spec.MAX_IMAGES, _spec.MAX_PAYLOAD
 
-FileResolution = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]", tuple, ImageInfo, None]
+FileResolution = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]", tuple[int, int], ImageInfo,
+                       None]
 FileResolver = Callable[[str], Union[FileResolution, Awaitable[FileResolution]]]
 
 
@@ -101,7 +102,7 @@ def _image(pointer: str, source: str, url: str | None, file_id: str | None, deta
 # --- the walk (spec 6) ------------------------------------------------------------------------
 
 # An image found by the walk: (pointer, url, file_id, detail), a plain tuple for speed.
-_Ref = tuple
+_Ref = tuple[str, Union[str, None], Union[str, None], Union[str, None]]
 
 
 def _source(url: str | None) -> str:
@@ -118,14 +119,14 @@ def _malformed(where: str, what: str, value: Any) -> MalformedRequestError:
     return MalformedRequestError(f"{where or '/'}: {what}, got {type(value).__name__}", where)
 
 
-def _optional_str(part: dict, key: str, where: str) -> str | None:
+def _optional_str(part: dict[str, Any], key: str, where: str) -> str | None:
     value = part.get(key)
     if value is not None and not isinstance(value, str):
         raise _malformed(f"{where}/{key}", f"'{key}' must be a string", value)
     return value
 
 
-def _load(body: Any) -> dict:
+def _load(body: Any) -> dict[str, Any]:
     if isinstance(body, (str, bytes, bytearray)):
         import json
 
@@ -140,7 +141,7 @@ def _load(body: Any) -> dict:
     return body
 
 
-def _walk(body: dict) -> tuple[str, list[_Ref]]:
+def _walk(body: dict[str, Any]) -> tuple[str, list[_Ref]]:
     if ("messages" in body) == ("input" in body):
         raise MalformedRequestError(
             "not a Chat Completions ('messages') or Responses ('input') request body")
@@ -195,7 +196,7 @@ def _content_parts(content: Any, where: str, refs: list[_Ref], image_type: str) 
                         else _responses_image(part, f"{where}/{j}"))
 
 
-def _chat_image(part: dict, where: str) -> _Ref:
+def _chat_image(part: dict[str, Any], where: str) -> _Ref:
     image = part.get("image_url")
     if isinstance(image, str):  # older clients: "image_url": "https://..."
         return (where, image, None, None)
@@ -208,7 +209,7 @@ def _chat_image(part: dict, where: str) -> _Ref:
     return (where, url, None, _optional_str(image, "detail", f"{where}/image_url"))
 
 
-def _responses_image(part: dict, where: str) -> _Ref:
+def _responses_image(part: dict[str, Any], where: str) -> _Ref:
     url = _optional_str(part, "image_url", where)
     file_id = _optional_str(part, "file_id", where)
     if url is None and file_id is None:
@@ -221,19 +222,19 @@ def _responses_image(part: dict, where: str) -> _Ref:
 # None when the size is unknown (note says why, cause holds the fetch error) or the image is
 # invalid (error).
 
-def _known(info: ImageInfo, payload: int = 0) -> tuple:
+def _known(info: ImageInfo, payload: int = 0) -> tuple[Any, ...]:
     return (info, payload, None, None, None)
 
 
-def _unknown(note: str, cause: BaseException | None = None) -> tuple:
+def _unknown(note: str, cause: BaseException | None = None) -> tuple[Any, ...]:
     return (None, 0, note, cause, None)
 
 
-def _invalid(error: VisionTokensError) -> tuple:
+def _invalid(error: VisionTokensError) -> tuple[Any, ...]:
     return (None, 0, None, None, error)
 
 
-def _without_io(ref: tuple, fetcher: Fetcher | None) -> tuple | None:
+def _without_io(ref: tuple[Any, ...], fetcher: Fetcher | None) -> tuple[Any, ...] | None:
     """The size when it needs no fetch and no resolver: a data URL, or a URL that we may not
     or will not fetch; None when it does."""
     pointer, url, file_id, _ = ref
@@ -254,7 +255,7 @@ def _without_io(ref: tuple, fetcher: Fetcher | None) -> tuple | None:
     return None
 
 
-def _resolved(file_id: str, value: Any) -> tuple:
+def _resolved(file_id: str, value: Any) -> tuple[Any, ...]:
     if value is None:
         return _unknown(f"resolve_file gave no size for {file_id!r}")
     if isinstance(value, ImageInfo):
@@ -277,7 +278,8 @@ def _resolved(file_id: str, value: Any) -> tuple:
     return _known(info, len(value) if isinstance(value, (bytes, bytearray, memoryview)) else 0)
 
 
-def _sizes(refs: list[tuple], fetcher: Fetcher | None, resolve_file: FileResolver | None) -> list[tuple]:
+def _sizes(refs: list[tuple[Any, ...]], fetcher: Fetcher | None,
+           resolve_file: FileResolver | None) -> list[tuple[Any, ...]]:
     sizes = []
     for ref in refs:
         size = _without_io(ref, fetcher)
@@ -304,11 +306,11 @@ def _sizes(refs: list[tuple], fetcher: Fetcher | None, resolve_file: FileResolve
     return sizes
 
 
-async def _sizes_async(refs: list[tuple], fetcher: Fetcher | None,
-                       resolve_file: FileResolver | None) -> list[tuple]:
+async def _sizes_async(refs: list[tuple[Any, ...]], fetcher: Fetcher | None,
+                       resolve_file: FileResolver | None) -> list[tuple[Any, ...]]:
     import asyncio
 
-    async def one(ref: tuple) -> tuple:
+    async def one(ref: tuple[Any, ...]) -> tuple[Any, ...]:
         size = _without_io(ref, fetcher)
         if size is not None:
             return size
@@ -330,7 +332,7 @@ async def _sizes_async(refs: list[tuple], fetcher: Fetcher | None,
     return list(await asyncio.gather(*(one(ref) for ref in refs)))  # fetched concurrently
 
 
-def _awaitable(value: Any) -> bool:
+def _awaitable(value: Any) -> TypeGuard[Awaitable[Any]]:
     return hasattr(value, "__await__")
 
 
@@ -344,7 +346,8 @@ def _refused_animation(info: ImageInfo) -> bool:
 def image_info(source: Any) -> ImageInfo:
     """Width, height, format and animation of an image, read from its header only: bytes, a
     path, a binary file or a ``data:image/...;base64,`` URL (spec 5)."""
-    return _header.image_info(source)
+    info: ImageInfo = _header.image_info(source)
+    return info
 
 
 def count_image(source: Any, model: str, detail: str = "auto", *, ruleset: str | None = None,
@@ -355,8 +358,9 @@ def count_image(source: Any, model: str, detail: str = "auto", *, ruleset: str |
     if _refused_animation(info):
         raise AnimatedImageError(
             f"animated GIF ({info.width}x{info.height}): the API takes non-animated GIF only")
-    return _tokens.explain_image_tokens(info.width, info.height, model, detail, ruleset=ruleset,
-                                        input_fidelity=input_fidelity)
+    cost: ImageCost = _tokens.explain_image_tokens(info.width, info.height, model, detail,
+                                                   ruleset=ruleset, input_fidelity=input_fidelity)
+    return cost
 
 
 # --- putting it together -------------------------------------------------------------------------
@@ -389,7 +393,8 @@ def _default_fetcher() -> Fetcher:
     return _DEFAULT_FETCHER
 
 
-def _count(body: dict, api: str, refs: list[tuple], sizes: list[tuple], ruleset: str | None,
+def _count(body: dict[str, Any], api: str, refs: list[tuple[Any, ...]],
+           sizes: list[tuple[Any, ...]], ruleset: str | None,
            on_unknown: str, on_violation: str) -> RequestCount:
     model_name = body.get("model")
     if not refs:

@@ -29,4 +29,4 @@ class ImageCost:
     input_fidelity: str | None = None
 
     def as_dict(self) -> dict[str, object]:
-        return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
+        return {name: getattr(self, name) for name in self.__slots__}
