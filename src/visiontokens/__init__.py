@@ -11,6 +11,8 @@ raise the same errors. Rules follow the dated rulesets of OpenAI's vision guide 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ._extensions import implementations as _implementations
 from ._extensions import summary as _summary
 from ._extensions import twin as _twin
@@ -54,18 +56,37 @@ IMPLEMENTATIONS: dict[str, str] = _implementations()
 #: "cython" when every twin is compiled, "python" when none is, "mixed" otherwise.
 IMPLEMENTATION: str = _summary(IMPLEMENTATIONS)
 
-count_image_tokens = _tokens.count_image_tokens
-explain_image_tokens = _tokens.explain_image_tokens
-count_image_tokens_batch = _tokens.count_image_tokens_batch
-get_model = _tokens.get_model
-Model = _tokens.Model
+if TYPE_CHECKING:
+    # Type checkers read the annotated pure twins (the propcache pattern): the compiled twins
+    # have the same names, signatures and docstrings, which tests/test_signatures.py holds.
+    from ._request_py import (
+        RequestCount,
+        RequestImage,
+        count_image,
+        count_request,
+        count_request_async,
+        image_info,
+    )
+    from ._tokens_py import (
+        Model,
+        count_image_tokens,
+        count_image_tokens_batch,
+        explain_image_tokens,
+        get_model,
+    )
+else:
+    count_image_tokens = _tokens.count_image_tokens
+    explain_image_tokens = _tokens.explain_image_tokens
+    count_image_tokens_batch = _tokens.count_image_tokens_batch
+    get_model = _tokens.get_model
+    Model = _tokens.Model
 
-image_info = _request.image_info
-count_image = _request.count_image
-count_request = _request.count_request
-count_request_async = _request.count_request_async
-RequestCount = _request.RequestCount
-RequestImage = _request.RequestImage
+    image_info = _request.image_info
+    count_image = _request.count_image
+    count_request = _request.count_request
+    count_request_async = _request.count_request_async
+    RequestCount = _request.RequestCount
+    RequestImage = _request.RequestImage
 
 __all__ = [
     "DEFAULT_RULESET", "IMPLEMENTATION", "IMPLEMENTATIONS", "ImageCost", "Model", "ModelSpec",

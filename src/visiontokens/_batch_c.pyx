@@ -174,8 +174,9 @@ cdef inline cnp.ndarray new_vector(Py_ssize_t n, int typenum):
 
 
 def count_image_tokens_batch(widths, heights, model, detail, ruleset, on_error):
-    """See visiontokens.count_image_tokens_batch. Same checks, in the same order, as the
-    reference; the fast paths only skip conversions that would change nothing."""
+    """See visiontokens.count_image_tokens_batch."""
+    # Same checks, in the same order, as _batch_py; the fast paths only skip conversions that
+    # would change nothing.
     if on_error != "raise" and on_error != "mask":
         check_on_error(on_error)
     if ruleset is not None:

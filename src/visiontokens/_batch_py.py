@@ -7,7 +7,11 @@ error, named by its row, exactly as the compiled batch does.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
 
 from . import _registry
 from ._arguments import check_on_error, per_row, size_arrays
@@ -17,8 +21,8 @@ from ._tokens_py import count_image_tokens, get_model
 IMPLEMENTATION = "python"
 
 
-def count_image_tokens_batch(widths: Any, heights: Any, model: Any, detail: Any,
-                             ruleset: Any, on_error: Any) -> Any:
+def count_image_tokens_batch(widths: Any, heights: Any, model: Any, detail: Any, ruleset: Any,
+                             on_error: Any) -> NDArray[np.int64] | tuple[NDArray[np.int64], NDArray[np.bool_]]:
     """See visiontokens.count_image_tokens_batch."""
     import numpy as np
 

@@ -14,7 +14,7 @@ directly, since this machine spends 2-3 us building a frozen dataclass.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, NamedTuple, TypeGuard, Union
+from typing import IO, TYPE_CHECKING, Any, Awaitable, Callable, NamedTuple, TypeGuard, Union
 
 from . import _registry, _spec
 from ._extensions import twin
@@ -51,6 +51,9 @@ MAX_IMAGES, MAX_PAYLOAD = _spec.MAX_IMAGES, _spec.MAX_PAYLOAD
 FileResolution = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]", tuple[int, int], ImageInfo,
                        None]
 FileResolver = Callable[[str], Union[FileResolution, Awaitable[FileResolution]]]
+#: What image_info and count_image read: bytes-like data or a "data:" URL in memory, a path
+#: (any other str), or a binary file.
+ImageSource = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]", IO[bytes]]
 
 
 class RequestImage(NamedTuple):
@@ -343,14 +346,14 @@ def _refused_animation(info: ImageInfo) -> bool:
 
 # --- one image --------------------------------------------------------------------------------
 
-def image_info(source: Any) -> ImageInfo:
+def image_info(source: ImageSource) -> ImageInfo:
     """Width, height, format and animation of an image, read from its header only: bytes, a
     path, a binary file or a ``data:image/...;base64,`` URL (spec 5)."""
     info: ImageInfo = _header.image_info(source)
     return info
 
 
-def count_image(source: Any, model: str, detail: str = "auto", *, ruleset: str | None = None,
+def count_image(source: ImageSource, model: str, detail: str = "auto", *, ruleset: str | None = None,
                 input_fidelity: str | None = None) -> ImageCost:
     """What an image costs, its size read from its header: bytes, a path, a binary file or
     a ``data:image/...;base64,`` URL. An animated GIF is refused (spec 5)."""
@@ -468,7 +471,7 @@ def _resolved_model(name: str, ruleset: str | None) -> tuple[Any, Any, dict[str,
     return hit  # type: ignore[return-value]
 
 
-def count_request(body: Any, *, ruleset: str | None = None, fetch: Any = None,
+def count_request(body: Any, *, ruleset: str | None = None, fetch: bool | Fetcher | None = None,
                   resolve_file: FileResolver | None = None, on_unknown: str = "error",
                   on_violation: str = "raise") -> RequestCount:
     """The image tokens of a Chat Completions or Responses request body (a dict, or its JSON
@@ -480,7 +483,7 @@ def count_request(body: Any, *, ruleset: str | None = None, fetch: Any = None,
                   on_violation)
 
 
-async def count_request_async(body: Any, *, ruleset: str | None = None, fetch: Any = None,
+async def count_request_async(body: Any, *, ruleset: str | None = None, fetch: bool | Fetcher | None = None,
                               resolve_file: FileResolver | None = None, on_unknown: str = "error",
                               on_violation: str = "raise") -> RequestCount:
     """count_request for async code: remote images are fetched concurrently, and

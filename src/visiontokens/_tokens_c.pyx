@@ -1,5 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-# cython: initializedcheck=False, embedsignature=True
+# cython: initializedcheck=False, binding=True
 """The compiled core: scalar entry points over the typed integer kernels of _kernels.pxd.
 
 The same kernels serve the batch entry point (_batch_c.pyx, which needs numpy and so is

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Literal, Sequence, SupportsIndex, Union, overload
 
 from . import _registry
 from ._arguments import checked_dimension
@@ -18,6 +18,14 @@ from ._errors import rejected_error
 from ._registry import DetailParams, ModelSpec, fidelity_extra
 from ._results import ImageCost
 from ._spec import PATCH, TILE
+
+if TYPE_CHECKING:  # numpy loads on the first batch call, never at import
+    import numpy as np
+    from numpy.typing import ArrayLike, NDArray
+
+#: A side in pixels: an int, or any integer with ``__index__`` (numpy); floats and bools are
+#: refused at run time (spec 2: integers >= 1).
+Side = SupportsIndex
 
 IMPLEMENTATION = "python"
 
@@ -83,7 +91,7 @@ class _RejectedPatches(Exception):
 
 
 class Model:
-    """A resolved model: :meth:`count` does no name lookup."""
+    """A model resolved in one ruleset: :meth:`count` does no name lookup."""
 
     def __init__(self, spec: ModelSpec):
         self.spec = spec
@@ -95,10 +103,14 @@ class Model:
     def __repr__(self) -> str:
         return f"<visiontokens.Model {self.id!r} ruleset={self.ruleset!r} ({IMPLEMENTATION})>"
 
-    def count(self, width: Any, height: Any, detail: Any = "auto", *, input_fidelity: Any = None) -> int:
+    def count(self, width: Side, height: Side, detail: str | None = "auto", *,
+              input_fidelity: str | None = None) -> int:
+        """Input tokens of a width x height image at a detail level."""
         return self.explain(width, height, detail, input_fidelity=input_fidelity).tokens
 
-    def explain(self, width: Any, height: Any, detail: Any = "auto", *, input_fidelity: Any = None) -> ImageCost:
+    def explain(self, width: Side, height: Side, detail: str | None = "auto", *,
+                input_fidelity: str | None = None) -> ImageCost:
+        """The tokens and how they were reached, as an :class:`ImageCost`."""
         w = checked_dimension("width", width)
         h = checked_dimension("height", height)
         p = self.spec.detail_params(detail)
@@ -122,23 +134,45 @@ class Model:
         )
 
 
-def get_model(name: Any, *, ruleset: Any = None) -> Model:
+def get_model(name: str, *, ruleset: str | None = None) -> Model:
+    """The model ``name`` means in ``ruleset`` (spec 3.5), resolved once."""
     return Model(_registry.resolve(name, ruleset))
 
 
-def count_image_tokens(width: Any, height: Any, model: Any, detail: Any = "auto", *,
-                       ruleset: Any = None, input_fidelity: Any = None) -> int:
+def count_image_tokens(width: Side, height: Side, model: str, detail: str | None = "auto", *,
+                       ruleset: str | None = None, input_fidelity: str | None = None) -> int:
+    """Input tokens of a width x height image on ``model`` at ``detail``."""
     return get_model(model, ruleset=ruleset).count(width, height, detail, input_fidelity=input_fidelity)
 
 
-def explain_image_tokens(width: Any, height: Any, model: Any, detail: Any = "auto", *,
-                         ruleset: Any = None, input_fidelity: Any = None) -> ImageCost:
+def explain_image_tokens(width: Side, height: Side, model: str, detail: str | None = "auto", *,
+                         ruleset: str | None = None, input_fidelity: str | None = None) -> ImageCost:
+    """Like :func:`count_image_tokens`, with the resized size, patches or tiles."""
     return get_model(model, ruleset=ruleset).explain(width, height, detail, input_fidelity=input_fidelity)
 
 
-def count_image_tokens_batch(widths: Any, heights: Any, model: Any, detail: Any = "auto", *,
-                             ruleset: Any = None, on_error: str = "raise") -> Any:
-    """Tokens for many images at once: numpy in, numpy out (int64). See the README."""
+#: One value for every row, or one per row (a sequence or an array of strings).
+PerRow = Union[str, Sequence[str], "ArrayLike"]
+
+
+@overload
+def count_image_tokens_batch(widths: ArrayLike, heights: ArrayLike, model: PerRow,
+                             detail: PerRow = "auto", *, ruleset: str | None = None,
+                             on_error: Literal["raise"] = "raise") -> NDArray[np.int64]: ...
+@overload
+def count_image_tokens_batch(widths: ArrayLike, heights: ArrayLike, model: PerRow,
+                             detail: PerRow = "auto", *, ruleset: str | None = None,
+                             on_error: Literal["mask"]) -> tuple[NDArray[np.int64], NDArray[np.bool_]]: ...
+def count_image_tokens_batch(widths: ArrayLike, heights: ArrayLike, model: PerRow,
+                             detail: PerRow = "auto", *, ruleset: str | None = None,
+                             on_error: Literal["raise", "mask"] = "raise",
+                             ) -> NDArray[np.int64] | tuple[NDArray[np.int64], NDArray[np.bool_]]:
+    """Tokens for many images at once: numpy in, numpy out (int64).
+
+    ``model`` and ``detail`` are each one value or one per row. A row that cannot be
+    counted raises, naming the row; ``on_error="mask"`` returns ``(tokens, rejected)``
+    instead, with 0 tokens on rejected rows.
+    """
     from ._batch_py import count_image_tokens_batch as batch
 
     return batch(widths, heights, model, detail, ruleset, on_error)
