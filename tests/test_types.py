@@ -71,9 +71,9 @@ def mypy(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     if HAS_TREE:  # check the tree these tests came with, not whatever is installed
         env["MYPYPATH"] = str(SRC)
-    # --cache-dir=/dev/null: a stale cache must not hide an error; ~4 s cold on this machine
+    # no cache (os.devnull): a stale cache must not hide an error; ~4 s cold on this machine
     return subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--cache-dir=/dev/null",
+        [sys.executable, "-m", "mypy", "--strict", f"--cache-dir={os.devnull}",
          "--no-incremental", *args],
         capture_output=True, text=True, cwd=cwd, env=env, timeout=300,
     )
