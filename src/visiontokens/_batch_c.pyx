@@ -1,5 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-# cython: initializedcheck=False
+# cython: initializedcheck=False, freethreading_compatible=True
 """The batch entry point: numpy in, numpy out, over the kernels of _kernels.pxd.
 
 A module of its own because it needs numpy's C API, which imports numpy: _tokens_c imports this

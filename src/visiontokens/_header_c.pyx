@@ -1,5 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-# cython: initializedcheck=False
+# cython: initializedcheck=False, freethreading_compatible=True
 """Image size from the header: the compiled parser (spec 5).
 
 Every read of the input goes through ``fetch``, which checks the range against the input's
@@ -11,6 +11,7 @@ failures come back as (kind, code, numbers) and the shared builders of ``_image_
 them into exceptions, so both parsers raise the same errors with the same messages.
 """
 
+cimport cython
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.object cimport PyObject, PyTypeObject
@@ -414,7 +415,9 @@ cdef object new_image_info(int64_t width, int64_t height, Format format, bint an
 # Recent results, direct-mapped. Allocating and freeing the result is a third of a call, and
 # a gateway sees the same few sizes (screenshots, phone photos) over and over; ImageInfo is
 # immutable, so handing out the same object again is safe. Bounded: one entry per slot.
-# (Every access holds the GIL.)
+# Threads: a slot is read and written only inside a critical section on RESULTS_GUARD, so
+# without the GIL no reader sees half a slot or a result another thread is freeing. With the
+# GIL the critical sections compile to nothing: the single-threaded path is unchanged.
 cdef enum:
     RESULT_SLOTS = 256
 
@@ -425,20 +428,27 @@ cdef struct ResultSlot:
     PyObject* info  # an owned reference, or NULL
 
 cdef ResultSlot RESULTS[RESULT_SLOTS]
+cdef object RESULTS_GUARD = object()  # the lock of the critical sections (its ob_mutex)
 
 
 cdef object image_info_of(int64_t width, int64_t height, Format format, bint animated):
     cdef uint32_t key = (<uint32_t>width * 2654435761u) ^ (<uint32_t>height * 2246822519u)
     cdef ResultSlot* slot = &RESULTS[(key ^ (key >> 16) ^ format ^ (animated << 3)) % RESULT_SLOTS]
-    if (slot.info != NULL and slot.width == width and slot.height == height
-            and slot.format == format and slot.animated == animated):
-        return <object>slot.info
+    cdef object info = None
+    cdef PyObject* old = NULL
+    with cython.critical_section(RESULTS_GUARD):
+        if (slot.info != NULL and slot.width == width and slot.height == height
+                and slot.format == format and slot.animated == animated):
+            info = <object>slot.info  # ours now: a later eviction cannot free it
+    if info is not None:
+        return info
     info = new_image_info(width, height, format, animated)
-    cdef PyObject* old = slot.info
-    slot.info = <PyObject*>info
-    Py_INCREF(info)
-    slot.width, slot.height, slot.format, slot.animated = width, height, format, animated
-    if old != NULL:
+    with cython.critical_section(RESULTS_GUARD):
+        old = slot.info
+        Py_INCREF(info)
+        slot.info = <PyObject*>info
+        slot.width, slot.height, slot.format, slot.animated = width, height, format, animated
+    if old != NULL:  # released outside the section: freeing must not happen while holding it
         Py_DECREF(<object>old)
     return info
 

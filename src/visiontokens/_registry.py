@@ -7,11 +7,13 @@ The JSON tables are read lazily, on first use, to keep ``import visiontokens`` l
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+import threading
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, ParamSpec, TypeVar
 
 from ._spec import (
     LEVELS,
@@ -123,16 +125,38 @@ class Ruleset:
 #: change clears one dict. Keys tell their users apart: the compiled calculator keys by the
 #: bare name (default ruleset) or (ruleset, name), the cheapest lookups from C; every other
 #: user keys by a tuple starting with its own tag, e.g. ("bound", ...).
+#:
+#: Threads (free-threaded builds included): a hit is one dict read, with no lock. Every fill
+#: and every registration change holds LOCK, so a value computed from the tables before a
+#: change can never be stored after the change cleared the cache (it would be stale for good).
 MEMO: dict[object, object] = {}
 MEMO_LIMIT = 4096  # names come from requests, and dated snapshots are many: stay bounded
+LOCK = threading.RLock()  # re-entrant: filling one entry may fill another (a bound's Model)
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 
-def memoise(key: object, value: object) -> object:
-    """Remember ``value`` under ``key`` until the next registration change; returns it."""
-    if len(MEMO) >= MEMO_LIMIT:
-        MEMO.clear()
-    MEMO[key] = value
+def memoised(key: object, make: Callable[..., object], *args: object) -> object:
+    """``MEMO[key]``, filled with ``make(*args)`` on a miss; kept until the next registration
+    change. Callers try ``MEMO.get(key)`` first: this is the miss path."""
+    with LOCK:
+        value = MEMO.get(key)
+        if value is None:
+            value = make(*args)
+            if len(MEMO) >= MEMO_LIMIT:
+                MEMO.clear()
+            MEMO[key] = value
     return value
+
+
+def _locked(function: Callable[_P, _T]) -> Callable[_P, _T]:
+    """Run ``function`` holding LOCK: a registration change is atomic to every other thread."""
+    @functools.wraps(function)
+    def locked(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        with LOCK:
+            return function(*args, **kwargs)
+    return locked
 
 
 # --- loading the shipped tables ---------------------------------------------------------
@@ -210,7 +234,10 @@ def get_ruleset(name: object = None) -> Ruleset:
         raise UnknownRulesetError(
             f"unknown ruleset {name!r}; known rulesets: {', '.join(_SHIPPED)}"
         )
-    rs = _rulesets[name] = _load(name)
+    with LOCK:  # loaded once: a registration must never land in a copy that is then replaced
+        rs = _rulesets.get(name)
+        if rs is None:
+            rs = _rulesets[name] = _load(name)
     return rs
 
 
@@ -253,15 +280,17 @@ def rulesets() -> tuple[str, ...]:
 def models(ruleset: str | None = None) -> tuple[ModelSpec, ...]:
     """Every model of a ruleset (registered ones included), sorted by id."""
     rs = get_ruleset(ruleset)
-    return tuple(rs.models[k] for k in sorted(rs.models))
+    with LOCK:  # not while a registration changes the table
+        return tuple(rs.models[k] for k in sorted(rs.models))
 
 
 # --- user registrations (spec 1) -------------------------------------------------------------
 
 def _changed() -> None:
-    MEMO.clear()
+    MEMO.clear()  # (LOCK held: see MEMO)
 
 
+@_locked
 def register_model(
     name: str,
     *,
@@ -313,6 +342,7 @@ def register_model(
     _changed()
 
 
+@_locked
 def unregister_model(name: str, *, ruleset: str | None = None) -> None:
     """Remove a registration made with :func:`register_model` (shipped models stay)."""
     targets = [get_ruleset(ruleset)] if ruleset is not None else [get_ruleset(n) for n in _SHIPPED]

@@ -1,3 +1,4 @@
+# cython: freethreading_compatible=True
 """count_request: the image tokens of a Chat Completions or Responses request, image by image.
 
 The walk (spec 6) only follows the paths where images live, so its work is bounded by the
@@ -465,10 +466,14 @@ def _resolved_model(name: str, ruleset: str | None) -> tuple[Any, Any, dict[str,
     per name, in the registry's one cache; levels fill in as details are seen."""
     key = ("request", IMPLEMENTATION, name, ruleset)
     hit = _registry.MEMO.get(key)
-    if hit is None:
-        model = _tokens.get_model(name, ruleset=ruleset)
-        hit = _registry.memoise(key, (model.spec, model.count, {}))
+    if hit is None:  # filled under the registry's lock: never from tables a change replaced
+        hit = _registry.memoised(key, _model_record, name, ruleset)
     return hit  # type: ignore[return-value]
+
+
+def _model_record(name: str, ruleset: str | None) -> tuple[Any, Any, dict[str, str]]:
+    model = _tokens.get_model(name, ruleset=ruleset)
+    return (model.spec, model.count, {})
 
 
 def count_request(body: Any, *, ruleset: str | None = None, fetch: bool | Fetcher | None = None,

@@ -1,5 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-# cython: initializedcheck=False, binding=True
+# cython: initializedcheck=False, binding=True, freethreading_compatible=True
 """The compiled core: scalar entry points over the typed integer kernels of _kernels.pxd.
 
 The same kernels serve the batch entry point (_batch_c.pyx, which needs numpy and so is
@@ -9,6 +9,7 @@ arithmetic (name resolution, argument checks on the slow path, error messages) i
 Python code, called only off the hot path.
 """
 
+cimport cython
 from cpython.dict cimport PyDict_GetItem
 from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.ref cimport PyObject
@@ -156,13 +157,24 @@ cdef dict _memo = _registry.MEMO
 cdef Model lookup(object name, object ruleset):
     cdef PyObject* hit
     cdef object key
+    cdef Model model = None
     if type(name) is not str or (ruleset is not None and type(ruleset) is not str):
         return Model(_registry.resolve(name, ruleset))  # raises the shared type error
     key = name if ruleset is None else (ruleset, name)
-    hit = PyDict_GetItem(_memo, key)
-    if hit is not NULL:
-        return <Model>hit
-    return _registry.memoise(key, Model(_registry.resolve(name, ruleset)))
+    # PyDict_GetItem lends its result: without the GIL another thread's MEMO.clear() could free
+    # the Model before we own it. The dict's critical section holds off the clear until the
+    # reference is ours; with the GIL it compiles to nothing, so the hot path stays as it was.
+    with cython.critical_section(_memo):
+        hit = PyDict_GetItem(_memo, key)
+        if hit is not NULL:
+            model = <Model>hit
+    if model is not None:
+        return model
+    return _registry.memoised(key, _new_model, name, ruleset)
+
+
+def _new_model(name, ruleset):
+    return Model(_registry.resolve(name, ruleset))
 
 
 def get_model(name, *, ruleset=None):

@@ -49,12 +49,19 @@ def _bound(spec: ModelSpec, detail: str) -> int:
     key = ("bound", spec.id, spec.ruleset, detail)
     bound = _registry.MEMO.get(key)
     if bound is None:
-        from ._extensions import twin
-
-        width, height = worst_case_size(spec.detail_params(detail))
-        bound = _registry.memoise(key, twin("tokens").count_image_tokens(
-            width, height, spec.id, detail, ruleset=spec.ruleset))
+        bound = _registry.memoised(key, _compute_bound, spec.id, spec.ruleset, detail)
     return bound  # type: ignore[return-value]
+
+
+def _compute_bound(model_id: str, ruleset: str, detail: str) -> int:
+    from ._extensions import twin
+
+    # resolved again under the registry's lock: the witness and its cost from one table
+    spec = _registry.resolve(model_id, ruleset)
+    width, height = worst_case_size(spec.detail_params(detail))
+    bound: int = twin("tokens").count_image_tokens(width, height, spec.id, detail,
+                                                   ruleset=spec.ruleset)
+    return bound
 
 
 def max_image_tokens(model: str, detail: str = "auto", *, ruleset: str | None = None) -> int:
