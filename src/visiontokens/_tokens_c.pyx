@@ -9,10 +9,7 @@ arithmetic (name resolution, argument checks on the slow path, error messages) i
 Python code, called only off the hot path.
 """
 
-cimport cython
-from cpython.dict cimport PyDict_GetItem
 from cpython.long cimport PyLong_AsLongLongAndOverflow
-from cpython.ref cimport PyObject
 from libc.stdint cimport int64_t
 
 from visiontokens._kernels cimport (
@@ -154,22 +151,41 @@ cdef class Model:
 cdef dict _memo = _registry.MEMO
 
 
+cdef extern from *:
+    """
+    /* memo[key] as a new reference, or None. PyDict_GetItem only lends its result: without
+       the GIL another thread's MEMO.clear() could free the model before we own it, so where
+       PyDict_GetItemRef exists (3.13+, every free-threaded build) it is used instead. Keys
+       are str or tuples of str: hashing them cannot fail. */
+    static PyObject* vt_memo_get(PyObject* memo, PyObject* key) {
+        PyObject* value;
+    #if PY_VERSION_HEX >= 0x030D0000
+        if (PyDict_GetItemRef(memo, key, &value) < 0) {
+            PyErr_Clear();
+            value = NULL;
+        }
+    #else
+        value = PyDict_GetItem(memo, key);  /* safe: the GIL is held */
+        Py_XINCREF(value);
+    #endif
+        if (value == NULL) {
+            Py_INCREF(Py_None);
+            return Py_None;
+        }
+        return value;
+    }
+    """
+    object vt_memo_get(dict memo, object key)
+
+
 cdef Model lookup(object name, object ruleset):
-    cdef PyObject* hit
-    cdef object key
-    cdef Model model = None
+    cdef object key, hit
     if type(name) is not str or (ruleset is not None and type(ruleset) is not str):
         return Model(_registry.resolve(name, ruleset))  # raises the shared type error
     key = name if ruleset is None else (ruleset, name)
-    # PyDict_GetItem lends its result: without the GIL another thread's MEMO.clear() could free
-    # the Model before we own it. The dict's critical section holds off the clear until the
-    # reference is ours; with the GIL it compiles to nothing, so the hot path stays as it was.
-    with cython.critical_section(_memo):
-        hit = PyDict_GetItem(_memo, key)
-        if hit is not NULL:
-            model = <Model>hit
-    if model is not None:
-        return model
+    hit = vt_memo_get(_memo, key)
+    if hit is not None:
+        return <Model>hit
     return _registry.memoised(key, _new_model, name, ruleset)
 
 
