@@ -64,10 +64,11 @@ def _choose(name: str) -> ModuleType:
     package = __name__.rpartition(".")[0]
     if use_extensions():
         try:
+            module = importlib.import_module(f"{package}.{compiled[0]}")
             for extra in compiled[1:]:  # found, not imported: numpy loads on first batch call
                 if importlib.util.find_spec(f"{package}.{extra}") is None:
                     raise ModuleNotFoundError(f"No module named '{package}.{extra}'")
-            return importlib.import_module(f"{package}.{compiled[0]}")
+            return module
         except ImportError:
             if flag("VISIONTOKENS_REQUIRE_EXTENSIONS"):
                 raise
