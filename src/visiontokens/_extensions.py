@@ -18,7 +18,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
-import platform
+import sys
 from types import ModuleType
 
 #: twin name -> (compiled modules, pure module). The calculator's compiled twin is two
@@ -45,7 +45,7 @@ def flag(name: str) -> bool:
 
 def use_extensions() -> bool:
     """Whether compiled twins are wanted at all: at build time and at import time."""
-    return platform.python_implementation() == "CPython" and not flag("VISIONTOKENS_NO_EXTENSIONS")
+    return sys.implementation.name == "cpython" and not flag("VISIONTOKENS_NO_EXTENSIONS")
 
 
 _chosen: dict[str, ModuleType] = {}
