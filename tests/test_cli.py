@@ -35,7 +35,13 @@ def test_models_listing(capsys):
     assert "gpt-5.3-codex" in out and "gpt-6-astra" not in out
     assert main(["models", "--json"]) == 0
     listed = {m["id"]: m for m in json.loads(capsys.readouterr().out)}
-    assert listed["gpt-6-astra"]["details"]["high"] == {"cap": 65535, "budget": 2500, "short_side": None}
+    assert listed["gpt-6-astra"]["details"]["high"] == {
+        "scheme": "patch", "cap": 65535, "budget": 2500, "multiplier": "12/10", "reject_over": 30000}
+    assert listed["gpt-4o"]["details"]["low"] == {"scheme": "flat", "cap": 2048, "base": 85}
+    # every level says its scheme, and GPT Image 1 shows its fidelity extras (spec 3.3)
+    assert listed["gpt-image-1"]["details"]["high"] == {
+        "scheme": "tile", "cap": 2048, "base": 65, "short_side": 512, "per_tile": 129,
+        "input_fidelity_high": {"square": 4160, "other": 6240}}
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -74,12 +80,13 @@ def test_image_rows_and_total(capsys, tmp_path):
     out = capsys.readouterr().out
     assert code == 1  # two rows failed, and they say why
     lines = out.splitlines()
-    assert len(lines) == 6  # 5 images found + the total; notes.txt is not an image
+    assert len(lines) == 7  # 5 images found, the total, and what the walk skipped
+    assert lines[-1] == "(1 file in the folders skipped: not image files)"  # notes.txt
     assert "a.png" in lines[0]  # files, then subfolders, each sorted
     assert "1024x1024" in out and "765" in out and "1105" in out
     assert "truncated WebP" in out and "animated GIF" in out
-    assert lines[-1].split()[-1] == str(765 + 1105 + 255)  # tiny.png: 85 + 170
-    assert "3 images, 2 failed" in lines[-1]
+    assert lines[-2].split()[-1] == str(765 + 1105 + 255)  # tiny.png: 85 + 170
+    assert "3 images, 2 failed" in lines[-2]
 
 
 def test_image_json(capsys, tmp_path):
@@ -97,9 +104,81 @@ def test_image_json(capsys, tmp_path):
     assert "2/2" in captured.err  # the progress bar
 
 
-def test_image_bad_model_is_one_error(capsys, tmp_path):
-    assert main(["image", str(tmp_path), "-m", "gpt-4o", "-r", "1999-01"]) == 1
-    assert "unknown ruleset" in capsys.readouterr().err.lower()
+@pytest.mark.parametrize("options, message", [
+    (["-m", "gpt-4o", "-r", "1999-01"], "unknown ruleset"),
+    (["-m", "gpt-4o-mni"], "did you mean"),
+    (["-m", "gpt-4o", "-d", "original"], "does not support"),
+    (["-m", "gpt-4o", "--input-fidelity", "high"], "input_fidelity applies to GPT Image models"),
+])
+def test_image_checks_its_options_once_up_front(capsys, tmp_path, options, message):
+    for name in ("a.png", "b.png", "c.png"):
+        (tmp_path / name).write_bytes(b"not read: the options fail first")
+    assert main(["image", str(tmp_path), *options]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1 and message in captured.err
+
+
+def test_image_reads_stdin_and_takes_input_fidelity(capsys, monkeypatch):
+    import io
+
+    from headers import pillow_image
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(pillow_image("PNG", (1024, 1024)))))
+    assert main(["image", "-", "-m", "gpt-image-1", "--input-fidelity", "high"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["-", "1024x1024", str(65 + 129 + 4160)]  # spec 3.3, square
+    assert lines[1].split()[1:4] == ["1", "image", str(65 + 129 + 4160)]  # not "1 images"
+
+
+def test_image_prints_each_row_as_it_is_counted(capsys, tmp_path, monkeypatch):
+    # A long walk shows its rows as it goes: the first row is out before the second is read.
+    from headers import png_header
+
+    import visiontokens
+
+    for name in ("a.png", "b.png"):
+        (tmp_path / name).write_bytes(png_header(10, 10))
+    seen: list[str] = []
+    count_image = visiontokens.count_image
+
+    def spy(source, *args, **kwargs):
+        seen.append(capsys.readouterr().out)
+        return count_image(source, *args, **kwargs)
+
+    monkeypatch.setattr(visiontokens, "count_image", spy)
+    assert main(["image", str(tmp_path), "-m", "gpt-4o"]) == 0
+    assert seen[0] == "" and "a.png" in seen[1]
+
+
+def test_version_and_help_list_every_command(capsys):
+    import visiontokens
+    from visiontokens._cli import COMMANDS
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"visiontokens {visiontokens.__version__} ({visiontokens.IMPLEMENTATION})"
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert all(f"  {name} " in out for name in COMMANDS) and "WIDTHxHEIGHT" in out
+    assert main([]) == 2 and "commands:" in capsys.readouterr().out
+
+
+def test_a_mistyped_command_names_the_commands(capsys):
+    assert main(["images", "x.jpg", "-m", "gpt-4o"]) == 1
+    err = capsys.readouterr().err
+    assert "did you mean 'image'" in err and "commands: image, request, models" in err
+    assert err.count("\n") == 1
+
+
+def test_every_option_has_help_text():
+    import argparse
+
+    from visiontokens import _cli
+
+    parsers = [_cli._size_parser(), _cli._image_parser(), _cli._request_parser(), _cli._models_parser()]
+    for parser in parsers:
+        for action in parser._actions:
+            if not isinstance(action, argparse._HelpAction):
+                assert action.help, (parser.prog, action.dest)
 
 
 def test_request_example(capsys):

@@ -1,4 +1,5 @@
-"""The ``visiontokens`` command: ``visiontokens 1800x2400 --model gpt-4.1-mini``.
+"""The ``visiontokens`` command: ``visiontokens 1800x2400 --model gpt-4.1-mini`` and the
+subcommands of ``COMMANDS``.
 
 Bad input gives one line on stderr and a non-zero exit, never a traceback.
 """
@@ -15,7 +16,6 @@ from . import _registry
 from ._errors import VisionTokensError
 
 _SIZE = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
-COMMANDS = ("models", "image", "request")
 #: What a folder walk counts: the formats the API takes, and other image files, so that
 #: they are reported as unsupported rather than silently skipped.
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".gif", ".webp", ".bmp", ".tif",
@@ -25,32 +25,44 @@ PROGRESS_FROM = 50  # images: fewer finish before a bar would help
 
 def _size_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="visiontokens",
-        description="Input tokens of an image on an OpenAI vision model. "
-        "Other commands: 'visiontokens request BODY.json', 'visiontokens image PATH...', "
-        "'visiontokens models'.",
-    )
+        prog="visiontokens WIDTHxHEIGHT",
+        description="Input tokens of a WIDTHxHEIGHT image on an OpenAI vision model, and how "
+        "they are reached.")
     parser.add_argument("size", help="WIDTHxHEIGHT in pixels, e.g. 1800x2400")
     _add_common(parser)
-    parser.add_argument("--input-fidelity", choices=("low", "high"), default=None,
-                        help="GPT Image 1 input fidelity")
     return parser
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", "-m", required=True, help="model id, e.g. gpt-4.1-mini")
-    parser.add_argument("--detail", "-d", default="auto", help="low, high, original or auto")
+    parser.add_argument("--detail", "-d", default="auto",
+                        help="low, high, original or auto (default: auto)")
+    _add_ruleset(parser)
+    parser.add_argument("--input-fidelity", choices=("low", "high"), default=None,
+                        help="GPT Image 1 input fidelity (default: low)")
+    _add_json(parser)
+
+
+def _add_ruleset(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ruleset", "-r", default=None,
-                        help=f"dated ruleset (default {_registry.DEFAULT_RULESET})")
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
+                        help=f"dated ruleset (default: {_registry.DEFAULT_RULESET}, the newest)")
+
+
+def _add_json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="machine-readable JSON output")
 
 
 def _models_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="visiontokens models",
-                                     description="List the models of a ruleset.")
-    parser.add_argument("--ruleset", "-r", default=None)
-    parser.add_argument("--json", action="store_true")
+                                     description="List the models of a ruleset and their "
+                                     "parameters.")
+    _add_ruleset(parser)
+    _add_json(parser)
     return parser
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _cmd_size(argv: Sequence[str]) -> int:
@@ -97,65 +109,79 @@ def _image_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="visiontokens image",
         description="Input tokens of image files, their sizes read from their headers. "
-        "A folder counts the image files in it, recursively.")
-    parser.add_argument("paths", nargs="+", help="image files or folders")
+        "A folder counts the image files in it, recursively; '-' reads one image from "
+        "standard input.")
+    parser.add_argument("paths", nargs="+", metavar="PATH",
+                        help="image files or folders, or - for standard input")
     _add_common(parser)
     parser.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
-                        help=f"progress on stderr (auto: from {PROGRESS_FROM} images, on a terminal)")
+                        help=f"progress bar on stderr (auto: from {PROGRESS_FROM} images, "
+                        "on a terminal)")
     return parser
 
 
-def _image_paths(arguments: Sequence[str]) -> list[str]:
+def _image_paths(arguments: Sequence[str]) -> tuple[list[str], int]:
+    """(the paths to count, how many files the folder walks skipped as not images)."""
     import os
 
     paths: list[str] = []
+    skipped = 0
     for argument in arguments:
-        if os.path.isdir(argument):
-            found = []
+        if argument != "-" and os.path.isdir(argument):
             for folder, subfolders, files in os.walk(argument):
                 subfolders.sort()
-                found += [os.path.join(folder, name) for name in sorted(files)
-                          if os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES]
-            paths += found
+                for name in sorted(files):
+                    if os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES:
+                        paths.append(os.path.join(folder, name))
+                    else:
+                        skipped += 1
         else:
             paths.append(argument)  # named explicitly: always counted, or reported
-    return paths
+    return paths, skipped
 
 
 def _cmd_image(argv: Sequence[str]) -> int:
-    from . import count_image
+    from . import count_image, get_model
 
     args = _image_parser().parse_args(argv)
-    _registry.get_ruleset(args.ruleset)  # a bad ruleset is one error, not one per row
-    paths = _image_paths(args.paths)
+    # Model, detail, ruleset and fidelity are checked once, up front: one error, not one a row.
+    model = get_model(args.model, ruleset=args.ruleset)
+    model.count(1, 1, args.detail, input_fidelity=args.input_fidelity)
+    paths, skipped = _image_paths(args.paths)
     show_progress = args.progress == "always" or (
         args.progress == "auto" and len(paths) >= PROGRESS_FROM and sys.stderr.isatty())
+    width = max([len(path) for path in paths] + [5])
     rows: list[dict[str, object]] = []
+    total = failed = 0
     for done, path in enumerate(paths, 1):
         try:
-            cost = count_image(path, args.model, args.detail, ruleset=args.ruleset)
-            rows.append({"path": path, **cost.as_dict(), "error": None})
+            source = sys.stdin.buffer.read() if path == "-" else path
+            cost = count_image(source, args.model, args.detail, ruleset=args.ruleset,
+                               input_fidelity=args.input_fidelity)
+            row: dict[str, object] = {"path": path, **cost.as_dict(), "error": None}
+            total += cost.tokens
+            line = f"{path:<{width}}  {f'{cost.width}x{cost.height}':>11}  {cost.tokens:>8}"
         except (VisionTokensError, OSError) as error:  # reported on its row; the rest go on
-            rows.append({"path": path, "tokens": None, "error": str(error)})
+            row = {"path": path, "tokens": None, "error": str(error)}
+            failed += 1
+            line = f"{path:<{width}}  error: {error}"
+        rows.append(row)
+        if not args.json:  # rows as they are counted: a long walk shows its progress
+            if show_progress:
+                print("\r\033[K", end="", file=sys.stderr)
+            print(line, flush=show_progress)
         if show_progress:
             _progress(done, len(paths))
     if show_progress:
         print(file=sys.stderr)
-    total = sum(int(row["tokens"]) for row in rows if row["error"] is None)  # type: ignore[call-overload]
-    failed = sum(row["error"] is not None for row in rows)
     if args.json:
         print(json.dumps({"images": rows, "total_tokens": total, "counted": len(rows) - failed,
-                          "failed": failed}))
+                          "failed": failed, "skipped": skipped}))
     else:
-        width = max([len(str(row["path"])) for row in rows] + [5])
-        for row in rows:
-            if row["error"] is None:
-                size = f"{row['width']}x{row['height']}"
-                print(f"{row['path']:<{width}}  {size:>11}  {row['tokens']:>8}")
-            else:
-                print(f"{row['path']:<{width}}  error: {row['error']}")
-        summary = f"{len(rows) - failed} images" + (f", {failed} failed" if failed else "")
+        summary = _plural(len(rows) - failed, "image") + (f", {failed} failed" if failed else "")
         print(f"{'total':<{width}}  {summary:>11}  {total:>8}")
+        if skipped:
+            print(f"({_plural(skipped, 'file')} in the folders skipped: not image files)")
     return 1 if failed else 0
 
 
@@ -171,15 +197,14 @@ def _request_parser() -> argparse.ArgumentParser:
         description="Image tokens of a Chat Completions or Responses request body, image by "
         "image ('-' reads standard input).")
     parser.add_argument("body", help="a JSON request body, or - for standard input")
-    parser.add_argument("--ruleset", "-r", default=None,
-                        help=f"dated ruleset (default {_registry.DEFAULT_RULESET})")
+    _add_ruleset(parser)
     parser.add_argument("--fetch", action="store_true",
                         help="fetch http(s) images (public addresses only) to read their size")
     parser.add_argument("--upper-bound", action="store_true",
                         help="count an image of unknown size at the most it could cost")
     parser.add_argument("--collect", action="store_true",
                         help="report invalid images on their row instead of stopping")
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_json(parser)
     return parser
 
 
@@ -203,7 +228,7 @@ def _cmd_request(argv: Sequence[str]) -> int:
                        for i in result.images],
             "violations": [str(v) for v in result.violations]}))
         return 1 if result.violations else 0
-    print(f"{result.api} request, model {result.model}: {len(result.images)} images")
+    print(f"{result.api} request, model {result.model}: {_plural(len(result.images), 'image')}")
     width = max([len(i.pointer) for i in result.images] + [5])
     for image in result.images:
         if image.error is not None:
@@ -222,6 +247,22 @@ def _cmd_request(argv: Sequence[str]) -> int:
     return 1 if result.violations else 0
 
 
+def _level_json(p: _registry.DetailParams) -> dict[str, object]:
+    """One detail level as ``models --json`` shows it: its scheme and every parameter that
+    applies to it."""
+    level: dict[str, object] = {"scheme": p.scheme, "cap": p.cap}
+    if p.scheme == "patch":
+        level.update(budget=p.budget or None, multiplier=f"{p.mult_num}/{p.mult_den}",
+                     reject_over=p.reject_over or None)
+    else:
+        level.update(base=p.base)
+        if p.scheme == "tile":
+            level.update(short_side=p.short_side, per_tile=p.per_tile)
+    if p.fidelity_square or p.fidelity_other:  # spec 3.3: GPT Image 1, input_fidelity="high"
+        level["input_fidelity_high"] = {"square": p.fidelity_square, "other": p.fidelity_other}
+    return level
+
+
 def _cmd_models(argv: Sequence[str]) -> int:
     args = _models_parser().parse_args(argv)
     specs = _registry.models(args.ruleset)
@@ -230,8 +271,7 @@ def _cmd_models(argv: Sequence[str]) -> int:
             {"id": s.id, "ruleset": s.ruleset, "scheme": s.scheme, "multiplier": s.multiplier,
              "base": s.base, "per_tile": s.per_tile, "auto": s.auto, "status": s.status,
              "source": s.source,
-             "details": {lvl: {"cap": p.cap, "budget": p.budget or None, "short_side": p.short_side or None}
-                         for lvl, p in s.params.items()}}
+             "details": {lvl: _level_json(p) for lvl, p in s.params.items()}}
             for s in specs
         ], indent=1))
         return 0
@@ -244,13 +284,54 @@ def _cmd_models(argv: Sequence[str]) -> int:
     return 0
 
 
+#: Subcommand -> (what it does, its function). A first argument that is none of these and
+#: looks like a size (digits, an x, digits) is the size command.
+COMMANDS = {
+    "image": ("input tokens of image files, sizes read from their headers", _cmd_image),
+    "request": ("image tokens of a Chat Completions or Responses request body", _cmd_request),
+    "models": ("the models of a ruleset and their parameters", _cmd_models),
+}
+
+
+def _usage() -> str:
+    from . import __version__
+
+    lines = [f"visiontokens {__version__}: exact input-token counts for images on OpenAI models",
+             "", "usage: visiontokens WIDTHxHEIGHT --model M [--detail D] [--ruleset R] [--json]",
+             "       visiontokens COMMAND ...", "", "commands:",
+             f"  {'WIDTHxHEIGHT':<14}input tokens of one image size, and how they are reached"]
+    lines += [f"  {name:<14}{summary}" for name, (summary, _) in COMMANDS.items()]
+    lines += ["", "'visiontokens COMMAND --help' (or 'visiontokens 1x1 --help') for its options;",
+              "'visiontokens --version' for the version."]
+    return "\n".join(lines)
+
+
+def _unknown_command(word: str) -> VisionTokensError:
+    from ._errors import closest
+
+    names = list(COMMANDS)
+    hint = closest(word, names, n=1)
+    guess = f"; did you mean {hint[0]!r}?" if hint else ""
+    return VisionTokensError(f"{word!r} is not a command or a WIDTHxHEIGHT size{guess} "
+                             f"(commands: {', '.join(names)}; 'visiontokens --help' lists them)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    command = {"models": _cmd_models, "image": _cmd_image, "request": _cmd_request}.get(
-        argv[0] if argv else "", None)
+    first = argv[0] if argv else ""
     try:
-        if command is not None:
-            return command(argv[1:])
+        if first in ("", "-h", "--help", "help"):
+            print(_usage())
+            return 0 if first else 2
+        if first in ("-V", "--version"):
+            from . import IMPLEMENTATION, __version__
+
+            print(f"visiontokens {__version__} ({IMPLEMENTATION})")
+            return 0
+        if first in COMMANDS:
+            return COMMANDS[first][1](argv[1:])
+        if not first[:1].isdigit() and not first.startswith("-"):
+            raise _unknown_command(first)
         return _cmd_size(argv)
     except BrokenPipeError:  # `visiontokens models | head`: the reader left, nothing to say
         sys.stdout = None

@@ -18,7 +18,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
-import platform
+import sys
 from types import ModuleType
 
 #: twin name -> (compiled modules, pure module). The calculator's compiled twin is two
@@ -45,7 +45,7 @@ def flag(name: str) -> bool:
 
 def use_extensions() -> bool:
     """Whether compiled twins are wanted at all: at build time and at import time."""
-    return platform.python_implementation() == "CPython" and not flag("VISIONTOKENS_NO_EXTENSIONS")
+    return sys.implementation.name == "cpython" and not flag("VISIONTOKENS_NO_EXTENSIONS")
 
 
 _chosen: dict[str, ModuleType] = {}
@@ -64,10 +64,11 @@ def _choose(name: str) -> ModuleType:
     package = __name__.rpartition(".")[0]
     if use_extensions():
         try:
+            module = importlib.import_module(f"{package}.{compiled[0]}")
             for extra in compiled[1:]:  # found, not imported: numpy loads on first batch call
                 if importlib.util.find_spec(f"{package}.{extra}") is None:
                     raise ModuleNotFoundError(f"No module named '{package}.{extra}'")
-            return importlib.import_module(f"{package}.{compiled[0]}")
+            return module
         except ImportError:
             if flag("VISIONTOKENS_REQUIRE_EXTENSIONS"):
                 raise
