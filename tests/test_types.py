@@ -86,6 +86,9 @@ def test_mypy_strict_src_is_clean():
 
 
 def test_the_public_api_has_precise_types(tmp_path):
+    # Checked from the source tree, the package's own modules are checked too: they need the
+    # project's one override (a pure install has no Cython for _request_py.py to ask).
+    (tmp_path / "mypy.ini").write_text("[mypy]\n[mypy-cython]\nignore_missing_imports = True\n")
     (tmp_path / "uses.py").write_text(textwrap.dedent(USES))
     (tmp_path / "misuses.py").write_text(textwrap.dedent(MISUSES))
     done = mypy("uses.py", cwd=tmp_path)
