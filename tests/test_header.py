@@ -81,8 +81,12 @@ def test_sizes_equal_pillows(parser, name, data, animated):
 
 def test_the_result_is_a_plain_named_tuple(parser):
     info = parser.image_info(png_header(3, 4))
-    assert type(info) is ImageInfo and info == (3, 4, "png", False)
-    assert info._asdict() == {"width": 3, "height": 4, "format": "png", "animated": False}
+    assert type(info) is ImageInfo and info == (3, 4, "png", False, False)
+    assert info._asdict() == {"width": 3, "height": 4, "format": "png", "animated": False,
+                              "animation_undecided": False}
+    # the fields of the first release come first, and the added one has a default
+    width, height, format, animated = info[:4]
+    assert ImageInfo(3, 4, "png", False) == info and info.animation_undecided is False
 
 
 def test_large_payloads_via_data_url(parser):
@@ -111,37 +115,43 @@ def test_large_payloads_via_data_url(parser):
     (gif_header(10, 20, frames=2, extensions=2), (10, 20, "gif", True)),
     (webp_header(16383, 16383, "VP8 "), (16383, 16383, "webp", False)),
     (webp_header(16384, 16384, "VP8L"), (16384, 16384, "webp", False)),
-    (webp_header(2**24, 2**24, "VP8X", animated=True), (2**24, 2**24, "webp", True)),
+    (webp_header(2**24, 255, "VP8X", animated=True), (2**24, 255, "webp", True)),
+    (webp_header(65537, 65535, "VP8X", animated=True), (65537, 65535, "webp", True)),  # 2**32 - 1 px
+    (webp_header(16384, 16384, "VP8X"), (16384, 16384, "webp", False)),
 ])
 def test_format_edges(parser, header, expected):
-    assert parser.image_info(header) == expected
-    assert parser.image_info(data_url(header)) == expected
+    assert parser.image_info(header) == ImageInfo(*expected)
+    assert parser.image_info(data_url(header)) == ImageInfo(*expected)
 
 
-def test_jpeg_rst_and_tem_markers_are_standalone(parser):
-    data = b"\xff\xd8\xff\xd0\xff\x01" + jpeg_header(3, 4)[2:]
-    assert parser.image_info(data)[:2] == (3, 4)
+def test_jpeg_rst_markers_are_standalone_and_tem_is_refused(parser):
+    # Pillow's marker table: RST0..7 have no length; 0xFF01 (TEM) is not in it at all
+    assert parser.image_info(b"\xff\xd8\xff\xd0\xff\xd7" + jpeg_header(3, 4)[2:])[:2] == (3, 4)
+    with pytest.raises(CorruptImageError, match="0xFF01 at byte 2 is not a JPEG marker"):
+        parser.image_info(b"\xff\xd8\xff\x01" + jpeg_header(3, 4)[2:])
 
 
 @pytest.mark.parametrize("data,error,message", [
     (b"", TruncatedImageError, "empty image data"),
-    (b"\x89PNG\r\n", TruncatedImageError, "truncated PNG data: 6 bytes, the header needs at least 24"),
+    (b"\x89PNG\r\n", TruncatedImageError, "truncated PNG data: 6 bytes, the header needs at least 16"),
     (png_header(3, 4)[:30], TruncatedImageError, "truncated PNG data: 30 bytes"),
     (png_header(0, 4), CorruptImageError, "IHDR gives 0x4"),
     (png_header(2**31, 4), CorruptImageError, "IHDR gives 2147483648x4"),
-    (b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\x0dIDAT" + bytes(20), CorruptImageError, "not IHDR"),
+    (b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\x0dIDAT" + bytes(20), CorruptImageError, "no IHDR chunk"),
     (jpeg_header(5, 0), CorruptImageError, "zero height"),
     (jpeg_header(0, 5), CorruptImageError, "gives 0x5"),
-    (b"\xff\xd8\xff\xda\x00\x02", CorruptImageError, "marker 0xDA at byte 2"),
+    (b"\xff\xd8\xff\xda\x00\x02", CorruptImageError, "no frame header"),
     (b"\xff\xd8\x00", CorruptImageError, "expected a marker"),
-    (b"\xff\xd8\xff\xe0\x00\x01", CorruptImageError, "length 1, too short"),
+    (b"\xff\xd8\xff\xe0\x00\x01", CorruptImageError, "no frame header"),
+    (jpeg_header(3, 4)[:-3], TruncatedImageError, "truncated JPEG"),
     (b"\xff\xd8\xff\xe0\x00\x10abc", TruncatedImageError, "truncated JPEG"),
-    (gif_header(0, 5), CorruptImageError, "logical screen is 0x5"),
-    (gif_header(5, 5)[:-1], TruncatedImageError, "truncated GIF"),
-    (gif_header(5, 5)[:-1] + b"\x00", CorruptImageError, "unexpected byte 0x00"),
+    (gif_header(0, 5), CorruptImageError, "the image is 0x5"),
+    (gif_header(5, 5)[:-7], TruncatedImageError, "truncated GIF"),
+    (gif_header(5, 5, frames=0), CorruptImageError, "trailer at byte 19 comes before any image"),
     (webp_header(5, 5, "VP8 ")[:-2], TruncatedImageError, "truncated WebP"),
-    (b"RIFF\x00\x00\x00\x00WEBPABCD" + bytes(20), CorruptImageError, "'ABCD', not VP8"),
-    (webp_header(5, 5, "VP8L").replace(b"\x2f", b"\x2e"), CorruptImageError, "VP8L signature"),
+    (b"RIFF\x18\x00\x00\x00WEBPABCD" + bytes(20), CorruptImageError, "'ABCD', not VP8"),
+    (b"RIFF\x00\x00\x00\x00WEBPVP8 " + bytes(20), CorruptImageError, "RIFF size is 0"),
+    (webp_header(5, 5, "VP8L").replace(b"\x2f", b"\x2e"), CorruptImageError, "VP8L image at byte 12: the signature is not 0x2F"),
 ])
 def test_bad_data_is_a_typed_error(parser, data, error, message):
     with pytest.raises(error, match=message) as caught:
@@ -243,13 +253,13 @@ def test_files_are_read_only_as_far_as_needed(parser):
     small = CountingFile(png_header(3, 4) + tail)
     assert parser.image_info(small)[:2] == (3, 4)
     assert small.bytes_read <= _image_input.FIRST_READ
-    late = CountingFile(jpeg_header(5, 6, segments=[(0xE2, bytes(65000))] * 3) + tail)
+    late = CountingFile(jpeg_header(5, 6, segments=[(0xE2, bytes(65000))] * 3, sos=True) + tail)
     assert parser.image_info(late)[:2] == (5, 6)
     assert late.bytes_read < 1_000_000
 
 
 def test_file_reads_are_capped(parser):
-    endless = CountingFile(jpeg_header(5, 6, segments=[(0xE2, bytes(65000))] * 40))
+    endless = CountingFile(jpeg_header(5, 6, segments=[(0xE2, bytes(65000))] * 40, sos=True))
     with pytest.raises(InvalidImageError, match="within the first 1000000 bytes"):
         parser.image_info(endless, max_read=1_000_000)
     assert endless.bytes_read == 1_000_000
@@ -277,10 +287,15 @@ def test_count_image_errors_are_library_errors():
         visiontokens.count_image(b"nope", "gpt-4o")
 
 
-def test_compiled_error_codes_match_the_shared_table():
+def test_every_compiled_error_code_has_a_builder():
+    """The codes live only in the compiled twin; each maps to a builder of _errors.py, which
+    the pure twin calls by name."""
     compiled = pytest.importorskip("visiontokens._header_c")
-    assert compiled.CODES == {name: getattr(_image_input, name) for name in compiled.CODES}
-    assert len(compiled.CODES) == len(_image_input._FORMAT_OF_CODE)
+    from visiontokens import _errors
+
+    for builder, count in compiled.BUILDERS:
+        assert getattr(_errors, builder.__name__) is builder
+        assert isinstance(builder(*range(1, count + 1)), InvalidImageError)
 
 
 def test_path_like_objects(parser, tmp_path):
