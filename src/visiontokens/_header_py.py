@@ -267,7 +267,7 @@ def _jpeg(r, complete: bool) -> ImageInfo:
             continue
         length = _be(r.read(pos + 2, 2))
         if length > 2:
-            r.read(pos + 4 + length - 3, 1)  # the segment is whole
+            r.need(pos + 2 + length)  # the segment is whole
         if _is_frame_header(marker):
             if length < 8:
                 raise err.jpeg_frame_length_error(pos, length)
