@@ -307,3 +307,157 @@ def test_path_like_objects(parser, tmp_path):
             return str(path)
 
     assert parser.image_info(Custom())[:2] == (9, 10)
+
+
+# --- bytes-like sources of any shape (issue 12 item 3) -------------------------------------------
+
+def test_memoryviews_of_any_shape_are_read_as_their_bytes(parser):
+    import array
+
+    import numpy as np
+
+    data = png_header(3, 4)
+    data += bytes(-len(data) % 4)  # a multiple of 4 bytes, for the wide views below
+    expected = parser.image_info(data)
+    strided = bytearray(len(data) * 2)
+    strided[::2] = data
+    grid = np.frombuffer(data, dtype=np.uint8).reshape(4, -1)
+    views = [
+        memoryview(strided)[::2],  # not contiguous
+        memoryview(array.array("I", data)),  # 4-byte items
+        memoryview(grid),  # two dimensions
+        memoryview(np.asfortranarray(grid.T).T),  # C order again, through a Fortran copy
+    ]
+    assert not views[0].c_contiguous and views[1].itemsize == 4
+    for view in views:
+        assert parser.image_info(view) == expected
+        assert parser.parse_buffer(view) == expected
+    # a Fortran-ordered view is read as its bytes in C order, as tobytes() gives them
+    fortran = memoryview(np.asfortranarray(grid))
+    assert not fortran.c_contiguous
+    assert parser.image_info(fortran) == parser.image_info(fortran.tobytes())
+    # a 0-dimensional view holds one item: one byte is too short for any header
+    with pytest.raises(TruncatedImageError):
+        parser.image_info(memoryview(np.array(0x89, dtype=np.uint8)))
+
+
+def test_a_wide_memoryview_of_a_data_url_is_a_data_url(parser):
+    import array
+
+    media = "image/png"
+    while (len("data:") + len(media) + len(";base64,")) % 4:
+        media += "x"  # the URL's length must be a multiple of the 4-byte items
+    url = data_url(png_header(3, 4) + bytes(2), media).encode()
+    url += b"" if len(url) % 4 == 0 else b"="  # (base64 text is a multiple of 4 already)
+    assert len(url) % 4 == 0
+    wide = memoryview(array.array("I", url))
+    assert wide[:5].tolist() != list(b"data:")  # five items are not five bytes ...
+    assert parser.image_info(wide)[:2] == (3, 4)  # ... yet it is read as a data URL
+
+
+def test_a_released_memoryview_is_a_typed_error(parser):
+    view = memoryview(png_header(3, 4))
+    view.release()
+    for call in (parser.image_info, parser.parse_buffer):
+        with pytest.raises(visiontokens.InvalidArgumentError, match="released"):
+            call(view)
+
+
+def test_parse_buffer_refuses_what_is_not_bytes(parser):
+    with pytest.raises(ArgumentTypeError, match="got str"):
+        parser.parse_buffer("not bytes")
+
+
+def test_max_read_is_checked(parser, tmp_path):
+    path = tmp_path / "x.png"
+    path.write_bytes(png_header(3, 4))
+    for bad, error in ((0, visiontokens.InvalidArgumentError), (-5, visiontokens.InvalidArgumentError),
+                       ("64", ArgumentTypeError), (2.5, ArgumentTypeError), (True, ArgumentTypeError)):
+        with pytest.raises(error, match="max_read"):
+            parser.image_info(path, max_read=bad)
+
+
+# --- prefixes and undecided animation (issue 12 item 2) ----------------------------------------
+
+def test_a_gif_without_its_trailer_is_still_so_far_and_undecided(parser):
+    one = gif_header(40, 30, trailer=False)
+    assert parser.image_info(one) == ImageInfo(40, 30, "gif", False, True)
+    assert parser.image_info(data_url(one)) == ImageInfo(40, 30, "gif", False, True)
+    two = gif_header(40, 30, frames=2, trailer=False)
+    assert parser.image_info(two) == ImageInfo(40, 30, "gif", True, False)
+    whole = gif_header(40, 30)
+    assert parser.image_info(whole) == ImageInfo(40, 30, "gif", False, False)
+
+
+def test_a_prefix_says_how_far_to_read_and_what_it_knows(parser):
+    """parse_buffer(data, complete=False): the answer once no later byte can change it, else
+    TruncatedImageError with ``needed`` and, once the size is known, ``info``."""
+    gif = gif_header(40, 30, frames=2)
+    cut = gif.index(b"\x2c", 20)  # before the second image
+    with pytest.raises(TruncatedImageError) as caught:
+        parser.parse_buffer(gif[:cut], complete=False)
+    assert caught.value.needed > cut
+    assert caught.value.info == ImageInfo(40, 30, "gif", False, True)
+    assert parser.parse_buffer(gif[:cut + 12], complete=False) == ImageInfo(40, 30, "gif", True)
+    # a still GIF: only its trailer decides
+    still = gif_header(40, 30)
+    with pytest.raises(TruncatedImageError):
+        parser.parse_buffer(still[:-1], complete=False)
+    assert parser.parse_buffer(still, complete=False) == ImageInfo(40, 30, "gif", False)
+    # a JPEG is known at its scan; before it the size so far is offered
+    jpeg = jpeg_header(5, 6, sos=True)
+    with pytest.raises(TruncatedImageError) as caught:
+        parser.parse_buffer(jpeg[:jpeg.index(b"\xff\xda")], complete=False)
+    assert caught.value.info == ImageInfo(5, 6, "jpeg", False)
+    assert parser.parse_buffer(jpeg, complete=False) == ImageInfo(5, 6, "jpeg", False)
+    # a WebP RIFF that says more than the prefix holds: sized from its first chunk
+    webp = webp_header(7, 8, "VP8L")
+    assert parser.parse_buffer(webp + bytes(10), complete=False)[:2] == (7, 8)
+    with pytest.raises(TruncatedImageError):
+        parser.parse_buffer(webp[:-2], complete=True)
+    # nothing known yet: no info
+    with pytest.raises(TruncatedImageError) as caught:
+        parser.parse_buffer(gif[:12], complete=False)
+    assert caught.value.info is None
+
+
+def test_a_file_larger_than_max_read_still_gets_its_size(parser, tmp_path):
+    # one image, a 1 MB comment extension, then a second image
+    big = gif_header(300, 200)[:-1] + b"\x21\xfe" + (b"\xff" + bytes(255)) * 4000 + b"\x00" \
+        + gif_header(300, 200)[13 + 6:]
+    path = tmp_path / "big.gif"
+    path.write_bytes(big)
+    assert parser.image_info(path) == ImageInfo(300, 200, "gif", True)
+    capped = parser.image_info(path, max_read=200_000)
+    assert capped == ImageInfo(300, 200, "gif", False, True)
+    with open(path, "rb") as file:
+        assert parser.image_info(file, max_read=200_000) == capped
+    # a JPEG whose frame header lies beyond the cap has no size to give
+    late = tmp_path / "late.jpg"
+    late.write_bytes(jpeg_header(5, 6, segments=[(0xE2, bytes(65000))] * 4, sos=True))
+    with pytest.raises(InvalidImageError, match="within the first 100000 bytes"):
+        parser.image_info(late, max_read=100_000)
+
+
+def test_count_image_and_count_request_policy_for_an_undecided_gif(walk):
+    gif = gif_header(40, 30, trailer=False)
+    counted = walk.count_image(gif, "gpt-4o", "high")
+    assert counted == visiontokens.explain_image_tokens(40, 30, "gpt-4o", "high")
+    assert walk.count_image(gif, "gpt-4o", "high", undecided_animation="still") == counted
+    with pytest.raises(AnimatedImageError, match="cannot tell whether the GIF is animated"):
+        walk.count_image(gif, "gpt-4o", "high", undecided_animation="refuse")
+    # a GIF that ends with its trailer, or any other format, is decided: the policy is moot
+    assert walk.count_image(gif_header(40, 30), "gpt-4o", undecided_animation="refuse").tokens > 0
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": data_url(gif, "image/gif"), "detail": "high"}}]}]}
+    assert walk.count_request(body).image_tokens == counted.tokens
+    with pytest.raises(AnimatedImageError, match="/messages/0/content/0: cannot tell"):
+        walk.count_request(body, undecided_animation="refuse")
+    collected = walk.count_request(body, undecided_animation="refuse", on_violation="collect")
+    assert collected.image_tokens == 0 and len(collected.violations) == 1
+    for call in (lambda v: walk.count_image(gif, "gpt-4o", undecided_animation=v),
+                 lambda v: walk.count_request(body, undecided_animation=v)):
+        with pytest.raises(visiontokens.InvalidArgumentError, match="'still' or 'refuse'"):
+            call("count")
+        with pytest.raises(ArgumentTypeError):
+            call(None)

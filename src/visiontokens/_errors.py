@@ -531,3 +531,24 @@ def webp_vp8_error(offset: int, what: int) -> CorruptImageError:
 def webp_vp8l_error(offset: int, what: int) -> CorruptImageError:
     reason = ("the header is cut", "the signature is not 0x2F", "the version is not 0")[what]
     return _corrupt("webp", f"VP8L image at byte {offset}: {reason}")
+
+
+# the policy for a GIF whose animation is undecided (its data ends before a second image or
+# its trailer): count it as the still image it is so far, as the API would, or refuse it
+
+UNDECIDED_ANIMATION = ("still", "refuse")
+
+
+def undecided_animation_option(value: object) -> str:
+    """``value`` checked as an ``undecided_animation=`` argument."""
+    if not isinstance(value, str):
+        raise ArgumentTypeError(f"undecided_animation must be 'still' or 'refuse', got {value!r}")
+    if value not in UNDECIDED_ANIMATION:
+        raise InvalidArgumentError(f"undecided_animation must be 'still' or 'refuse', got {value!r}")
+    return value
+
+
+def undecided_animation_error(what: str) -> AnimatedImageError:
+    return AnimatedImageError(
+        f"{what}: cannot tell whether the GIF is animated, its data ends before a second image "
+        "or its trailer (refused: undecided_animation='refuse')")

@@ -14,7 +14,7 @@ directly, since this machine spends 2-3 us building a frozen dataclass.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, NamedTuple, Union
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Literal, NamedTuple, Union
 
 from . import _registry, _spec
 from ._extensions import twin
@@ -28,6 +28,8 @@ from ._errors import (
     PayloadTooLargeError,
     TooManyImagesError,
     VisionTokensError,
+    undecided_animation_error,
+    undecided_animation_option,
 )
 from ._image_input import ImageInfo, decoded_size
 from ._results import ImageCost
@@ -47,6 +49,11 @@ _tokens = twin("tokens")  # the calculator
 
 # spec 5: the request limits. The payload counted is the images' own bytes.
 MAX_IMAGES, MAX_PAYLOAD = _spec.MAX_IMAGES, _spec.MAX_PAYLOAD
+
+#: undecided_animation=: a GIF whose data ends before a second image or its trailer is counted
+#: as the still image it is so far ("still", the default), or refused ("refuse"). (Literal, not
+#: str: the compiled twin would turn a wrong type into a bare TypeError before our check.)
+UndecidedAnimation = Literal["still", "refuse"]
 
 FileResolution = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]", tuple, ImageInfo, None]
 FileResolver = Callable[[str], Union[FileResolution, Awaitable[FileResolution]]]
@@ -334,9 +341,19 @@ def _awaitable(value: Any) -> bool:
     return hasattr(value, "__await__")
 
 
-def _refused_animation(info: ImageInfo) -> bool:
-    """spec 5: the API takes "non-animated GIF"; it states no such rule for PNG or WebP."""
-    return info.animated and info.format == "gif"
+def _refused_animation(info: ImageInfo,
+                       undecided_animation: UndecidedAnimation = "still") -> bool:
+    """spec 5: the API takes "non-animated GIF"; it states no such rule for PNG or WebP. A GIF
+    whose animation is undecided (its data ends first) is the still image it is so far, unless
+    undecided_animation="refuse"."""
+    return info.format == "gif" and (
+        info.animated or (info.animation_undecided and undecided_animation == "refuse"))
+
+
+def _animation_error(info: ImageInfo, where: str) -> AnimatedImageError:
+    if info.animated:
+        return AnimatedImageError(f"{where}: the API takes non-animated GIF only")
+    return undecided_animation_error(where)
 
 
 # --- one image --------------------------------------------------------------------------------
@@ -348,20 +365,24 @@ def image_info(source: Any) -> ImageInfo:
 
 
 def count_image(source: Any, model: str, detail: str = "auto", *, ruleset: str | None = None,
-                input_fidelity: str | None = None) -> ImageCost:
+                input_fidelity: str | None = None,
+                undecided_animation: UndecidedAnimation = "still") -> ImageCost:
     """What an image costs, its size read from its header: bytes, a path, a binary file or
     a ``data:image/...;base64,`` URL. An animated GIF is refused (spec 5)."""
+    undecided_animation = undecided_animation_option(undecided_animation)
     info = _header.image_info(source)
-    if _refused_animation(info):
-        raise AnimatedImageError(
-            f"animated GIF ({info.width}x{info.height}): the API takes non-animated GIF only")
+    if _refused_animation(info, undecided_animation):
+        raise _animation_error(info, f"{'animated ' if info.animated else ''}GIF "
+                                     f"({info.width}x{info.height})")
     return _tokens.explain_image_tokens(info.width, info.height, model, detail, ruleset=ruleset,
                                         input_fidelity=input_fidelity)
 
 
 # --- putting it together -------------------------------------------------------------------------
 
-def _options(fetch: Any, on_unknown: str, on_violation: str) -> Fetcher | None:
+def _options(fetch: Any, on_unknown: str, on_violation: str,
+             undecided_animation: UndecidedAnimation = "still") -> Fetcher | None:
+    undecided_animation_option(undecided_animation)
     if on_unknown not in ("error", "upper_bound"):
         raise InvalidArgumentError(f"on_unknown must be 'error' or 'upper_bound', got {on_unknown!r}")
     if on_violation not in ("raise", "collect"):
@@ -390,7 +411,8 @@ def _default_fetcher() -> Fetcher:
 
 
 def _count(body: dict, api: str, refs: list[tuple], sizes: list[tuple], ruleset: str | None,
-           on_unknown: str, on_violation: str) -> RequestCount:
+           on_unknown: str, on_violation: str,
+           undecided_animation: UndecidedAnimation = "still") -> RequestCount:
     model_name = body.get("model")
     if not refs:
         return _new(RequestCount, (model_name if isinstance(model_name, str) else None, api, 0,
@@ -419,9 +441,10 @@ def _count(body: dict, api: str, refs: list[tuple], sizes: list[tuple], ruleset:
                                      True, note))
                 total += tokens
                 continue
-            elif _refused_animation(info):
-                error = AnimatedImageError(
+            elif _refused_animation(info, undecided_animation):
+                error = (AnimatedImageError(
                     f"{pointer}: an animated GIF; the API takes non-animated GIF only")
+                    if info.animated else undecided_animation_error(pointer))
             else:
                 tokens = count(info.width, info.height, detail)
                 level = levels.get(detail)
@@ -465,23 +488,25 @@ def _resolved_model(name: str, ruleset: str | None) -> tuple[Any, Any, dict[str,
 
 def count_request(body: Any, *, ruleset: str | None = None, fetch: Any = None,
                   resolve_file: FileResolver | None = None, on_unknown: str = "error",
-                  on_violation: str = "raise") -> RequestCount:
+                  on_violation: str = "raise",
+                  undecided_animation: UndecidedAnimation = "still") -> RequestCount:
     """The image tokens of a Chat Completions or Responses request body (a dict, or its JSON
     text or bytes), image by image. See the README for every option."""
-    fetcher = _options(fetch, on_unknown, on_violation)
+    fetcher = _options(fetch, on_unknown, on_violation, undecided_animation)
     body = _load(body)
     api, refs = _walk(body)
     return _count(body, api, refs, _sizes(refs, fetcher, resolve_file), ruleset, on_unknown,
-                  on_violation)
+                  on_violation, undecided_animation)
 
 
 async def count_request_async(body: Any, *, ruleset: str | None = None, fetch: Any = None,
                               resolve_file: FileResolver | None = None, on_unknown: str = "error",
-                              on_violation: str = "raise") -> RequestCount:
+                              on_violation: str = "raise",
+                              undecided_animation: UndecidedAnimation = "still") -> RequestCount:
     """count_request for async code: remote images are fetched concurrently, and
     resolve_file may be a coroutine function."""
-    fetcher = _options(fetch, on_unknown, on_violation)
+    fetcher = _options(fetch, on_unknown, on_violation, undecided_animation)
     body = _load(body)
     api, refs = _walk(body)
     sizes = await _sizes_async(refs, fetcher, resolve_file)
-    return _count(body, api, refs, sizes, ruleset, on_unknown, on_violation)
+    return _count(body, api, refs, sizes, ruleset, on_unknown, on_violation, undecided_animation)
