@@ -534,57 +534,100 @@ cdef int parse_jpeg(const Source* s, Outcome* o) noexcept nogil:
 
 
 # GIF -----------------------------------------------------------------------------------
-# The walk over data sub-blocks is the one cost that grows with the file. From bytes it reads
-# only each sub-block's length byte; encoders write full 255-byte sub-blocks, so four length
-# bytes 256 apart are checked at once, as independent loads, before jumping 1 KB. From a data
-# URL it decodes only the base64 group holding each length byte, four groups at once likewise.
+# The walk over data sub-blocks is the one cost that grows with the file. It reads only each
+# sub-block's length byte, and encoders write runs of equal sub-blocks (255 bytes each, the
+# last one aside): so at a sub-block of length n it checks the next eight length bytes, n + 1
+# apart, as independent loads, and jumps over all eight when they are n too. From a data URL
+# it decodes only the base64 group holding each length byte, eight groups at once likewise.
+# Bytes between blocks that start no block are skipped in one scan, not one call per byte.
 
 cdef inline Py_ssize_t gif_sub_blocks_bytes(const uint8_t* d, Py_ssize_t size,
                                             Py_ssize_t pos) noexcept nogil:
-    cdef uint8_t n
-    while True:
-        while pos + 768 < size and (d[pos] & d[pos + 256] & d[pos + 512] & d[pos + 768]) == 255:
-            pos += 1024
-        if pos >= size:
-            return pos
+    cdef uint32_t n
+    cdef Py_ssize_t step
+    while pos < size:
         n = d[pos]
-        pos += 1 + n
         if n == 0:
-            return pos
+            return pos + 1
+        step = n + 1
+        while pos + 8 * step < size and ((d[pos + step] ^ n) | (d[pos + 2 * step] ^ n)
+                                         | (d[pos + 3 * step] ^ n) | (d[pos + 4 * step] ^ n)
+                                         | (d[pos + 5 * step] ^ n) | (d[pos + 6 * step] ^ n)
+                                         | (d[pos + 7 * step] ^ n) | (d[pos + 8 * step] ^ n)) == 0:
+            pos += 8 * step
+        pos += step
+    return pos
 
 
 cdef inline uint32_t group_bits(const uint8_t* c) noexcept nogil:
-    """The 24 bits of the four base64 characters at c, with bit 24+ set if one is invalid."""
-    return ((<uint32_t>DECODE[c[0]] << 18) | (<uint32_t>DECODE[c[1]] << 12)
-            | (<uint32_t>DECODE[c[2]] << 6) | DECODE[c[3]]
-            | ((<uint32_t>(DECODE[c[0]] | DECODE[c[1]] | DECODE[c[2]] | DECODE[c[3]])
-                & NOT_BASE64) << 18))
+    """The 24 bits of the four base64 characters at c, with bit 24 set if one is invalid."""
+    cdef uint32_t a = DECODE[c[0]], b = DECODE[c[1]], e = DECODE[c[2]], f = DECODE[c[3]]
+    return (a << 18) | (b << 12) | (e << 6) | f | (((a | b | e | f) & NOT_BASE64) << 18)
 
 
 cdef inline uint32_t base64_byte(const uint8_t* text, Py_ssize_t k) noexcept nogil:
-    """Decoded byte k from its full group, or 256+ if the group holds an invalid character."""
+    """Decoded byte k from its full group, or 256 + the byte if the group is not valid
+    base64 (so it never equals a byte)."""
     cdef Py_ssize_t g = k // 3
     cdef uint32_t bits = group_bits(text + 4 * g)
-    return ((bits >> (16 - 8 * (k - 3 * g))) & 0xFF) | (bits >> 16 & 0x100)
+    return ((bits >> (16 - 8 * (k - 3 * g))) & 0xFF) | ((bits >> 16) & 0x100)
+
+
+cdef enum:
+    WINDOW_GROUPS = 1024  # a decoded window: 3 KB
+
+cdef struct Window:
+    Py_ssize_t start, end  # the decoded bytes [start, end) held in data
+    uint8_t data[3 * WINDOW_GROUPS]
+
+
+cdef inline bint fill_window(const Source* s, Window* w, Py_ssize_t pos) noexcept nogil:
+    """Decode the valid full groups from pos's group on, up to WINDOW_GROUPS of them and
+    short of a final partial group. False if there is none (an invalid or final group at pos): the
+    caller then reads that byte through byte_at, which reports it as such. No error is raised
+    here for a group that is never read."""
+    cdef Py_ssize_t g = pos // 3, last = s.size // 3 - 1, i = 0  # the last full group
+    cdef uint32_t bits
+    while i < WINDOW_GROUPS and g + i <= last:
+        bits = group_bits(s.data + 4 * (g + i))
+        if bits >> 24:
+            break
+        w.data[3 * i], w.data[3 * i + 1], w.data[3 * i + 2] = bits >> 16, (bits >> 8) & 0xFF, bits & 0xFF
+        i += 1
+    w.start, w.end = 3 * g, 3 * (g + i)
+    return i > 0
 
 
 cdef Py_ssize_t gif_sub_blocks_base64(const Source* s, Py_ssize_t pos, Outcome* o) noexcept nogil:
     cdef int n
-    # the fast path reads only full groups (all before the final, possibly padded, one)
-    cdef Py_ssize_t fast_end = s.size - 3 - 768
-    while True:
-        while (pos < fast_end and (base64_byte(s.data, pos) & base64_byte(s.data, pos + 256)
-                                   & base64_byte(s.data, pos + 512)
-                                   & base64_byte(s.data, pos + 768)) == 255):
-            pos += 1024
-        if pos >= s.size:
-            return pos
-        n = byte_at(s, pos, o)
-        if n < 0:
-            return -1
-        pos += 1 + n
+    cdef Py_ssize_t step
+    cdef const uint8_t* t = s.data
+    cdef Window w
+    w.start = w.end = 0
+    # the sparse runs read only full groups: all of them lie before the final, maybe padded, one
+    cdef Py_ssize_t full = s.size - 3
+    while pos < s.size:
+        if w.start <= pos < w.end:
+            n = w.data[pos - w.start]
+        else:
+            n = byte_at(s, pos, o)
+            if n < 0:
+                return -1
         if n == 0:
-            return pos
+            return pos + 1
+        step = n + 1
+        if step < 16:  # short sub-blocks: decode the text ahead once, and walk the bytes
+            if not (w.start <= pos + step < w.end):
+                fill_window(s, &w, pos + step)  # (none: the next read reports the bad group)
+        else:  # long ones: decode only the length bytes, eight at once along a run
+            while pos + 8 * step < full and (
+                    (base64_byte(t, pos + step) ^ n) | (base64_byte(t, pos + 2 * step) ^ n)
+                    | (base64_byte(t, pos + 3 * step) ^ n) | (base64_byte(t, pos + 4 * step) ^ n)
+                    | (base64_byte(t, pos + 5 * step) ^ n) | (base64_byte(t, pos + 6 * step) ^ n)
+                    | (base64_byte(t, pos + 7 * step) ^ n) | (base64_byte(t, pos + 8 * step) ^ n)) == 0:
+                pos += 8 * step
+        pos += step
+    return pos
 
 
 cdef inline Py_ssize_t gif_sub_blocks(const Source* s, Py_ssize_t pos, Outcome* o) noexcept nogil:
@@ -593,6 +636,45 @@ cdef inline Py_ssize_t gif_sub_blocks(const Source* s, Py_ssize_t pos, Outcome* 
     if not s.base64:
         return gif_sub_blocks_bytes(s.data, s.size, pos)
     return gif_sub_blocks_base64(s, pos, o)
+
+
+cdef inline Py_ssize_t first_of(const uint8_t* d, Py_ssize_t pos, Py_ssize_t end,
+                                uint8_t c) noexcept nogil:
+    cdef const void* at = memchr(d + pos, c, end - pos)
+    return end if at == NULL else <const uint8_t*>at - d
+
+
+cdef inline Py_ssize_t first_block_start(const uint8_t* d, Py_ssize_t pos,
+                                         Py_ssize_t end) noexcept nogil:
+    """The first of 0x21, 0x2C, 0x3B in d[pos:end], or end: three memchr scans, each bounded
+    by the last find."""
+    end = first_of(d, pos, end, 0x21)
+    end = first_of(d, pos, end, 0x2C)
+    return first_of(d, pos, end, 0x3B)
+
+
+cdef Py_ssize_t gif_skip_stray(const Source* s, Py_ssize_t pos, Outcome* o) noexcept nogil:
+    """The first position from pos whose byte starts a block (or the end of the data): Pillow
+    skips any other byte between blocks. -1 on bad base64."""
+    cdef int byte
+    cdef Py_ssize_t at
+    cdef Window w
+    if not s.base64:
+        return first_block_start(s.data, pos, s.size)
+    while pos < s.size:
+        if fill_window(s, &w, pos):  # decode a window and scan it
+            at = first_block_start(w.data, pos - w.start, w.end - w.start)
+            if at < w.end - w.start:
+                return w.start + at
+            pos = w.end
+        else:  # an invalid or final group: byte by byte
+            byte = byte_at(s, pos, o)
+            if byte < 0:
+                return -1
+            if byte == 0x21 or byte == 0x2C or byte == 0x3B:
+                return pos
+            pos += 1
+    return pos
 
 
 cdef inline Py_ssize_t palette_size(uint8_t packed) noexcept nogil:
@@ -634,8 +716,10 @@ cdef int parse_gif(const Source* s, Outcome* o) noexcept nogil:
                 return -1
         elif block == 0x3B:
             return corrupt(o, GIF_NO_IMAGE, pos, 0, 0)
-        else:  # a stray byte between blocks: Pillow skips it
-            pos += 1
+        else:  # stray bytes between blocks: Pillow skips them
+            pos = gif_skip_stray(s, pos, o)
+            if pos < 0:
+                return -1
     if width == 0 or height == 0:
         return corrupt(o, GIF_SIZE, width, height, 0)
     partial(o, width, height, False, True)
@@ -657,10 +741,10 @@ cdef int parse_gif(const Source* s, Outcome* o) noexcept nogil:
             return found(o, width, height, False, False)
         if block == 0x21:
             pos = gif_sub_blocks(s, pos + 2, o)
-            if pos < 0:
-                return -1
         else:
-            pos += 1
+            pos = gif_skip_stray(s, pos, o)
+        if pos < 0:
+            return -1
     if s.complete:
         return found(o, width, height, False, True)
     return short(o, <int64_t>(pos if pos > s.size else s.size) + 1)

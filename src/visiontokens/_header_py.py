@@ -29,6 +29,7 @@ same builders (``_errors.py``), so both give the same sizes and the same errors.
 from __future__ import annotations
 
 import binascii
+import re
 import zlib
 from typing import Union
 
@@ -51,11 +52,34 @@ class _Short(Exception):
         self.needed = needed
 
 
+_GIF_BLOCK = re.compile(rb"[!,;]")  # the bytes that start a GIF block: 0x21, 0x2C, 0x3B
+
+
 class _BytesReader:
     def __init__(self, data: bytes):
         self.data = data
         self.size = len(data)
         self.partial: ImageInfo | None = None  # prefix parse: the answer so far, once sized
+
+    def gif_sub_blocks(self, pos: int) -> int:
+        """The position after a chain of GIF data sub-blocks (at or past the end if the data
+        ends). Runs of equal sub-blocks are checked 64 at a time with one strided slice."""
+        data, size = self.data, self.size
+        while pos < size:
+            n = data[pos]
+            if n == 0:
+                return pos + 1
+            step = n + 1
+            run = bytes([n]) * 64
+            while pos + 64 * step < size and data[pos + step:pos + 64 * step + 1:step] == run:
+                pos += 64 * step
+            pos += step
+        return pos
+
+    def gif_skip_stray(self, pos: int) -> int:
+        """The first position from ``pos`` whose byte starts a GIF block, or the end."""
+        found = _GIF_BLOCK.search(self.data, pos)
+        return found.start() if found else max(pos, self.size)
 
     def read(self, offset: int, n: int) -> bytes:
         if offset + n > self.size:
@@ -74,7 +98,13 @@ class _BytesReader:
 
 
 class _Base64Reader:
-    """The decoded bytes of text[start:], decoding only the groups each read covers."""
+    """The decoded bytes of text[start:], decoding only the groups each read covers.
+
+    Reads are served from decoded blocks of 1,024 groups, kept one at a time: a block is
+    decoded whole only if all of it is valid base64, otherwise each read decodes just its own
+    groups, so an invalid character is reported only when a read covers it."""
+
+    BLOCK = 3 * 1024  # decoded bytes per block
 
     def __init__(self, text: Union[str, bytes], start: int):
         self.text = text
@@ -84,6 +114,46 @@ class _Base64Reader:
             raise err.base64_length_error(length)
         self.size = fmt.decoded_size(length, text[-2:])
         self.partial: ImageInfo | None = None
+        self._block_at = -1
+        self._block = b""
+
+    def _cached(self, offset: int) -> bytes | None:
+        """The decoded block holding ``offset`` if it is whole and valid, else None."""
+        at = offset - offset % self.BLOCK
+        if at != self._block_at:
+            end = at + self.BLOCK
+            if end >= self.size:  # the final block may hold padding: read group by group
+                return None
+            text = self.text[self.start + at // 3 * 4:self.start + end // 3 * 4]
+            try:
+                block = binascii.a2b_base64(text, strict_mode=True)
+            except (binascii.Error, ValueError):
+                return None
+            self._block_at, self._block = at, block
+        return self._block
+
+    def gif_sub_blocks(self, pos: int) -> int:
+        size = self.size
+        while pos < size:
+            n = self.byte(pos)
+            pos += 1 + n
+            if n == 0:
+                break
+        return pos
+
+    def gif_skip_stray(self, pos: int) -> int:
+        while pos < self.size:
+            block = self._cached(pos)
+            if block is None:
+                if self.byte(pos) in b"!,;":
+                    return pos
+                pos += 1
+                continue
+            found = _GIF_BLOCK.search(block, pos - self._block_at)
+            if found:
+                return self._block_at + found.start()
+            pos = self._block_at + len(block)
+        return pos
 
     def read(self, offset: int, n: int) -> bytes:
         if offset + n > self.size:
@@ -104,6 +174,10 @@ class _Base64Reader:
         return out[skip:skip + n]
 
     def byte(self, offset: int) -> int:
+        if offset < self.size:
+            block = self._cached(offset)
+            if block is not None:
+                return block[offset - self._block_at]
         return self.read(offset, 1)[0]
 
     def need(self, end: int) -> None:
@@ -301,17 +375,6 @@ def _jpeg(r, complete: bool) -> ImageInfo:
 # is_animated, it looks for a second image descriptor after the first image's data. The data
 # may end anywhere after the first image's LZW code size: a still image so far, undecided.
 
-def _gif_sub_blocks(r, pos: int) -> int:
-    """The position after a chain of data sub-blocks; at or past the end if the data ends."""
-    size = r.size
-    while pos < size:
-        n = r.byte(pos)
-        pos += 1 + n
-        if n == 0:
-            break
-    return pos
-
-
 def _gif(r, complete: bool) -> ImageInfo:
     screen = r.read(0, 13)
     width, height = _le(screen[6:8]), _le(screen[8:10])
@@ -324,15 +387,15 @@ def _gif(r, complete: bool) -> ImageInfo:
             r.byte(pos)  # the LZW minimum code size
             width = max(width, _le(image[0:2]) + _le(image[4:6]))
             height = max(height, _le(image[2:4]) + _le(image[6:8]))
-            pos = _gif_sub_blocks(r, pos + 1)
+            pos = r.gif_sub_blocks(pos + 1)
             break
         if block == 0x21:
             r.byte(pos + 1)  # the label
-            pos = _gif_sub_blocks(r, pos + 2)
+            pos = r.gif_sub_blocks(pos + 2)
         elif block == 0x3B:
             raise err.gif_no_image_error(pos)
-        else:  # a stray byte between blocks: Pillow skips it
-            pos += 1
+        else:  # stray bytes between blocks: Pillow skips them
+            pos = r.gif_skip_stray(pos)
     if not width or not height:
         raise err.gif_size_error(width, height)
     still = ImageInfo(width, height, "gif", False, True)
@@ -352,9 +415,9 @@ def _gif(r, complete: bool) -> ImageInfo:
         if block == 0x3B:
             return ImageInfo(width, height, "gif", False)
         if block == 0x21:
-            pos = _gif_sub_blocks(r, pos + 2)
+            pos = r.gif_sub_blocks(pos + 2)
         else:
-            pos += 1
+            pos = r.gif_skip_stray(pos)
     if complete:
         return still
     raise _Short(max(pos, r.size) + 1)
