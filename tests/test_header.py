@@ -461,3 +461,11 @@ def test_count_image_and_count_request_policy_for_an_undecided_gif(walk):
             call("count")
         with pytest.raises(ArgumentTypeError):
             call(None)
+
+
+def test_the_public_image_info_takes_max_read(tmp_path):
+    path = tmp_path / "big.gif"
+    path.write_bytes(gif_header(30, 20)[:-1] + b"\x21\xfe" + (b"\xff" + bytes(255)) * 1000 + b"\x00"
+                     + gif_header(30, 20)[19:])
+    assert visiontokens.image_info(path) == ImageInfo(30, 20, "gif", True)
+    assert visiontokens.image_info(path, max_read=100_000) == ImageInfo(30, 20, "gif", False, True)

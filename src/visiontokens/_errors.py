@@ -141,7 +141,8 @@ class CorruptImageError(InvalidImageError):
 
 
 class AnimatedImageError(InvalidImageError):
-    """An animated GIF: the API takes non-animated GIF only (spec 5)."""
+    """An animated GIF: the API takes non-animated GIF only (spec 5). Also, with
+    ``undecided_animation="refuse"``, a GIF whose data ends before it can tell."""
 
 
 class InvalidDataURLError(InvalidImageError):

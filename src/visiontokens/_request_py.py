@@ -31,7 +31,7 @@ from ._errors import (
     undecided_animation_error,
     undecided_animation_option,
 )
-from ._image_input import ImageInfo, decoded_size
+from ._image_input import DEFAULT_MAX_READ, ImageInfo, decoded_size
 from ._results import ImageCost
 
 if TYPE_CHECKING:  # httpx loads only when a caller fetches: the import stays light
@@ -358,10 +358,11 @@ def _animation_error(info: ImageInfo, where: str) -> AnimatedImageError:
 
 # --- one image --------------------------------------------------------------------------------
 
-def image_info(source: Any) -> ImageInfo:
+def image_info(source: Any, *, max_read: int = DEFAULT_MAX_READ) -> ImageInfo:
     """Width, height, format and animation of an image, read from its header only: bytes, a
-    path, a binary file or a ``data:image/...;base64,`` URL (spec 5)."""
-    return _header.image_info(source)
+    path, a binary file or a ``data:image/...;base64,`` URL (spec 5). A file is read up to
+    ``max_read`` bytes at most."""
+    return _header.image_info(source, max_read=max_read)
 
 
 def count_image(source: Any, model: str, detail: str = "auto", *, ruleset: str | None = None,
