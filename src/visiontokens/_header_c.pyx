@@ -914,6 +914,7 @@ cdef int parse_webp(const Source* s, Outcome* o) noexcept nogil:
     cdef bint problem = False
     cdef Code problem_code = WEBP_NO_FRAME
     cdef int64_t problem_a = 0, problem_b = 0
+    new_frame(&last)
     if fetch(s, 4, 4, b, o) < 0:
         return -1
     riff_size = le32(b)
@@ -1144,8 +1145,8 @@ cdef object parse_bytes_at(const uint8_t* data, Py_ssize_t size, bint complete):
 
 
 def parse_buffer(data, complete=True):
-    """The header of an image in memory (bytes, bytearray, memoryview). ``complete=False``:
-    ``data`` is the start of a longer file; see ``_header_py.py``."""
+    """The header of an image in memory (bytes, bytearray, memoryview). With ``complete=False``
+    ``data`` is the start of a longer file (see ``_header_py.py``)."""
     cdef bint whole = bool(complete)
     if type(data) is bytes:
         return parse_bytes_at(<const uint8_t*>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data),

@@ -645,8 +645,8 @@ def _prefix(r, n: int) -> bytes:
 # --- entry points (same names and behaviour in _header_c.pyx) -----------------------------------
 
 def parse_buffer(data, complete: bool = True) -> ImageInfo:
-    """The header of an image in memory (bytes, bytearray, memoryview). ``complete=False``:
-    ``data`` is the start of a longer file; see the module docstring."""
+    """The header of an image in memory (bytes, bytearray, memoryview). With ``complete=False``
+    ``data`` is the start of a longer file (see ``_header_py.py``)."""
     return _parse(_BytesReader(bytes(fmt.byte_view(data))), bool(complete))
 
 
