@@ -81,8 +81,12 @@ def test_sizes_equal_pillows(parser, name, data, animated):
 
 def test_the_result_is_a_plain_named_tuple(parser):
     info = parser.image_info(png_header(3, 4))
-    assert type(info) is ImageInfo and info == (3, 4, "png", False)
-    assert info._asdict() == {"width": 3, "height": 4, "format": "png", "animated": False}
+    assert type(info) is ImageInfo and info == (3, 4, "png", False, False)
+    assert info._asdict() == {"width": 3, "height": 4, "format": "png", "animated": False,
+                              "animation_undecided": False}
+    # the fields of the first release come first, and the added one has a default
+    width, height, format, animated = info[:4]
+    assert ImageInfo(3, 4, "png", False) == info and info.animation_undecided is False
 
 
 def test_large_payloads_via_data_url(parser):
@@ -111,37 +115,43 @@ def test_large_payloads_via_data_url(parser):
     (gif_header(10, 20, frames=2, extensions=2), (10, 20, "gif", True)),
     (webp_header(16383, 16383, "VP8 "), (16383, 16383, "webp", False)),
     (webp_header(16384, 16384, "VP8L"), (16384, 16384, "webp", False)),
-    (webp_header(2**24, 2**24, "VP8X", animated=True), (2**24, 2**24, "webp", True)),
+    (webp_header(2**24, 255, "VP8X", animated=True), (2**24, 255, "webp", True)),
+    (webp_header(65537, 65535, "VP8X", animated=True), (65537, 65535, "webp", True)),  # 2**32 - 1 px
+    (webp_header(16384, 16384, "VP8X"), (16384, 16384, "webp", False)),
 ])
 def test_format_edges(parser, header, expected):
-    assert parser.image_info(header) == expected
-    assert parser.image_info(data_url(header)) == expected
+    assert parser.image_info(header) == ImageInfo(*expected)
+    assert parser.image_info(data_url(header)) == ImageInfo(*expected)
 
 
-def test_jpeg_rst_and_tem_markers_are_standalone(parser):
-    data = b"\xff\xd8\xff\xd0\xff\x01" + jpeg_header(3, 4)[2:]
-    assert parser.image_info(data)[:2] == (3, 4)
+def test_jpeg_rst_markers_are_standalone_and_tem_is_refused(parser):
+    # Pillow's marker table: RST0..7 have no length; 0xFF01 (TEM) is not in it at all
+    assert parser.image_info(b"\xff\xd8\xff\xd0\xff\xd7" + jpeg_header(3, 4)[2:])[:2] == (3, 4)
+    with pytest.raises(CorruptImageError, match="0xFF01 at byte 2 is not a JPEG marker"):
+        parser.image_info(b"\xff\xd8\xff\x01" + jpeg_header(3, 4)[2:])
 
 
 @pytest.mark.parametrize("data,error,message", [
     (b"", TruncatedImageError, "empty image data"),
-    (b"\x89PNG\r\n", TruncatedImageError, "truncated PNG data: 6 bytes, the header needs at least 24"),
+    (b"\x89PNG\r\n", TruncatedImageError, "truncated PNG data: 6 bytes, the header needs at least 16"),
     (png_header(3, 4)[:30], TruncatedImageError, "truncated PNG data: 30 bytes"),
     (png_header(0, 4), CorruptImageError, "IHDR gives 0x4"),
     (png_header(2**31, 4), CorruptImageError, "IHDR gives 2147483648x4"),
-    (b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\x0dIDAT" + bytes(20), CorruptImageError, "not IHDR"),
+    (b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\x0dIDAT" + bytes(20), CorruptImageError, "no IHDR chunk"),
     (jpeg_header(5, 0), CorruptImageError, "zero height"),
     (jpeg_header(0, 5), CorruptImageError, "gives 0x5"),
-    (b"\xff\xd8\xff\xda\x00\x02", CorruptImageError, "marker 0xDA at byte 2"),
+    (b"\xff\xd8\xff\xda\x00\x02", CorruptImageError, "no frame header"),
     (b"\xff\xd8\x00", CorruptImageError, "expected a marker"),
-    (b"\xff\xd8\xff\xe0\x00\x01", CorruptImageError, "length 1, too short"),
+    (b"\xff\xd8\xff\xe0\x00\x01", CorruptImageError, "no frame header"),
+    (jpeg_header(3, 4)[:-3], TruncatedImageError, "truncated JPEG"),
     (b"\xff\xd8\xff\xe0\x00\x10abc", TruncatedImageError, "truncated JPEG"),
-    (gif_header(0, 5), CorruptImageError, "logical screen is 0x5"),
-    (gif_header(5, 5)[:-1], TruncatedImageError, "truncated GIF"),
-    (gif_header(5, 5)[:-1] + b"\x00", CorruptImageError, "unexpected byte 0x00"),
+    (gif_header(0, 5), CorruptImageError, "the image is 0x5"),
+    (gif_header(5, 5)[:-7], TruncatedImageError, "truncated GIF"),
+    (gif_header(5, 5, frames=0), CorruptImageError, "trailer at byte 19 comes before any image"),
     (webp_header(5, 5, "VP8 ")[:-2], TruncatedImageError, "truncated WebP"),
-    (b"RIFF\x00\x00\x00\x00WEBPABCD" + bytes(20), CorruptImageError, "'ABCD', not VP8"),
-    (webp_header(5, 5, "VP8L").replace(b"\x2f", b"\x2e"), CorruptImageError, "VP8L signature"),
+    (b"RIFF\x18\x00\x00\x00WEBPABCD" + bytes(20), CorruptImageError, "'ABCD', not VP8"),
+    (b"RIFF\x00\x00\x00\x00WEBPVP8 " + bytes(20), CorruptImageError, "RIFF size is 0"),
+    (webp_header(5, 5, "VP8L").replace(b"\x2f", b"\x2e"), CorruptImageError, "VP8L image at byte 12: the signature is not 0x2F"),
 ])
 def test_bad_data_is_a_typed_error(parser, data, error, message):
     with pytest.raises(error, match=message) as caught:
@@ -243,13 +253,13 @@ def test_files_are_read_only_as_far_as_needed(parser):
     small = CountingFile(png_header(3, 4) + tail)
     assert parser.image_info(small)[:2] == (3, 4)
     assert small.bytes_read <= _image_input.FIRST_READ
-    late = CountingFile(jpeg_header(5, 6, segments=[(0xE2, bytes(65000))] * 3) + tail)
+    late = CountingFile(jpeg_header(5, 6, segments=[(0xE2, bytes(65000))] * 3, sos=True) + tail)
     assert parser.image_info(late)[:2] == (5, 6)
     assert late.bytes_read < 1_000_000
 
 
 def test_file_reads_are_capped(parser):
-    endless = CountingFile(jpeg_header(5, 6, segments=[(0xE2, bytes(65000))] * 40))
+    endless = CountingFile(jpeg_header(5, 6, segments=[(0xE2, bytes(65000))] * 40, sos=True))
     with pytest.raises(InvalidImageError, match="within the first 1000000 bytes"):
         parser.image_info(endless, max_read=1_000_000)
     assert endless.bytes_read == 1_000_000
@@ -277,10 +287,15 @@ def test_count_image_errors_are_library_errors():
         visiontokens.count_image(b"nope", "gpt-4o")
 
 
-def test_compiled_error_codes_match_the_shared_table():
+def test_every_compiled_error_code_has_a_builder():
+    """The codes live only in the compiled twin; each maps to a builder of _errors.py, which
+    the pure twin calls by name."""
     compiled = pytest.importorskip("visiontokens._header_c")
-    assert compiled.CODES == {name: getattr(_image_input, name) for name in compiled.CODES}
-    assert len(compiled.CODES) == len(_image_input._FORMAT_OF_CODE)
+    from visiontokens import _errors
+
+    for builder, count in compiled.BUILDERS:
+        assert getattr(_errors, builder.__name__) is builder
+        assert isinstance(builder(*range(1, count + 1)), InvalidImageError)
 
 
 def test_path_like_objects(parser, tmp_path):
@@ -292,3 +307,165 @@ def test_path_like_objects(parser, tmp_path):
             return str(path)
 
     assert parser.image_info(Custom())[:2] == (9, 10)
+
+
+# --- bytes-like sources of any shape (issue 12 item 3) -------------------------------------------
+
+def test_memoryviews_of_any_shape_are_read_as_their_bytes(parser):
+    import array
+
+    import numpy as np
+
+    data = png_header(3, 4)
+    data += bytes(-len(data) % 4)  # a multiple of 4 bytes, for the wide views below
+    expected = parser.image_info(data)
+    strided = bytearray(len(data) * 2)
+    strided[::2] = data
+    grid = np.frombuffer(data, dtype=np.uint8).reshape(4, -1)
+    views = [
+        memoryview(strided)[::2],  # not contiguous
+        memoryview(array.array("I", data)),  # 4-byte items
+        memoryview(grid),  # two dimensions
+        memoryview(np.asfortranarray(grid.T).T),  # C order again, through a Fortran copy
+    ]
+    assert not views[0].c_contiguous and views[1].itemsize == 4
+    for view in views:
+        assert parser.image_info(view) == expected
+        assert parser.parse_buffer(view) == expected
+    # a Fortran-ordered view is read as its bytes in C order, as tobytes() gives them
+    fortran = memoryview(np.asfortranarray(grid))
+    assert not fortran.c_contiguous
+    assert parser.image_info(fortran) == parser.image_info(fortran.tobytes())
+    # a 0-dimensional view holds one item: one byte is too short for any header
+    with pytest.raises(TruncatedImageError):
+        parser.image_info(memoryview(np.array(0x89, dtype=np.uint8)))
+
+
+def test_a_wide_memoryview_of_a_data_url_is_a_data_url(parser):
+    import array
+
+    media = "image/png"
+    while (len("data:") + len(media) + len(";base64,")) % 4:
+        media += "x"  # the URL's length must be a multiple of the 4-byte items
+    url = data_url(png_header(3, 4) + bytes(2), media).encode()
+    url += b"" if len(url) % 4 == 0 else b"="  # (base64 text is a multiple of 4 already)
+    assert len(url) % 4 == 0
+    wide = memoryview(array.array("I", url))
+    assert wide[:5].tolist() != list(b"data:")  # five items are not five bytes ...
+    assert parser.image_info(wide)[:2] == (3, 4)  # ... yet it is read as a data URL
+
+
+def test_a_released_memoryview_is_a_typed_error(parser):
+    view = memoryview(png_header(3, 4))
+    view.release()
+    for call in (parser.image_info, parser.parse_buffer):
+        with pytest.raises(visiontokens.InvalidArgumentError, match="released"):
+            call(view)
+
+
+def test_parse_buffer_refuses_what_is_not_bytes(parser):
+    with pytest.raises(ArgumentTypeError, match="got str"):
+        parser.parse_buffer("not bytes")
+
+
+def test_max_read_is_checked(parser, tmp_path):
+    path = tmp_path / "x.png"
+    path.write_bytes(png_header(3, 4))
+    for bad, error in ((0, visiontokens.InvalidArgumentError), (-5, visiontokens.InvalidArgumentError),
+                       ("64", ArgumentTypeError), (2.5, ArgumentTypeError), (True, ArgumentTypeError)):
+        with pytest.raises(error, match="max_read"):
+            parser.image_info(path, max_read=bad)
+
+
+# --- prefixes and undecided animation (issue 12 item 2) ----------------------------------------
+
+def test_a_gif_without_its_trailer_is_still_so_far_and_undecided(parser):
+    one = gif_header(40, 30, trailer=False)
+    assert parser.image_info(one) == ImageInfo(40, 30, "gif", False, True)
+    assert parser.image_info(data_url(one)) == ImageInfo(40, 30, "gif", False, True)
+    two = gif_header(40, 30, frames=2, trailer=False)
+    assert parser.image_info(two) == ImageInfo(40, 30, "gif", True, False)
+    whole = gif_header(40, 30)
+    assert parser.image_info(whole) == ImageInfo(40, 30, "gif", False, False)
+
+
+def test_a_prefix_says_how_far_to_read_and_what_it_knows(parser):
+    """parse_buffer(data, complete=False): the answer once no later byte can change it, else
+    TruncatedImageError with ``needed`` and, once the size is known, ``info``."""
+    gif = gif_header(40, 30, frames=2)
+    cut = gif.index(b"\x2c", 20)  # before the second image
+    with pytest.raises(TruncatedImageError) as caught:
+        parser.parse_buffer(gif[:cut], complete=False)
+    assert caught.value.needed > cut
+    assert caught.value.info == ImageInfo(40, 30, "gif", False, True)
+    assert parser.parse_buffer(gif[:cut + 12], complete=False) == ImageInfo(40, 30, "gif", True)
+    # a still GIF: only its trailer decides
+    still = gif_header(40, 30)
+    with pytest.raises(TruncatedImageError):
+        parser.parse_buffer(still[:-1], complete=False)
+    assert parser.parse_buffer(still, complete=False) == ImageInfo(40, 30, "gif", False)
+    # a JPEG is known at its scan; before it the size so far is offered
+    jpeg = jpeg_header(5, 6, sos=True)
+    with pytest.raises(TruncatedImageError) as caught:
+        parser.parse_buffer(jpeg[:jpeg.index(b"\xff\xda")], complete=False)
+    assert caught.value.info == ImageInfo(5, 6, "jpeg", False)
+    assert parser.parse_buffer(jpeg, complete=False) == ImageInfo(5, 6, "jpeg", False)
+    # a WebP RIFF that says more than the prefix holds: sized from its first chunk
+    webp = webp_header(7, 8, "VP8L")
+    assert parser.parse_buffer(webp + bytes(10), complete=False)[:2] == (7, 8)
+    with pytest.raises(TruncatedImageError):
+        parser.parse_buffer(webp[:-2], complete=True)
+    # nothing known yet: no info
+    with pytest.raises(TruncatedImageError) as caught:
+        parser.parse_buffer(gif[:12], complete=False)
+    assert caught.value.info is None
+
+
+def test_a_file_larger_than_max_read_still_gets_its_size(parser, tmp_path):
+    # one image, a 1 MB comment extension, then a second image
+    big = gif_header(300, 200)[:-1] + b"\x21\xfe" + (b"\xff" + bytes(255)) * 4000 + b"\x00" \
+        + gif_header(300, 200)[13 + 6:]
+    path = tmp_path / "big.gif"
+    path.write_bytes(big)
+    assert parser.image_info(path) == ImageInfo(300, 200, "gif", True)
+    capped = parser.image_info(path, max_read=200_000)
+    assert capped == ImageInfo(300, 200, "gif", False, True)
+    with open(path, "rb") as file:
+        assert parser.image_info(file, max_read=200_000) == capped
+    # a JPEG whose frame header lies beyond the cap has no size to give
+    late = tmp_path / "late.jpg"
+    late.write_bytes(jpeg_header(5, 6, segments=[(0xE2, bytes(65000))] * 4, sos=True))
+    with pytest.raises(InvalidImageError, match="within the first 100000 bytes"):
+        parser.image_info(late, max_read=100_000)
+
+
+def test_count_image_and_count_request_policy_for_an_undecided_gif(walk):
+    gif = gif_header(40, 30, trailer=False)
+    counted = walk.count_image(gif, "gpt-4o", "high")
+    assert counted == visiontokens.explain_image_tokens(40, 30, "gpt-4o", "high")
+    assert walk.count_image(gif, "gpt-4o", "high", undecided_animation="still") == counted
+    with pytest.raises(AnimatedImageError, match="cannot tell whether the GIF is animated"):
+        walk.count_image(gif, "gpt-4o", "high", undecided_animation="refuse")
+    # a GIF that ends with its trailer, or any other format, is decided: the policy is moot
+    assert walk.count_image(gif_header(40, 30), "gpt-4o", undecided_animation="refuse").tokens > 0
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": data_url(gif, "image/gif"), "detail": "high"}}]}]}
+    assert walk.count_request(body).image_tokens == counted.tokens
+    with pytest.raises(AnimatedImageError, match="/messages/0/content/0: cannot tell"):
+        walk.count_request(body, undecided_animation="refuse")
+    collected = walk.count_request(body, undecided_animation="refuse", on_violation="collect")
+    assert collected.image_tokens == 0 and len(collected.violations) == 1
+    for call in (lambda v: walk.count_image(gif, "gpt-4o", undecided_animation=v),
+                 lambda v: walk.count_request(body, undecided_animation=v)):
+        with pytest.raises(visiontokens.InvalidArgumentError, match="'still' or 'refuse'"):
+            call("count")
+        with pytest.raises(ArgumentTypeError):
+            call(None)
+
+
+def test_the_public_image_info_takes_max_read(tmp_path):
+    path = tmp_path / "big.gif"
+    path.write_bytes(gif_header(30, 20)[:-1] + b"\x21\xfe" + (b"\xff" + bytes(255)) * 1000 + b"\x00"
+                     + gif_header(30, 20)[19:])
+    assert visiontokens.image_info(path) == ImageInfo(30, 20, "gif", True)
+    assert visiontokens.image_info(path, max_read=100_000) == ImageInfo(30, 20, "gif", False, True)

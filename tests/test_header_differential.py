@@ -1,8 +1,11 @@
 """The compiled header parser and the reference agree on any input: sizes and errors alike.
 
-Hypothesis drives arbitrary bytes, valid headers with random sizes, every prefix of them and
-mutations of them, as bytes and as data URLs; a seeded mutation fuzzer then runs the
-compiled parser over many more inputs (no crash, no hang, nothing but our errors).
+Hypothesis drives arbitrary bytes, valid headers with random sizes (every leniency path of the
+corpus among them: junk between GIF blocks and before JPEG markers, fill bytes, a GIF without
+its trailer, a logical screen other than the image, APNG frames, WebP VP8X stills and
+animations), every prefix of them and mutations of them, as bytes, as data URLs and as
+prefixes (``complete=False``); a seeded mutation fuzzer then runs the compiled parser over
+many more inputs (no crash, no hang, nothing but our errors).
 """
 
 from __future__ import annotations
@@ -10,7 +13,23 @@ from __future__ import annotations
 import base64
 import random
 
-from headers import data_url, gif_header, jpeg_header, mutated, png_header, valid_headers, webp_header
+from headers import (
+    anmf,
+    data_url,
+    gif_header,
+    jpeg_header,
+    jpeg_sos,
+    mutated,
+    png_chunk,
+    png_header,
+    riff,
+    valid_headers,
+    vp8_payload,
+    vp8l_payload,
+    vp8x_payload,
+    webp_chunk,
+    webp_header,
+)
 from hypothesis import example, given
 from hypothesis import strategies as st
 from implementations import load_parser
@@ -21,16 +40,24 @@ compiled = load_parser("cython")
 reference = load_parser("python")
 
 
-def outcome(parser, source):
+def outcome(call, *args):
     try:
-        return ("value", parser.image_info(source))
+        return ("value", call(*args))
     except InvalidImageError as error:  # anything else escapes and fails the test
-        return ("error", type(error), str(error))
+        info = getattr(error, "info", None)
+        return ("error", type(error), str(error), info)
 
 
 def agree(source):
-    fast, slow = outcome(compiled, source), outcome(reference, source)
+    fast, slow = outcome(compiled.image_info, source), outcome(reference.image_info, source)
     assert fast == slow
+    return fast
+
+
+def agree_prefix(data):
+    """Both twins parse ``data`` as the start of a longer file alike."""
+    fast = outcome(compiled.parse_buffer, data, False)
+    assert fast == outcome(reference.parse_buffer, data, False)
     return fast
 
 
@@ -49,22 +76,42 @@ def test_valid_headers_and_their_data_urls(header):
     assert result[0] == "value"
     assert agree(data_url(header)) == result
     assert agree(data_url(header).encode()) == result
+    # as its own prefix, a whole file gives the same answer or, at most, "read on"
+    prefix = agree_prefix(header)
+    assert prefix == result or (prefix[1] is TruncatedImageError and prefix[3] is not None)
 
 
 @given(valid_headers, st.data())
 def test_every_prefix(header, data):
-    whole = agree(header)
+    whole = agree(header)[1]
     cut = data.draw(st.integers(0, len(header) - 1))
     part = agree(header[:cut])
-    # a prefix is too short, or (a GIF cut after its second frame) already conclusive
-    assert part == whole or part[1] is TruncatedImageError
     assert agree(data_url(header[:cut])) == part
+    if part[0] == "value":
+        info = part[1]
+        if info.format == "gif":  # cut after its first image: still so far, or undecided
+            assert info[:2] == whole[:2]
+            assert info.animated == whole.animated or info.animation_undecided
+        else:  # cut after what Pillow reads (a PNG's IDAT header, a JPEG's frame header)
+            assert info == whole
+    else:
+        assert part[1] is TruncatedImageError or whole.format in ("webp", "jpeg")
+    # read as the start of the file: the whole file's answer, or "read on" with what is known
+    prefix = agree_prefix(header[:cut])
+    if prefix[0] == "value":
+        assert prefix[1] == whole
+    else:
+        assert prefix[1] is TruncatedImageError or whole.format == "webp"
+        known = prefix[3]
+        if known is not None:
+            assert known[:3] == whole[:3] and (known.animation_undecided or not whole.animated)
 
 
 @given(mutated())
 def test_mutated_headers(data):
     agree(data)
     agree(data_url(data))
+    agree_prefix(data)
 
 
 base64_text = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/= -_\n",
@@ -93,9 +140,26 @@ def test_arbitrary_data_url_headers(header, payload):
     agree("data:" + header + "," + payload)
 
 
+def fctl(sequence, w, h, x=0, y=0):
+    return png_chunk(b"fcTL", b"".join(v.to_bytes(4, "big") for v in (sequence, w, h, x, y))
+                     + bytes(6))
+
+
 SEEDS = [
     png_header(640, 480, before_idat=[(b"iCCP", bytes(30))]),
     png_header(64, 64, animated=True),
+    png_header(8, 8, before_idat=[(b"acTL", bytes([0, 0, 0, 2]) + bytes(4))])[:-12]
+    + fctl(0, 8, 8) + png_chunk(b"IDAT", b"\x00") + fctl(1, 4, 4) + png_chunk(b"fdAT", bytes(5)),
+    png_header(8, 8, before_idat=[(b"PLTE", bytes(48))]),
+    jpeg_header(40, 30, segments=[(0xDB, bytes(65)), (0xC4, bytes(30))], fill=1, sos=True),
+    b"\xff\xd8\xff\xe0\x00\x04ab" + b"junk\x00\xff\x00" + jpeg_header(9, 7, marker=0xDE)[2:] + jpeg_sos(),
+    gif_header(300, 200, frames=2, junk=b"\x00\x01", screen=(0, 0), offset=(4, 2)),
+    gif_header(30, 20, frames=1, trailer=False),
+    riff(webp_chunk(b"VP8X", vp8x_payload(9, 9, 0x10)), webp_chunk(b"ALPH", bytes(3)),
+         webp_chunk(b"VP8 ", vp8_payload(9, 9)), webp_chunk(b"EXIF", bytes(7))),
+    riff(webp_chunk(b"VP8X", vp8x_payload(40, 40, 0x02)), webp_chunk(b"ANIM", bytes(6)),
+         anmf(8, 8, 2, 2), anmf(4, 4), anmf(40, 40, image=webp_chunk(b"VP8 ", vp8_payload(40, 40)))),
+    riff(webp_chunk(b"VP8L", vp8l_payload(33, 5)), webp_chunk(b"XMP ", bytes(3))),
     jpeg_header(1800, 2400, segments=[(0xE0, bytes(14)), (0xE2, bytes(100)), (0xDB, bytes(65))]),
     jpeg_header(31, 17, marker=0xC2, fill=2),
     gif_header(300, 200, frames=2, extensions=1),
@@ -128,3 +192,29 @@ def test_mutation_fuzz_of_the_compiled_parser():
         agree(bytes(data))
         if i % 10 == 0:
             agree(data_url(bytes(data)))
+
+
+@st.composite
+def gifs_with_runs(draw):
+    """A GIF whose image data is runs of equal sub-blocks (long enough for the eight-at-once
+    jumps, short and long blocks alike), with stray bytes, maybe a second image, maybe cut."""
+    chain = b""
+    for _ in range(draw(st.integers(0, 4))):
+        n = draw(st.sampled_from([1, 2, 7, 15, 16, 47, 48, 100, 254, 255]))
+        chain += (bytes([n]) + bytes([0x2C]) * n) * draw(st.integers(1, 40))
+    frame = b"\x2c" + bytes(4) + b"\x01\x00\x01\x00\x00\x02" + chain + b"\x00"
+    stray = draw(st.sampled_from([b"", b"\x00", b"\x07" * 5000]))
+    data = b"GIF89a\x01\x00\x01\x00\x00\x00\x00" + frame + stray
+    data += draw(st.sampled_from([b"", b"\x3b", frame + b"\x3b", b"\x21\xfe\x05hello\x00" + frame]))
+    return data[:draw(st.integers(len(data) // 2, len(data)))]
+
+
+@given(gifs_with_runs(), st.data())
+def test_gif_sub_block_walks(data, draw):
+    agree(data)
+    agree_prefix(data)
+    url = data_url(data)
+    agree(url)
+    # a bad character anywhere in the base64: reported only if the walk reads its group
+    at = draw.draw(st.integers(len("data:image/png;base64,"), len(url) - 1))
+    agree(url[:at] + draw.draw(st.sampled_from("!-_ ")) + url[at + 1:])

@@ -123,11 +123,17 @@ class UnsupportedImageFormatError(InvalidImageError):
 
 
 class TruncatedImageError(InvalidImageError):
-    """The data ends before the header does. ``needed`` is how many bytes the parser needed."""
+    """The data ends before the header does. ``needed`` is how many bytes the parser needed.
 
-    def __init__(self, message: str, needed: int = 0):
+    ``info`` is set when a prefix of the image was parsed (``parse_buffer(data,
+    complete=False)``) and its size is already known: the ImageInfo the prefix gives, with
+    ``animation_undecided`` when the rest of the file could still make it animated. A reader
+    that cannot read further (a fetch or file read stopped at its byte cap) uses it."""
+
+    def __init__(self, message: str, needed: int = 0, info: object = None):
         super().__init__(message)
         self.needed = needed
+        self.info = info
 
 
 class CorruptImageError(InvalidImageError):
@@ -135,7 +141,8 @@ class CorruptImageError(InvalidImageError):
 
 
 class AnimatedImageError(InvalidImageError):
-    """An animated GIF: the API takes non-animated GIF only (spec 5)."""
+    """An animated GIF: the API takes non-animated GIF only (spec 5). Also, with
+    ``undecided_animation="refuse"``, a GIF whose data ends before it can tell."""
 
 
 class InvalidDataURLError(InvalidImageError):
@@ -245,3 +252,304 @@ def input_fidelity_error(model: str, value: object) -> InvalidArgumentError:
             f"input_fidelity applies to GPT Image models only, not {model!r}"
         )
     return InvalidArgumentError(f"input_fidelity must be 'low', 'high' or None, got {value!r}")
+
+
+# --- image headers: every message of both parsers (spec 5) --------------------------------------
+# The pure parser (_header_py.py) calls these builders directly; the compiled one
+# (_header_c.pyx) reports a numeric code with up to two numbers and maps the code to the same
+# builder, so the two raise identical errors by construction. Offsets count bytes of the
+# decoded image.
+
+IMAGE_FORMAT_NAMES = {"png": "PNG", "jpeg": "JPEG", "gif": "GIF", "webp": "WebP", "": "image"}
+_SUPPORTED = "the API takes PNG, JPEG, WebP and non-animated GIF"
+
+
+def _fourcc(value: int, byteorder: str = "big") -> str:
+    return repr(value.to_bytes(4, byteorder).decode("latin-1"))  # type: ignore[arg-type]
+
+
+def _corrupt(fmt: str, reason: str) -> CorruptImageError:
+    return CorruptImageError(f"corrupt {IMAGE_FORMAT_NAMES[fmt]} data: {reason}")
+
+
+def truncated_error(fmt: str, size: int, needed: int, info: object = None) -> TruncatedImageError:
+    """``fmt`` is "" when the data is too short to tell its format."""
+    if size == 0:
+        return TruncatedImageError("empty image data", needed, info)
+    return TruncatedImageError(
+        f"truncated {IMAGE_FORMAT_NAMES[fmt]} data: {size} bytes, the header needs at least "
+        f"{needed}", needed, info)
+
+
+def too_long_error(limit: int) -> InvalidImageError:
+    return InvalidImageError(f"no image header within the first {limit} bytes read")
+
+
+# formats the API does not take, named by their magic bytes (spec 5); ISO media, SVG apart
+_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs",
+                b"mif1", b"msf1"}
+_MAGIC = (
+    (b"BM", "bmp", "BMP"),
+    (b"II*\x00", "tiff", "TIFF"),
+    (b"MM\x00*", "tiff", "TIFF"),
+    (b"8BPS", "psd", "PSD"),
+    (b"%PDF-", "pdf", "PDF"),
+    (b"\x00\x00\x01\x00", "ico", "ICO"),
+    (b"\x00\x00\x02\x00", "ico", "ICO (cursor)"),
+    (b"\x00\x00\x00\x0cjP  \r\n\x87\n", "jpeg2000", "JPEG 2000"),
+    (b"\xffO\xffQ", "jpeg2000", "JPEG 2000 (codestream)"),
+    (b"\x00\x00\x00\x0cJXL \r\n\x87\n", "jpegxl", "JPEG XL"),
+    (b"\xff\x0a", "jpegxl", "JPEG XL (codestream)"),
+)
+
+
+def unsupported_error(head: bytes) -> UnsupportedImageFormatError:
+    """The error for data that is none of the four formats; ``head`` is its first bytes."""
+    if not head:
+        return UnsupportedImageFormatError(f"empty image data; {_SUPPORTED}")
+    found: tuple[str, str] | None = None
+    for magic, key, name in _MAGIC:
+        if head.startswith(magic):
+            found = (key, name)
+            break
+    if found is None and head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand in (b"avif", b"avis"):
+            found = ("avif", "AVIF")
+        elif brand in _HEIF_BRANDS:
+            found = ("heif", "HEIC/HEIF")
+    if found is None:
+        text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+        if text.startswith(b"<") and b"<svg" in text:
+            found = ("svg", "SVG")
+    if found is not None:
+        return UnsupportedImageFormatError(f"{found[1]} images are not supported; {_SUPPORTED}",
+                                           found[0])
+    return UnsupportedImageFormatError(
+        f"not an image format the API takes (data starts {head[:8].hex(' ')}); {_SUPPORTED}")
+
+
+def buffer_error(value: object, reason: str) -> InvalidArgumentError:
+    """A bytes-like source that cannot be read: a released memoryview, say."""
+    return InvalidArgumentError(f"cannot read the {type(value).__name__}: {reason}")
+
+
+# data URLs
+
+def data_url_header_error(header: str) -> InvalidDataURLError:
+    media_type = header.split(";", 1)[0]
+    if media_type[:6].lower() != "image/":
+        return InvalidDataURLError(f"data URL media type {media_type!r} is not an image type")
+    return InvalidDataURLError(
+        f"data URL {('data:' + header)!r} is not base64-encoded (';base64' must end the header)")
+
+
+def no_comma_error(limit: int) -> InvalidDataURLError:
+    return InvalidDataURLError(f"data URL has no ',' within its first {limit} characters")
+
+
+def base64_length_error(length: int) -> InvalidDataURLError:
+    return InvalidDataURLError(
+        f"data URL base64 payload of {length} characters cannot be valid (length % 4 == 1)")
+
+
+def base64_char_error(position: int) -> InvalidDataURLError:
+    return InvalidDataURLError(f"data URL holds invalid base64 in characters "
+                               f"{position}..{position + 3} of the URL")
+
+
+def non_ascii_error() -> InvalidDataURLError:
+    return InvalidDataURLError("data URL holds non-ASCII characters")
+
+
+# PNG (Pillow's PngImagePlugin at open; libpng for what Pillow does not check)
+
+def png_chunk_type_error(offset: int, kind: int) -> CorruptImageError:
+    return _corrupt("png", f"chunk at byte {offset} has type {_fourcc(kind)}, not four "
+                           "letters or digits")
+
+
+def png_chunk_length_error(offset: int, length: int) -> CorruptImageError:
+    return _corrupt("png", f"chunk at byte {offset} has length {length}, over 2**31 - 1")
+
+
+def png_crc_error(offset: int, kind: int) -> CorruptImageError:
+    return _corrupt("png", f"the CRC of critical chunk {_fourcc(kind)} at byte {offset} "
+                           "does not match")
+
+
+def png_ihdr_length_error(offset: int, length: int) -> CorruptImageError:
+    return _corrupt("png", f"IHDR at byte {offset} has length {length}, needs 13")
+
+
+def png_filter_method_error(method: int) -> CorruptImageError:
+    return _corrupt("png", f"IHDR gives filter method {method}, not 0")
+
+
+def png_no_ihdr_error() -> CorruptImageError:
+    return _corrupt("png", "no IHDR chunk with a known bit depth and colour type before the "
+                           "image data")
+
+
+def png_size_error(width: int, height: int) -> CorruptImageError:
+    return _corrupt("png", f"IHDR gives {width}x{height}; each side must be 1..2147483647")
+
+
+def png_apng_length_error(offset: int, kind: int, length: int) -> CorruptImageError:
+    return _corrupt("png", f"APNG chunk {_fourcc(kind)} at byte {offset} has length {length}, "
+                           "too short")
+
+
+def png_apng_sequence_error(offset: int, sequence: int) -> CorruptImageError:
+    return _corrupt("png", f"APNG sequence number {sequence} at byte {offset} is out of order")
+
+
+def png_apng_frame_error(offset: int) -> CorruptImageError:
+    return _corrupt("png", f"the APNG frame of fcTL at byte {offset} lies outside the image")
+
+
+# JPEG (Pillow's JpegImagePlugin at open; libjpeg's marker rules agree)
+
+def jpeg_start_error(byte: int) -> CorruptImageError:
+    return _corrupt("jpeg", f"expected a marker (0xFF) at byte 2, found 0x{byte:02X}")
+
+
+def jpeg_marker_error(offset: int, marker: int) -> CorruptImageError:
+    return _corrupt("jpeg", f"0xFF{marker:02X} at byte {offset} is not a JPEG marker")
+
+
+def jpeg_no_frame_error() -> CorruptImageError:
+    return _corrupt("jpeg", "no frame header (SOF) before the image data")
+
+
+def jpeg_frame_length_error(offset: int, length: int) -> CorruptImageError:
+    return _corrupt("jpeg", f"the frame header at byte {offset} has length {length}, too "
+                            "short")
+
+
+def jpeg_frame_table_error(offset: int, length: int) -> CorruptImageError:
+    return _corrupt("jpeg", f"the frame header at byte {offset} has length {length}: its "
+                            "component table is cut")
+
+
+def jpeg_precision_error(bits: int) -> CorruptImageError:
+    return _corrupt("jpeg", f"{bits}-bit samples; decoders read 8-bit JPEG")
+
+
+def jpeg_components_error(count: int) -> CorruptImageError:
+    return _corrupt("jpeg", f"{count} colour components; decoders read 1, 3 or 4")
+
+
+def jpeg_quantization_error(offset: int) -> CorruptImageError:
+    return _corrupt("jpeg", f"the quantization table segment at byte {offset} ends inside a "
+                            "table")
+
+
+def jpeg_size_error(width: int, height: int) -> CorruptImageError:
+    return _corrupt("jpeg", f"the frame header gives {width}x{height}; a zero height (set later "
+                            "by a DNL marker) or width is not supported")
+
+
+# GIF (Pillow's GifImagePlugin at open and is_animated)
+
+def gif_no_image_error(offset: int) -> CorruptImageError:
+    return _corrupt("gif", f"the trailer at byte {offset} comes before any image")
+
+
+def gif_size_error(width: int, height: int) -> CorruptImageError:
+    return _corrupt("gif", f"the image is {width}x{height}")
+
+
+# WebP (libwebp's demuxer, which Pillow opens every WebP with)
+
+_WEBP_ORDER = (
+    "a second VP8X chunk",
+    "an image outside ANMF in an animation",
+    "ANMF before ANIM",
+    "a second still image",
+    "VP8L after ALPH (VP8L holds its own alpha)",
+    "ALPH after its image",
+    "ALPH without an image",
+)
+
+
+def webp_riff_size_error(size: int) -> CorruptImageError:
+    return _corrupt("webp", f"the RIFF size is {size}")
+
+
+def webp_first_chunk_error(kind: int) -> CorruptImageError:
+    return _corrupt("webp", f"the first chunk is {_fourcc(kind, 'little')}, not VP8, VP8L or "
+                            "VP8X")
+
+
+def webp_chunk_size_error(offset: int, size: int) -> CorruptImageError:
+    return _corrupt("webp", f"the chunk at byte {offset} declares {size} bytes, past the end of "
+                            "the RIFF data")
+
+
+def webp_leftover_error(offset: int, count: int) -> CorruptImageError:
+    if count == 0:
+        return _corrupt("webp", f"the RIFF data ends at byte {offset}, where a chunk must follow")
+    return _corrupt("webp", f"{count} stray bytes at byte {offset}, too few for a chunk")
+
+
+def webp_vp8x_error(size: int) -> CorruptImageError:
+    return _corrupt("webp", f"the VP8X chunk has {size} bytes, needs 10")
+
+
+def webp_area_error(width: int, height: int) -> CorruptImageError:
+    return _corrupt("webp", f"{width}x{height} is 2**32 pixels or more")
+
+
+def webp_flags_error(flags: int) -> CorruptImageError:
+    return _corrupt("webp", f"VP8X flags 0x{flags:02X} set reserved bits")
+
+
+def webp_order_error(offset: int, what: int) -> CorruptImageError:
+    return _corrupt("webp", f"{_WEBP_ORDER[what]} at byte {offset}")
+
+
+def webp_anim_error(offset: int, kind: int, size: int) -> CorruptImageError:
+    return _corrupt("webp", f"the {_fourcc(kind, 'little')} chunk at byte {offset} has {size} "
+                            "bytes, too short")
+
+
+def webp_no_frame_error() -> CorruptImageError:
+    return _corrupt("webp", "no image")
+
+
+def webp_frame_bounds_error(offset: int) -> CorruptImageError:
+    return _corrupt("webp", f"the image at byte {offset} does not fit the canvas")
+
+
+def webp_vp8_error(offset: int, what: int) -> CorruptImageError:
+    reason = ("the frame header is cut", "the start code is missing", "not a key frame",
+              "unknown profile", "the frame is not shown",
+              "the first partition is larger than the chunk", "a side is 0")[what]
+    return _corrupt("webp", f"VP8 image at byte {offset}: {reason}")
+
+
+def webp_vp8l_error(offset: int, what: int) -> CorruptImageError:
+    reason = ("the header is cut", "the signature is not 0x2F", "the version is not 0")[what]
+    return _corrupt("webp", f"VP8L image at byte {offset}: {reason}")
+
+
+# the policy for a GIF whose animation is undecided (its data ends before a second image or
+# its trailer): count it as the still image it is so far, as the API would, or refuse it
+
+UNDECIDED_ANIMATION = ("still", "refuse")
+
+
+def undecided_animation_option(value: object) -> str:
+    """``value`` checked as an ``undecided_animation=`` argument."""
+    if not isinstance(value, str):
+        raise ArgumentTypeError(f"undecided_animation must be 'still' or 'refuse', got {value!r}")
+    if value not in UNDECIDED_ANIMATION:
+        raise InvalidArgumentError(f"undecided_animation must be 'still' or 'refuse', got {value!r}")
+    return value
+
+
+def undecided_animation_error(what: str) -> AnimatedImageError:
+    return AnimatedImageError(
+        f"{what}: cannot tell whether the GIF is animated, its data ends before a second image "
+        "or its trailer (refused: undecided_animation='refuse')")

@@ -323,17 +323,22 @@ class _HeaderReader:
         self.data = bytearray()
         self.needed = 1
         self.info: ImageInfo | None = None
+        self.partial: ImageInfo | None = None  # the answer so far, once the size is in
         self.total = _full_size(response)
 
     def feed(self, chunk: bytes) -> bool:
         self.data += chunk[: self.max_bytes - len(self.data)]
         if len(self.data) >= self.needed:
-            try:
-                self.info = _header.parse_buffer(self.data)
+            try:  # the start of the body: an answer only once no later byte can change it
+                self.info = _header.parse_buffer(self.data, complete=False)
                 return True
             except TruncatedImageError as short:
                 self.needed = short.needed
+                self.partial = short.info  # type: ignore[assignment]
         if len(self.data) >= self.max_bytes:
+            if self.partial is not None:  # sized; the rest (a GIF's later frames) is not read
+                self.info = self.partial
+                return True
             raise FetchError(f"fetching {self.url!r}: no image header within the first "
                              f"{self.max_bytes} bytes")
         return False

@@ -1,8 +1,8 @@
-"""What both header parsers share: the result type, the data-URL rules and every message.
+"""What both header parsers share: the result type, the data-URL rules and file reads.
 
-The Cython parser (``_header_c.pyx``) and the pure-Python one (``_header_py.py``) walk
-the same steps and report a failure as the same (code, numbers); the builders below turn
-that into the exception, so their messages are identical by construction (spec 5).
+The Cython parser (``_header_c.pyx``) and the pure-Python one (``_header_py.py``) walk the
+same steps and raise through the same message builders (``_errors.py``), so their answers
+and their errors are identical by construction (spec 5).
 """
 
 from __future__ import annotations
@@ -12,14 +12,11 @@ from typing import Any, Callable, NamedTuple
 
 from ._errors import (
     ArgumentTypeError,
-    CorruptImageError,
-    InvalidDataURLError,
-    InvalidImageError,
+    InvalidArgumentError,
     TruncatedImageError,
-    UnsupportedImageFormatError,
+    buffer_error,
+    too_long_error,
 )
-
-FORMAT_NAMES = {"png": "PNG", "jpeg": "JPEG", "gif": "GIF", "webp": "WebP", "": "image"}
 
 #: A data URL's header ("data:image/png;base64") must end within this many characters.
 MAX_DATA_URL_HEADER = 256
@@ -27,6 +24,8 @@ MAX_DATA_URL_HEADER = 256
 DEFAULT_MAX_READ = 64 * 1024 * 1024
 #: The first read from a file: enough for nearly every header in one go.
 FIRST_READ = 64 * 1024
+#: How many leading bytes the unsupported-format check looks at.
+SNIFF_BYTES = 1024
 
 
 class ImageInfo(NamedTuple):
@@ -36,122 +35,10 @@ class ImageInfo(NamedTuple):
     height: int
     format: str  # "png", "jpeg", "gif" or "webp"
     animated: bool  # APNG, animated WebP, or a GIF holding more than one image
-
-
-# --- corrupt-data codes: (code, a, b) from either parser -> one message ----------------------
-
-PNG_NO_IHDR = 1  # a: the first chunk's type as a big-endian int
-PNG_BAD_SIZE = 2  # a, b: width, height
-PNG_BAD_CHUNK_LENGTH = 3  # a: offset, b: length
-JPEG_NO_MARKER = 10  # a: offset, b: the byte found
-JPEG_NO_FRAME = 11  # a: offset, b: the marker reached (SOS or EOI, or a second SOI)
-JPEG_BAD_LENGTH = 12  # a: offset, b: the segment length
-JPEG_ZERO_SIZE = 13  # a, b: width, height
-GIF_ZERO_SIZE = 20  # a, b: width, height
-GIF_BAD_BLOCK = 21  # a: offset, b: the byte found
-WEBP_UNKNOWN_CHUNK = 30  # a: the fourcc as a little-endian int
-WEBP_NOT_KEYFRAME = 31
-WEBP_BAD_START_CODE = 32
-WEBP_BAD_SIGNATURE = 33  # VP8L: a: the byte found
-WEBP_BAD_VERSION = 34  # VP8L: a: the version bits
-WEBP_ZERO_SIZE = 35  # a, b: width, height
-
-_FORMAT_OF_CODE = {1: "png", 2: "png", 3: "png", 10: "jpeg", 11: "jpeg", 12: "jpeg", 13: "jpeg",
-                   20: "gif", 21: "gif", 30: "webp", 31: "webp", 32: "webp", 33: "webp",
-                   34: "webp", 35: "webp"}
-
-
-def _fourcc(value: int, byteorder: str) -> str:
-    return repr(value.to_bytes(4, byteorder).decode("latin-1"))  # type: ignore[arg-type]
-
-
-def corrupt_error(code: int, a: int = 0, b: int = 0) -> CorruptImageError:
-    reason_of: dict[int, Callable[[], str]] = {
-        PNG_NO_IHDR: lambda: f"the first chunk is {_fourcc(a, 'big')}, not IHDR",
-        PNG_BAD_SIZE: lambda: f"IHDR gives {a}x{b}; each side must be 1..2147483647",
-        PNG_BAD_CHUNK_LENGTH: lambda: f"chunk at byte {a} has length {b}, over 2**31 - 1",
-        JPEG_NO_MARKER: lambda: f"expected a marker (0xFF) at byte {a}, found 0x{b:02X}",
-        JPEG_NO_FRAME: lambda: f"marker 0x{b:02X} at byte {a} is not allowed before the frame "
-                               "header (SOF)",
-        JPEG_BAD_LENGTH: lambda: f"segment at byte {a} has length {b}, too short",
-        JPEG_ZERO_SIZE: lambda: (
-            f"the frame header gives {a}x{b}; a zero height (set later by a DNL marker) "
-            "or width is not supported"),
-        GIF_ZERO_SIZE: lambda: f"the logical screen is {a}x{b}",
-        GIF_BAD_BLOCK: lambda: f"unexpected byte 0x{b:02X} at byte {a} between blocks",
-        WEBP_UNKNOWN_CHUNK: lambda: f"the first chunk is {_fourcc(a, 'little')}, "
-                                    "not VP8, VP8L or VP8X",
-        WEBP_NOT_KEYFRAME: lambda: "the VP8 frame is not a key frame",
-        WEBP_BAD_START_CODE: lambda: "the VP8 start code is missing",
-        WEBP_BAD_SIGNATURE: lambda: f"the VP8L signature is 0x{a:02X}, not 0x2F",
-        WEBP_BAD_VERSION: lambda: f"the VP8L version is {a}, not 0",
-        WEBP_ZERO_SIZE: lambda: f"the VP8 frame is {a}x{b}",
-    }
-    reason = reason_of[code]()
-    return CorruptImageError(f"corrupt {FORMAT_NAMES[_FORMAT_OF_CODE[code]]} data: {reason}")
-
-
-def truncated_error(fmt: str, size: int, needed: int) -> TruncatedImageError:
-    """``fmt`` is "" when the data is too short to tell its format."""
-    if size == 0:
-        return TruncatedImageError("empty image data", needed)
-    return TruncatedImageError(
-        f"truncated {FORMAT_NAMES[fmt]} data: {size} bytes, the header needs at least {needed}",
-        needed,
-    )
-
-
-def too_long_error(limit: int) -> InvalidImageError:
-    return InvalidImageError(f"no image header within the first {limit} bytes read")
-
-
-# --- formats we recognise but the API does not take (spec 5) ---------------------------------
-
-_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs",
-                b"mif1", b"msf1"}
-_MAGIC = (  # (prefix, name); ISO media, SVG and PDF are told apart below
-    (b"BM", "bmp", "BMP"),
-    (b"II*\x00", "tiff", "TIFF"),
-    (b"MM\x00*", "tiff", "TIFF"),
-    (b"8BPS", "psd", "PSD"),
-    (b"%PDF-", "pdf", "PDF"),
-    (b"\x00\x00\x01\x00", "ico", "ICO"),
-    (b"\x00\x00\x02\x00", "ico", "ICO (cursor)"),
-    (b"\x00\x00\x00\x0cjP  \r\n\x87\n", "jpeg2000", "JPEG 2000"),
-    (b"\xffO\xffQ", "jpeg2000", "JPEG 2000 (codestream)"),
-    (b"\x00\x00\x00\x0cJXL \r\n\x87\n", "jpegxl", "JPEG XL"),
-    (b"\xff\x0a", "jpegxl", "JPEG XL (codestream)"),
-)
-
-#: How many leading bytes the unsupported-format check looks at.
-SNIFF_BYTES = 1024
-
-
-def unsupported_error(head: bytes) -> UnsupportedImageFormatError:
-    """The error for data that is none of the four formats; ``head`` is its first bytes."""
-    supported = "the API takes PNG, JPEG, WebP and non-animated GIF"
-    if not head:
-        return UnsupportedImageFormatError(f"empty image data; {supported}")
-    found: tuple[str, str] | None = None
-    for magic, key, name in _MAGIC:
-        if head.startswith(magic):
-            found = (key, name)
-            break
-    if found is None and head[4:8] == b"ftyp":
-        brand = head[8:12]
-        if brand in (b"avif", b"avis"):
-            found = ("avif", "AVIF")
-        elif brand in _HEIF_BRANDS:
-            found = ("heif", "HEIC/HEIF")
-    if found is None:
-        text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-        if text.startswith(b"<") and b"<svg" in text:
-            found = ("svg", "SVG")
-    if found is not None:
-        return UnsupportedImageFormatError(f"{found[1]} images are not supported; {supported}",
-                                           found[0])
-    return UnsupportedImageFormatError(
-        f"not an image format the API takes (data starts {head[:8].hex(' ')}); {supported}")
+    #: True when the data ended before it could tell whether the image is animated: a GIF
+    #: without its trailer and with one image so far (``animated`` is then False), or any
+    #: image read only in part (a fetch or file read stopped at its byte cap).
+    animation_undecided: bool = False
 
 
 # --- data URLs ---------------------------------------------------------------------------------
@@ -159,33 +46,6 @@ def unsupported_error(head: bytes) -> UnsupportedImageFormatError:
 def data_url_header_ok(header: str) -> bool:
     """``header`` is what lies between "data:" and the first ","."""
     return header[:6].lower() == "image/" and header[-7:].lower() == ";base64"
-
-
-def data_url_header_error(header: str) -> InvalidDataURLError:
-    media_type = header.split(";", 1)[0]
-    if media_type[:6].lower() != "image/":
-        return InvalidDataURLError(f"data URL media type {media_type!r} is not an image type")
-    return InvalidDataURLError(
-        f"data URL {('data:' + header)!r} is not base64-encoded (';base64' must end the header)")
-
-
-def no_comma_error() -> InvalidDataURLError:
-    return InvalidDataURLError(
-        f"data URL has no ',' within its first {MAX_DATA_URL_HEADER} characters")
-
-
-def base64_length_error(length: int) -> InvalidDataURLError:
-    return InvalidDataURLError(
-        f"data URL base64 payload of {length} characters cannot be valid (length % 4 == 1)")
-
-
-def base64_char_error(position: int) -> InvalidDataURLError:
-    return InvalidDataURLError(f"data URL holds invalid base64 in characters "
-                               f"{position}..{position + 3} of the URL")
-
-
-def non_ascii_error() -> InvalidDataURLError:
-    return InvalidDataURLError("data URL holds non-ASCII characters")
 
 
 def decoded_size(length: int, text_tail: str | bytes) -> int:
@@ -199,18 +59,43 @@ def decoded_size(length: int, text_tail: str | bytes) -> int:
     return length // 4 * 3 - pad
 
 
+# --- bytes-like sources ----------------------------------------------------------------------
+
+def byte_view(data: Any) -> bytes | bytearray | memoryview:
+    """``data`` as a flat run of bytes: bytes and bytearray as they are; a memoryview of any
+    shape or item size as its bytes (a C-contiguous view without a copy, a strided or
+    Fortran-ordered one copied in C order, as ``tobytes`` does). A released view or an object
+    without the buffer protocol is a typed error, never a raw ValueError or TypeError."""
+    if type(data) is bytes or type(data) is bytearray:
+        return data
+    try:
+        view = memoryview(data)
+        if view.c_contiguous:
+            return view if view.ndim == 1 and view.format == "B" else view.cast("B")
+        return view.tobytes()
+    except ValueError as error:  # a released memoryview
+        raise buffer_error(data, str(error)) from None
+    except TypeError:
+        raise ArgumentTypeError(
+            f"expected bytes, bytearray or memoryview, got {type(data).__name__}") from None
+
+
 # --- files and paths: read only as far as the header needs --------------------------------------
 
-def info_from_any(source: Any, parse_buffer: Callable[[Any], ImageInfo],
+def info_from_any(source: Any, parse_buffer: Callable[..., ImageInfo],
                   parse_data_url: Callable[[Any], ImageInfo], max_read: int) -> ImageInfo:
     """What image_info does with a source, given a parser's two entry points: bytes-like
     data or a "data:" URL (bytes or str) in memory; any other str, or a path, is a file."""
     if isinstance(source, (bytes, bytearray, memoryview)):
-        if bytes(source[:5]) == b"data:":
-            return parse_data_url(bytes(source))
-        return parse_buffer(source)
+        data = byte_view(source)
+        if data[:5] == b"data:":  # (a bytes-like data URL: its bytes, whatever the item size)
+            return parse_data_url(bytes(data))
+        return parse_buffer(data)
     if isinstance(source, str) and source.startswith("data:"):
         return parse_data_url(source)
+    if type(max_read) is not int or max_read < 1:
+        raise (ArgumentTypeError if not isinstance(max_read, int) or isinstance(max_read, bool)
+               else InvalidArgumentError)(f"max_read must be a positive int, got {max_read!r}")
     if isinstance(source, (str, os.PathLike)):
         with open(source, "rb") as file:  # OSError stays OSError
             return _info_from_file(file, parse_buffer, max_read)
@@ -221,10 +106,12 @@ def info_from_any(source: Any, parse_buffer: Callable[[Any], ImageInfo],
         f"'data:' URL, got {type(source).__name__}")
 
 
-def _info_from_file(file: Any, parse_buffer: Callable[[Any], ImageInfo],
+def _info_from_file(file: Any, parse_buffer: Callable[..., ImageInfo],
                     max_read: int) -> ImageInfo:
-    """Reads a first block, then more only when the parser says the header goes on (a JPEG
-    whose frame header follows a large ICC profile, a GIF's later frames), up to max_read."""
+    """Reads a first block, then more only while the parser says the answer lies further on
+    (a JPEG whose frame header follows a large ICC profile, a GIF's later frames), doubling,
+    up to max_read. The whole file is parsed as such; a part of it as a prefix, and at the cap
+    the prefix's answer stands (a GIF larger than max_read: its size, animation undecided)."""
     data = bytearray()
     want = min(FIRST_READ, max_read)
     while True:
@@ -238,11 +125,13 @@ def _info_from_file(file: Any, parse_buffer: Callable[[Any], ImageInfo],
                 raise ArgumentTypeError(
                     f"the file must be opened in binary mode (read() gave {type(chunk).__name__})")
             data += chunk
+        if at_end:
+            return parse_buffer(data, complete=True)
         try:
-            return parse_buffer(data)
+            return parse_buffer(data, complete=False)
         except TruncatedImageError as short:
-            if at_end:
-                raise
             if len(data) >= max_read:
+                if isinstance(short.info, ImageInfo):
+                    return short.info
                 raise too_long_error(max_read) from None
             want = min(max(short.needed, 2 * len(data)), max_read)

@@ -15,7 +15,7 @@ directly, since this machine spends 2-3 us building a frozen dataclass.
 from __future__ import annotations
 
 import os
-from typing import IO, TYPE_CHECKING, Any, Awaitable, Callable, NamedTuple, TypeGuard, Union
+from typing import IO, TYPE_CHECKING, Any, Awaitable, Callable, Literal, NamedTuple, TypeGuard, Union
 
 from . import _registry, _spec
 from ._extensions import twin
@@ -29,8 +29,10 @@ from ._errors import (
     PayloadTooLargeError,
     TooManyImagesError,
     VisionTokensError,
+    undecided_animation_error,
+    undecided_animation_option,
 )
-from ._image_input import ImageInfo, decoded_size
+from ._image_input import DEFAULT_MAX_READ, ImageInfo, decoded_size
 from ._results import ImageCost
 
 if TYPE_CHECKING:  # httpx loads only when a caller fetches: the import stays light
@@ -49,7 +51,13 @@ _tokens = twin("tokens")  # the calculator
 # spec 5: the request limits. The payload counted is the images' own bytes.
 MAX_IMAGES, MAX_PAYLOAD = _spec.MAX_IMAGES, _spec.MAX_PAYLOAD
 
-FileResolution = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]", tuple[int, int], ImageInfo,
+#: undecided_animation=: a GIF whose data ends before a second image or its trailer is counted
+#: as the still image it is so far ("still", the default), or refused ("refuse"). (Literal, not
+#: str: the compiled twin would turn a wrong type into a bare TypeError before our check.)
+UndecidedAnimation = Literal["still", "refuse"]
+
+FileResolution = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]",
+                       tuple[int, int], ImageInfo,
                        None]
 FileResolver = Callable[[str], Union[FileResolution, Awaitable[FileResolution]]]
 #: What image_info and count_image read: bytes-like data or a "data:" URL in memory, a path
@@ -340,28 +348,41 @@ def _awaitable(value: Any) -> TypeGuard[Awaitable[Any]]:
     return hasattr(value, "__await__")
 
 
-def _refused_animation(info: ImageInfo) -> bool:
-    """spec 5: the API takes "non-animated GIF"; it states no such rule for PNG or WebP."""
-    return info.animated and info.format == "gif"
+def _refused_animation(info: ImageInfo,
+                       undecided_animation: UndecidedAnimation = "still") -> bool:
+    """spec 5: the API takes "non-animated GIF"; it states no such rule for PNG or WebP. A GIF
+    whose animation is undecided (its data ends first) is the still image it is so far, unless
+    undecided_animation="refuse"."""
+    return info.format == "gif" and (
+        info.animated or (info.animation_undecided and undecided_animation == "refuse"))
+
+
+def _animation_error(info: ImageInfo, where: str) -> AnimatedImageError:
+    if info.animated:
+        return AnimatedImageError(f"{where}: the API takes non-animated GIF only")
+    return undecided_animation_error(where)
 
 
 # --- one image --------------------------------------------------------------------------------
 
-def image_info(source: ImageSource) -> ImageInfo:
+def image_info(source: ImageSource, *, max_read: int = DEFAULT_MAX_READ) -> ImageInfo:
     """Width, height, format and animation of an image, read from its header only: bytes, a
-    path, a binary file or a ``data:image/...;base64,`` URL (spec 5)."""
-    info: ImageInfo = _header.image_info(source)
+    path, a binary file or a ``data:image/...;base64,`` URL (spec 5). A file is read up to
+    ``max_read`` bytes at most."""
+    info: ImageInfo = _header.image_info(source, max_read=max_read)
     return info
 
 
 def count_image(source: ImageSource, model: str, detail: str = "auto", *, ruleset: str | None = None,
-                input_fidelity: str | None = None) -> ImageCost:
+                input_fidelity: str | None = None,
+                undecided_animation: UndecidedAnimation = "still") -> ImageCost:
     """What an image costs, its size read from its header: bytes, a path, a binary file or
     a ``data:image/...;base64,`` URL. An animated GIF is refused (spec 5)."""
+    undecided_animation_option(undecided_animation)
     info = _header.image_info(source)
-    if _refused_animation(info):
-        raise AnimatedImageError(
-            f"animated GIF ({info.width}x{info.height}): the API takes non-animated GIF only")
+    if _refused_animation(info, undecided_animation):
+        raise _animation_error(info, f"{'animated ' if info.animated else ''}GIF "
+                                     f"({info.width}x{info.height})")
     cost: ImageCost = _tokens.explain_image_tokens(info.width, info.height, model, detail,
                                                    ruleset=ruleset, input_fidelity=input_fidelity)
     return cost
@@ -369,7 +390,9 @@ def count_image(source: ImageSource, model: str, detail: str = "auto", *, rulese
 
 # --- putting it together -------------------------------------------------------------------------
 
-def _options(fetch: Any, on_unknown: str, on_violation: str) -> Fetcher | None:
+def _options(fetch: Any, on_unknown: str, on_violation: str,
+             undecided_animation: UndecidedAnimation = "still") -> Fetcher | None:
+    undecided_animation_option(undecided_animation)
     if on_unknown not in ("error", "upper_bound"):
         raise InvalidArgumentError(f"on_unknown must be 'error' or 'upper_bound', got {on_unknown!r}")
     if on_violation not in ("raise", "collect"):
@@ -399,7 +422,8 @@ def _default_fetcher() -> Fetcher:
 
 def _count(body: dict[str, Any], api: str, refs: list[tuple[Any, ...]],
            sizes: list[tuple[Any, ...]], ruleset: str | None,
-           on_unknown: str, on_violation: str) -> RequestCount:
+           on_unknown: str, on_violation: str,
+           undecided_animation: UndecidedAnimation = "still") -> RequestCount:
     model_name = body.get("model")
     if not refs:
         return _new(RequestCount, (model_name if isinstance(model_name, str) else None, api, 0,
@@ -428,9 +452,10 @@ def _count(body: dict[str, Any], api: str, refs: list[tuple[Any, ...]],
                                      True, note))
                 total += tokens
                 continue
-            elif _refused_animation(info):
-                error = AnimatedImageError(
+            elif _refused_animation(info, undecided_animation):
+                error = (AnimatedImageError(
                     f"{pointer}: an animated GIF; the API takes non-animated GIF only")
+                    if info.animated else undecided_animation_error(pointer))
             else:
                 tokens = count(info.width, info.height, detail)
                 level = levels.get(detail)
@@ -478,23 +503,25 @@ def _model_record(name: str, ruleset: str | None) -> tuple[Any, Any, dict[str, s
 
 def count_request(body: Any, *, ruleset: str | None = None, fetch: bool | Fetcher | None = None,
                   resolve_file: FileResolver | None = None, on_unknown: str = "error",
-                  on_violation: str = "raise") -> RequestCount:
+                  on_violation: str = "raise",
+                  undecided_animation: UndecidedAnimation = "still") -> RequestCount:
     """The image tokens of a Chat Completions or Responses request body (a dict, or its JSON
     text or bytes), image by image. See the README for every option."""
-    fetcher = _options(fetch, on_unknown, on_violation)
+    fetcher = _options(fetch, on_unknown, on_violation, undecided_animation)
     body = _load(body)
     api, refs = _walk(body)
     return _count(body, api, refs, _sizes(refs, fetcher, resolve_file), ruleset, on_unknown,
-                  on_violation)
+                  on_violation, undecided_animation)
 
 
 async def count_request_async(body: Any, *, ruleset: str | None = None, fetch: bool | Fetcher | None = None,
                               resolve_file: FileResolver | None = None, on_unknown: str = "error",
-                              on_violation: str = "raise") -> RequestCount:
+                              on_violation: str = "raise",
+                              undecided_animation: UndecidedAnimation = "still") -> RequestCount:
     """count_request for async code: remote images are fetched concurrently, and
     resolve_file may be a coroutine function."""
-    fetcher = _options(fetch, on_unknown, on_violation)
+    fetcher = _options(fetch, on_unknown, on_violation, undecided_animation)
     body = _load(body)
     api, refs = _walk(body)
     sizes = await _sizes_async(refs, fetcher, resolve_file)
-    return _count(body, api, refs, sizes, ruleset, on_unknown, on_violation)
+    return _count(body, api, refs, sizes, ruleset, on_unknown, on_violation, undecided_animation)
