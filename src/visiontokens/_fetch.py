@@ -437,6 +437,19 @@ def _headers(value: Any) -> dict[str, str]:
 
 # --- the fetcher ---------------------------------------------------------------------------------
 
+_TLS: Any = None
+_TLS_LOCK = threading.Lock()
+
+
+def _tls_context() -> Any:
+    """The TLS context every fetch shares: loading the CA bundle costs tens of ms, once per
+    process, not once per thread that happens to fetch first (within its deadline)."""
+    global _TLS
+    with _TLS_LOCK:
+        if _TLS is None:
+            _TLS = httpx.create_ssl_context()
+        return _TLS
+
 class Fetcher:
     """How remote ``http(s)`` images are fetched: ``count_request(body, fetch=Fetcher(...))``.
 
@@ -470,7 +483,6 @@ class Fetcher:
             collections.OrderedDict())
         self._cache_lock = threading.Lock()
         self._slots = _Slots(self.max_concurrency)
-        self._ssl_context: Any = None
 
     def __repr__(self) -> str:
         return (f"Fetcher(timeout={self.timeout}, max_bytes={self.max_bytes}, "
@@ -482,9 +494,7 @@ class Fetcher:
     # the TLS context, the costly part, is made once.
 
     def _tls(self) -> Any:
-        if self._ssl_context is None:
-            self._ssl_context = httpx.create_ssl_context()
-        return self._ssl_context
+        return _tls_context()
 
     def _sync_client(self) -> httpx.Client:
         transport = httpx.HTTPTransport(verify=self._tls(), retries=0)

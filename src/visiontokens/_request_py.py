@@ -492,11 +492,13 @@ def count_request(body: Any, *, ruleset: str | None = None, fetch: Any = None,
 
 async def count_request_async(body: Any, *, ruleset: str | None = None, fetch: Any = None,
                               resolve_file: FileResolver | None = None, on_unknown: str = "error",
-                              on_violation: str = "raise", max_concurrency: int = 16) -> RequestCount:
+                              on_violation: str = "raise", max_concurrency: object = 16) -> RequestCount:
     """count_request for async code: remote images are fetched concurrently, at most
-    ``max_concurrency`` at once, and resolve_file may be a coroutine function."""
+    ``max_concurrency`` (an int) at once, and resolve_file may be a coroutine function."""
+    # (annotated object, not int: compiled, Cython would truncate 1.5 to 1 before the check)
     fetcher = _options(fetch, on_unknown, on_violation)
-    if type(max_concurrency) is not int or max_concurrency < 1:
+    if (not isinstance(max_concurrency, int) or isinstance(max_concurrency, bool)
+            or max_concurrency < 1):
         raise InvalidArgumentError(f"max_concurrency must be an int >= 1, got {max_concurrency!r}")
     body = _load(body)
     api, refs = _walk(body)
