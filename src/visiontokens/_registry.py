@@ -36,6 +36,7 @@ from ._errors import (
 DEFAULT_RULESET = "2026-09"  # spec 1: the default is the newest
 
 _SNAPSHOT_DATE = re.compile(r"-\d{4}-\d{2}-\d{2}")  # spec 3.5: dated snapshots end so
+_MAX_FAMILY = 256  # a family longer than this is no model's: its snapshots are not looked up
 _GPT_IMAGE = re.compile(r"^(chatgpt-image|gpt-image)-")  # spec 3.3: other GPT Image models
 
 
@@ -240,9 +241,10 @@ def resolve(name: object, ruleset: object = None) -> ModelSpec:
 
 
 def _snapshot_family(name: str) -> str | None:
-    # Only the last 11 characters can be the date: matching just them keeps a 40 MB name cheap.
+    # Only the last 11 characters can be the date: matching just them, and never copying a
+    # family longer than any model name (_MAX_FAMILY), keeps a 40 MB name cheap.
     cut = len(name) - 11
-    if cut < 1 or not _SNAPSHOT_DATE.fullmatch(name, cut):
+    if not 0 < cut <= _MAX_FAMILY or not _SNAPSHOT_DATE.fullmatch(name, cut):
         return None
     family = name[:cut]
     return family if "\n" not in family else None
