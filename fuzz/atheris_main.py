@@ -2,7 +2,7 @@
 
     python fuzz/atheris_main.py TARGET [libFuzzer options] [CORPUS_DIR ...]
 
-TARGET is one of image_bytes, data_url, request (see targets.py). The pure twins are
+TARGET is one of image_bytes, data_url, request (see fuzz_targets.py). The pure twins are
 instrumented for coverage; the compiled twins run beside them on every input, so a
 disagreement or a foreign exception in either is a crash. A long run, on both cores:
 
@@ -25,7 +25,7 @@ import atheris
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 with atheris.instrument_imports(include=["visiontokens"]):
-    import targets
+    import fuzz_targets as targets
 
 
 def main() -> None:

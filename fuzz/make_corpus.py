@@ -73,7 +73,7 @@ def images() -> dict[str, bytes]:
 
 
 def data_urls(pictures: dict[str, bytes]) -> dict[str, bytes]:
-    """Seeds for the data_url target: the first byte picks the mode (see targets.data_url)."""
+    """Seeds for the data_url target: the first byte picks the mode (see fuzz_targets.data_url)."""
     seeds = {}
     for name in ("png", "jpeg", "gif", "webp-lossy", "jpeg-app-segments-fill-bytes"):
         seeds[f"encoded-{name}"] = b"\x00" + pictures[name]

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 FUZZ = Path(__file__).resolve().parent.parent / "fuzz"
 sys.path.insert(0, str(FUZZ))
-import targets  # noqa: E402  (fuzz/ is not a package: its harness runs it as a script too)
+import fuzz_targets as targets  # noqa: E402  (fuzz/ is not a package: its harness runs it as a script too)
 
 EXAMPLES = int(os.environ.get("VISIONTOKENS_FUZZ_EXAMPLES", "200"))
 fuzz_settings = settings(max_examples=EXAMPLES, deadline=None, derandomize=EXAMPLES <= 1000,
