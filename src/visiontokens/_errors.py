@@ -190,12 +190,32 @@ class BlockedAddressError(FetchError):
 
 # --- message builders, shared by both implementations ---------------------------------
 
+#: The most characters of an outside value (a model name, a detail, a URL) a message quotes:
+#: a request may carry a 40 MB "model", and its error must stay a line, not 40 MB.
+QUOTE_LIMIT = 80
+
+
+def quoted(value: object, limit: int = QUOTE_LIMIT) -> str:
+    """``repr(value)`` for a message, bounded in size and in the work it takes: a long string
+    is cut to ``limit`` characters and its length said; containers are abbreviated."""
+    if isinstance(value, (str, bytes, bytearray)):
+        if len(value) <= limit:
+            return repr(value)
+        return f"{value[:limit]!r}... ({len(value)} {'characters' if isinstance(value, str) else 'bytes'})"
+    import reprlib  # only on the error path
+
+    shortener = reprlib.Repr()
+    shortener.maxstring = shortener.maxother = limit
+    try:
+        return shortener.repr(value)
+    except Exception:  # a hostile __repr__, or an int too long to print
+        return f"<{type(value).__name__}>"
 
 
 def dimension_error(name: str, value: object) -> InvalidDimensionsError:
     if isinstance(value, bool) or not _is_integer_like(value):
         return DimensionTypeError(
-            f"{name} must be an int number of pixels, got {type(value).__name__} {value!r}"
+            f"{name} must be an int number of pixels, got {type(value).__name__} {quoted(value)}"
         )
     return InvalidDimensionsError(
         f"{name} must be between 1 and {MAX_DIMENSION} pixels, got {int(value)}"  # type: ignore[call-overload]
@@ -211,16 +231,24 @@ def _is_integer_like(value: object) -> bool:
 
 
 def closest(name: str, known: Iterable[str], n: int = 3) -> list[str]:
+    """The known names most like ``name``. difflib's cost grows with the product of the
+    lengths, so a name far longer than any known one (no close match is possible at
+    difflib's 0.6 cutoff: the ratio is at most 2*len(known)/(len(name)+len(known))) is not
+    compared at all."""
     import difflib  # only on the error path
 
-    return difflib.get_close_matches(name, list(known), n=n, cutoff=0.6)
+    candidates = list(known)
+    longest = max(map(len, candidates), default=0)
+    if len(name) > 3 * longest:  # ratio <= 2*L/(3L+L) = 0.5 < 0.6: nothing can match
+        return []
+    return difflib.get_close_matches(name, candidates, n=n, cutoff=0.6)
 
 
 def unknown_model_error(name: str, ruleset: str, known: Iterable[str]) -> UnknownModelError:
     suggestions = closest(name, known)
     hint = f"; did you mean {', '.join(map(repr, suggestions))}?" if suggestions else ""
     return UnknownModelError(
-        f"unknown model {name!r} in ruleset {ruleset!r}{hint}", name, suggestions
+        f"unknown model {quoted(name)} in ruleset {ruleset!r}{hint}", name, suggestions
     )
 
 
@@ -231,7 +259,7 @@ def unsupported_detail_error(model: str, detail: object, supported: Sequence[str
             f"model {model!r} does not support detail {detail!r}; it supports: {levels}"
         )
     return UnsupportedDetailError(
-        f"detail must be one of low, high, original, auto (case-sensitive), got {detail!r}"
+        f"detail must be one of low, high, original, auto (case-sensitive), got {quoted(detail)}"
     )
 
 
@@ -246,12 +274,12 @@ def rejected_error(model: str, patches: int, limit: int) -> ImageRejectedError:
 
 def input_fidelity_error(model: str, value: object) -> InvalidArgumentError:
     if value is not None and not isinstance(value, str):
-        return ArgumentTypeError(f"input_fidelity must be 'low', 'high' or None, got {value!r}")
+        return ArgumentTypeError(f"input_fidelity must be 'low', 'high' or None, got {quoted(value)}")
     if value in ("low", "high"):
         return InvalidArgumentError(
             f"input_fidelity applies to GPT Image models only, not {model!r}"
         )
-    return InvalidArgumentError(f"input_fidelity must be 'low', 'high' or None, got {value!r}")
+    return InvalidArgumentError(f"input_fidelity must be 'low', 'high' or None, got {quoted(value)}")
 
 
 # --- image headers: every message of both parsers (spec 5) --------------------------------------

@@ -191,8 +191,16 @@ def _walk(body: dict[str, Any]) -> tuple[str, list[_Ref]]:
             if not isinstance(shot, dict):
                 raise _malformed(f"/input/{i}/output",
                                  "a computer_call_output's 'output' must be an object", shot)
-            refs.append(_responses_image(shot, f"/input/{i}/output"))
+            _add(refs, _responses_image(shot, f"/input/{i}/output"))
     return "responses", refs
+
+
+def _add(refs: list[_Ref], ref: _Ref) -> None:
+    """Every image the walk finds goes through here, wherever it sits, so the limit counts
+    them all; the walk ends before anything is fetched, so no request fetches more."""
+    if len(refs) >= MAX_IMAGES:
+        raise TooManyImagesError(f"the request holds more than {MAX_IMAGES} images (spec 5)")
+    refs.append(ref)
 
 
 def _content_parts(content: Any, where: str, refs: list[_Ref], image_type: str) -> None:
@@ -202,10 +210,8 @@ def _content_parts(content: Any, where: str, refs: list[_Ref], image_type: str) 
         if not isinstance(part, dict):
             raise _malformed(f"{where}/{j}", "a content part must be an object", part)
         if part.get("type") == image_type:
-            if len(refs) == MAX_IMAGES:
-                raise TooManyImagesError(f"the request holds more than {MAX_IMAGES} images (spec 5)")
-            refs.append(_chat_image(part, f"{where}/{j}") if image_type == "image_url"
-                        else _responses_image(part, f"{where}/{j}"))
+            _add(refs, _chat_image(part, f"{where}/{j}") if image_type == "image_url"
+                 else _responses_image(part, f"{where}/{j}"))
 
 
 def _chat_image(part: dict[str, Any], where: str) -> _Ref:
@@ -319,13 +325,22 @@ def _sizes(refs: list[tuple[Any, ...]], fetcher: Fetcher | None,
 
 
 async def _sizes_async(refs: list[tuple[Any, ...]], fetcher: Fetcher | None,
-                       resolve_file: FileResolver | None) -> list[tuple[Any, ...]]:
+                       resolve_file: FileResolver | None, max_concurrency: int) -> list[tuple[Any, ...]]:
     import asyncio
+
+    # At most max_concurrency fetches and resolve_file calls of this request at once: 1,500
+    # URLs fetched together exhausted the process's file descriptors. (The Fetcher has a
+    # limit of its own, over every request that shares it.)
+    slots = asyncio.Semaphore(max_concurrency)
 
     async def one(ref: tuple[Any, ...]) -> tuple[Any, ...]:
         size = _without_io(ref, fetcher)
         if size is not None:
             return size
+        async with slots:
+            return await _io(ref)
+
+    async def _io(ref: tuple[Any, ...]) -> tuple[Any, ...]:
         if ref[1] is not None:
             try:
                 info, total = await fetcher.fetch_async(ref[1])  # type: ignore[union-attr]
@@ -517,11 +532,16 @@ def count_request(body: Any, *, ruleset: str | None = None, fetch: bool | Fetche
 async def count_request_async(body: Any, *, ruleset: str | None = None, fetch: bool | Fetcher | None = None,
                               resolve_file: FileResolver | None = None, on_unknown: str = "error",
                               on_violation: str = "raise",
-                              undecided_animation: UndecidedAnimation = "still") -> RequestCount:
-    """count_request for async code: remote images are fetched concurrently, and
-    resolve_file may be a coroutine function."""
+                              undecided_animation: UndecidedAnimation = "still",
+                              max_concurrency: object = 16) -> RequestCount:
+    """count_request for async code: remote images are fetched concurrently, at most
+    ``max_concurrency`` (an int) at once, and resolve_file may be a coroutine function."""
+    # (annotated object, not int: compiled, Cython would truncate 1.5 to 1 before the check)
     fetcher = _options(fetch, on_unknown, on_violation, undecided_animation)
+    if (not isinstance(max_concurrency, int) or isinstance(max_concurrency, bool)
+            or max_concurrency < 1):
+        raise InvalidArgumentError(f"max_concurrency must be an int >= 1, got {max_concurrency!r}")
     body = _load(body)
     api, refs = _walk(body)
-    sizes = await _sizes_async(refs, fetcher, resolve_file)
+    sizes = await _sizes_async(refs, fetcher, resolve_file, max_concurrency)
     return _count(body, api, refs, sizes, ruleset, on_unknown, on_violation, undecided_animation)

@@ -1,0 +1,148 @@
+"""Fuzz targets: untrusted bytes in, and nothing but our own errors out.
+
+Each target takes one input (bytes) and runs it through every twin of the code it reaches,
+compiled and pure. It fails (raises ``AssertionError``) when
+
+- anything but a ``VisionTokensError`` escapes (a crash, a foreign exception), or
+- the twins disagree: different results, or errors of a different type or message.
+
+The same targets serve atheris (``fuzz/atheris_main.py``, coverage-guided, for long runs)
+and hypothesis (``tests/test_fuzz.py``, a short run in every test run). Inputs come from the
+seed corpus in ``fuzz/corpus/<target>/`` and what the fuzzers derive from it.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import json
+from typing import Any, Callable
+
+from visiontokens import VisionTokensError, _extensions
+
+#: Requests carry at most this many bytes here: enough for every structure, and each run
+#: stays in the milliseconds whatever the fuzzer makes.
+MAX_INPUT = 1 << 20
+
+
+def _twins(name: str) -> list[Any]:
+    """Every twin of ``name`` that this install has: the compiled one when built, the pure one."""
+    compiled, pure = _extensions.TWINS[name]
+    modules = []
+    if _extensions.use_extensions():
+        try:
+            modules.append(importlib.import_module(f"visiontokens.{compiled[0]}"))
+        except ImportError:
+            if _extensions.flag("VISIONTOKENS_REQUIRE_EXTENSIONS"):
+                raise
+    modules.append(importlib.import_module(f"visiontokens.{pure}"))
+    return modules
+
+
+HEADER = _twins("header")
+REQUEST = _twins("request")
+
+
+def _outcome(action: Callable[[], Any]) -> tuple[str, Any]:
+    """("ok", result) or ("error", type name, message); anything not ours fails the target."""
+    try:
+        return ("ok", _plain(action()))
+    except VisionTokensError as error:
+        return ("error", (type(error).__name__, str(error)))
+    except RecursionError:  # the walk bounds its depth itself: reaching Python's is a bug
+        raise AssertionError("RecursionError escaped") from None
+    except Exception as error:
+        raise AssertionError(f"{type(error).__name__} escaped: {error}") from error
+
+
+def _plain(value: Any) -> Any:
+    """A result with its exceptions (collected violations) replaced by (type, message), so
+    two twins' results compare by what they say."""
+    if isinstance(value, BaseException):
+        return (type(value).__name__, str(value))
+    if isinstance(value, tuple):
+        return tuple(_plain(item) for item in value)
+    return value
+
+
+def _agree(name: str, outcomes: list[tuple[str, Any]], twins: list[Any]) -> None:
+    first = outcomes[0]
+    for twin, other in zip(twins[1:], outcomes[1:]):
+        if other != first:
+            raise AssertionError(f"{name}: {twins[0].__name__} gave {first!r}, "
+                                 f"{twin.__name__} gave {other!r}")
+
+
+# --- the targets ----------------------------------------------------------------------------------
+
+def image_bytes(data: bytes) -> None:
+    """image_info on raw bytes, as bytes, bytearray and memoryview, in every header twin."""
+    outcomes = [_outcome(lambda twin=twin: twin.image_info(data)) for twin in HEADER]
+    _agree("image_info(bytes)", outcomes, HEADER)
+    for view in (bytearray(data), memoryview(data)):
+        again = [_outcome(lambda twin=twin: twin.image_info(view)) for twin in HEADER]
+        _agree("image_info(buffer)", again, HEADER)
+        if again[0] != outcomes[0]:
+            raise AssertionError(f"bytes gave {outcomes[0]!r}, {type(view).__name__} {again[0]!r}")
+
+
+def data_url(data: bytes) -> None:
+    """image_info on data URLs. The first byte picks the form: the input base64-encoded under
+    a valid header (the image parser behind lazy base64), or the input itself after "data:"
+    (header and base64 rules), as str and as bytes."""
+    if not data:
+        return
+    mode, rest = data[0] % 3, data[1:]
+    if mode == 0:
+        urls: list[Any] = ["data:image/png;base64," + base64.b64encode(rest).decode()]
+    elif mode == 1:
+        text = rest.decode("latin-1")
+        urls = ["data:" + text, b"data:" + rest]
+    else:  # base64 with a cut or a flipped character: where it is read, it must be checked
+        encoded = bytearray(base64.b64encode(rest))
+        if encoded:
+            encoded[rest[0] % len(encoded) if rest else 0] ^= rest[-1] if rest else 1
+        urls = ["data:image/jpeg;base64," + encoded.decode("latin-1")]
+    for url in urls:
+        _agree("image_info(data URL)",
+               [_outcome(lambda twin=twin: twin.image_info(url)) for twin in HEADER], HEADER)
+
+
+_OPTIONS = [dict(), dict(on_unknown="upper_bound"), dict(on_violation="collect"),
+            dict(on_unknown="upper_bound", on_violation="collect")]
+
+
+def request_body(data: bytes) -> None:
+    """count_request on a body, in every request twin, with each on_unknown/on_violation
+    setting. The first byte picks the form: the input as the JSON body (bytes, and parsed to
+    a dict when it is JSON), or a Chat and a Responses body carrying the input as an image."""
+    if not data or len(data) > MAX_INPUT:
+        return
+    mode, rest = data[0] % 4, data[1:]
+    options = _OPTIONS[data[0] // 4 % len(_OPTIONS)]
+    if mode == 3:
+        url = "data:image/png;base64," + base64.b64encode(rest).decode()
+        bodies: list[Any] = [
+            {"model": "gpt-4.1-mini", "messages": [{"role": "user", "content": [
+                {"type": "image_url", "image_url": {"url": url, "detail": "high"}}]}]},
+            {"model": "gpt-6-astra", "input": [{"type": "computer_call_output", "output": {
+                "type": "computer_screenshot", "image_url": url}}]},
+        ]
+    else:
+        bodies = [rest]
+        try:
+            parsed = json.loads(rest)
+        except (ValueError, RecursionError):
+            parsed = None
+        if parsed is not None:
+            bodies.append(parsed)
+    for body in bodies:
+        _agree("count_request", [_outcome(lambda twin=twin: twin.count_request(body, **options))
+                                 for twin in REQUEST], REQUEST)
+
+
+TARGETS: dict[str, Callable[[bytes], None]] = {
+    "image_bytes": image_bytes,
+    "data_url": data_url,
+    "request": request_body,
+}
