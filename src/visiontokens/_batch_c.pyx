@@ -38,7 +38,16 @@ cnp.import_array()
 
 IMPLEMENTATION = "cython"
 
-# Every integer dtype is read as it is: one copy of each loop per dtype.
+# The heavy loops exist in two copies, for the dtypes sizes are logged in: int64 and int32,
+# each read as it is (no conversion, no copy). Eight copies would be too many for the
+# compiler to inline the kernels into (measured: the int32 patch loop lost its inlining and
+# ran 30 % more instructions), so the other integer dtypes are widened a block at a time into
+# a small int64 buffer that stays in cache.
+ctypedef fused kernel_t:
+    int32_t
+    int64_t
+
+# Any integer dtype: only for the light loops that widen or gather rows.
 ctypedef fused side_t:
     int8_t
     int16_t
@@ -55,16 +64,21 @@ cdef inline int64_t at(const side_t* a, Py_ssize_t i) noexcept nogil:
     return <int64_t>a[i]
 
 
+cdef enum:
+    BLOCK = 1024  # rows widened or grouped at a time: a few KB, in L1
+    GROUP_MAX = 64  # distinct (model, detail) pairs the grouped loop takes
+
+
 # --- batch loops: one per scheme, so each inner loop is branch-light --------------------------
 # Each writes every row of T and bad, and returns how many rows are bad.
 
-cdef Py_ssize_t batch_patch(const Params* p, const side_t* W, const side_t* H, int64_t* T,
+cdef Py_ssize_t batch_patch(const Params* p, const kernel_t* W, const kernel_t* H, int64_t* T,
                             uint8_t* bad, Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t i, nbad = 0
     cdef int64_t w, h
     cdef Outcome o
     for i in range(n):
-        w, h = at(W, i), at(H, i)
+        w, h = W[i], H[i]
         if side_ok(w) and side_ok(h):
             patch_cost(p, w, h, &o)
             if not o.rejected:
@@ -79,49 +93,25 @@ cdef Py_ssize_t batch_patch(const Params* p, const side_t* W, const side_t* H, i
 
 cdef extern from "_tile_lanes.h":
     const int64_t VT_LANE_MAX_SIDE, VT_LANE_MAX_BOX
-    int64_t vt_tile_lanes_int8_t(const int8_t* W, const int8_t* H, int64_t* T, int64_t n,
-                                 int64_t box, int64_t side, int64_t base, int64_t per_tile) nogil
-    int64_t vt_tile_lanes_int16_t(const int16_t* W, const int16_t* H, int64_t* T, int64_t n,
-                                  int64_t box, int64_t side, int64_t base, int64_t per_tile) nogil
     int64_t vt_tile_lanes_int32_t(const int32_t* W, const int32_t* H, int64_t* T, int64_t n,
                                   int64_t box, int64_t side, int64_t base, int64_t per_tile) nogil
     int64_t vt_tile_lanes_int64_t(const int64_t* W, const int64_t* H, int64_t* T, int64_t n,
                                   int64_t box, int64_t side, int64_t base, int64_t per_tile) nogil
-    int64_t vt_tile_lanes_uint8_t(const uint8_t* W, const uint8_t* H, int64_t* T, int64_t n,
-                                  int64_t box, int64_t side, int64_t base, int64_t per_tile) nogil
-    int64_t vt_tile_lanes_uint16_t(const uint16_t* W, const uint16_t* H, int64_t* T, int64_t n,
-                                   int64_t box, int64_t side, int64_t base, int64_t per_tile) nogil
-    int64_t vt_tile_lanes_uint32_t(const uint32_t* W, const uint32_t* H, int64_t* T, int64_t n,
-                                   int64_t box, int64_t side, int64_t base, int64_t per_tile) nogil
-    int64_t vt_tile_lanes_uint64_t(const uint64_t* W, const uint64_t* H, int64_t* T, int64_t n,
-                                   int64_t box, int64_t side, int64_t base, int64_t per_tile) nogil
 
 
-cdef inline int64_t tile_lanes(const side_t* W, const side_t* H, int64_t* T, int64_t n,
+cdef inline int64_t tile_lanes(const kernel_t* W, const kernel_t* H, int64_t* T, int64_t n,
                                const Params* p) noexcept nogil:
-    if side_t is int8_t:
-        return vt_tile_lanes_int8_t(W, H, T, n, p.cap, p.short_side, p.base, p.per_tile)
-    elif side_t is int16_t:
-        return vt_tile_lanes_int16_t(W, H, T, n, p.cap, p.short_side, p.base, p.per_tile)
-    elif side_t is int32_t:
+    if kernel_t is int32_t:
         return vt_tile_lanes_int32_t(W, H, T, n, p.cap, p.short_side, p.base, p.per_tile)
-    elif side_t is int64_t:
-        return vt_tile_lanes_int64_t(W, H, T, n, p.cap, p.short_side, p.base, p.per_tile)
-    elif side_t is uint8_t:
-        return vt_tile_lanes_uint8_t(W, H, T, n, p.cap, p.short_side, p.base, p.per_tile)
-    elif side_t is uint16_t:
-        return vt_tile_lanes_uint16_t(W, H, T, n, p.cap, p.short_side, p.base, p.per_tile)
-    elif side_t is uint32_t:
-        return vt_tile_lanes_uint32_t(W, H, T, n, p.cap, p.short_side, p.base, p.per_tile)
     else:
-        return vt_tile_lanes_uint64_t(W, H, T, n, p.cap, p.short_side, p.base, p.per_tile)
+        return vt_tile_lanes_int64_t(W, H, T, n, p.cap, p.short_side, p.base, p.per_tile)
 
 
 cdef inline bint in_lane_range(int64_t side) noexcept nogil:
     return <uint64_t>(side - 1) < <uint64_t>VT_LANE_MAX_SIDE
 
 
-cdef Py_ssize_t batch_tile(const Params* p, const side_t* W, const side_t* H, int64_t* T,
+cdef Py_ssize_t batch_tile(const Params* p, const kernel_t* W, const kernel_t* H, int64_t* T,
                            uint8_t* bad, Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t i, nbad = 0
     cdef int64_t ok, w, h
@@ -133,7 +123,7 @@ cdef Py_ssize_t batch_tile(const Params* p, const side_t* W, const side_t* H, in
         memset(bad, ROW_OK, n)
         return 0
     for i in range(n):
-        w, h = at(W, i), at(H, i)
+        w, h = W[i], H[i]
         if lanes and in_lane_range(w) and in_lane_range(h):
             bad[i] = ROW_OK
             continue
@@ -145,22 +135,117 @@ cdef Py_ssize_t batch_tile(const Params* p, const side_t* W, const side_t* H, in
     return nbad
 
 
-cdef Py_ssize_t batch_flat(const Params* p, const side_t* W, const side_t* H, int64_t* T,
+cdef Py_ssize_t batch_flat(const Params* p, const kernel_t* W, const kernel_t* H, int64_t* T,
                            uint8_t* bad, Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t i, nbad = 0
     cdef int64_t ok
     for i in range(n):
-        ok = side_ok(at(W, i)) & side_ok(at(H, i))
+        ok = side_ok(W[i]) & side_ok(H[i])
         T[i] = p.base * ok
         bad[i] = 1 - ok
         nbad += 1 - ok
     return nbad
 
 
-cdef Py_ssize_t batch_table(const Params* table, const int64_t* codes, const side_t* W,
+cdef Py_ssize_t run_one(const Params* p, const kernel_t* W, const kernel_t* H, int64_t* T,
+                        uint8_t* bad, Py_ssize_t n) noexcept nogil:
+    if p.scheme == SCHEME_PATCH:
+        return batch_patch(p, W, H, T, bad, n)
+    if p.scheme == SCHEME_TILE:
+        return batch_tile(p, W, H, T, bad, n)
+    if p.scheme == SCHEME_INVALID:  # a table entry whose model/detail pair raises
+        memset(T, 0, n * sizeof(int64_t))
+        memset(bad, ROW_BAD, n)
+        return n
+    return batch_flat(p, W, H, T, bad, n)
+
+
+cdef Py_ssize_t run_widened(const Params* p, const side_t* W, const side_t* H, int64_t* T,
+                            uint8_t* bad, Py_ssize_t n) noexcept nogil:
+    # Any other integer dtype: a block at a time into int64, then the int64 loops.
+    cdef int64_t w[BLOCK]
+    cdef int64_t h[BLOCK]
+    cdef Py_ssize_t start = 0, i, m, nbad = 0
+    while start < n:
+        m = min(<Py_ssize_t>BLOCK, n - start)
+        for i in range(m):
+            w[i], h[i] = at(W, start + i), at(H, start + i)
+        nbad += run_one(p, <const int64_t*>w, <const int64_t*>h, T + start, bad + start, m)
+        start += m
+    return nbad
+
+
+cdef inline bint narrow(const side_t* a) noexcept nogil:
+    # Whether every value of this dtype fits in int32 (a compile-time constant per copy).
+    return side_t is int8_t or side_t is int16_t or side_t is int32_t \
+        or side_t is uint8_t or side_t is uint16_t
+
+
+cdef Py_ssize_t run_grouped(const Params* table, Py_ssize_t k, const int32_t* codes,
+                            const side_t* W, const side_t* H, int64_t* T, uint8_t* bad,
+                            Py_ssize_t n) noexcept nogil:
+    """Per-row model/detail with few distinct pairs (k <= GROUP_MAX): each block of rows is
+    sorted by pair into buckets (a counting sort, in cache), each bucket runs through the
+    loop of its scheme as a single-model batch would, and the results go back in row order.
+    Mixing models then costs about what its parts cost alone; a row-by-row switch on the
+    model's scheme mispredicts and cannot use the vectorised tile loop. Buckets hold int32
+    when the dtype fits (the tile loop's 32-bit lanes), else int64."""
+    cdef int64_t w[BLOCK]
+    cdef int64_t h[BLOCK]
+    cdef int32_t* w32 = <int32_t*>w
+    cdef int32_t* h32 = <int32_t*>h
+    cdef int64_t t[BLOCK]
+    cdef uint8_t b[BLOCK]
+    cdef int32_t row_of[BLOCK]
+    cdef Py_ssize_t count[GROUP_MAX + 1]
+    cdef Py_ssize_t fill[GROUP_MAX]
+    cdef Py_ssize_t start = 0, i, m, c, pos, first, size, nbad = 0, block_bad
+    cdef bint small = narrow(W)
+    while start < n:
+        m = min(<Py_ssize_t>BLOCK, n - start)
+        memset(count, 0, (k + 1) * sizeof(Py_ssize_t))
+        for i in range(m):
+            count[codes[start + i] + 1] += 1
+        for c in range(k):  # count[c] becomes where bucket c starts
+            count[c + 1] += count[c]
+            fill[c] = count[c]
+        for i in range(m):
+            c = codes[start + i]
+            pos = fill[c]
+            fill[c] = pos + 1
+            if small:
+                w32[pos], h32[pos] = <int32_t>W[start + i], <int32_t>H[start + i]
+            else:
+                w[pos], h[pos] = at(W, start + i), at(H, start + i)
+            row_of[pos] = <int32_t>i
+        block_bad = 0
+        for c in range(k):
+            first, size = count[c], count[c + 1] - count[c]
+            if size == 0:
+                continue
+            if small:
+                block_bad += run_one(&table[c], <const int32_t*>w32 + first,
+                                     <const int32_t*>h32 + first, t + first, b + first, size)
+            else:
+                block_bad += run_one(&table[c], <const int64_t*>w + first,
+                                     <const int64_t*>h + first, t + first, b + first, size)
+        for pos in range(m):
+            T[start + row_of[pos]] = t[pos]
+        if block_bad:
+            for pos in range(m):
+                bad[start + row_of[pos]] = b[pos]
+        else:
+            memset(bad + start, ROW_OK, m)
+        nbad += block_bad
+        start += m
+    return nbad
+
+
+cdef Py_ssize_t batch_table(const Params* table, const int32_t* codes, const side_t* W,
                             const side_t* H, int64_t* T, uint8_t* bad, Py_ssize_t n) noexcept nogil:
-    # Per-row model/detail: codes index a table of resolved parameters (every code is in
-    # range: _columns checks it, and the table is built from the same labels).
+    # Per-row model/detail with many distinct pairs: codes index a table of resolved
+    # parameters, row by row (every code is in range: _columns checks it, and the table is
+    # built from the same labels).
     cdef Py_ssize_t i, nbad = 0
     cdef int64_t w, h
     cdef Outcome o
@@ -178,15 +263,6 @@ cdef Py_ssize_t batch_table(const Params* table, const int64_t* codes, const sid
         bad[i] = ROW_BAD
         nbad += 1
     return nbad
-
-
-cdef Py_ssize_t run_one(const Params* p, const side_t* W, const side_t* H, int64_t* T,
-                        uint8_t* bad, Py_ssize_t n) noexcept nogil:
-    if p.scheme == SCHEME_PATCH:
-        return batch_patch(p, W, H, T, bad, n)
-    if p.scheme == SCHEME_TILE:
-        return batch_tile(p, W, H, T, bad, n)
-    return batch_flat(p, W, H, T, bad, n)
 
 
 # --- dtype dispatch --------------------------------------------------------------------------
@@ -231,35 +307,48 @@ cdef Py_ssize_t run_single(int kind, const Params* p, const void* W, const void*
     if kind == SIDE_I32:
         return run_one(p, <const int32_t*>W, <const int32_t*>H, T, bad, n)
     if kind == SIDE_I16:
-        return run_one(p, <const int16_t*>W, <const int16_t*>H, T, bad, n)
+        return run_widened(p, <const int16_t*>W, <const int16_t*>H, T, bad, n)
     if kind == SIDE_I8:
-        return run_one(p, <const int8_t*>W, <const int8_t*>H, T, bad, n)
+        return run_widened(p, <const int8_t*>W, <const int8_t*>H, T, bad, n)
     if kind == SIDE_U64:
-        return run_one(p, <const uint64_t*>W, <const uint64_t*>H, T, bad, n)
+        return run_widened(p, <const uint64_t*>W, <const uint64_t*>H, T, bad, n)
     if kind == SIDE_U32:
-        return run_one(p, <const uint32_t*>W, <const uint32_t*>H, T, bad, n)
+        return run_widened(p, <const uint32_t*>W, <const uint32_t*>H, T, bad, n)
     if kind == SIDE_U16:
-        return run_one(p, <const uint16_t*>W, <const uint16_t*>H, T, bad, n)
-    return run_one(p, <const uint8_t*>W, <const uint8_t*>H, T, bad, n)
+        return run_widened(p, <const uint16_t*>W, <const uint16_t*>H, T, bad, n)
+    return run_widened(p, <const uint8_t*>W, <const uint8_t*>H, T, bad, n)
 
 
-cdef Py_ssize_t run_table(int kind, const Params* table, const int64_t* codes, const void* W,
-                          const void* H, int64_t* T, uint8_t* bad, Py_ssize_t n) noexcept nogil:
+cdef Py_ssize_t run_table_of(const Params* table, Py_ssize_t k, const int32_t* codes,
+                             const side_t* W, const side_t* H, int64_t* T, uint8_t* bad,
+                             Py_ssize_t n) noexcept nogil:
+    if k == 1:  # one pair after all (a column of one value): a single-model batch
+        if side_t is int32_t or side_t is int64_t:
+            return run_one(table, W, H, T, bad, n)
+        return run_widened(table, W, H, T, bad, n)
+    if k <= GROUP_MAX:
+        return run_grouped(table, k, codes, W, H, T, bad, n)
+    return batch_table(table, codes, W, H, T, bad, n)
+
+
+cdef Py_ssize_t run_table(int kind, const Params* table, Py_ssize_t k, const int32_t* codes,
+                          const void* W, const void* H, int64_t* T, uint8_t* bad,
+                          Py_ssize_t n) noexcept nogil:
     if kind == SIDE_I64:
-        return batch_table(table, codes, <const int64_t*>W, <const int64_t*>H, T, bad, n)
+        return run_table_of(table, k, codes, <const int64_t*>W, <const int64_t*>H, T, bad, n)
     if kind == SIDE_I32:
-        return batch_table(table, codes, <const int32_t*>W, <const int32_t*>H, T, bad, n)
+        return run_table_of(table, k, codes, <const int32_t*>W, <const int32_t*>H, T, bad, n)
     if kind == SIDE_I16:
-        return batch_table(table, codes, <const int16_t*>W, <const int16_t*>H, T, bad, n)
+        return run_table_of(table, k, codes, <const int16_t*>W, <const int16_t*>H, T, bad, n)
     if kind == SIDE_I8:
-        return batch_table(table, codes, <const int8_t*>W, <const int8_t*>H, T, bad, n)
+        return run_table_of(table, k, codes, <const int8_t*>W, <const int8_t*>H, T, bad, n)
     if kind == SIDE_U64:
-        return batch_table(table, codes, <const uint64_t*>W, <const uint64_t*>H, T, bad, n)
+        return run_table_of(table, k, codes, <const uint64_t*>W, <const uint64_t*>H, T, bad, n)
     if kind == SIDE_U32:
-        return batch_table(table, codes, <const uint32_t*>W, <const uint32_t*>H, T, bad, n)
+        return run_table_of(table, k, codes, <const uint32_t*>W, <const uint32_t*>H, T, bad, n)
     if kind == SIDE_U16:
-        return batch_table(table, codes, <const uint16_t*>W, <const uint16_t*>H, T, bad, n)
-    return batch_table(table, codes, <const uint8_t*>W, <const uint8_t*>H, T, bad, n)
+        return run_table_of(table, k, codes, <const uint16_t*>W, <const uint16_t*>H, T, bad, n)
+    return run_table_of(table, k, codes, <const uint8_t*>W, <const uint8_t*>H, T, bad, n)
 
 
 # --- per-row models and details --------------------------------------------------------------
@@ -284,16 +373,16 @@ cdef Py_ssize_t run_labels(int kind, object model, object detail, object ruleset
     details = detail.values if type(detail) is Labels else [detail]
     nd = len(details)
     if type(detail) is not Labels:
-        pair_codes = model.codes  # already int64 and in range: no arithmetic per row
+        pair_codes = model.codes  # int32 and in range already: nothing to do per row
     elif type(model) is not Labels:
         pair_codes = detail.codes
     else:
-        pair_codes = model.codes * nd + detail.codes
+        pair_codes = model.codes.astype(_np.int64) * nd + detail.codes
     pairs = None
     if len(models) * nd > 65536:  # many distinct values: only the pairs that occur
         pairs, pair_codes = _np.unique(pair_codes, return_inverse=True)
     k = len(models) * nd if pairs is None else len(pairs)
-    cdef cnp.ndarray codes = _np.ascontiguousarray(pair_codes, dtype=_np.int64)
+    cdef cnp.ndarray codes = _np.ascontiguousarray(pair_codes, dtype=_np.int32)
     cdef Params* table = <Params*>PyMem_Malloc(max(k, 1) * sizeof(Params))
     if table is NULL:
         raise MemoryError()
@@ -302,8 +391,8 @@ cdef Py_ssize_t run_labels(int kind, object model, object detail, object ruleset
             mi, di = divmod(i if pairs is None else int(pairs[i]), nd)
             table[i] = table_entry(models[mi], details[di], ruleset)
         with nogil:
-            nbad = run_table(kind, table, <const int64_t*>cnp.PyArray_DATA(codes), W, H, T,
-                             bad, n)
+            nbad = run_table(kind, table, k, <const int32_t*>cnp.PyArray_DATA(codes), W, H,
+                             T, bad, n)
     finally:
         PyMem_Free(table)
     return nbad
@@ -365,7 +454,7 @@ def count_image_tokens_batch(widths, heights, model, detail, ruleset, on_error):
     cdef cnp.ndarray rejected = None
     cdef uint8_t small[SMALL]
     cdef uint8_t* bad = small
-    if mask_mode or columns is not None:
+    if mask_mode:
         rejected = new_vector(n, cnp.NPY_BOOL)
         bad = <uint8_t*>cnp.PyArray_DATA(rejected)  # numpy bools are bytes 0 / 1
     elif n > SMALL:

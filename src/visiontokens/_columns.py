@@ -28,6 +28,9 @@ from ._errors import ArgumentTypeError, InvalidArgumentError
 #: Output kinds, from the first argument (widths, heights, model, detail) that is a column.
 NUMPY, MASKED, ARROW, PANDAS, POLARS = "numpy", "masked", "arrow", "pandas", "polars"
 
+#: Distinct values a model or detail column may hold: codes are int32.
+MAX_CODES = 2**31 - 1
+
 _ARROW_HINT = "reading Arrow columns needs pyarrow: pip install 'visiontokens[arrow]'"
 
 
@@ -38,7 +41,7 @@ class Labels:
     __slots__ = ("codes", "values")
 
     def __init__(self, codes: Any, values: list[object]) -> None:
-        self.codes = codes  # contiguous int64, every code in range(len(values))
+        self.codes = codes  # contiguous int32, every code in range(len(values))
         self.values = values
 
     def value(self, row: int) -> object:
@@ -55,8 +58,8 @@ class Output:
         self.template = template  # pandas: the Series; arrow: chunk lengths or None
 
     def wrap(self, tokens: Any, rejected: Any, valid: Any, mask_mode: bool) -> Any:
-        """tokens (int64) and rejected (bool) numpy arrays as the output kind; ``valid``
-        (bool array or None) marks the rows that are not null."""
+        """tokens (int64) and rejected (bool, or None unless ``mask_mode``) numpy arrays as
+        the output kind; ``valid`` (bool array or None) marks the rows that are not null."""
         if self.kind == NUMPY:
             return (tokens, rejected) if mask_mode else tokens
         if self.kind == MASKED:
@@ -67,7 +70,8 @@ class Output:
             return (out, rejected) if mask_mode else out
         if self.kind == PANDAS:
             return self._pandas(tokens, rejected, valid, mask_mode)
-        arrow_tokens, arrow_rejected = _arrow_int64(tokens, valid), _arrow_bool(rejected)
+        arrow_tokens = _arrow_int64(tokens, valid)
+        arrow_rejected = _arrow_bool(rejected) if mask_mode else None
         if self.kind == POLARS:
             import polars as pl
 
@@ -75,7 +79,8 @@ class Output:
             return (out, pl.Series("rejected", arrow_rejected)) if mask_mode else out
         if self.template is not None:  # a chunked input: the same chunks out
             arrow_tokens = _rechunk(arrow_tokens, self.template)
-            arrow_rejected = _rechunk(arrow_rejected, self.template)
+            if mask_mode:
+                arrow_rejected = _rechunk(arrow_rejected, self.template)
         return (arrow_tokens, arrow_rejected) if mask_mode else arrow_tokens
 
     def _pandas(self, tokens: Any, rejected: Any, valid: Any, mask_mode: bool) -> Any:
@@ -262,7 +267,7 @@ def factorize(column: Any) -> Labels:
 
     seen: dict[object, int] = {}
     distinct: list[object] = []
-    codes = np.empty(len(column), dtype=np.int64)
+    codes = np.empty(len(column), dtype=np.int32)
     for row, value in enumerate(column.tolist()):
         key = value if (type(value) is str or value is None) else (type(value), value)
         try:
@@ -286,12 +291,17 @@ def _null_codes(codes: Any, values: list[object], nulls: Any) -> tuple[Labels, A
         nulls = np.isin(codes, null_values) if nulls is None else nulls | np.isin(codes, null_values)
     if nulls is not None and not nulls.any():
         nulls = None
-    codes = np.ascontiguousarray(codes, dtype=np.int64)
+    if len(values) > MAX_CODES:
+        raise InvalidArgumentError(f"a column has more than {MAX_CODES} distinct values")
     if nulls is not None:
         codes = np.where(nulls, 0, codes)
     if len(codes) and (codes.min() < 0 or codes.max() >= len(values)):
         # A dictionary index out of range: malformed Arrow data, never read past the table.
         raise InvalidArgumentError("a dictionary-encoded column has an index out of range")
+    # Codes as the kernels read them: int32. Arrow's usual int32 indices (and Polars'
+    # uint32, all in range now) are used as they are, without a copy.
+    codes = codes.view(np.int32) if codes.dtype == np.uint32 else codes.astype(np.int32, copy=False)
+    codes = np.ascontiguousarray(codes)
     if not values:
         values = [None]  # every row is null: code 0 must still name an entry
     return Labels(codes, values), (None if nulls is None else ~nulls)
@@ -305,7 +315,7 @@ def _arrow_labels(column: Any) -> tuple[Labels, Any]:
 
     if pa.types.is_null(column.type):
         n = len(column)
-        return Labels(np.zeros(n, dtype=np.int64), [None]), np.zeros(n, dtype=bool)
+        return Labels(np.zeros(n, dtype=np.int32), [None]), np.zeros(n, dtype=bool)
     if not pa.types.is_dictionary(column.type):
         if pa.types.is_string_view(column.type):
             column = column.cast(pa.large_string())
@@ -314,7 +324,7 @@ def _arrow_labels(column: Any) -> tuple[Labels, Any]:
         column = column.unify_dictionaries()
     chunks = column.chunks
     if not chunks:
-        return Labels(np.zeros(0, dtype=np.int64), [None]), None
+        return Labels(np.zeros(0, dtype=np.int32), [None]), None
     values = chunks[0].dictionary.to_pylist()
     codes, nulls = [], []
     any_null = False
@@ -330,7 +340,7 @@ def _arrow_labels(column: Any) -> tuple[Labels, Any]:
     if any_null:
         mask = np.concatenate([np.zeros(len(c), dtype=bool) if m is None else m
                                for c, m in zip(codes, nulls)])
-    return _null_codes(all_codes.astype(np.int64, copy=False), values, mask)
+    return _null_codes(all_codes, values, mask)
 
 
 def _pandas_labels(series: Any) -> tuple[Labels, Any]:
@@ -358,7 +368,7 @@ def _numpy_labels(name: str, values: Any, n: int) -> Labels | None:
             labels, _ = _arrow_labels(_arrow_column(_pyarrow().array(column)))
             return labels
         distinct, codes = np.unique(column, return_inverse=True)
-        return Labels(np.ascontiguousarray(codes, dtype=np.int64), distinct.tolist())
+        return _null_codes(codes, distinct.tolist(), None)[0]
     column = np.asarray(values, dtype=object) if column.dtype.kind != "O" else column
     if column.ndim != 1 or len(column) != n:
         raise InvalidArgumentError(

@@ -66,9 +66,10 @@ vt_tile_row(uint32_t w0, uint32_t h0, int in_range, uint32_t box, uint32_t side,
 
 /* vt_tile_lanes_<TYPE>(W, H, T, n, box, side, base, per_tile): writes T[i] for every row whose
  * sides are in lane range and returns how many are not (their T[i] is left unspecified for
- * the caller to overwrite). One copy per integer dtype the batch reads without converting:
- * WIDE is the unsigned type the range check runs in, 32 bits wide wherever the input fits,
- * so an int32 column stays in 32-bit lanes. Converting a negative value to WIDE wraps it
+ * the caller to overwrite). One copy per dtype the batch reads without converting (int32,
+ * int64; _batch_c.pyx widens the others to int64 a block at a time). WIDE is the unsigned
+ * type the range check runs in, 32 bits wide where the input fits, so an int32 column stays
+ * in 32-bit lanes. Converting a negative value to WIDE wraps it
  * past the range, as does a uint64 past int64. */
 #define VT_TILE_LANES(TYPE, WIDE)                                                           \
 VT_CLONES static int64_t                                                                    \
@@ -86,13 +87,7 @@ vt_tile_lanes_##TYPE(const TYPE *W, const TYPE *H, int64_t *T, int64_t n,       
     return out_of_range;                                                                    \
 }
 
-VT_TILE_LANES(int8_t, uint32_t)
-VT_TILE_LANES(int16_t, uint32_t)
 VT_TILE_LANES(int32_t, uint32_t)
 VT_TILE_LANES(int64_t, uint64_t)
-VT_TILE_LANES(uint8_t, uint32_t)
-VT_TILE_LANES(uint16_t, uint32_t)
-VT_TILE_LANES(uint32_t, uint32_t)
-VT_TILE_LANES(uint64_t, uint64_t)
 
 #endif
