@@ -293,11 +293,12 @@ def _null_codes(codes: Any, values: list[object], nulls: Any) -> tuple[Labels, A
         nulls = None
     if len(values) > MAX_CODES:
         raise InvalidArgumentError(f"a column has more than {MAX_CODES} distinct values")
-    if nulls is not None:
-        codes = np.where(nulls, 0, codes)
-    if len(codes) and (codes.min() < 0 or codes.max() >= len(values)):
+    present = codes if nulls is None else codes[~nulls]
+    if len(present) and (present.min() < 0 or present.max() >= len(values)):
         # A dictionary index out of range: malformed Arrow data, never read past the table.
         raise InvalidArgumentError("a dictionary-encoded column has an index out of range")
+    if nulls is not None:
+        codes = np.where(nulls, 0, codes)  # a null row's code is anything: make it 0
     # Codes as the kernels read them: int32. Arrow's usual int32 indices (and Polars'
     # uint32, all in range now) are used as they are, without a copy.
     codes = codes.view(np.int32) if codes.dtype == np.uint32 else codes.astype(np.int32, copy=False)
