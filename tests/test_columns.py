@@ -167,9 +167,18 @@ def test_pandas_numpy_backed_and_float_columns(impl):
     w = pd.Series([1024, 2048], dtype="int32")
     out = impl.count_image_tokens_batch(w, pd.Series([1024, 4096]), "gpt-4o", "high")
     assert out.dtype == "Int64" and out.tolist() == [765, 1105]
-    # ints with a NaN, as read_csv gives them: floats are refused, never truncated
-    with pytest.raises(ArgumentTypeError, match="nullable integer dtype"):
-        impl.count_image_tokens_batch(pd.Series([1024.0, None]), [1, 2], "gpt-4o")
+    # ints with a NaN, as read_csv and Dask give them: NaN is a null, a whole number is taken
+    # exactly, anything else is refused, never truncated
+    out = impl.count_image_tokens_batch(pd.Series([1024.0, None, 1e20]), [1024, 2, 3], "gpt-4o",
+                                        on_error="mask")[0]
+    assert out.tolist() == [impl.count_image_tokens(1024, 1024, "gpt-4o"), pd.NA, 0]
+    with pytest.raises(InvalidDimensionsError, match=f"row 2: width .* got {10**20}$"):
+        impl.count_image_tokens_batch(pd.Series([1024.0, None, 1e20]), [1024, 2, 3], "gpt-4o")
+    for bad in (1920.7, float("inf")):
+        with pytest.raises(ArgumentTypeError, match=f"got {bad!r} in a float column"):
+            impl.count_image_tokens_batch(pd.Series([1024.0, bad]), [1, 2], "gpt-4o")
+    with pytest.raises(ArgumentTypeError, match="must hold integers, got dtype float64"):
+        impl.count_image_tokens_batch(np.array([1024.0]), [1], "gpt-4o")  # numpy: unchanged
 
 
 def test_pandas_mask_mode_keeps_the_index(impl):

@@ -24,6 +24,7 @@ import sys
 from typing import Any, Sequence
 
 from ._errors import ArgumentTypeError, InvalidArgumentError
+from ._spec import MAX_DIMENSION
 
 #: Output kinds, from the first argument (widths, heights, model, detail) that is a column.
 NUMPY, MASKED, ARROW, PANDAS, POLARS = "numpy", "masked", "arrow", "pandas", "polars"
@@ -168,7 +169,7 @@ def _arrow_column(value: Any) -> Any:
 
 # --- sizes -------------------------------------------------------------------------------
 
-def _native_ints(name: str, given: Any, where: str = "") -> Any:
+def _native_ints(name: str, given: Any) -> Any:
     """A 1-d numpy array of integers, contiguous and native-endian (else a typed error)."""
     import numpy as np
 
@@ -177,9 +178,7 @@ def _native_ints(name: str, given: Any, where: str = "") -> Any:
     if given.dtype.kind not in "iu":
         if given.size == 0 and given.dtype.kind in "fO":  # [] and friends
             return np.zeros(0, dtype=np.int64)
-        hint = ("; a column with missing values read as floats needs a nullable integer "
-                "dtype ('Int64')" if where == PANDAS and given.dtype.kind == "f" else "")
-        raise ArgumentTypeError(f"{name} must hold integers, got dtype {given.dtype}{hint}")
+        raise ArgumentTypeError(f"{name} must hold integers, got dtype {given.dtype}")
     if not given.dtype.isnative:
         given = given.astype(given.dtype.newbyteorder("="))
     return np.ascontiguousarray(given)
@@ -233,11 +232,35 @@ def _pandas_sizes(name: str, series: Any) -> tuple[Any, Any]:
         valid = ~np.asarray(series.isna(), dtype=bool)
         values = series.to_numpy(dtype=numpy_dtype, na_value=1)
         return _native_ints(name, values), (None if valid.all() else valid)
-    return _native_ints(name, series.to_numpy(), PANDAS), None
+    values = series.to_numpy()
+    if values.dtype.kind == "f":
+        return _pandas_floats(name, values)
+    return _native_ints(name, values), None
 
 
-def _sizes(name: str, values: Any, kind: str) -> tuple[Any, Any]:
-    """(a 1-d integer array, valid or None) for widths or heights of any kind."""
+def _pandas_floats(name: str, values: Any) -> tuple[Any, Any, Any]:
+    """A float column of pandas, where NaN is how a numpy-backed frame stores a missing int
+    (read_csv, read_parquet, Dask): taken only if every other value is a whole number, which
+    it then is exactly; 1920.7 is refused, never truncated. Returns (int64 values, valid,
+    the floats as given, for messages)."""
+    import numpy as np
+
+    nan = np.isnan(values)
+    present = values[~nan]
+    whole = np.isfinite(present) & (present == np.floor(present))
+    if not whole.all():
+        bad = float(present[~whole][0])
+        raise ArgumentTypeError(f"{name} must hold integers, got {bad!r} in a float column "
+                                "(taken only when it holds whole numbers, and NaN for missing values)")
+    # Past the largest side every value is refused alike: clipping keeps it out of range,
+    # and the message quotes the value as given.
+    ints = np.where(nan, 1, np.clip(values, -1, MAX_DIMENSION + 1)).astype(np.int64)
+    return ints, (~nan if nan.any() else None), values
+
+
+def _sizes(name: str, values: Any, kind: str) -> tuple[Any, ...]:
+    """(a 1-d integer array, valid or None[, the values as given when they differ]) for
+    widths or heights of any kind."""
     import numpy as np
 
     if kind == NUMPY:
@@ -438,11 +461,11 @@ def prepare(widths: Any, heights: Any, model: Any, detail: Any) -> Prepared:
     import numpy as np
 
     kinds = [_kind(value) for value in (widths, heights, model, detail)]
-    w, w_valid = _sizes("widths", widths, kinds[0])
-    h, h_valid = _sizes("heights", heights, kinds[1])
+    w, w_valid, *w_given = _sizes("widths", widths, kinds[0])
+    h, h_valid, *h_given = _sizes("heights", heights, kinds[1])
     if len(w) != len(h):
         raise InvalidArgumentError(f"widths and heights differ in length: {len(w)} and {len(h)}")
-    given = (w, h)
+    given = (w_given[0] if w_given else w, h_given[0] if h_given else h)
     if w.dtype != h.dtype:
         # The kernels read one dtype for both: int64. A uint64 past int64 wraps negative,
         # which the kernels refuse as out of range; messages quote the values as given.

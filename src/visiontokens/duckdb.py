@@ -2,8 +2,8 @@
 
 >>> import duckdb, visiontokens.duckdb
 >>> con = visiontokens.duckdb.register(duckdb.connect())
->>> con.sql("SELECT image_tokens(1024, 1024, 'gpt-4o', 'high')").fetchone()
-(765,)
+>>> con.sql("SELECT image_tokens(1024, 1024, 'gpt-4o', 'high')").fetchall()
+[(765,)]
 
 Needs the ``duckdb`` extra (``pip install 'visiontokens[duckdb]'``). Not imported by
 ``import visiontokens``.
