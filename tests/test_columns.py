@@ -369,3 +369,36 @@ def test_twins_agree_on_every_kind_of_column(data):
                 assert tokens[row] is None and not rejected[row]
             elif not rejected[row]:
                 assert tokens[row] == core.count_image_tokens(*values)
+
+
+def test_a_constant_text_column_is_seen_without_hashing():
+    from visiontokens._columns import _constant_text
+
+    def const(values, kind=pa.string()):
+        return _constant_text(pa, pa.chunked_array([pa.array(values, kind)]))
+
+    assert const(["auto"] * 3000) == "auto"
+    assert const(["gpt-4o"] * 5, pa.large_string()) == "gpt-4o"
+    assert const(["", ""]) == ""
+    assert const(["ab", "ab", "ab", "ac", "ab"]) is None  # same lengths, one differs
+    assert const(["a", "b" * 2]) is None and const(["x", None]) is None
+    assert _constant_text(pa, pa.chunked_array([pa.array(["q", "auto", "auto"]).slice(1)])) == "auto"
+    # the same bytes cut differently: "a" + "bab" is not "ab" + "ab"
+    split = pa.Array.from_buffers(pa.string(), 2, [None, pa.py_buffer(np.array([0, 1, 4], np.int32)),
+                                                   pa.py_buffer(b"abab")])
+    assert _constant_text(pa, pa.chunked_array([split])) is None
+
+
+def test_foreign_arrow_data_is_validated(impl):
+    # text that is not UTF-8, and an index past its dictionary, as a broken producer might
+    # send them through the C interface: refused before anything reads them
+    broken = pa.Array.from_buffers(pa.string(), 2, [None, pa.py_buffer(np.array([0, 2, 4], np.int32)),
+                                                    pa.py_buffer(b"ab\xff\xfe")])
+    with pytest.raises(ArgumentTypeError, match="cannot read ArrayCapsule as an Arrow column"):
+        impl.count_image_tokens_batch([1, 2], [1, 2], ArrayCapsule(broken))
+    past = pa.DictionaryArray.from_arrays(pa.array([0, 7], pa.int32()), pa.array(["gpt-4o"]), safe=False)
+    with pytest.raises(ArgumentTypeError, match="cannot read StreamCapsule as an Arrow column"):
+        impl.count_image_tokens_batch([1, 2], [1, 2], StreamCapsule(pa.chunked_array([past])))
+    # the same data as pyarrow objects: checked by our own rules
+    with pytest.raises(InvalidArgumentError, match="not UTF-8"):
+        impl.count_image_tokens_batch([1, 2], [1, 2], broken)

@@ -158,6 +158,9 @@ def _arrow_column(value: Any) -> Any:
             column = pa.chunked_array([column], type=column.type)
         else:
             column = pa.chunked_array(value)
+        # Data from another producer: checked whole (offsets, indices, UTF-8) before any
+        # kernel, Arrow's or ours, reads it.
+        column.validate(full=True)
     except (TypeError, ValueError, pa.ArrowException) as error:
         raise ArgumentTypeError(f"cannot read {type(value).__name__} as an Arrow column: "
                                 f"{error}") from None
@@ -184,6 +187,31 @@ def _native_ints(name: str, given: Any) -> Any:
     return np.ascontiguousarray(given)
 
 
+def _integer_dtype(pa: Any, kind: Any) -> Any:
+    """The numpy dtype of an Arrow integer type (not ``to_pandas_dtype``, slow in threads)."""
+    import numpy as np
+
+    return np.dtype(f"{'u' if pa.types.is_unsigned_integer(kind) else 'i'}{kind.bit_width // 8}")
+
+
+def _values_of(chunk: Any, dtype: Any) -> Any:
+    """The values buffer of a primitive Arrow array as a numpy view (no copy). Not
+    ``to_numpy()``: called from a DuckDB worker thread, that took ~0.7 ms a call."""
+    import numpy as np
+
+    return np.frombuffer(chunk.buffers()[1], dtype=dtype,
+                         count=chunk.offset + len(chunk))[chunk.offset:]
+
+
+def _valid_of(chunk: Any) -> Any:
+    """The validity bitmap of an Arrow array with nulls, as a bool array."""
+    import numpy as np
+
+    bits = np.frombuffer(chunk.buffers()[0], dtype=np.uint8)
+    return np.unpackbits(bits, bitorder="little",
+                         count=chunk.offset + len(chunk))[chunk.offset:].astype(bool)
+
+
 def _arrow_sizes(name: str, column: Any) -> tuple[Any, Any]:
     """(values, valid or None) of an Arrow integer column; a null slot's value is 1."""
     import numpy as np
@@ -197,13 +225,12 @@ def _arrow_sizes(name: str, column: Any) -> tuple[Any, Any]:
         return np.ones(len(column), dtype=np.int64), np.zeros(len(column), dtype=bool)
     if not pa.types.is_integer(kind):
         raise ArgumentTypeError(f"{name} must hold integers, got Arrow type {kind}")
-    dtype = np.dtype(kind.to_pandas_dtype())
+    dtype = _integer_dtype(pa, kind)
     parts, masks = [], []
     for chunk in column.chunks:
-        values = np.frombuffer(chunk.buffers()[1], dtype=dtype,
-                               count=chunk.offset + len(chunk))[chunk.offset:]
+        values = _values_of(chunk, dtype)
         if chunk.null_count:
-            mask = chunk.is_valid().to_numpy(zero_copy_only=False)
+            mask = _valid_of(chunk)
             values = np.where(mask, values, 1)  # values under nulls are unspecified
             masks.append(mask)
         else:
@@ -341,6 +368,9 @@ def _arrow_labels(column: Any) -> tuple[Labels, Any]:
         n = len(column)
         return Labels(np.zeros(n, dtype=np.int32), [None]), np.zeros(n, dtype=bool)
     if not pa.types.is_dictionary(column.type):
+        constant = _constant_text(pa, column)
+        if constant is not None:  # a SQL literal, as DuckDB passes it: no hashing at all
+            return Labels(np.zeros(len(column), dtype=np.int32), [constant]), None
         if pa.types.is_string_view(column.type):
             column = column.cast(pa.large_string())
         column = pc.dictionary_encode(column)  # hashed in C: one entry per distinct value
@@ -349,14 +379,13 @@ def _arrow_labels(column: Any) -> tuple[Labels, Any]:
     chunks = column.chunks
     if not chunks:
         return Labels(np.zeros(0, dtype=np.int32), [None]), None
-    values = chunks[0].dictionary.to_pylist()
+    values = _text_values(chunks[0].dictionary)
     codes, nulls = [], []
     any_null = False
     for chunk in chunks:
         indices = chunk.indices
-        codes.append(indices.to_numpy(zero_copy_only=False) if not indices.null_count
-                     else indices.fill_null(0).to_numpy(zero_copy_only=False))
-        null = indices.is_null().to_numpy(zero_copy_only=False) if indices.null_count else None
+        codes.append(_values_of(indices, _integer_dtype(pa, indices.type)))
+        null = ~_valid_of(indices) if indices.null_count else None
         any_null = any_null or null is not None
         nulls.append(null)
     all_codes = codes[0] if len(codes) == 1 else np.concatenate(codes)
@@ -365,6 +394,56 @@ def _arrow_labels(column: Any) -> tuple[Labels, Any]:
         mask = np.concatenate([np.zeros(len(c), dtype=bool) if m is None else m
                                for c, m in zip(codes, nulls)])
     return _null_codes(all_codes, values, mask)
+
+
+def _text_values(array: Any) -> list[object]:
+    """A (small) Arrow array of distinct values as Python objects; text that is not UTF-8,
+    which Arrow data from elsewhere may hold, is a typed error."""
+    try:
+        return array.to_pylist()
+    except UnicodeDecodeError:
+        raise InvalidArgumentError("a model or detail column holds text that is not UTF-8") from None
+
+
+def _constant_text(pa: Any, column: Any) -> str | None:
+    """The one value of a string column that repeats a single value (no nulls), else None.
+
+    Checked on the Arrow buffers, a few microseconds for a DuckDB vector: every length equal
+    (the offsets are an arithmetic sequence), then the data is the first row repeated.
+    """
+    import numpy as np
+
+    if column.num_chunks != 1:
+        return None
+    chunk = column.chunk(0)
+    n = len(chunk)
+    if not n or chunk.null_count or not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
+        return None
+    offset_type = np.int32 if pa.types.is_string(chunk.type) else np.int64
+    buffers = chunk.buffers()
+    offsets = np.frombuffer(buffers[1], dtype=offset_type, count=chunk.offset + n + 1)[chunk.offset:]
+    start, length = int(offsets[0]), int(offsets[1] - offsets[0])
+    data, end = buffers[2], start + n * length
+    if data is None or length < 0:
+        return None
+    # A glance first: the middle and last rows as the first (a varied column stops here).
+    for row in (n // 2, n - 1):
+        a, b = int(offsets[row]), int(offsets[row + 1])
+        if b - a != length or not 0 <= a <= b <= data.size or start + length > data.size \
+                or data[a:b] != data[start:start + length]:
+            return None
+    steps = start + length * np.arange(n + 1, dtype=np.int64)  # every row as long as the first
+    if not np.array_equal(offsets, steps):
+        return None
+    if start < 0 or end > data.size:
+        raise InvalidArgumentError("a string column's offsets point past its data")
+    first = data[start:start + length].to_pybytes() if length else b""
+    if length and data[start:end].to_pybytes() != first * n:  # one memcmp
+        return None
+    try:
+        return first.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidArgumentError("a model or detail column holds text that is not UTF-8") from None
 
 
 def _pandas_labels(series: Any) -> tuple[Labels, Any]:
