@@ -13,7 +13,7 @@ Ratio targets, measured in the same run:
 - int32 columns cost no more than int64 (<= 1.10x, the margin is this machine's noise);
 - an Arrow dictionary column of ten models <= 1.5x the single-model batch, taken as the mean
   of the ten single-model batches on the same rows (what the same rows cost model by model);
-- numpy, Arrow, Polars and pandas >= 5x faster a row than the Python loop over the scalar
+- numpy, Arrow, Polars and pandas >= 3x faster a row than the Python loop over the scalar
   API; DuckDB <= 5x DuckDB's own cost of calling a trivial Arrow function on the same SQL.
 """
 
@@ -132,8 +132,8 @@ def test_engine_table(measured, engines):
     print(f"\n| {N:,} rows | ns/row | rows/s | vs the Python loop |\n|---|---|---|---|")
     for name, ns in figures.items():
         print(f"| {name} | {ns:.1f} | {1e9 / ns:,.0f} | {loop / ns:,.0f}x |")
-    for name in NAMES[:4]:  # in-process columns: far below the loop
-        assert figures[name] * 5 <= loop, name
+    for name in NAMES[:4]:  # in-process columns: well below the loop
+        assert figures[name] * 3 <= loop, name
     # DuckDB calls Python a vector (2,048 rows) at a time, across threads: its own cost of
     # calling an Arrow function is the floor here, and ours stays within a few times it
     assert figures[NAMES[4]] <= 5 * figures[NAMES[5]]
