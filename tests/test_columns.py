@@ -402,3 +402,9 @@ def test_foreign_arrow_data_is_validated(impl):
     # the same data as pyarrow objects: checked by our own rules
     with pytest.raises(InvalidArgumentError, match="not UTF-8"):
         impl.count_image_tokens_batch([1, 2], [1, 2], broken)
+
+
+def test_a_pandas_index_is_a_column(impl):
+    w = pd.Index([1024, 2048], dtype="Int64")
+    out = impl.count_image_tokens_batch(w, pd.Index([1024, 4096]), pd.CategoricalIndex(["gpt-4o"] * 2), "high")
+    assert isinstance(out, pd.Series) and out.tolist() == [765, 1105]

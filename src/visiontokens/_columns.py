@@ -539,7 +539,14 @@ def prepare(widths: Any, heights: Any, model: Any, detail: Any) -> Prepared:
     widths, heights, their lengths, then model, then detail."""
     import numpy as np
 
-    kinds = [_kind(value) for value in (widths, heights, model, detail)]
+    arguments = [widths, heights, model, detail]
+    kinds = [_kind(value) for value in arguments]
+    for i, kind in enumerate(kinds):  # a pandas Index reads as the Series of its values
+        if kind == PANDAS and not _module_type(arguments[i], "pandas", "Series"):
+            import pandas as pd
+
+            arguments[i] = pd.Series(arguments[i])
+    widths, heights, model, detail = arguments
     w, w_valid, *w_given = _sizes("widths", widths, kinds[0])
     h, h_valid, *h_given = _sizes("heights", heights, kinds[1])
     if len(w) != len(h):

@@ -59,8 +59,9 @@ def parser() -> argparse.ArgumentParser:
                      help="draw tokens by model (needs matplotlib: visiontokens[plot])")
     out.add_argument("--strict", action="store_true",
                      help="stop at the first bad row, with exit status 1")
-    out.add_argument("--max-errors", type=int, default=20, metavar="N",
-                     help="bad rows to print on stderr (all are counted; default: 20)")
+    out.add_argument("--max-errors", type=int, default=100, metavar="N",
+                     help="bad rows to print on stderr and list in --json (all are counted, "
+                     "and --out has every one; default: 100)")
     out.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
                      help="progress bar on stderr (auto: on a terminal)")
     return p
