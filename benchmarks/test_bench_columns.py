@@ -55,6 +55,68 @@ def data(tmp_path_factory):
     return {"width": width, "height": height, "codes": codes, "models": models, "parquet": path}
 
 
+# --- issue 13 part 4: small and mixed batches ---------------------------------------------
+# First in the file: before the engines below have started their thread pools, whose idle
+# threads were measured to double the cost of a one-row call on these two cores.
+
+DTYPES = ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"]
+
+
+def test_one_row_costs(measured):
+    batch = core().count_image_tokens_batch
+    arrays = {dtype: (np.array([120], dtype=dtype), np.array([100], dtype=dtype)) for dtype in DTYPES}
+    gcd, costs = math.inf, dict.fromkeys(DTYPES, math.inf)
+    for _ in range(4):  # interleaved rounds, best of each: the floor and the calls see one machine
+        gcd = min(gcd, per_call_ns(math.gcd, 1920, 1080, number=100000, repeat=3))
+        for dtype, (w, h) in arrays.items():
+            costs[dtype] = min(costs[dtype], per_call_ns(batch, w, h, "gpt-4.1-mini", "high",
+                                                         number=10000, repeat=3))
+    print(f"\none-row batch call, ns (math.gcd {gcd:.0f} ns): " +
+          ", ".join(f"{d} {c:.0f} ({c / gcd:.1f}x)" for d, c in costs.items()))
+    for dtype, cost in costs.items():
+        assert cost <= 8 * gcd, dtype
+
+
+def test_int32_costs_no_more_than_int64(measured, data):
+    batch = core().count_image_tokens_batch
+    w32, h32 = data["width"], data["height"]
+    w64, h64 = w32.astype(np.int64), h32.astype(np.int64)
+    out = []
+    for model, detail in (("gpt-4.1-mini", "high"), ("gpt-5.4", "high"), ("gpt-4o", "high")):
+        # interleaved, best of several: the two dtypes see the same machine
+        t32 = t64 = math.inf
+        for _ in range(4):
+            t32 = min(t32, best_ns_per_row(N, lambda: batch(w32, h32, model, detail), repeat=2))
+            t64 = min(t64, best_ns_per_row(N, lambda: batch(w64, h64, model, detail), repeat=2))
+        out.append((model, t32, t64))
+    print("\nns/row int32 vs int64: " + ", ".join(f"{m} {a:.2f} vs {b:.2f} ({a / b:.2f}x)"
+                                                   for m, a, b in out))
+    for model, t32, t64 in out:
+        assert t32 <= 1.10 * t64, model
+
+
+def test_dictionary_column_of_ten_models(measured, data):
+    import pyarrow as pa
+
+    batch = core().count_image_tokens_batch
+    w, h = pa.array(data["width"]), pa.array(data["height"])
+    mixed = single = math.inf
+    singles = {}
+    for _ in range(4):  # interleaved rounds, best of each
+        mixed = min(mixed, best_ns_per_row(N, lambda: batch(w, h, data["models"]), repeat=2))
+        for model in MODELS:
+            singles[model] = min(singles.get(model, math.inf),
+                                 best_ns_per_row(N, lambda: batch(w, h, model), repeat=1))
+    single = sum(singles.values()) / len(singles)
+    print(f"\n10-model dictionary column {mixed:.2f} ns/row; single-model batches "
+          f"{', '.join(f'{m} {t:.1f}' for m, t in singles.items())}; mean {single:.2f} "
+          f"({mixed / single:.2f}x)")
+    assert mixed <= 1.5 * single
+
+
+
+# --- the engines ----------------------------------------------------------------------------
+
 @pytest.fixture(scope="module")
 def engines(data):
     import duckdb
@@ -137,63 +199,6 @@ def test_engine_table(measured, engines):
     # DuckDB calls Python a vector (2,048 rows) at a time, across threads: its own cost of
     # calling an Arrow function is the floor here, and ours stays within a few times it
     assert figures[NAMES[4]] <= 5 * figures[NAMES[5]]
-
-
-# --- issue 13 part 4: small and mixed batches ---------------------------------------------
-
-DTYPES = ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"]
-
-
-def test_one_row_costs(measured):
-    batch = core().count_image_tokens_batch
-    arrays = {dtype: (np.array([120], dtype=dtype), np.array([100], dtype=dtype)) for dtype in DTYPES}
-    gcd, costs = math.inf, dict.fromkeys(DTYPES, math.inf)
-    for _ in range(4):  # interleaved rounds, best of each: the floor and the calls see one machine
-        gcd = min(gcd, per_call_ns(math.gcd, 1920, 1080, number=100000, repeat=3))
-        for dtype, (w, h) in arrays.items():
-            costs[dtype] = min(costs[dtype], per_call_ns(batch, w, h, "gpt-4.1-mini", "high",
-                                                         number=10000, repeat=3))
-    print(f"\none-row batch call, ns (math.gcd {gcd:.0f} ns): " +
-          ", ".join(f"{d} {c:.0f} ({c / gcd:.1f}x)" for d, c in costs.items()))
-    for dtype, cost in costs.items():
-        assert cost <= 8 * gcd, dtype
-
-
-def test_int32_costs_no_more_than_int64(measured, data):
-    batch = core().count_image_tokens_batch
-    w32, h32 = data["width"], data["height"]
-    w64, h64 = w32.astype(np.int64), h32.astype(np.int64)
-    out = []
-    for model, detail in (("gpt-4.1-mini", "high"), ("gpt-5.4", "high"), ("gpt-4o", "high")):
-        # interleaved, best of several: the two dtypes see the same machine
-        t32 = t64 = math.inf
-        for _ in range(4):
-            t32 = min(t32, best_ns_per_row(N, lambda: batch(w32, h32, model, detail), repeat=2))
-            t64 = min(t64, best_ns_per_row(N, lambda: batch(w64, h64, model, detail), repeat=2))
-        out.append((model, t32, t64))
-    print("\nns/row int32 vs int64: " + ", ".join(f"{m} {a:.2f} vs {b:.2f} ({a / b:.2f}x)"
-                                                   for m, a, b in out))
-    for model, t32, t64 in out:
-        assert t32 <= 1.10 * t64, model
-
-
-def test_dictionary_column_of_ten_models(measured, data):
-    import pyarrow as pa
-
-    batch = core().count_image_tokens_batch
-    w, h = pa.array(data["width"]), pa.array(data["height"])
-    mixed = single = math.inf
-    singles = {}
-    for _ in range(4):  # interleaved rounds, best of each
-        mixed = min(mixed, best_ns_per_row(N, lambda: batch(w, h, data["models"]), repeat=2))
-        for model in MODELS:
-            singles[model] = min(singles.get(model, math.inf),
-                                 best_ns_per_row(N, lambda: batch(w, h, model), repeat=1))
-    single = sum(singles.values()) / len(singles)
-    print(f"\n10-model dictionary column {mixed:.2f} ns/row; single-model batches "
-          f"{', '.join(f'{m} {t:.1f}' for m, t in singles.items())}; mean {single:.2f} "
-          f"({mixed / single:.2f}x)")
-    assert mixed <= 1.5 * single
 
 
 # --- `visiontokens logs` -------------------------------------------------------------------
