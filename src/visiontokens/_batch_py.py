@@ -1,8 +1,9 @@
 """The batch entry point in plain Python: a loop over the scalar reference, row by row.
 
-The pure twin of ``_batch_c.pyx`` and its oracle: it checks the arguments in the same order
-with the same shared helpers (``_arguments``), and a bad row raises the scalar path's own
-error, named by its row, exactly as the compiled batch does.
+The pure twin of ``_batch_c.pyx`` and its oracle. Both read their arguments through the
+same shared code (``_columns.prepare``: numpy, lists, Arrow, pandas, Polars; nulls; model and
+detail columns as codes into their distinct values), check them in the same order, and a bad
+row raises the scalar path's own error, named by its row, exactly as the compiled batch does.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
 from . import _registry
-from ._arguments import check_on_error, per_row, size_arrays
+from ._arguments import check_on_error
+from ._columns import Labels, prepare
 from ._errors import VisionTokensError
 from ._tokens_py import count_image_tokens, get_model
 
@@ -28,23 +30,29 @@ def count_image_tokens_batch(widths: Any, heights: Any, model: Any, detail: Any,
 
     check_on_error(on_error)
     _registry.get_ruleset(ruleset)
-    w_given, h_given, _, _ = size_arrays(widths, heights)
+    columns = prepare(widths, heights, model, detail)
+    model, detail = columns.model, columns.detail
+    if not isinstance(model, Labels):  # one model (and detail) for every row: not a row's error
+        get_model(model, ruleset=ruleset).spec.detail_params(
+            "auto" if isinstance(detail, Labels) else detail)
+    w_given, h_given = columns.given
+    valid = columns.valid
     n = len(w_given)
-    model_rows, detail_rows = per_row(model, n, "model"), per_row(detail, n, "detail")
-    if model_rows is None:  # one model (and detail) for every row: its errors are not a row's
-        get_model(model, ruleset=ruleset).spec.detail_params("auto" if detail_rows is not None else detail)
     tokens = np.zeros(n, dtype=np.int64)
     rejected = np.zeros(n, dtype=bool)
     for row in range(n):
+        if valid is not None and not valid[row]:
+            continue  # a null row: null out, neither counted nor rejected
         try:
             tokens[row] = count_image_tokens(
                 int(w_given[row]), int(h_given[row]),
-                model if model_rows is None else model_rows[row],
-                detail if detail_rows is None else detail_rows[row],
+                model.value(row) if isinstance(model, Labels) else model,  # type: ignore[arg-type]
+                detail.value(row) if isinstance(detail, Labels) else detail,  # type: ignore[arg-type]
                 ruleset=ruleset,
             )
         except VisionTokensError as error:
             if on_error == "raise":
                 raise error.at_row(row) from None
             rejected[row] = True
-    return tokens if on_error == "raise" else (tokens, rejected)
+    # (the numpy types are what a numpy input gets; another kind gets its own kind back)
+    return columns.output.wrap(tokens, rejected, valid, on_error == "mask")  # type: ignore[no-any-return]

@@ -284,12 +284,20 @@ def _cmd_models(argv: Sequence[str]) -> int:
     return 0
 
 
+def _cmd_logs(argv: Sequence[str]) -> int:
+    from ._logs import main as logs  # pyarrow and matplotlib load only here
+
+    return logs(argv)
+
+
 #: Subcommand -> (what it does, its function). A first argument that is none of these and
 #: looks like a size (digits, an x, digits) is the size command.
 COMMANDS = {
     "image": ("input tokens of image files, sizes read from their headers", _cmd_image),
     "request": ("image tokens of a Chat Completions or Responses request body", _cmd_request),
     "models": ("the models of a ruleset and their parameters", _cmd_models),
+    "logs": ("image tokens of request logs (JSONL, Parquet, CSV) per model and detail",
+             _cmd_logs),
 }
 
 

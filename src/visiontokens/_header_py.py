@@ -288,8 +288,9 @@ def _png(r: _Reader, complete: bool) -> ImageInfo:
                 raise err.png_apng_frame_error(pos)
             framed = True
         if not kind[0] & 0x20:  # a critical chunk: its CRC must match
-            crc = _be(r.read(pos + 8 + length, 4))
-            if crc != zlib.crc32(r.read(pos + 8, length), zlib.crc32(kind)):
+            payload = r.read(pos + 8, length)  # the data, then its CRC: the compiled twin's
+            crc = _be(r.read(pos + 8 + length, 4))  # order, so a bad base64 group is the same one
+            if crc != zlib.crc32(payload, zlib.crc32(kind)):
                 raise err.png_crc_error(pos, _be(kind))
         pos += 12 + length
     if not known_mode:

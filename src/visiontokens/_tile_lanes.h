@@ -18,6 +18,7 @@
  *
  * Domain: rows whose sides are both in 1..VT_LANE_MAX_SIDE, box <= 2048, side <= 2048. Then
  * every product is below 2**31. Rows outside are left to the caller (returned as a count).
+ * The input is read in its own integer dtype (int32 logs are not converted first).
  */
 #ifndef VISIONTOKENS_TILE_LANES_H
 #define VISIONTOKENS_TILE_LANES_H
@@ -36,40 +37,57 @@
 #define VT_CLONES
 #endif
 
-/* Writes T[i] for every row whose sides are in lane range and returns how many are not
- * (their T[i] is left unspecified for the caller to overwrite). */
-VT_CLONES static int64_t
-vt_tile_lanes(const int64_t *W, const int64_t *H, int64_t *T, int64_t n,
-              int64_t box64, int64_t side64, int64_t base, int64_t per_tile)
+/* One row, from its sides minus one (so 0 and negative sides land out of range): the tokens,
+ * computed on clamped values so nothing overflows; the caller counts out-of-range rows. */
+static inline __attribute__((always_inline)) int64_t
+vt_tile_row(uint32_t w0, uint32_t h0, int in_range, uint32_t box, uint32_t side,
+            int64_t base, int64_t per_tile)
 {
-    const uint32_t box = (uint32_t)box64, side = (uint32_t)side64;
-    int64_t out_of_range = 0;
-    for (int64_t i = 0; i < n; i++) {
-        /* out-of-range rows are counted, and computed on clamped values so nothing overflows */
-        uint64_t w64 = (uint64_t)W[i] - 1, h64 = (uint64_t)H[i] - 1;
-        out_of_range += (w64 >= VT_LANE_MAX_SIDE) | (h64 >= VT_LANE_MAX_SIDE);
-        uint32_t w = (uint32_t)(w64 < VT_LANE_MAX_SIDE ? w64 : 0) + 1;
-        uint32_t h = (uint32_t)(h64 < VT_LANE_MAX_SIDE ? h64 : 0) + 1;
-        uint32_t lng = w >= h ? w : h, sht = w >= h ? h : w;
-        uint32_t fit = -(uint32_t)(lng > box);  /* all ones or zero: selects without a branch */
-        uint32_t num = sht ^ (((2 * sht * box + lng) ^ sht) & fit);
-        uint32_t den = 1 ^ ((2 * lng ^ 1) & fit);
-        uint32_t fitted_long = lng ^ ((box ^ lng) & fit);
-        uint32_t shorten = -(uint32_t)(num >= den * (side + 1));
-        /* short side after step 2: min(fitted short, side) */
-        uint32_t short_tiles = 1 + ((side > 512) & (num >= den * 513))
-                                 + ((side > 1024) & (num >= den * 1025))
-                                 + ((side > 1536) & (num >= den * 1537));
-        /* shortened long side > e  <=>  fitted_short <= floor(fitted_long * side / (e + 1)) */
-        uint32_t stretched = fitted_long * side;
-        uint32_t shortened_long_tiles = 1 + (num < den * (stretched / 513 + 1))
-                                          + (num < den * (stretched / 1025 + 1))
-                                          + (num < den * (stretched / 1537 + 1));
-        uint32_t long_tiles = ((fitted_long + 511) >> 9)
-                              ^ ((shortened_long_tiles ^ ((fitted_long + 511) >> 9)) & shorten);
-        T[i] = base + (int64_t)(short_tiles * long_tiles) * per_tile;
-    }
-    return out_of_range;
+    uint32_t w = (in_range ? w0 : 0) + 1, h = (in_range ? h0 : 0) + 1;
+    uint32_t lng = w >= h ? w : h, sht = w >= h ? h : w;
+    uint32_t fit = -(uint32_t)(lng > box);  /* all ones or zero: selects without a branch */
+    uint32_t num = sht ^ (((2 * sht * box + lng) ^ sht) & fit);
+    uint32_t den = 1 ^ ((2 * lng ^ 1) & fit);
+    uint32_t fitted_long = lng ^ ((box ^ lng) & fit);
+    uint32_t shorten = -(uint32_t)(num >= den * (side + 1));
+    /* short side after step 2: min(fitted short, side) */
+    uint32_t short_tiles = 1 + ((side > 512) & (num >= den * 513))
+                             + ((side > 1024) & (num >= den * 1025))
+                             + ((side > 1536) & (num >= den * 1537));
+    /* shortened long side > e  <=>  fitted_short <= floor(fitted_long * side / (e + 1)) */
+    uint32_t stretched = fitted_long * side;
+    uint32_t shortened_long_tiles = 1 + (num < den * (stretched / 513 + 1))
+                                      + (num < den * (stretched / 1025 + 1))
+                                      + (num < den * (stretched / 1537 + 1));
+    uint32_t long_tiles = ((fitted_long + 511) >> 9)
+                          ^ ((shortened_long_tiles ^ ((fitted_long + 511) >> 9)) & shorten);
+    return base + (int64_t)(short_tiles * long_tiles) * per_tile;
 }
+
+/* vt_tile_lanes_<TYPE>(W, H, T, n, box, side, base, per_tile): writes T[i] for every row whose
+ * sides are in lane range and returns how many are not (their T[i] is left unspecified for
+ * the caller to overwrite). One copy per dtype the batch reads without converting (int32,
+ * int64; _batch_c.pyx widens the others to int64 a block at a time). WIDE is the unsigned
+ * type the range check runs in, 32 bits wide where the input fits, so an int32 column stays
+ * in 32-bit lanes. Converting a negative value to WIDE wraps it
+ * past the range, as does a uint64 past int64. */
+#define VT_TILE_LANES(TYPE, WIDE)                                                           \
+VT_CLONES static int64_t                                                                    \
+vt_tile_lanes_##TYPE(const TYPE *W, const TYPE *H, int64_t *T, int64_t n,                   \
+                     int64_t box, int64_t side, int64_t base, int64_t per_tile)             \
+{                                                                                           \
+    int64_t out_of_range = 0;                                                               \
+    for (int64_t i = 0; i < n; i++) {                                                       \
+        WIDE w = (WIDE)W[i] - 1, h = (WIDE)H[i] - 1;                                        \
+        int in_range = (w < VT_LANE_MAX_SIDE) & (h < VT_LANE_MAX_SIDE);                     \
+        out_of_range += !in_range;                                                          \
+        T[i] = vt_tile_row((uint32_t)w, (uint32_t)h, in_range, (uint32_t)box,               \
+                           (uint32_t)side, base, per_tile);                                 \
+    }                                                                                       \
+    return out_of_range;                                                                    \
+}
+
+VT_TILE_LANES(int32_t, uint32_t)
+VT_TILE_LANES(int64_t, uint64_t)
 
 #endif

@@ -1,0 +1,47 @@
+"""visiontokens as a DuckDB SQL function: ``SELECT image_tokens(width, height, model, detail)``.
+
+>>> import duckdb, visiontokens.duckdb
+>>> con = visiontokens.duckdb.register(duckdb.connect())
+>>> con.sql("SELECT image_tokens(1024, 1024, 'gpt-4o', 'high')").fetchall()
+[(765,)]
+
+Needs the ``duckdb`` extra (``pip install 'visiontokens[duckdb]'``). Not imported by
+``import visiontokens``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import _engines
+
+__all__ = ["register"]
+
+
+def register(connection: Any, name: str = "image_tokens", *, ruleset: str | None = None,
+             on_error: str = "raise") -> Any:
+    """Register ``name(width BIGINT, height BIGINT, model VARCHAR, detail VARCHAR) -> BIGINT``
+    on a DuckDB connection, and return the connection.
+
+    A vectorised Arrow function: DuckDB hands it a vector of rows at a time (2,048), and each
+    distinct model/detail of a vector is resolved once. A NULL in any argument gives NULL
+    (pass 'auto' for a request that left detail out). A row that cannot be counted fails
+    the query with its own message; with ``on_error="null"`` it gives NULL instead.
+    """
+    _engines.check_on_error(on_error)
+
+    def image_tokens(widths: Any, heights: Any, models: Any, details: Any) -> Any:
+        out = _engines.count(widths, heights, models, details, ruleset, on_error)
+        if on_error == "null":
+            import pyarrow.compute as pc
+
+            out, rejected = out
+            out = pc.if_else(rejected, None, out)
+        return out
+
+    connection.create_function(
+        name, image_tokens, ["BIGINT", "BIGINT", "VARCHAR", "VARCHAR"], "BIGINT",
+        type="arrow",
+        null_handling="special",  # our own null rule, the same as every other input kind
+        exception_handling="default", side_effects=False)
+    return connection
