@@ -24,6 +24,8 @@ __all__ = [
     "InvalidDimensionsError",
     "DimensionTypeError",
     "ImageRejectedError",
+    "UnsupportedSizeError",
+    "UnsupportedQualityError",
     "InvalidImageError",
     "UnsupportedImageFormatError",
     "TruncatedImageError",
@@ -107,6 +109,20 @@ class ImageRejectedError(VisionTokensError, ValueError):
         super().__init__(message)
         self.patches = patches
         self.limit = limit
+
+
+class UnsupportedSizeError(InvalidDimensionsError):
+    """A size the image model cannot generate (spec 6.2): not one of its sizes, or outside
+    its flexible-size limits. ``model`` and ``size`` say which."""
+
+    def __init__(self, message: str, model: str = "", size: object = None):
+        super().__init__(message)
+        self.model = model
+        self.size = size
+
+
+class UnsupportedQualityError(InvalidArgumentError):
+    """A quality the image model does not offer (spec 6.2)."""
 
 
 class InvalidImageError(VisionTokensError, ValueError):
@@ -245,3 +261,48 @@ def input_fidelity_error(model: str, value: object) -> InvalidArgumentError:
             f"input_fidelity applies to GPT Image models only, not {model!r}"
         )
     return InvalidArgumentError(f"input_fidelity must be 'low', 'high' or None, got {value!r}")
+
+
+# --- output image tokens (spec 6.2) ------------------------------------------------------------
+
+QUOTE_MAX = 40  # characters of a caller's value a message quotes: a 40 MB "size" stays out
+
+
+def quoted(value: object) -> str:
+    """repr() of a value, cut to QUOTE_MAX characters: messages stay short whatever came in."""
+    if isinstance(value, int) and value.bit_length() > 96:  # repr of 10**5000 raises
+        return f"an int of {value.bit_length()} bits"
+    if isinstance(value, (str, bytes, bytearray)):
+        value = value[:QUOTE_MAX + 1]
+    text = repr(value) if isinstance(value, (str, bytes, bytearray, int, float, type(None))) \
+        else f"<{type(value).__name__}>"
+    return text if len(text) <= QUOTE_MAX + 2 else text[:QUOTE_MAX] + "...'"
+
+
+def unsupported_size_error(model: str, size: object, reason: str) -> UnsupportedSizeError:
+    return UnsupportedSizeError(f"{model!r} cannot make images of size {quoted(size)}: {reason}",
+                                model, size)
+
+
+def size_type_error(size: object) -> ArgumentTypeError:
+    return ArgumentTypeError(
+        f"size must be a str such as '1024x1024' or 'auto', got {type(size).__name__} {quoted(size)}")
+
+
+def unsupported_quality_error(model: str, quality: object,
+                              supported: Sequence[str]) -> InvalidArgumentError:
+    if not isinstance(quality, str):
+        return ArgumentTypeError(
+            f"quality must be a str such as 'high' or 'auto', got {type(quality).__name__} "
+            f"{quoted(quality)}")
+    return UnsupportedQualityError(
+        f"{model!r} does not offer quality {quoted(quality)}; it offers: "
+        f"{', '.join(supported)}, auto")
+
+
+def count_argument_error(name: str, value: object, low: int, high: int) -> InvalidArgumentError:
+    if isinstance(value, bool) or not _is_integer_like(value):
+        return ArgumentTypeError(f"{name} must be an int from {low} to {high}, got "
+                                 f"{type(value).__name__} {quoted(value)}")
+    return InvalidArgumentError(
+        f"{name} must be from {low} to {high}, got {quoted(value.__index__())}")  # type: ignore[attr-defined]
