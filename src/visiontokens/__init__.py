@@ -38,11 +38,13 @@ from ._errors import (
     UnknownRulesetError,
     UnsupportedDetailError,
     UnsupportedImageFormatError,
+    UnsupportedQualityError,
+    UnsupportedSizeError,
     VisionTokensError,
 )
 from ._image_input import ImageInfo
 from ._registry import DEFAULT_RULESET, ModelSpec, models, register_model, rulesets, unregister_model
-from ._results import ImageCost
+from ._results import ImageCost, OutputImageCost
 
 __version__ = "0.1.0"
 
@@ -67,6 +69,10 @@ count_request_async = _request.count_request_async
 RequestCount = _request.RequestCount
 RequestImage = _request.RequestImage
 
+_output = _twin("output")  # output image tokens (spec 6.2)
+count_output_image_tokens = _output.count_output_image_tokens
+explain_output_image_tokens = _output.explain_output_image_tokens
+
 __all__ = [
     "DEFAULT_RULESET", "IMPLEMENTATION", "IMPLEMENTATIONS", "ImageCost", "Model", "ModelSpec",
     "count_image_tokens", "count_image_tokens_batch", "explain_image_tokens", "get_model",
@@ -80,6 +86,8 @@ __all__ = [
     "count_request", "count_request_async", "RequestCount", "RequestImage", "Fetcher",
     "max_image_tokens", "MalformedRequestError", "RequestLimitError", "TooManyImagesError",
     "PayloadTooLargeError", "ImageSizeUnknownError", "FetchError", "BlockedAddressError",
+    "count_output_image_tokens", "explain_output_image_tokens", "OutputImageCost",
+    "UnsupportedSizeError", "UnsupportedQualityError",
 ]
 
 
