@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, NamedTuple, Union
 
-from . import _registry, _spec
+from . import _images_api, _registry, _spec
 from ._extensions import twin
 from ._upper_bound import max_image_tokens
 from ._errors import (
@@ -68,6 +68,7 @@ class RequestImage(NamedTuple):
     upper_bound: bool = False  # tokens is the most this image could cost: size unknown
     note: str | None = None  # why the size is unknown, when it is
     error: VisionTokensError | None = None  # a collected violation
+    rule: str | None = None  # input images to image models: the rule that priced it (spec 6.2)
 
 
 class RequestCount(NamedTuple):
@@ -78,6 +79,10 @@ class RequestCount(NamedTuple):
     image_tokens: int  # total over the images that could be counted
     images: tuple[RequestImage, ...]
     violations: tuple[VisionTokensError, ...] = ()  # with on_violation="collect"
+    #: What the request will generate, in output tokens (spec 6.2): an Images API request's
+    #: images, or the most one call of a Responses image_generation tool can make.
+    output_image_tokens: int = 0
+    output_upper_bound: bool = False  # output_image_tokens is a bound, not an exact figure
 
     @property
     def upper_bound(self) -> bool:
@@ -95,7 +100,7 @@ def _image(pointer: str, source: str, url: str | None, file_id: str | None, deta
            tokens: int | None, upper_bound: bool = False, note: str | None = None,
            error: VisionTokensError | None = None) -> RequestImage:
     return _new(RequestImage, (pointer, source, url, file_id, detail, resolved, width, height,
-                               fmt, tokens, upper_bound, note, error))
+                               fmt, tokens, upper_bound, note, error, None))
 
 
 # --- the walk (spec 6) ------------------------------------------------------------------------
@@ -394,7 +399,7 @@ def _count(body: dict, api: str, refs: list[tuple], sizes: list[tuple], ruleset:
     model_name = body.get("model")
     if not refs:
         return _new(RequestCount, (model_name if isinstance(model_name, str) else None, api, 0,
-                                   (), ()))
+                                   (), (), 0, False))
     if not isinstance(model_name, str):
         raise _malformed("/model", "'model' must be a string", model_name)
     model, count, levels = _resolved_model(model_name, ruleset)
@@ -429,7 +434,7 @@ def _count(body: dict, api: str, refs: list[tuple], sizes: list[tuple], ruleset:
                     level = levels[detail] = model.detail_params(detail).level
                 images.append(_new(RequestImage, (
                     pointer, source, url, file_id, detail_given, level, info.width, info.height,
-                    info.format or None, tokens, False, None, None)))
+                    info.format or None, tokens, False, None, None, None)))
                 total += tokens
                 continue
         except ImageSizeUnknownError:
@@ -449,7 +454,7 @@ def _count(body: dict, api: str, refs: list[tuple], sizes: list[tuple], ruleset:
         if on_violation == "raise":
             raise too_large
         violations.append(too_large)
-    return _new(RequestCount, (model.id, api, total, tuple(images), tuple(violations)))
+    return _new(RequestCount, (model.id, api, total, tuple(images), tuple(violations), 0, False))
 
 
 def _resolved_model(name: str, ruleset: str | None) -> tuple[Any, Any, dict[str, str]]:
@@ -465,23 +470,34 @@ def _resolved_model(name: str, ruleset: str | None) -> tuple[Any, Any, dict[str,
 
 def count_request(body: Any, *, ruleset: str | None = None, fetch: Any = None,
                   resolve_file: FileResolver | None = None, on_unknown: str = "error",
-                  on_violation: str = "raise") -> RequestCount:
-    """The image tokens of a Chat Completions or Responses request body (a dict, or its JSON
-    text or bytes), image by image. See the README for every option."""
+                  on_violation: str = "raise", content_type: str | None = None,
+                  api: str | None = None) -> RequestCount:
+    """The image tokens of a Chat Completions, Responses or Images API request body (a dict,
+    its JSON text or bytes, or multipart/form-data bytes with their ``content_type``), image
+    by image. See the README for every option."""
     fetcher = _options(fetch, on_unknown, on_violation)
-    body = _load(body)
-    api, refs = _walk(body)
-    return _count(body, api, refs, _sizes(refs, fetcher, resolve_file), ruleset, on_unknown,
-                  on_violation)
+    body, images = _images_api.classify(body, content_type, api, _load)
+    if images is not None:  # spec 6.2: the Images API, walked in _images_api
+        return images.count(_sizes(images.refs, fetcher, resolve_file), ruleset, on_unknown,
+                            on_violation, RequestCount, RequestImage)
+    kind, refs = _walk(body)
+    result = _count(body, kind, refs, _sizes(refs, fetcher, resolve_file), ruleset, on_unknown,
+                    on_violation)
+    return _images_api.with_generation_tool(body, result, ruleset, on_violation)
 
 
 async def count_request_async(body: Any, *, ruleset: str | None = None, fetch: Any = None,
                               resolve_file: FileResolver | None = None, on_unknown: str = "error",
-                              on_violation: str = "raise") -> RequestCount:
+                              on_violation: str = "raise", content_type: str | None = None,
+                              api: str | None = None) -> RequestCount:
     """count_request for async code: remote images are fetched concurrently, and
     resolve_file may be a coroutine function."""
     fetcher = _options(fetch, on_unknown, on_violation)
-    body = _load(body)
-    api, refs = _walk(body)
+    body, images = _images_api.classify(body, content_type, api, _load)
+    if images is not None:  # spec 6.2: the Images API, walked in _images_api
+        sizes = await _sizes_async(images.refs, fetcher, resolve_file)
+        return images.count(sizes, ruleset, on_unknown, on_violation, RequestCount, RequestImage)
+    kind, refs = _walk(body)
     sizes = await _sizes_async(refs, fetcher, resolve_file)
-    return _count(body, api, refs, sizes, ruleset, on_unknown, on_violation)
+    result = _count(body, kind, refs, sizes, ruleset, on_unknown, on_violation)
+    return _images_api.with_generation_tool(body, result, ruleset, on_violation)
