@@ -69,7 +69,7 @@ def test_EMPIRICAL_is_flagged_in_the_data():
 @pytest.mark.parametrize("n", [1, 2, 3, 10])
 @pytest.mark.parametrize("partial_images", [0, 1, 2, 3])
 @pytest.mark.parametrize("quality,size,tokens", TABLE_CELLS[::4] + GPT_IMAGE_2_CHECKS[::3])
-def test_partial_images_and_n(output, n, partial_images, quality, size, tokens):
+def test_partial_images_and_n_ASSUMED_partials_per_image(output, n, partial_images, quality, size, tokens):
     """spec 6.2: each partial image adds 100 (documented); n images multiply. ASSUMED: the
     partial images are per image, so n multiplies them too."""
     model = "gpt-image-2" if (quality, size, tokens) in GPT_IMAGE_2_CHECKS else "gpt-image-1"

@@ -263,15 +263,23 @@ def test_json_edit_shapes_refused(walk):
         walk.count_request(base, api="images.edits")
 
 
-def test_sixteen_images_at_most(walk):
+def test_sixteen_images_at_most_refused_before_any_is_read(walk):
     png = data_url(pillow_image("PNG", (32, 32)))
     body = {"model": "gpt-image-1", "prompt": "x", "images": [{"image_url": png}] * 17}
+    seen = []
+    for options in ({}, {"on_violation": "collect"}, {"resolve_file": seen.append}):
+        with pytest.raises(TooManyImagesError, match="up to 16 input images, this one has 17"):
+            walk.count_request(body, **options)
+    body["images"] = [{"file_id": f"file-{k}"} for k in range(100_000)]
     with pytest.raises(TooManyImagesError):
-        walk.count_request(body)
-    collected = walk.count_request(body, on_violation="collect")
-    assert isinstance(collected.violations[0], TooManyImagesError) and len(collected.images) == 17
-    body["images"] = body["images"][:16]
+        walk.count_request(body, resolve_file=seen.append)
+    assert seen == []  # nothing resolved (nor fetched)
+    body["images"] = [{"image_url": png}] * 16
     assert walk.count_request(body).image_tokens == 16 * 194
+    form, content_type = multipart([("model", b"gpt-image-1")] + [
+        ("image[]", pillow_image("PNG", (32, 32)), "a.png")] * 17)
+    with pytest.raises(TooManyImagesError):
+        walk.count_request(form, content_type=content_type, on_violation="collect")
 
 
 # --- the Responses image_generation tool ----------------------------------------------------------
@@ -470,3 +478,26 @@ def test_cli_request_reads_multipart_files(capsys, tmp_path):
     assert json.loads(capsys.readouterr().out)["output_image_tokens"] == 7024
     assert main(["request", str(path), "--api", "images.edits"]) == 1
     assert "needs 'images'" in capsys.readouterr().err
+
+
+# --- ASSUMED, pinned (spec 6.2) ---------------------------------------------------------------------
+
+def test_ASSUMED_a_mask_is_not_billed(walk):
+    png = pillow_image("PNG", (300, 200))
+    without, content_type = multipart([("model", b"gpt-image-1"), ("image", png, "a.png")])
+    with_mask, _ = multipart([("model", b"gpt-image-1"), ("image", png, "a.png"),
+                              ("mask", png, "m.png")])
+    plain = walk.count_request(without, content_type=content_type)
+    masked = walk.count_request(with_mask, content_type=content_type)
+    assert masked.image_tokens == plain.image_tokens == count_image_tokens(300, 200, "gpt-image-1")
+    assert masked.images[-1].pointer == "/mask" and masked.images[-1].tokens == 0
+    assert "ASSUMED" in masked.images[-1].rule and len(plain.images) == 1
+
+
+def test_ASSUMED_the_tool_makes_one_image_per_call(walk):
+    tool = {"type": "image_generation", "model": "gpt-image-2", "size": "1536x1024",
+            "quality": "medium", "partial_images": 3}
+    result = walk.count_request({"model": "gpt-5.4", "input": "x", "tools": [tool]})
+    assert result.output_image_tokens == count_output_image_tokens(
+        "gpt-image-2", "1536x1024", "medium", n=1, partial_images=3)
+    assert result.output_upper_bound  # the model may not call it at all

@@ -331,6 +331,7 @@ def _from_json(body: dict, api: str) -> ImagesRequest:
     if not isinstance(images, list) or not images:
         raise _malformed("/images", "an images.edits JSON body needs 'images', a non-empty list of "
                          "{'image_url': ...} or {'file_id': ...}")
+    _check_count(len(images))  # before any image is sized, fetched or resolved
     for k, image in enumerate(images):
         request.refs.append(_reference(image, f"/images/{k}") + (None,))
     mask = body.get("mask")
@@ -338,6 +339,14 @@ def _from_json(body: dict, api: str) -> ImagesRequest:
         pointer, url, file_id = _reference(mask, "/mask")
         request.unbilled.append((pointer, _source(url), _public_url(url), file_id))
     return request
+
+
+def _check_count(images: int) -> None:
+    """spec 6.2: up to 16 input images. More is refused before any is read: the API would
+    refuse the request whole, and a body of 100,000 URLs must not start 100,000 fetches."""
+    if images > EDIT_IMAGES_MAX:
+        raise TooManyImagesError(
+            f"an edit takes up to {EDIT_IMAGES_MAX} input images, this one has {images} (spec 6.2)")
 
 
 def _reference(item: Any, where: str) -> tuple[str, str | None, str | None]:
@@ -386,6 +395,7 @@ def _from_form(form: _Form) -> ImagesRequest:
                 raise _malformed(f"/{key}", f"'{key}' must be an integer, got {quoted(value)}")
             fields[key] = int(value)
     request = ImagesRequest("images.edits", fields)
+    _check_count(len(images))
     view = memoryview(form.data)
     for k, part in enumerate(images):
         request.uploads.append((f"/image/{k}", _size_of_part(view[part.start:part.end])))
@@ -420,12 +430,6 @@ def _price_inputs(request: ImagesRequest, model_id: str, entries: list[tuple], r
     images: list = []
     if not entries:
         return images, 0
-    if len(entries) > EDIT_IMAGES_MAX:
-        too_many = TooManyImagesError(
-            f"an edit takes up to {EDIT_IMAGES_MAX} input images, this one has {len(entries)} (spec 6.2)")
-        if on_violation == "raise":
-            raise too_many
-        violations.append(too_many)
     try:  # spec 3.3 for gpt-image-1; any other image model: the undocumented rule (spec 3.5)
         calculator = _tokens.get_model(request.model, ruleset=ruleset) if undocumented == "error" \
             else _tokens.get_model(request.model, ruleset=ruleset, undocumented=undocumented)
