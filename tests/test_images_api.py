@@ -15,6 +15,7 @@ import tracemalloc
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from forms import multipart
 from headers import data_url, pillow_image
 from hypothesis import given
 from hypothesis import strategies as st
@@ -359,21 +360,6 @@ def test_api_names_the_endpoint(walk):
 
 
 # --- multipart bodies that are not well formed: typed errors, bounded work ----------------------------
-
-def multipart(fields, boundary="b0und4ry"):
-    """A multipart/form-data body: (name, value) fields and (name, bytes, filename) files."""
-    out = bytearray()
-    for field in fields:
-        out += f"--{boundary}\r\n".encode()
-        if len(field) == 3:
-            out += (f'Content-Disposition: form-data; name="{field[0]}"; filename="{field[2]}"\r\n'
-                    "Content-Type: application/octet-stream\r\n\r\n").encode()
-        else:
-            out += f'Content-Disposition: form-data; name="{field[0]}"\r\n\r\n'.encode()
-        out += field[1] + b"\r\n"
-    out += f"--{boundary}--\r\n".encode()
-    return bytes(out), f'multipart/form-data; boundary="{boundary}"'
-
 
 def test_multipart_forms_refused(walk):
     png = pillow_image("PNG", (64, 64))
