@@ -307,6 +307,15 @@ def test_responses_with_the_image_generation_tool(server, client, walk, images):
         "gpt-image-2", "auto", "low")
 
 
+def test_the_tool_as_an_sdk_object(walk):
+    from openai.types.responses.tool import ImageGeneration
+
+    tool = ImageGeneration(type="image_generation", model="gpt-image-1", quality="low",
+                           size="1024x1024")
+    body = {"model": "gpt-5.4", "input": "x", "tools": (tool,)}
+    assert walk.count_request(body).output_image_tokens == 272
+
+
 def test_the_tool_default_model_is_undocumented(walk):
     """The SDK documents the tool's default model as gpt-image-2.6-sunburst, an undocumented
     model (spec 3.5): an error by default that says where the model came from."""

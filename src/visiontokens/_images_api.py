@@ -523,10 +523,12 @@ def with_generation_tool(body: dict, result: Any, ruleset: Any, on_violation: st
     tools = body.get("tools")
     if tools is None:
         return result
-    if not isinstance(tools, list):
+    if not isinstance(tools, (list, tuple)):
         raise _malformed("/tools", f"'tools' must be a list, got {type(tools).__name__}")
     most, violations = -1, list(result.violations)
     for i, tool in enumerate(tools):
+        if hasattr(tool, "model_dump"):  # an SDK object (a previous response's tools): as sent
+            tool = tool.model_dump(mode="json", exclude_unset=True)
         if not isinstance(tool, dict) or tool.get("type") != "image_generation":
             continue
         where = f"/tools/{i}"
