@@ -386,6 +386,7 @@ def test_multipart_forms_refused(walk):
         (multipart([("model", b"\xff\xfe")])[0], content_type),
         (multipart([("model", b"g" * 2000)])[0], content_type),
         (multipart([("model", b"gpt-image-1")] + [("x", b"")] * 300)[0], content_type),
+        (multipart([("model", b"gpt-image-1"), ("prompt", b"no image")])[0], content_type),
         (b"--b0und4ry\r\n" + b"X-Long: " + b"a" * 10000 + b"\r\n\r\nv\r\n--b0und4ry--", content_type),
         ("a str body", content_type),
         ({"model": "gpt-image-1"}, content_type),
@@ -496,3 +497,14 @@ def test_ASSUMED_the_tool_makes_one_image_per_call(walk):
     assert result.output_image_tokens == count_output_image_tokens(
         "gpt-image-2", "1536x1024", "medium", n=1, partial_images=3)
     assert result.output_upper_bound  # the model may not call it at all
+
+
+@given(content_type=st.one_of(
+    st.text(max_size=60),
+    st.builds(lambda tail: "multipart/form-data; " + tail, st.text(max_size=60)),
+    st.builds(lambda b: f'multipart/form-data; charset=x; boundary="{b}"', st.text(max_size=80))))
+def test_any_content_type_gives_a_count_or_our_error(walk, content_type):
+    try:
+        walk.count_request(SMALL_FORM[0], content_type=content_type, on_violation="collect")
+    except VisionTokensError:
+        pass

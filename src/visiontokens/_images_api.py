@@ -395,6 +395,8 @@ def _from_form(form: _Form) -> ImagesRequest:
                 raise _malformed(f"/{key}", f"'{key}' must be an integer, got {quoted(value)}")
             fields[key] = int(value)
     request = ImagesRequest("images.edits", fields)
+    if not images:
+        raise _malformed("/image", "an images.edits form needs an 'image' or 'image[]' file part")
     _check_count(len(images))
     view = memoryview(form.data)
     for k, part in enumerate(images):

@@ -513,9 +513,11 @@ def resolve_output(name: object, ruleset: object = None, undocumented: object = 
     dated snapshot; a known undocumented model is an UndocumentedModelError naming the
     closest documented model, or with ``undocumented="assume"`` that model's rule, marked
     as assumed."""
-    if undocumented not in UNDOCUMENTED_POLICIES:
+    if type(undocumented) is not str or undocumented not in UNDOCUMENTED_POLICIES:
+        from ._errors import quoted
+
         raise InvalidArgumentError(
-            f"undocumented must be 'error' or 'assume', got {type(undocumented).__name__}")
+            f"undocumented must be 'error' or 'assume', got {quoted(undocumented)}")
     table = output_table(ruleset)
     if not isinstance(name, str):
         raise ArgumentTypeError(f"model must be a str, got {type(name).__name__}")
