@@ -61,7 +61,7 @@ def _malformed(where: str, what: str) -> MalformedRequestError:
 # --- which API a body is for ---------------------------------------------------------------------
 
 def classify(body: Any, content_type: Any, api: Any,
-             load: Callable[[Any], dict]) -> tuple[Any, ImagesRequest | None]:
+             load: Callable[[Any], dict[str, Any]]) -> tuple[Any, ImagesRequest | None]:
     """(the body, loaded if it was JSON text, and an ImagesRequest when the body is an
     Images API request, else None). The endpoint is ``api`` when given, else told by the
     content type (multipart is an edit) and the body's shape: a string ``prompt`` and no
@@ -86,7 +86,7 @@ def classify(body: Any, content_type: Any, api: Any,
     return body, None
 
 
-def _shape(body: dict) -> str | None:
+def _shape(body: dict[str, Any]) -> str | None:
     if "messages" in body or "input" in body or not isinstance(body.get("prompt"), str):
         return None  # Chat or Responses (whose "prompt" is a stored-prompt object)
     if "images" in body or "image" in body or "mask" in body:
@@ -231,7 +231,8 @@ def _part(headers: bytes, start: int, end: int, index: int) -> _Part:
 # --- the walk into one ImagesRequest ---------------------------------------------------------------
 
 # A size, as _request_py keeps it: (ImageInfo or None, payload bytes, note, cause, error).
-def _sized(info: ImageInfo | None, payload: int, error: VisionTokensError | None) -> tuple:
+def _sized(info: ImageInfo | None, payload: int,
+           error: VisionTokensError | None) -> tuple[Any, ...]:
     return (info, payload, None, None, error)
 
 
@@ -248,21 +249,22 @@ class ImagesRequest:
 
     def __init__(self, api: str, fields: dict[str, Any]):
         self.api = api
-        self.model = fields.get("model")
         self.size = fields.get("size")
         self.quality = fields.get("quality")
         self.n = fields.get("n")
         self.partial_images = fields.get("partial_images")
         self.input_fidelity = fields.get("input_fidelity")
-        self.refs: list[tuple] = []
-        self.uploads: list[tuple] = []
-        self.unbilled: list[tuple] = []  # (pointer, source, url, file_id)
-        if self.model is None:
+        self.refs: list[tuple[Any, ...]] = []
+        self.uploads: list[tuple[str, tuple[Any, ...]]] = []
+        self.unbilled: list[tuple[str, str, str | None, str | None]] = []  # pointer, source, url, file id
+        model = fields.get("model")
+        if model is None:
             # The API's own default is a retired per-image model (the SDK: "Specify a model
             # explicitly"), which has no token price.
             raise _malformed("/model", "an Images API request needs a 'model' (a GPT Image model)")
+        self.model: str = model
 
-    def count(self, sizes: list[tuple], ruleset: Any, on_unknown: str, on_violation: str,
+    def count(self, sizes: list[tuple[Any, ...]], ruleset: Any, on_unknown: str, on_violation: str,
               count_type: Any, image_type: Any, undocumented: str = "error") -> Any:
         """The RequestCount (the caller's type): input images and output tokens."""
         violations: list[VisionTokensError] = []
@@ -279,7 +281,7 @@ class ImagesRequest:
                           output_upper_bound=False if output is None else output.upper_bound)
 
     def _output(self, ruleset: Any, undocumented: str, on_violation: str,
-                violations: list) -> tuple[Any, str]:
+                violations: list[VisionTokensError]) -> tuple[Any, str]:
         model = _output_model(self.model, ruleset, undocumented, "/model")
         try:
             return model.explain(self.size, self.quality, 1 if self.n is None else self.n,
@@ -312,7 +314,7 @@ _STRING_FIELDS = ("model", "size", "quality", "input_fidelity")
 _INT_FIELDS = ("n", "partial_images")
 
 
-def _from_json(body: dict, api: str) -> ImagesRequest:
+def _from_json(body: dict[str, Any], api: str) -> ImagesRequest:
     fields: dict[str, Any] = {}
     for key in _STRING_FIELDS:
         value = body.get(key)
@@ -415,7 +417,7 @@ def _field(form: _Form, part: _Part) -> str:
         raise _malformed(f"/{part.name}", f"'{part.name}' is not UTF-8") from None
 
 
-def _size_of_part(view: memoryview) -> tuple:
+def _size_of_part(view: memoryview) -> tuple[Any, ...]:
     """An uploaded image's size from its header only: the parser reads a few bytes of the
     view (the compiled one copies nothing)."""
     try:
@@ -426,17 +428,18 @@ def _size_of_part(view: memoryview) -> tuple:
 
 # --- input images: GPT Image 1's rule (spec 3.3) ------------------------------------------------
 
-def _price_inputs(request: ImagesRequest, model_id: str, entries: list[tuple], ruleset: Any,
-                  on_unknown: str, on_violation: str, violations: list, image_type: Any,
-                  undocumented: str) -> tuple[list, int]:
-    images: list = []
+def _price_inputs(request: ImagesRequest, model_id: str, entries: list[tuple[Any, ...]],
+                  ruleset: Any, on_unknown: str, on_violation: str,
+                  violations: list[VisionTokensError], image_type: Any,
+                  undocumented: str) -> tuple[list[Any], int]:
+    images: list[Any] = []
     if not entries:
         return images, 0
     try:  # spec 3.3 for gpt-image-1; any other image model: the undocumented rule (spec 3.5)
         calculator = _tokens.get_model(request.model, ruleset=ruleset) if undocumented == "error" \
             else _tokens.get_model(request.model, ruleset=ruleset, undocumented=undocumented)
-    except UnknownModelError as error:
-        raise error.located("/model") from None
+    except UnknownModelError as unknown:
+        raise unknown.located("/model") from None
     fidelity = _input_fidelity(request, model_id, ruleset, undocumented)
     spec = calculator.spec
     rule = (f"{spec.id} input (spec 3.3), input_fidelity {fidelity or 'low'}"
@@ -499,7 +502,7 @@ def _most(calculator: Any, fidelity: str | None) -> int:
     spec = calculator.spec
     extra = max(calculator.count(1, h, "auto", input_fidelity=fidelity) - calculator.count(1, h, "auto")
                 for h in (1, 2))
-    return max_image_tokens(spec.id, "auto", ruleset=spec.ruleset) + extra
+    return int(max_image_tokens(spec.id, "auto", ruleset=spec.ruleset) + extra)
 
 
 def _input_fidelity(request: ImagesRequest, model_id: str, ruleset: Any,
@@ -515,7 +518,7 @@ def _input_fidelity(request: ImagesRequest, model_id: str, ruleset: Any,
 
 # --- the Responses image_generation tool --------------------------------------------------------
 
-def with_generation_tool(body: dict, result: Any, ruleset: Any, on_violation: str,
+def with_generation_tool(body: dict[str, Any], result: Any, ruleset: Any, on_violation: str,
                          undocumented: str = "error") -> Any:
     """A Responses result with what its ``image_generation`` tool may generate: the most one
     call of the tool can cost in output tokens, always an upper bound (the model may not

@@ -22,7 +22,7 @@ def checked_count(name: str, value: object, low: int, high: int) -> int:
     if type(value) is not int:
         if isinstance(value, bool) or not hasattr(value, "__index__"):
             raise count_argument_error(name, value, low, high)
-        value = value.__index__()  # type: ignore[attr-defined]
+        value = value.__index__()
     if not low <= value <= high:  # type: ignore[operator]
         raise count_argument_error(name, value, low, high)
     return value  # type: ignore[return-value]

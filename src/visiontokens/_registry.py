@@ -11,7 +11,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
+from typing import Any, Mapping
 
 from ._spec import (
     LEVELS,
@@ -443,7 +443,7 @@ class OutputTable:
 
     ruleset: str
     models: dict[str, OutputModelSpec]
-    undocumented: list[Mapping]  # {"ids" or "prefixes", "like", "evidence", ...}
+    undocumented: list[Mapping[str, Any]]  # {"ids" or "prefixes", "like", "evidence", ...}
     tool_default_model: str  # the Responses image_generation tool's model when omitted
     tool_default_source: str
 
@@ -451,7 +451,7 @@ class OutputTable:
 _output_tables: dict[str, OutputTable] = {}
 
 
-def _output_spec(model_id: str, rs: str, entry: Mapping, common: Mapping) -> OutputModelSpec:
+def _output_spec(model_id: str, rs: str, entry: Mapping[str, Any], common: Mapping[str, Any]) -> OutputModelSpec:
     fixed = dict(id=model_id, ruleset=rs, partial_image_tokens=common["partial_image_tokens"],
                  partial_images_max=common["partial_images_max"], n_max=common["n_max"],
                  input_fidelity=entry["input_fidelity"], empirical=entry.get("empirical", False),
@@ -495,7 +495,7 @@ def output_table(ruleset: object = None) -> OutputTable:
     return table
 
 
-def _undocumented_output(table: OutputTable, name: str) -> Mapping | None:
+def _undocumented_output(table: OutputTable, name: str) -> Mapping[str, Any] | None:
     """The data's record for a known but undocumented image model (spec 3.5), if ``name``
     is one: listed by id, or by a family prefix such as "gpt-image-2.5-" (which also
     matches the bare "gpt-image-2.5")."""

@@ -61,4 +61,4 @@ class OutputImageCost:
     assumed_from: str | None = None  # undocumented="assume": the documented model used
 
     def as_dict(self) -> dict[str, object]:
-        return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
+        return {name: getattr(self, name) for name in self.__slots__}
