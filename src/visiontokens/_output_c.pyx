@@ -1,5 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-# cython: initializedcheck=False, embedsignature=True
+# cython: initializedcheck=False, binding=True, freethreading_compatible=True
 """Output image tokens (spec 6.2), the compiled twin: integer kernels over a resolved model.
 
 A model is resolved once into C parameters (the gpt-image-1 table as an array, the
@@ -138,9 +138,10 @@ cdef class OutputModel:
     cdef int64_t cells[MAX_QUALITIES][MAX_SIZES]
     cdef Flexible rule
     cdef int64_t partial_tokens, n_max, partial_max
-    # flexible models: the costliest size per quality, searched on first use of size "auto"
+    # flexible models: the costliest size per quality, searched once when the model is
+    # resolved (about a millisecond), so the object never changes after: safe to share
+    # between threads without the GIL
     cdef Priced costliest[MAX_QUALITIES]
-    cdef bint costliest_known[MAX_QUALITIES]
 
     def __init__(self, spec):
         self.spec = spec
@@ -154,7 +155,6 @@ cdef class OutputModel:
             raise ValueError(f"{spec.id}: more qualities or sizes than the compiled twin holds")
         cdef int q, s
         for q in range(self.n_qualities):
-            self.costliest_known[q] = False
             if self.flexible:
                 self.factors[q] = spec.quality_factors[self.qualities[q]]
             else:
@@ -166,31 +166,31 @@ cdef class OutputModel:
         self.rule.offset, self.rule.divisor = spec.pixel_offset, spec.divisor
         self.partial_tokens = spec.partial_image_tokens
         self.n_max, self.partial_max = spec.n_max, spec.partial_images_max
+        if self.flexible:
+            for q in range(self.n_qualities):
+                self.search_costliest(q)
 
     def __repr__(self):
         return f"<visiontokens.OutputModel {self.id!r} ruleset={self.ruleset!r} ({IMPLEMENTATION})>"
 
-    cdef Priced* costliest_size(self, int q):
+    cdef void search_costliest(self, int q) noexcept:
         """Every size the model can make, searched (widths, then heights, ascending; the
-        first on a tie): the costliest, once per quality."""
+        first on a tie): the costliest at quality q."""
         cdef Priced* best = &self.costliest[q]
         cdef int64_t w, h, tallest, tokens
         cdef const Flexible* r = &self.rule
-        if not self.costliest_known[q]:
-            best.tokens, best.quality, best.size = -1, q, -1
-            w = r.multiple
-            while w <= r.long_side_max:
-                tallest = min(r.long_side_max, r.ratio_max * w, r.pixels_max // w)
-                h = r.multiple
-                while h <= tallest:
-                    if size_problem(r, w, h) == SIZE_OK:
-                        tokens = flexible_tokens(r, self.factors[q], w, h)
-                        if tokens > best.tokens:
-                            best.tokens, best.width, best.height = tokens, w, h
-                    h += r.multiple
-                w += r.multiple
-            self.costliest_known[q] = True
-        return best
+        best.tokens, best.width, best.height, best.quality, best.size = -1, 0, 0, q, -1
+        w = r.multiple
+        while w <= r.long_side_max:
+            tallest = min(r.long_side_max, r.ratio_max * w, r.pixels_max // w)
+            h = r.multiple
+            while h <= tallest:
+                if size_problem(r, w, h) == SIZE_OK:
+                    tokens = flexible_tokens(r, self.factors[q], w, h)
+                    if tokens > best.tokens:
+                        best.tokens, best.width, best.height = tokens, w, h
+                h += r.multiple
+            w += r.multiple
 
     cdef int price(self, object size, object quality, Priced* out) except -1:
         """The costliest cell the API may pick for size and quality ("auto" or one value),
@@ -233,7 +233,7 @@ cdef class OutputModel:
                     if (s_asked < 0 or s == s_asked) and self.cells[q][s] > out.tokens:
                         out.tokens, out.quality, out.size = self.cells[q][s], q, s
             elif size == AUTO:
-                best = self.costliest_size(q)
+                best = &self.costliest[q]
                 if best.tokens > out.tokens:
                     out[0] = best[0]
             else:
@@ -282,16 +282,15 @@ cdef str _TAG = "output-cython"  # keys of this twin in the one cache
 
 
 cdef OutputModel lookup(object name, object ruleset, object undocumented):
-    cdef PyObject* hit
-    cdef object key
+    cdef object key, hit
     if type(name) is not str or type(undocumented) is not str or (
             ruleset is not None and type(ruleset) is not str):
         return OutputModel(_registry.resolve_output(name, ruleset, undocumented))  # raises
     # the common case (default ruleset, undocumented="error") keys by a pair: the cheapest
     key = (_TAG, name) if ruleset is None and undocumented == "error" else (
         _TAG, name, ruleset, undocumented)
-    hit = PyDict_GetItem(_memo, key)
-    if hit is not NULL:
+    hit = _memo.get(key)  # a new reference: safe while another thread clears the cache
+    if hit is not None:
         return <OutputModel>hit
     return _registry.memoise(key, OutputModel(_registry.resolve_output(name, ruleset, undocumented)))
 

@@ -24,7 +24,7 @@ _SIZE = re.compile(r"([1-9][0-9]{0,%d})x([1-9][0-9]{0,%d})" % ((shared.SIDE_DIGI
                    re.ASCII)
 
 
-def flexible_tokens(spec: OutputModelSpec, factor: int, width: int, height: int) -> int:
+def _flexible_tokens(spec: OutputModelSpec, factor: int, width: int, height: int) -> int:
     """spec 6.2, gpt-image-2 (EMPIRICAL): s = (2 f S + L) // (2 L), then
     tokens = ceil(f * s * (2 000 000 + w * h) / 4 000 000), in exact integers."""
     long, short = max(width, height), min(width, height)
@@ -32,7 +32,7 @@ def flexible_tokens(spec: OutputModelSpec, factor: int, width: int, height: int)
     return -(-(factor * s * (spec.pixel_offset + width * height)) // spec.divisor)
 
 
-def flexible_size_error(spec: OutputModelSpec, width: int, height: int) -> str | None:
+def _flexible_size_error(spec: OutputModelSpec, width: int, height: int) -> str | None:
     """Why the API cannot make width x height (spec 6.2), or None when it can."""
     if width % spec.size_multiple or height % spec.size_multiple:
         return shared.multiple_reason(spec)
@@ -71,8 +71,8 @@ class OutputModel:
                 # heights past ratio * width, or past the pixel limit, are never valid
                 tallest = min(spec.long_side_max, ratio * width, spec.pixels_max // width)
                 for height in range(step, tallest + 1, step):
-                    if flexible_size_error(spec, width, height) is None:
-                        tokens = flexible_tokens(spec, factor, width, height)
+                    if _flexible_size_error(spec, width, height) is None:
+                        tokens = _flexible_tokens(spec, factor, width, height)
                         if tokens > found[0]:
                             found = (tokens, width, height)
             self._costliest[quality] = found
@@ -80,6 +80,7 @@ class OutputModel:
 
     def explain(self, size: Any = AUTO, quality: Any = AUTO, n: Any = 1,
                 partial_images: Any = 0) -> OutputImageCost:
+        """The tokens and how they were reached, as an :class:`OutputImageCost`."""
         spec = self.spec
         # The checks, in the order both twins keep: quality, size, n, partial images.
         if quality is None:
@@ -100,7 +101,7 @@ class OutputModel:
                 if match is None:
                     raise unsupported_size_error(spec.id, size, shared.format_reason())
                 asked = int(match[1]), int(match[2])
-                reason = flexible_size_error(spec, *asked)
+                reason = _flexible_size_error(spec, *asked)
                 if reason is not None:
                     raise unsupported_size_error(spec.id, size, reason)
         n = shared.checked_count("n", n, 1, spec.n_max)
@@ -118,7 +119,7 @@ class OutputModel:
                     tokens, width, height = self._costliest_size(q)
                 else:
                     width, height = asked
-                    tokens = flexible_tokens(spec, spec.quality_factors[q], width, height)
+                    tokens = _flexible_tokens(spec, spec.quality_factors[q], width, height)
                 if tokens > best[0]:
                     best = (tokens, f"{width}x{height}", q)
         per_image, priced_size, priced_quality = best
@@ -127,6 +128,7 @@ class OutputModel:
 
     def count(self, size: Any = AUTO, quality: Any = AUTO, n: Any = 1,
               partial_images: Any = 0) -> int:
+        """Output tokens of n images of size at quality, each with its partial images."""
         return self.explain(size, quality, n, partial_images).tokens
 
 
