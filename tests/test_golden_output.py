@@ -140,7 +140,10 @@ def test_ASSUMED_auto_with_a_given_size_on_gpt_image_2(output):
 
 
 def test_ASSUMED_the_same_output_rules_in_both_rulesets(output):
-    """The spec gives one output table; it ships in every ruleset (ASSUMED for 2026-04)."""
+    """The spec gives one output table; it ships in every ruleset (ASSUMED for 2026-04, and
+    flagged so in its data)."""
+    older = json.loads((RULESET_DIR / "2026-04.json").read_text())["output_models"]
+    assert older["same_as_2026_09_assumed"] is True
     cases = [("gpt-image-1", q, s, t) for q, s, t in TABLE_CELLS] + [
         ("gpt-image-2", q, s, t) for q, s, t in GPT_IMAGE_2_CHECKS]
     for model, quality, size, tokens in cases:
