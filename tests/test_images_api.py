@@ -508,3 +508,15 @@ def test_any_content_type_gives_a_count_or_our_error(walk, content_type):
         walk.count_request(SMALL_FORM[0], content_type=content_type, on_violation="collect")
     except VisionTokensError:
         pass
+
+
+def test_ASSUMED_an_edit_image_of_unknown_size_is_charged_its_most(walk):
+    """The largest tile figure of gpt-image-1, plus the larger fidelity extra (6240, a
+    non-square image) with input_fidelity="high", plus nothing with "low"."""
+    body = {"model": "gpt-image-1", "prompt": "x", "images": [{"file_id": "file-1"}]}
+    low = walk.count_request(body, on_unknown="upper_bound").images[0]
+    high = walk.count_request({**body, "input_fidelity": "high"}, on_unknown="upper_bound").images[0]
+    most = visiontokens.max_image_tokens("gpt-image-1")
+    assert (low.tokens, high.tokens) == (most, most + 6240) and low.upper_bound and high.upper_bound
+    assert most == max(count_image_tokens(w, h, "gpt-image-1")
+                       for w in (512, 1024, 2048) for h in (512, 1024, 2048, 4096))
