@@ -36,3 +36,9 @@ def parser(request):
 def walk(request):
     """The request-walk twin: _request_c (compiled from _request_py.py as is) and _request_py."""
     return load_twin("request", request.param)
+
+
+@pytest.fixture(scope="session", params=KINDS)
+def output(request):
+    """The output-token twin (spec 6.2): compiled _output_c and pure _output_py."""
+    return load_twin("output", request.param)

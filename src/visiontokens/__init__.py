@@ -40,11 +40,13 @@ from ._errors import (
     UnknownRulesetError,
     UnsupportedDetailError,
     UnsupportedImageFormatError,
+    UnsupportedQualityError,
+    UnsupportedSizeError,
     VisionTokensError,
 )
 from ._image_input import ImageInfo
 from ._registry import DEFAULT_RULESET, ModelSpec, models, register_model, rulesets, unregister_model
-from ._results import ImageCost
+from ._results import ImageCost, OutputImageCost
 
 __version__ = "0.1.0"
 
@@ -59,6 +61,7 @@ IMPLEMENTATION: str = _summary(IMPLEMENTATIONS)
 if TYPE_CHECKING:
     # Type checkers read the annotated pure twins (the propcache pattern): the compiled twins
     # have the same names, signatures and docstrings, which tests/test_signatures.py holds.
+    from ._output_py import count_output_image_tokens, explain_output_image_tokens
     from ._request_py import (
         RequestCount,
         RequestImage,
@@ -88,6 +91,10 @@ else:
     RequestCount = _request.RequestCount
     RequestImage = _request.RequestImage
 
+    _output = _twin("output")  # output image tokens (spec 6.2)
+    count_output_image_tokens = _output.count_output_image_tokens
+    explain_output_image_tokens = _output.explain_output_image_tokens
+
 __all__ = [
     "DEFAULT_RULESET", "IMPLEMENTATION", "IMPLEMENTATIONS", "ImageCost", "Model", "ModelSpec",
     "count_image_tokens", "count_image_tokens_batch", "explain_image_tokens", "get_model",
@@ -101,6 +108,8 @@ __all__ = [
     "count_request", "count_request_async", "RequestCount", "RequestImage", "Fetcher",
     "max_image_tokens", "MalformedRequestError", "RequestLimitError", "TooManyImagesError",
     "PayloadTooLargeError", "ImageSizeUnknownError", "FetchError", "BlockedAddressError",
+    "count_output_image_tokens", "explain_output_image_tokens", "OutputImageCost",
+    "UnsupportedSizeError", "UnsupportedQualityError",
 ]
 
 

@@ -194,8 +194,8 @@ def _progress(done: int, total: int) -> None:
 def _request_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="visiontokens request",
-        description="Image tokens of a Chat Completions or Responses request body, image by "
-        "image ('-' reads standard input).")
+        description="Image tokens of a Chat Completions, Responses or Images API request body, "
+        "image by image, and the output image tokens it may generate ('-' reads standard input).")
     parser.add_argument("body", help="a JSON request body, or - for standard input")
     _add_ruleset(parser)
     parser.add_argument("--fetch", action="store_true",
@@ -204,6 +204,12 @@ def _request_parser() -> argparse.ArgumentParser:
                         help="count an image of unknown size at the most it could cost")
     parser.add_argument("--collect", action="store_true",
                         help="report invalid images on their row instead of stopping")
+    parser.add_argument("--content-type", default=None,
+                        help="the body's content type: multipart/form-data; boundary=... for an "
+                        "Images API edit sent as a form (default: JSON)")
+    parser.add_argument("--api", default=None,
+                        choices=("chat", "responses", "images.generations", "images.edits"),
+                        help="the endpoint the body is for (default: told by its shape)")
     _add_json(parser)
     return parser
 
@@ -219,11 +225,14 @@ def _cmd_request(argv: Sequence[str]) -> int:
             text = file.read()
     result = count_request(text, ruleset=args.ruleset, fetch=args.fetch,
                            on_unknown="upper_bound" if args.upper_bound else "error",
-                           on_violation="collect" if args.collect else "raise")
+                           on_violation="collect" if args.collect else "raise",
+                           content_type=args.content_type, api=args.api)
     if args.json:
         print(json.dumps({
             "model": result.model, "api": result.api, "image_tokens": result.image_tokens,
             "upper_bound": result.upper_bound,
+            "output_image_tokens": result.output_image_tokens,
+            "output_upper_bound": result.output_upper_bound,
             "images": [{**i._asdict(), "error": None if i.error is None else str(i.error)}
                        for i in result.images],
             "violations": [str(v) for v in result.violations]}))
@@ -237,14 +246,71 @@ def _cmd_request(argv: Sequence[str]) -> int:
         size = "?" if image.width is None else f"{image.width}x{image.height}"
         kind = image.format or image.source
         bound = "  (upper bound: " + str(image.note) + ")" if image.upper_bound else ""
-        print(f"  {image.pointer:<{width}}  {kind:<5} {size:>11}  {image.resolved_detail:<8} "
-              f"{image.tokens:>7}{bound}")
+        rule = f"  ({image.rule})" if image.rule else ""
+        print(f"  {image.pointer:<{width}}  {kind:<6} {size:>11}  {image.resolved_detail or '-':<8} "
+              f"{image.tokens:>7}{bound}{rule}")
     for violation in result.violations:
         if not any(violation is i.error for i in result.images):
             print(f"  error: {violation}")
     marker = " (an upper bound)" if result.upper_bound else ""
-    print(f"  {'total':<{width}}  {'':<5} {'':>11}  {'':<8} {result.image_tokens:>7}{marker}")
+    print(f"  {'total':<{width}}  {'':<6} {'':>11}  {'':<8} {result.image_tokens:>7}{marker}")
+    if result.output_image_tokens or result.api.startswith("images."):  # spec 6.2
+        marker = " (an upper bound)" if result.output_upper_bound else ""
+        print(f"  {'output':<{width}}  {'':<6} {'':>11}  {'':<8} "
+              f"{result.output_image_tokens:>7}{marker}  output image tokens")
     return 1 if result.violations else 0
+
+
+def _generate_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="visiontokens generate",
+        description="Output image tokens of generating images with a GPT Image model "
+        "(spec 6.2), and how they are reached.")
+    parser.add_argument("--model", "-m", required=True, help="image model, e.g. gpt-image-2")
+    parser.add_argument("--size", "-s", default="auto",
+                        help="WIDTHxHEIGHT as the API takes it, or auto (default: auto, an "
+                        "upper bound)")
+    parser.add_argument("--quality", "-q", default="auto",
+                        help="low, medium, high or auto (default: auto, an upper bound)")
+    parser.add_argument("--n", "-n", type=int, default=1, help="number of images (default: 1)")
+    parser.add_argument("--partial-images", type=int, default=0,
+                        help="streamed partial images per image, 0-3 (default: 0)")
+    parser.add_argument("--undocumented", choices=("error", "assume"), default="error",
+                        help="an undocumented image model: refuse it (default), or count it "
+                        "like the closest documented model, marked as assumed")
+    _add_ruleset(parser)
+    _add_json(parser)
+    return parser
+
+
+def _cmd_generate(argv: Sequence[str]) -> int:
+    from . import explain_output_image_tokens
+
+    args = _generate_parser().parse_args(argv)
+    cost = explain_output_image_tokens(args.model, args.size, args.quality, n=args.n,
+                                       partial_images=args.partial_images, ruleset=args.ruleset,
+                                       undocumented=args.undocumented)
+    if args.json:
+        print(json.dumps(cost.as_dict()))
+        return 0
+    how = "EMPIRICAL rule (no published formula)" if cost.empirical else "documented table"
+    if cost.assumed_from:
+        how += f", counted like {cost.assumed_from} (ASSUMED: undocumented model)"
+    lines = [f"{cost.model} (ruleset {cost.ruleset}), output image tokens: {how}",
+             f"  size        {cost.priced_size}" + ("" if cost.size == cost.priced_size
+                                                     else f" (asked: {cost.size})"),
+             f"  quality     {cost.priced_quality}" + ("" if cost.quality == cost.priced_quality
+                                                        else f" (asked: {cost.quality})"),
+             f"  per image   {cost.per_image_tokens}"]
+    if cost.partial_images:
+        lines.append(f"  partials    {cost.partial_images} x {cost.partial_image_tokens} per image")
+    if cost.n != 1:
+        lines.append(f"  images      {cost.n}")
+    lines.append(f"  tokens      {cost.tokens}" + (" (an upper bound)" if cost.upper_bound else ""))
+    if cost.why:
+        lines.append(f"  why         {cost.why}")
+    print("\n".join(lines))
+    return 0
 
 
 def _level_json(p: _registry.DetailParams) -> dict[str, object]:
@@ -294,10 +360,12 @@ def _cmd_logs(argv: Sequence[str]) -> int:
 #: looks like a size (digits, an x, digits) is the size command.
 COMMANDS = {
     "image": ("input tokens of image files, sizes read from their headers", _cmd_image),
-    "request": ("image tokens of a Chat Completions or Responses request body", _cmd_request),
+    "request": ("image tokens of a Chat Completions, Responses or Images API request body",
+                _cmd_request),
     "models": ("the models of a ruleset and their parameters", _cmd_models),
     "logs": ("image tokens of request logs (JSONL, Parquet, CSV) per model and detail",
              _cmd_logs),
+    "generate": ("output image tokens of generating images (GPT Image models)", _cmd_generate),
 }
 
 

@@ -24,6 +24,8 @@ __all__ = [
     "InvalidDimensionsError",
     "DimensionTypeError",
     "ImageRejectedError",
+    "UnsupportedSizeError",
+    "UnsupportedQualityError",
     "InvalidImageError",
     "UnsupportedImageFormatError",
     "TruncatedImageError",
@@ -107,6 +109,20 @@ class ImageRejectedError(VisionTokensError, ValueError):
         super().__init__(message)
         self.patches = patches
         self.limit = limit
+
+
+class UnsupportedSizeError(InvalidDimensionsError):
+    """A size the image model cannot generate (spec 6.2): not one of its sizes, or outside
+    its flexible-size limits. ``model`` and ``size`` say which."""
+
+    def __init__(self, message: str, model: str = "", size: object = None):
+        super().__init__(message)
+        self.model = model
+        self.size = size
+
+
+class UnsupportedQualityError(InvalidArgumentError):
+    """A quality the image model does not offer (spec 6.2)."""
 
 
 class InvalidImageError(VisionTokensError, ValueError):
@@ -581,3 +597,34 @@ def undecided_animation_error(what: str) -> AnimatedImageError:
     return AnimatedImageError(
         f"{what}: cannot tell whether the GIF is animated, its data ends before a second image "
         "or its trailer (refused: undecided_animation='refuse')")
+
+
+# --- output image tokens (spec 6.2) ------------------------------------------------------------
+
+def unsupported_size_error(model: str, size: object, reason: str) -> UnsupportedSizeError:
+    return UnsupportedSizeError(f"{model!r} cannot make images of size {quoted(size)}: {reason}",
+                                model, size)
+
+
+def size_type_error(size: object) -> ArgumentTypeError:
+    return ArgumentTypeError(
+        f"size must be a str such as '1024x1024' or 'auto', got {type(size).__name__} {quoted(size)}")
+
+
+def unsupported_quality_error(model: str, quality: object,
+                              supported: Sequence[str]) -> InvalidArgumentError:
+    if not isinstance(quality, str):
+        return ArgumentTypeError(
+            f"quality must be a str such as 'high' or 'auto', got {type(quality).__name__} "
+            f"{quoted(quality)}")
+    return UnsupportedQualityError(
+        f"{model!r} does not offer quality {quoted(quality)}; it offers: "
+        f"{', '.join(supported)}, auto")
+
+
+def count_argument_error(name: str, value: object, low: int, high: int) -> InvalidArgumentError:
+    if isinstance(value, bool) or not _is_integer_like(value):
+        return ArgumentTypeError(f"{name} must be an int from {low} to {high}, got "
+                                 f"{type(value).__name__} {quoted(value)}")
+    return InvalidArgumentError(
+        f"{name} must be from {low} to {high}, got {quoted(value.__index__())}")  # type: ignore[attr-defined]

@@ -27,6 +27,7 @@ TWINS: dict[str, tuple[tuple[str, ...], str]] = {
     "tokens": (("_tokens_c", "_batch_c"), "_tokens_py"),
     "header": (("_header_c",), "_header_py"),
     "request": (("_request_c",), "_request_py"),
+    "output": (("_output_c",), "_output_py"),
 }
 
 _TRUE = ("1", "true", "yes", "on")

@@ -11,11 +11,13 @@ import os
 from typing import Any, Callable, NamedTuple
 
 from ._errors import (
+    AnimatedImageError,
     ArgumentTypeError,
     InvalidArgumentError,
     TruncatedImageError,
     buffer_error,
     too_long_error,
+    undecided_animation_error,
 )
 
 #: A data URL's header ("data:image/png;base64") must end within this many characters.
@@ -39,6 +41,23 @@ class ImageInfo(NamedTuple):
     #: without its trailer and with one image so far (``animated`` is then False), or any
     #: image read only in part (a fetch or file read stopped at its byte cap).
     animation_undecided: bool = False
+
+
+# --- the one animation rule (spec 5) ----------------------------------------------------------
+
+def refused_animation(info: ImageInfo, undecided_animation: str = "still") -> bool:
+    """spec 5: the API takes "non-animated GIF"; it states no such rule for PNG or WebP. A GIF
+    whose animation is undecided (its data ends first) is the still image it is so far, unless
+    undecided_animation="refuse"."""
+    return info.format == "gif" and (
+        info.animated or (info.animation_undecided and undecided_animation == "refuse"))
+
+
+def animation_error(info: ImageInfo, where: str) -> AnimatedImageError:
+    """The error for an image refused_animation refuses; ``where`` names it."""
+    if info.animated:
+        return AnimatedImageError(f"{where}: an animated GIF; the API takes non-animated GIF only")
+    return undecided_animation_error(where)
 
 
 # --- data URLs ---------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from ._errors import (
     ArgumentTypeError,
     InvalidArgumentError,
     UndocumentedModelError,
+    UnknownModelError,
     UnknownRulesetError,
     input_fidelity_error,
     quoted,
@@ -430,7 +431,175 @@ def _new_spec(name: str, rs: Ruleset, scheme: object, multiplier: object,
                      multiplier=text, **common)
 
 
+
+
+# --- output image models (spec 6.2) ------------------------------------------------------------
+# What a generated image costs, as data like everything above: the gpt-image-1 table, the
+# partial-image cost and the gpt-image-2 flexible-size rule (EMPIRICAL, flagged so in the
+# data). Read from the same ruleset files, lazily, on the first output-token call.
+
+OUTPUT_RULES = ("table", "flexible")
+UNDOCUMENTED_POLICIES = ("error", "assume")
+
+
+@dataclass(frozen=True)
+class OutputModelSpec:
+    """An image-generation model's output-token rule in one ruleset (spec 6.2).
+
+    ``rule`` is "table" (a documented cell per quality and size) or "flexible" (any size
+    within limits, priced by a formula). The kernels see only these integers.
+    """
+
+    id: str
+    ruleset: str
+    rule: str
+    qualities: tuple[str, ...]  # in data order, cheapest first; "auto" is not one of them
+    sizes: tuple[str, ...]  # table: its sizes, as the API spells them; flexible: ()
+    cells: Mapping[str, Mapping[str, int]]  # table: quality -> size -> tokens per image
+    quality_factors: Mapping[str, int]  # flexible: quality -> f
+    pixel_offset: int  # flexible: tokens = ceil(f * s * (pixel_offset + w*h) / divisor)
+    divisor: int
+    size_multiple: int  # flexible: both sides multiples of this
+    long_side_max: int
+    ratio_max: int  # long side <= ratio_max * short side
+    pixels_min: int
+    pixels_max: int
+    partial_image_tokens: int  # spec 6.2: each partial image adds this (documented)
+    partial_images_max: int
+    n_max: int
+    input_fidelity: str  # what the edits endpoint takes: "low or high", "low", "always high"
+    empirical: bool = False  # spec 6.2: the gpt-image-2 rule is EMPIRICAL
+    evidence: str = ""
+    source: str = ""
+    assumed_from: str | None = None  # undocumented="assume": the documented model used
+    status: str = "current"
+
+
+@dataclass
+class OutputTable:
+    """The output-token section of one ruleset."""
+
+    ruleset: str
+    models: dict[str, OutputModelSpec]
+    undocumented: list[Mapping[str, Any]]  # {"ids" or "prefixes", "like", "evidence", ...}
+    tool_default_model: str  # the Responses image_generation tool's model when omitted
+    tool_default_source: str
+
+
+_output_tables: dict[str, OutputTable] = {}
+
+
+def _output_spec(model_id: str, rs: str, entry: Mapping[str, Any], common: Mapping[str, Any]) -> OutputModelSpec:
+    fixed = dict(id=model_id, ruleset=rs, partial_image_tokens=common["partial_image_tokens"],
+                 partial_images_max=common["partial_images_max"], n_max=common["n_max"],
+                 input_fidelity=entry["input_fidelity"], empirical=entry.get("empirical", False),
+                 evidence=entry.get("evidence", ""), source=entry.get("source", ""))
+    if entry["rule"] == "table":
+        cells = entry["table"]
+        sizes = tuple(next(iter(cells.values())))
+        if any(tuple(row) != sizes for row in cells.values()):  # a data error, caught in tests
+            raise ValueError(f"{model_id}: every quality of the table needs the same sizes")
+        return OutputModelSpec(
+            rule="table", qualities=tuple(cells), sizes=sizes,
+            cells=MappingProxyType({q: MappingProxyType(dict(row)) for q, row in cells.items()}),
+            quality_factors=MappingProxyType({}), pixel_offset=0, divisor=1, size_multiple=1,
+            long_side_max=0, ratio_max=0, pixels_min=0, pixels_max=0, **fixed)
+    if entry["rule"] != "flexible":
+        raise ValueError(f"{model_id}: output rule must be one of {OUTPUT_RULES}")
+    factors = entry["quality_factors"]
+    return OutputModelSpec(
+        rule="flexible", qualities=tuple(factors), sizes=(), cells=MappingProxyType({}),
+        quality_factors=MappingProxyType(dict(factors)), pixel_offset=entry["pixel_offset"],
+        divisor=entry["divisor"], size_multiple=entry["size_multiple"],
+        long_side_max=entry["long_side_max"], ratio_max=entry["ratio_max"],
+        pixels_min=entry["pixels_min"], pixels_max=entry["pixels_max"], **fixed)
+
+
+def output_table(ruleset: object = None) -> OutputTable:
+    """The output-token section of a ruleset, loaded once."""
+    rs = get_ruleset(ruleset)  # the same checks and errors as for input models
+    table = _output_tables.get(rs.name)
+    if table is None:
+        import json
+
+        path = os.path.join(os.path.dirname(__file__), "_rulesets", f"{rs.name}.json")
+        with open(path, encoding="utf-8") as file:
+            section = json.load(file)["output_models"]
+        models = {model_id: _output_spec(model_id, rs.name, entry, section)
+                  for entry in section["models"] for model_id in entry["ids"]}
+        table = _output_tables[rs.name] = OutputTable(
+            rs.name, models, list(section["undocumented"]),
+            section["responses_tool_default_model"], section["responses_tool_default_source"])
+    return table
+
+
+def _undocumented_output(table: OutputTable, name: str) -> Mapping[str, Any] | None:
+    """The data's record for a known but undocumented image model (spec 3.5), if ``name``
+    is one: listed by id, or by a family prefix such as "gpt-image-2.5-" (which also
+    matches the bare "gpt-image-2.5")."""
+    for entry in table.undocumented:
+        if name in entry.get("ids", ()):
+            return entry
+        for prefix in entry.get("prefixes", ()):
+            if name.startswith(prefix) or name == prefix.rstrip("-"):
+                return entry
+    return None
+
+
+def resolve_output(name: object, ruleset: object = None, undocumented: object = "error") -> OutputModelSpec:
+    """The output-token rule a model name means (spec 6.2, names as spec 3.5): exact id, then
+    dated snapshot; a known undocumented model is an UndocumentedModelError naming the
+    closest documented model, or with ``undocumented="assume"`` that model's rule, marked
+    as assumed."""
+    if type(undocumented) is not str or undocumented not in UNDOCUMENTED_POLICIES:
+        from ._errors import quoted
+
+        raise InvalidArgumentError(
+            f"undocumented must be 'error' or 'assume', got {quoted(undocumented)}")
+    table = output_table(ruleset)
+    if not isinstance(name, str):
+        raise ArgumentTypeError(f"model must be a str, got {type(name).__name__}")
+    for candidate in (name, _snapshot_family(name)):
+        if candidate is None:
+            continue
+        spec = table.models.get(candidate)
+        if spec is not None:
+            return spec
+        entry = _undocumented_output(table, candidate)
+        if entry is not None:
+            like = table.models[entry["like"]]
+            if undocumented == "assume":
+                from dataclasses import replace
+
+                return replace(like, id=candidate, assumed_from=like.id, empirical=like.empirical,
+                               evidence=entry["evidence"], source=entry["source"],
+                               input_fidelity=entry.get("input_fidelity", like.input_fidelity),
+                               status="undocumented")
+            from ._errors import quoted
+
+            raise UndocumentedModelError(
+                f"{quoted(name)} is an image model whose output tokens OpenAI does not document "
+                f"(spec 3.5); the closest documented model is {like.id!r} (evidence that it "
+                f"costs the same: {entry['evidence']}); pass undocumented='assume' to count it "
+                f"like {like.id!r}", name, (like.id,))
+    from ._errors import closest, quoted
+
+    # Only a short name is compared: difflib on a 40 MB name would take minutes.
+    suggestions = closest(name, table.models) if len(name) <= 100 else []
+    hint = f"; did you mean {', '.join(map(repr, suggestions))}?" if suggestions else ""
+    raise UnknownModelError(
+        f"unknown image generation model {quoted(name)} in ruleset {table.ruleset!r}{hint} "
+        f"(output tokens are known for {', '.join(table.models)})", name, suggestions)
+
+
+def output_models(ruleset: str | None = None) -> tuple[OutputModelSpec, ...]:
+    """Every documented image-generation model of a ruleset, sorted by id."""
+    table = output_table(ruleset)
+    return tuple(table.models[k] for k in sorted(table.models))
+
+
 __all__ = [
     "DEFAULT_RULESET", "DetailParams", "ModelSpec", "Ruleset", "get_ruleset",
     "models", "register_model", "resolve", "rulesets", "unregister_model",
+    "OutputModelSpec", "output_models", "output_table", "resolve_output",
 ]

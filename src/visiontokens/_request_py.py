@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from typing import IO, TYPE_CHECKING, Any, Awaitable, Callable, Literal, NamedTuple, TypeGuard, Union
 
-from . import _registry, _spec
+from . import _images_api, _registry, _spec
 from ._extensions import twin
 from ._upper_bound import max_image_tokens
 from ._errors import (
@@ -32,7 +32,7 @@ from ._errors import (
     undecided_animation_error,
     undecided_animation_option,
 )
-from ._image_input import DEFAULT_MAX_READ, ImageInfo, decoded_size
+from ._image_input import DEFAULT_MAX_READ, ImageInfo, animation_error, decoded_size, refused_animation
 from ._results import ImageCost
 
 if TYPE_CHECKING:  # httpx loads only when a caller fetches: the import stays light
@@ -81,6 +81,7 @@ class RequestImage(NamedTuple):
     upper_bound: bool = False  # tokens is the most this image could cost: size unknown
     note: str | None = None  # why the size is unknown, when it is
     error: VisionTokensError | None = None  # a collected violation
+    rule: str | None = None  # input images to image models: the rule that priced it (spec 6.2)
 
 
 class RequestCount(NamedTuple):
@@ -91,6 +92,10 @@ class RequestCount(NamedTuple):
     image_tokens: int  # total over the images that could be counted
     images: tuple[RequestImage, ...]
     violations: tuple[VisionTokensError, ...] = ()  # with on_violation="collect"
+    #: What the request will generate, in output tokens (spec 6.2): an Images API request's
+    #: images, or the most one call of a Responses image_generation tool can make.
+    output_image_tokens: int = 0
+    output_upper_bound: bool = False  # output_image_tokens is a bound, not an exact figure
 
     @property
     def upper_bound(self) -> bool:
@@ -108,7 +113,7 @@ def _image(pointer: str, source: str, url: str | None, file_id: str | None, deta
            tokens: int | None, upper_bound: bool = False, note: str | None = None,
            error: VisionTokensError | None = None) -> RequestImage:
     return _new(RequestImage, (pointer, source, url, file_id, detail, resolved, width, height,
-                               fmt, tokens, upper_bound, note, error))
+                               fmt, tokens, upper_bound, note, error, None))
 
 
 # --- the walk (spec 6) ------------------------------------------------------------------------
@@ -363,21 +368,6 @@ def _awaitable(value: Any) -> TypeGuard[Awaitable[Any]]:
     return hasattr(value, "__await__")
 
 
-def _refused_animation(info: ImageInfo,
-                       undecided_animation: UndecidedAnimation = "still") -> bool:
-    """spec 5: the API takes "non-animated GIF"; it states no such rule for PNG or WebP. A GIF
-    whose animation is undecided (its data ends first) is the still image it is so far, unless
-    undecided_animation="refuse"."""
-    return info.format == "gif" and (
-        info.animated or (info.animation_undecided and undecided_animation == "refuse"))
-
-
-def _animation_error(info: ImageInfo, where: str) -> AnimatedImageError:
-    if info.animated:
-        return AnimatedImageError(f"{where}: the API takes non-animated GIF only")
-    return undecided_animation_error(where)
-
-
 # --- one image --------------------------------------------------------------------------------
 
 def image_info(source: ImageSource, *, max_read: int = DEFAULT_MAX_READ) -> ImageInfo:
@@ -395,9 +385,8 @@ def count_image(source: ImageSource, model: str, detail: str = "auto", *, rulese
     a ``data:image/...;base64,`` URL. An animated GIF is refused (spec 5)."""
     undecided_animation_option(undecided_animation)
     info = _header.image_info(source)
-    if _refused_animation(info, undecided_animation):
-        raise _animation_error(info, f"{'animated ' if info.animated else ''}GIF "
-                                     f"({info.width}x{info.height})")
+    if refused_animation(info, undecided_animation):
+        raise animation_error(info, f"GIF ({info.width}x{info.height})")
     cost: ImageCost = _tokens.explain_image_tokens(info.width, info.height, model, detail,
                                                    ruleset=ruleset, input_fidelity=input_fidelity)
     return cost
@@ -442,7 +431,7 @@ def _count(body: dict[str, Any], api: str, refs: list[tuple[Any, ...]],
     model_name = body.get("model")
     if not refs:
         return _new(RequestCount, (model_name if isinstance(model_name, str) else None, api, 0,
-                                   (), ()))
+                                   (), (), 0, False))
     if not isinstance(model_name, str):
         raise _malformed("/model", "'model' must be a string", model_name)
     model, count, levels = _resolved_model(model_name, ruleset)
@@ -467,10 +456,8 @@ def _count(body: dict[str, Any], api: str, refs: list[tuple[Any, ...]],
                                      True, note))
                 total += tokens
                 continue
-            elif _refused_animation(info, undecided_animation):
-                error = (AnimatedImageError(
-                    f"{pointer}: an animated GIF; the API takes non-animated GIF only")
-                    if info.animated else undecided_animation_error(pointer))
+            elif refused_animation(info, undecided_animation):
+                error = animation_error(info, pointer)
             else:
                 tokens = count(info.width, info.height, detail)
                 level = levels.get(detail)
@@ -478,7 +465,7 @@ def _count(body: dict[str, Any], api: str, refs: list[tuple[Any, ...]],
                     level = levels[detail] = model.detail_params(detail).level
                 images.append(_new(RequestImage, (
                     pointer, source, url, file_id, detail_given, level, info.width, info.height,
-                    info.format or None, tokens, False, None, None)))
+                    info.format or None, tokens, False, None, None, None)))
                 total += tokens
                 continue
         except ImageSizeUnknownError:
@@ -498,7 +485,7 @@ def _count(body: dict[str, Any], api: str, refs: list[tuple[Any, ...]],
         if on_violation == "raise":
             raise too_large
         violations.append(too_large)
-    return _new(RequestCount, (model.id, api, total, tuple(images), tuple(violations)))
+    return _new(RequestCount, (model.id, api, total, tuple(images), tuple(violations), 0, False))
 
 
 def _resolved_model(name: str, ruleset: str | None) -> tuple[Any, Any, dict[str, str]]:
@@ -519,20 +506,30 @@ def _model_record(name: str, ruleset: str | None) -> tuple[Any, Any, dict[str, s
 def count_request(body: Any, *, ruleset: str | None = None, fetch: bool | Fetcher | None = None,
                   resolve_file: FileResolver | None = None, on_unknown: str = "error",
                   on_violation: str = "raise",
-                  undecided_animation: UndecidedAnimation = "still") -> RequestCount:
-    """The image tokens of a Chat Completions or Responses request body (a dict, or its JSON
-    text or bytes), image by image. See the README for every option."""
+                  undecided_animation: UndecidedAnimation = "still",
+                  content_type: str | None = None, api: str | None = None) -> RequestCount:
+    """The image tokens of a Chat Completions, Responses or Images API request body (a dict,
+    its JSON text or bytes, or multipart/form-data bytes with their ``content_type``), image
+    by image. See the README for every option."""
     fetcher = _options(fetch, on_unknown, on_violation, undecided_animation)
-    body = _load(body)
-    api, refs = _walk(body)
-    return _count(body, api, refs, _sizes(refs, fetcher, resolve_file), ruleset, on_unknown,
-                  on_violation, undecided_animation)
+    body, images = _images_api.classify(body, content_type, api, _load)
+    if images is not None:  # spec 6.2: the Images API, walked in _images_api
+        counted: RequestCount = images.count(
+            _sizes(images.refs, fetcher, resolve_file), ruleset, on_unknown, on_violation,
+            RequestCount, RequestImage, undecided_animation=undecided_animation)
+        return counted
+    kind, refs = _walk(body)
+    result = _count(body, kind, refs, _sizes(refs, fetcher, resolve_file), ruleset, on_unknown,
+                    on_violation, undecided_animation)
+    with_tool: RequestCount = _images_api.with_generation_tool(body, result, ruleset, on_violation)
+    return with_tool
 
 
 async def count_request_async(body: Any, *, ruleset: str | None = None, fetch: bool | Fetcher | None = None,
                               resolve_file: FileResolver | None = None, on_unknown: str = "error",
                               on_violation: str = "raise",
                               undecided_animation: UndecidedAnimation = "still",
+                              content_type: str | None = None, api: str | None = None,
                               max_concurrency: object = 16) -> RequestCount:
     """count_request for async code: remote images are fetched concurrently, at most
     ``max_concurrency`` (an int) at once, and resolve_file may be a coroutine function."""
@@ -541,7 +538,15 @@ async def count_request_async(body: Any, *, ruleset: str | None = None, fetch: b
     if (not isinstance(max_concurrency, int) or isinstance(max_concurrency, bool)
             or max_concurrency < 1):
         raise InvalidArgumentError(f"max_concurrency must be an int >= 1, got {max_concurrency!r}")
-    body = _load(body)
-    api, refs = _walk(body)
+    body, images = _images_api.classify(body, content_type, api, _load)
+    if images is not None:  # spec 6.2: the Images API, walked in _images_api
+        sizes = await _sizes_async(images.refs, fetcher, resolve_file, max_concurrency)
+        counted: RequestCount = images.count(sizes, ruleset, on_unknown, on_violation,
+                                             RequestCount, RequestImage,
+                                             undecided_animation=undecided_animation)
+        return counted
+    kind, refs = _walk(body)
     sizes = await _sizes_async(refs, fetcher, resolve_file, max_concurrency)
-    return _count(body, api, refs, sizes, ruleset, on_unknown, on_violation, undecided_animation)
+    result = _count(body, kind, refs, sizes, ruleset, on_unknown, on_violation, undecided_animation)
+    with_tool: RequestCount = _images_api.with_generation_tool(body, result, ruleset, on_violation)
+    return with_tool

@@ -1,4 +1,5 @@
-"""The result of :func:`visiontokens.explain_image_tokens`, shared by both implementations."""
+"""The results of :func:`visiontokens.explain_image_tokens` and
+:func:`visiontokens.explain_output_image_tokens`, shared by both implementations."""
 
 from __future__ import annotations
 
@@ -27,6 +28,37 @@ class ImageCost:
     ruleset: str
     multiplier: str | None = None  # patch models: as the guide writes it ("1.62")
     input_fidelity: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+@dataclass(frozen=True, slots=True)
+class OutputImageCost:
+    """What generating images costs in output tokens (spec 6.2), and how it was reached.
+
+    ``tokens = n * (per_image_tokens + partial_images * partial_image_tokens)``. With size or
+    quality ``"auto"`` the API decides at generation time, so the figure is the costliest
+    cell it could pick: ``upper_bound`` is True, ``why`` says which choice was bounded, and
+    ``priced_size``/``priced_quality`` name the cell (ASSUMED, spec 6.2). ``empirical`` is
+    True when the rule is not published (gpt-image-2: EMPIRICAL, spec 6.2).
+    """
+
+    tokens: int
+    per_image_tokens: int  # one final image at priced_size and priced_quality
+    model: str  # canonical id (as given, for an undocumented model counted like another)
+    size: str  # as asked: "1536x1024" or "auto"
+    quality: str  # as asked: "high" or "auto"
+    priced_size: str  # the size the figure is for
+    priced_quality: str
+    n: int
+    partial_images: int
+    partial_image_tokens: int  # what each partial image adds (spec 6.2: 100)
+    upper_bound: bool
+    why: str | None  # why the figure is an upper bound; None when it is exact
+    empirical: bool
+    ruleset: str
+    assumed_from: str | None = None  # undocumented="assume": the documented model used
 
     def as_dict(self) -> dict[str, object]:
         return {name: getattr(self, name) for name in self.__slots__}
