@@ -13,7 +13,7 @@ from libc.string cimport memset
 cimport numpy as cnp
 import numpy as _np
 
-from visiontokens._tokens_c cimport Model, lookup
+from visiontokens._tokens_c cimport Model, lookup_with
 from visiontokens._kernels cimport (
     ROW_BAD, ROW_OK, SCHEME_INVALID, SCHEME_PATCH, SCHEME_TILE, Outcome, Params,
     image_cost, patch_cost, side_ok, tile_cost,
@@ -151,10 +151,11 @@ cdef object factorize(object column):
     return codes, distinct
 
 
-cdef Params table_entry(object model, object detail, object ruleset):
+cdef Params table_entry(object model, object detail, object ruleset, object undocumented,
+                        object enforce):
     cdef Params p
     try:
-        p = (<Model>lookup(model, ruleset)).params_for(detail)[0]
+        p = (<Model>lookup_with(model, ruleset, undocumented, enforce)).params_for(detail)[0]
     except VisionTokensError:
         memset(&p, 0, sizeof(Params))
         p.scheme = SCHEME_INVALID
@@ -173,13 +174,15 @@ cdef inline cnp.ndarray new_vector(Py_ssize_t n, int typenum):
     return cnp.PyArray_EMPTY(1, &size, typenum, 0)
 
 
-def count_image_tokens_batch(widths, heights, model, detail, ruleset, on_error):
+def count_image_tokens_batch(widths, heights, model, detail, ruleset, on_error,
+                             undocumented="error", enforce_patch_limit=True):
     """See visiontokens.count_image_tokens_batch. Same checks, in the same order, as the
     reference; the fast paths only skip conversions that would change nothing."""
     if on_error != "raise" and on_error != "mask":
         check_on_error(on_error)
     if ruleset is not None:
         _registry.get_ruleset(ruleset)
+    _registry.check_policies(undocumented, enforce_patch_limit)
     cdef cnp.ndarray w64, h64
     if is_int64_vector(widths) and is_int64_vector(heights) and len(widths) == len(heights):
         w_given = w64 = widths
@@ -192,7 +195,7 @@ def count_image_tokens_batch(widths, heights, model, detail, ruleset, on_error):
     cdef Params one
     cdef Params* table = NULL
     if model_rows is None:  # one model (and detail) for every row: its errors are not a row's
-        one = lookup(model, ruleset).params_for("auto" if detail_rows is not None else detail)[0]
+        one = lookup_with(model, ruleset, undocumented, enforce_patch_limit).params_for("auto" if detail_rows is not None else detail)[0]
     cdef cnp.ndarray tokens = new_vector(n, cnp.NPY_INT64)
     cdef cnp.ndarray rejected = new_vector(n, cnp.NPY_BOOL)
     cdef const int64_t* W = <const int64_t*>cnp.PyArray_DATA(w64)
@@ -224,7 +227,8 @@ def count_image_tokens_batch(widths, heights, model, detail, ruleset, on_error):
         try:
             for i in range(k):
                 mi, di = divmod(i if pairs is None else int(pairs[i]), nd)
-                table[i] = table_entry(models[mi], details[di], ruleset)
+                table[i] = table_entry(models[mi], details[di], ruleset, undocumented,
+                                       enforce_patch_limit)
             codes = _np.ascontiguousarray(pair_codes, dtype=_np.int64)
             with nogil:
                 nbad = batch_table(table, <const int64_t*>cnp.PyArray_DATA(codes), W, H, T, bad, n)
@@ -239,7 +243,8 @@ def count_image_tokens_batch(widths, heights, model, detail, ruleset, on_error):
             count_image_tokens(
                 int(w_given[row]), int(h_given[row]),
                 model if model_rows is None else model_rows[row],
-                detail if detail_rows is None else detail_rows[row], ruleset=ruleset)
+                detail if detail_rows is None else detail_rows[row], ruleset=ruleset,
+                undocumented=undocumented, enforce_patch_limit=enforce_patch_limit)
         except VisionTokensError as error:
             raise error.at_row(row) from None
         raise AssertionError(f"row {row} failed in the batch kernel but not in the scalar one")

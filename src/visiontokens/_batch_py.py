@@ -18,17 +18,21 @@ IMPLEMENTATION = "python"
 
 
 def count_image_tokens_batch(widths: Any, heights: Any, model: Any, detail: Any,
-                             ruleset: Any, on_error: Any) -> Any:
+                             ruleset: Any, on_error: Any, undocumented: Any = "error",
+                             enforce_patch_limit: Any = True) -> Any:
     """See visiontokens.count_image_tokens_batch."""
     import numpy as np
 
     check_on_error(on_error)
     _registry.get_ruleset(ruleset)
+    _registry.check_policies(undocumented, enforce_patch_limit)
+    options = {"ruleset": ruleset, "undocumented": undocumented,
+               "enforce_patch_limit": enforce_patch_limit}
     w_given, h_given, _, _ = size_arrays(widths, heights)
     n = len(w_given)
     model_rows, detail_rows = per_row(model, n, "model"), per_row(detail, n, "detail")
     if model_rows is None:  # one model (and detail) for every row: its errors are not a row's
-        get_model(model, ruleset=ruleset).spec.detail_params("auto" if detail_rows is not None else detail)
+        get_model(model, **options).spec.detail_params("auto" if detail_rows is not None else detail)
     tokens = np.zeros(n, dtype=np.int64)
     rejected = np.zeros(n, dtype=bool)
     for row in range(n):
@@ -37,7 +41,7 @@ def count_image_tokens_batch(widths: Any, heights: Any, model: Any, detail: Any,
                 int(w_given[row]), int(h_given[row]),
                 model if model_rows is None else model_rows[row],
                 detail if detail_rows is None else detail_rows[row],
-                ruleset=ruleset,
+                **options,
             )
         except VisionTokensError as error:
             if on_error == "raise":

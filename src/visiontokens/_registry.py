@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Mapping
 
@@ -25,9 +25,9 @@ from ._spec import (
 from ._errors import (
     ArgumentTypeError,
     InvalidArgumentError,
-    UndocumentedModelError,
     UnknownRulesetError,
     input_fidelity_error,
+    undocumented_model_error,
     unknown_model_error,
     unsupported_detail_error,
 )
@@ -35,7 +35,10 @@ from ._errors import (
 DEFAULT_RULESET = "2026-09"  # spec 1: the default is the newest
 
 _SNAPSHOT = re.compile(r"^(?P<family>.+)-\d{4}-\d{2}-\d{2}$")  # spec 3.5: dated snapshots
-_GPT_IMAGE = re.compile(r"^(chatgpt-image|gpt-image)-")  # spec 3.3: other GPT Image models
+
+#: What a caller may do with a known but undocumented model (spec 3.5): "error" (the default)
+#: raises UndocumentedModelError; "assume" counts it like the documented model the data names.
+UNDOCUMENTED_POLICIES = ("error", "assume")
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,10 @@ class ModelSpec:
     status: str = "current"  # "current", "deprecated", "legacy" or "registered"
     source: str = ""
     low_same_as_high_assumed: bool = False  # spec 4.1 note 1 (ASSUMED)
+    # spec 3.5: an undocumented model counted like a documented one (undocumented="assume"):
+    # the documented model's id, and the evidence the data records ("measured-auto-only", "none")
+    assumed_from: str | None = None
+    evidence: str | None = None
 
     @property
     def details(self) -> tuple[str, ...]:
@@ -114,7 +121,20 @@ class Ruleset:
     description: str
     reject_patches_over: int | None
     models: dict[str, ModelSpec] = field(default_factory=dict)
-    aliases: dict[str, str] = field(default_factory=dict)  # user deployment name -> model id
+    aliases: dict[str, str] = field(default_factory=dict)  # alias -> model id (shipped or user)
+    # spec 3.5: known models the guide gives no image rule, by exact id and by name prefix
+    undocumented: dict[str, "Undocumented"] = field(default_factory=dict)
+    undocumented_prefixes: list[tuple[str, "Undocumented"]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Undocumented:
+    """A known model without an image rule (spec 3.5), and what the data says it behaves like."""
+
+    like: str  # the closest documented model
+    evidence: str  # "measured-auto-only" or "none"
+    source: str
+    released: str | None = None
 
 
 # --- the one cache of what model names resolve to ---------------------------------------------
@@ -176,6 +196,16 @@ def _load(name: str) -> Ruleset:
     for entry in data["models"]:
         for model_id in entry["ids"]:
             rs.models[model_id] = _spec_from_entry(model_id, rs, entry, data["tile_fit"])
+    for alias, target in data.get("aliases", {}).items():
+        rs.aliases[alias] = target["model"]
+    for entry in data.get("undocumented", ()):
+        released = entry.get("released", {})
+        for model_id in entry.get("ids", ()):
+            rs.undocumented[model_id] = Undocumented(entry["like"], entry["evidence"],
+                                                     entry["source"], released.get(model_id))
+        for prefix in entry.get("prefixes", ()):
+            rs.undocumented_prefixes.append(
+                (prefix, Undocumented(entry["like"], entry["evidence"], entry["source"])))
     return rs
 
 
@@ -216,26 +246,74 @@ def get_ruleset(name: object = None) -> Ruleset:
 
 # --- resolution (spec 3.5) ------------------------------------------------------------------
 
-def resolve(name: object, ruleset: object = None) -> ModelSpec:
-    """The model a name means in a ruleset: exact id, then alias, then dated snapshot."""
+def resolve(name: object, ruleset: object = None, undocumented: object = "error",
+            enforce_patch_limit: object = True) -> ModelSpec:
+    """The model a name means in a ruleset: exact id, then alias, then dated snapshot; then a
+    known undocumented model (spec 3.5), an error unless ``undocumented="assume"``.
+    ``enforce_patch_limit=False`` drops the 30,000-patch rejection (spec 3.1 step 4, 8.6)."""
     rs = get_ruleset(ruleset)
     if not isinstance(name, str):
         raise ArgumentTypeError(f"model must be a str, got {type(name).__name__} {name!r}")
+    check_policies(undocumented, enforce_patch_limit)
+    spec = _documented(rs, name)
+    if spec is None:
+        spec = _undocumented(rs, name, undocumented)
+    if not enforce_patch_limit and any(p.reject_over for p in spec.params.values()):
+        spec = replace(spec, params=MappingProxyType(
+            {level: replace(p, reject_over=0) for level, p in spec.params.items()}))
+    return spec
+
+
+def check_policies(undocumented: object, enforce_patch_limit: object) -> None:
+    """The shared check of the two policy keywords, one message for every entry point."""
+    if type(undocumented) is not str or undocumented not in UNDOCUMENTED_POLICIES:
+        raise InvalidArgumentError(
+            f"undocumented must be 'error' or 'assume', got {undocumented!r}")
+    if type(enforce_patch_limit) is not bool:
+        raise ArgumentTypeError(
+            f"enforce_patch_limit must be True or False, got {enforce_patch_limit!r}")
+
+
+def _documented(rs: Ruleset, name: str) -> ModelSpec | None:
     for candidate in (name, _snapshot_family(name)):
         if candidate is None:
             continue
         spec = rs.models.get(candidate)
         if spec is None and candidate in rs.aliases:
-            spec = rs.models[rs.aliases[candidate]]
+            spec = rs.models.get(rs.aliases[candidate])
         if spec is not None:
             return spec
-    if _GPT_IMAGE.match(name):
-        raise UndocumentedModelError(
-            f"{name!r} is a GPT Image model whose image input cost OpenAI does not document "
-            f"(only gpt-image-1 is); register its parameters with register_model()",
-            name,
-        )
-    raise unknown_model_error(name, rs.name, list(rs.models) + list(rs.aliases))
+    return None
+
+
+def undocumented_entry(rs: Ruleset, name: str) -> tuple[str, Undocumented] | None:
+    """(canonical id, entry) when ``name`` is a known undocumented model (spec 3.5). Names
+    newer than every guide are looked up in this ruleset's table, then in the newest one's."""
+    family = _snapshot_family(name)
+    tables = [rs] if rs.name == DEFAULT_RULESET else [rs, get_ruleset(DEFAULT_RULESET)]
+    for table in tables:
+        for candidate in (name, family):
+            if candidate is not None and candidate in table.undocumented:
+                return candidate, table.undocumented[candidate]
+        for prefix, entry in table.undocumented_prefixes:
+            if name.startswith(prefix):
+                return name, entry
+    return None
+
+
+def _undocumented(rs: Ruleset, name: str, policy: object) -> ModelSpec:
+    found = undocumented_entry(rs, name)
+    if found is None:
+        raise unknown_model_error(name, rs.name, list(rs.models) + list(rs.aliases))
+    model_id, entry = found
+    like = rs.models.get(entry.like)
+    if policy != "assume" or like is None:
+        raise undocumented_model_error(model_id, rs.name, entry.like, entry.evidence,
+                                       like is not None)
+    # ASSUMED (spec 3.5), by the caller's choice: counted with the documented model's rule,
+    # and every figure says so (assumed_from, evidence).
+    return replace(like, id=model_id, status="undocumented", source=entry.source,
+                   assumed_from=like.id, evidence=entry.evidence)
 
 
 def _snapshot_family(name: str) -> str | None:
@@ -393,6 +471,6 @@ def _new_spec(name: str, rs: Ruleset, scheme: object, multiplier: object,
 
 
 __all__ = [
-    "DEFAULT_RULESET", "DetailParams", "ModelSpec", "Ruleset", "get_ruleset",
+    "DEFAULT_RULESET", "DetailParams", "ModelSpec", "Ruleset", "Undocumented", "get_ruleset",
     "models", "register_model", "resolve", "rulesets", "unregister_model",
 ]

@@ -118,27 +118,40 @@ class Model:
             tokens=tokens + extra, model=self.id, detail=p.level, scheme=self.scheme,
             width=w, height=h, resized_width=rw, resized_height=rh, patches=patches,
             tiles=tiles, ruleset=self.ruleset, multiplier=self.spec.multiplier,
-            input_fidelity=input_fidelity,
+            input_fidelity=input_fidelity, assumed_from=self.spec.assumed_from,
+            evidence=self.spec.evidence,
         )
 
 
-def get_model(name: Any, *, ruleset: Any = None) -> Model:
-    return Model(_registry.resolve(name, ruleset))
+def get_model(name: Any, *, ruleset: Any = None, undocumented: Any = "error",
+              enforce_patch_limit: Any = True) -> Model:
+    """The model ``name`` means in ``ruleset`` (spec 3.5). ``undocumented="assume"`` counts a
+    known undocumented model like the documented model the data names (the figures say so);
+    ``enforce_patch_limit=False`` drops the 30,000-patch rejection (spec 8.6)."""
+    return Model(_registry.resolve(name, ruleset, undocumented, enforce_patch_limit))
 
 
 def count_image_tokens(width: Any, height: Any, model: Any, detail: Any = "auto", *,
-                       ruleset: Any = None, input_fidelity: Any = None) -> int:
-    return get_model(model, ruleset=ruleset).count(width, height, detail, input_fidelity=input_fidelity)
+                       ruleset: Any = None, input_fidelity: Any = None,
+                       undocumented: Any = "error", enforce_patch_limit: Any = True) -> int:
+    return get_model(model, ruleset=ruleset, undocumented=undocumented,
+                     enforce_patch_limit=enforce_patch_limit).count(
+        width, height, detail, input_fidelity=input_fidelity)
 
 
 def explain_image_tokens(width: Any, height: Any, model: Any, detail: Any = "auto", *,
-                         ruleset: Any = None, input_fidelity: Any = None) -> ImageCost:
-    return get_model(model, ruleset=ruleset).explain(width, height, detail, input_fidelity=input_fidelity)
+                         ruleset: Any = None, input_fidelity: Any = None,
+                         undocumented: Any = "error", enforce_patch_limit: Any = True) -> ImageCost:
+    return get_model(model, ruleset=ruleset, undocumented=undocumented,
+                     enforce_patch_limit=enforce_patch_limit).explain(
+        width, height, detail, input_fidelity=input_fidelity)
 
 
 def count_image_tokens_batch(widths: Any, heights: Any, model: Any, detail: Any = "auto", *,
-                             ruleset: Any = None, on_error: str = "raise") -> Any:
+                             ruleset: Any = None, on_error: str = "raise",
+                             undocumented: Any = "error", enforce_patch_limit: Any = True) -> Any:
     """Tokens for many images at once: numpy in, numpy out (int64). See the README."""
     from ._batch_py import count_image_tokens_batch as batch
 
-    return batch(widths, heights, model, detail, ruleset, on_error)
+    return batch(widths, heights, model, detail, ruleset, on_error, undocumented,
+                 enforce_patch_limit)
