@@ -66,6 +66,7 @@ count_request = _request.count_request
 count_request_async = _request.count_request_async
 RequestCount = _request.RequestCount
 RequestImage = _request.RequestImage
+SkippedPart = _request.SkippedPart
 
 __all__ = [
     "DEFAULT_RULESET", "IMPLEMENTATION", "IMPLEMENTATIONS", "ImageCost", "Model", "ModelSpec",
@@ -77,7 +78,8 @@ __all__ = [
     "ImageInfo", "image_info", "count_image",
     "InvalidImageError", "UnsupportedImageFormatError", "TruncatedImageError",
     "CorruptImageError", "AnimatedImageError", "InvalidDataURLError",
-    "count_request", "count_request_async", "RequestCount", "RequestImage", "Fetcher",
+    "count_request", "count_request_async", "RequestCount", "RequestImage", "SkippedPart",
+    "Fetcher",
     "max_image_tokens", "MalformedRequestError", "RequestLimitError", "TooManyImagesError",
     "PayloadTooLargeError", "ImageSizeUnknownError", "FetchError", "BlockedAddressError",
 ]
