@@ -246,7 +246,7 @@ class Fetcher:
             yield
         except (TimeoutError, httpx.TimeoutException):
             raise FetchError(f"fetching {url!r} took longer than {self.timeout} s") from None
-        except httpx.HTTPError as error:
+        except (httpx.HTTPError, httpx.InvalidURL) as error:  # InvalidURL: e.g. over 64 KB
             raise FetchError(f"fetching {url!r} failed: {error}") from None
         finally:
             _DEADLINE.reset(token)
