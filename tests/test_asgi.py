@@ -332,3 +332,17 @@ def test_bodies_over_max_body_size_pass_uncounted(upstream):
         answer = httpx.post(f"{url}/v1/chat/completions", content=chunks, timeout=60).json()
         check_passed_through(answer, body, counted=False)
         assert answer["gateway"]["error"] == "RequestLimitError"
+
+
+def test_imports_stay_light():
+    """Neither `import visiontokens` nor the middleware loads a parser, a web framework or
+    LiteLLM: jiter loads on the first body given as bytes or text."""
+    import subprocess
+    import sys
+
+    heavy = ["jiter", "litellm", "starlette", "uvicorn", "httpx", "numpy", "pydantic", "openai",
+             "fastapi"]
+    code = ("import sys, visiontokens, visiontokens.asgi; "
+            f"print([m for m in {heavy!r} if m in sys.modules])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
