@@ -250,7 +250,9 @@ def _parse_json(text: Any) -> Any:
         _jiter = _jiter_module
     if _jiter:
         try:
-            data = text.encode() if isinstance(text, str) else text
+            # jiter reads bytes only: a str is encoded, a bytearray or memoryview copied
+            data = text if isinstance(text, bytes) else (
+                text.encode() if isinstance(text, str) else bytes(text))
             return _jiter.from_json(data)
         except (ValueError, TypeError, UnicodeError):
             pass
@@ -507,28 +509,39 @@ def _sizes(refs: list[tuple], fetcher: Fetcher | None, resolve_file: FileResolve
 
 async def _sizes_async(refs: list[tuple], fetcher: Fetcher | None,
                        resolve_file: FileResolver | None) -> list[tuple]:
-    import asyncio
+    # Sizes that need no I/O (data URLs: nearly every image a gateway sees) are read here,
+    # without a task each: tasks cost time, and keep the body's strings alive longer.
+    sizes = [_without_io(ref, fetcher) for ref in refs]
+    waiting = [k for k, size in enumerate(sizes) if size is None]
+    if waiting:
+        import asyncio
 
-    async def one(ref: tuple) -> tuple:
-        size = _without_io(ref, fetcher)
-        if size is not None:
-            return size
-        if ref[1] is not None:
-            try:
-                info, total = await fetcher.fetch_async(ref[1])  # type: ignore[union-attr]
-                return _known(info, total or 0)
-            except FetchError as error:
-                return _unknown(_fetch_failed(ref[1], error), error)
-            except VisionTokensError as error:
-                return _invalid(error)
-        if resolve_file is None:
-            return _unknown("a Files API id, and no resolve_file")
-        value = resolve_file(ref[2])
-        if _awaitable(value):
-            value = await value
-        return _resolved(ref[2], value)
+        done = await asyncio.gather(*[_size_async(refs[k], fetcher, resolve_file)
+                                      for k in waiting])  # fetched concurrently
+        for k, size in zip(waiting, done):
+            sizes[k] = size
+    return sizes
 
-    return list(await asyncio.gather(*(one(ref) for ref in refs)))  # fetched concurrently
+
+# A module-level coroutine, not a closure: compiled, a closure's scope forms a reference cycle
+# that keeps the parsed body's strings alive until the collector runs (a page fault per 4 KB
+# on the next request's parse).
+async def _size_async(ref: tuple, fetcher: Fetcher | None,
+                      resolve_file: FileResolver | None) -> tuple:
+    if ref[1] is not None:
+        try:
+            info, total = await fetcher.fetch_async(ref[1])  # type: ignore[union-attr]
+            return _known(info, total or 0)
+        except FetchError as error:
+            return _unknown(_fetch_failed(ref[1], error), error)
+        except VisionTokensError as error:
+            return _invalid(error)
+    if resolve_file is None:
+        return _unknown("a Files API id, and no resolve_file")
+    value = resolve_file(ref[2])
+    if _awaitable(value):
+        value = await value
+    return _resolved(ref[2], value)
 
 
 def _fetch_failed(url: str, error: FetchError) -> str:
