@@ -376,6 +376,7 @@ def _content_parts(content: Any, parent: dict, key: str, where: str, refs: list[
             raise _malformed(where, "'content' must be a string or a list of parts",
                              parent[key])
     image_type = _CHAT_IMAGE if api == "chat" else _RESPONSES_IMAGE
+    not_counted = _SKIPPED[api]
     for j, part in enumerate(content):
         if not isinstance(part, dict):
             part = _as_dict(part, f"{where}/{j}", "a content part must be an object")
@@ -383,14 +384,14 @@ def _content_parts(content: Any, parent: dict, key: str, where: str, refs: list[
         if kind == image_type:
             _add(refs, _chat_image(part, f"{where}/{j}") if image_type == _CHAT_IMAGE
                  else _responses_image(part, f"{where}/{j}"))
-        elif kind in _SKIPPED[api]:
-            skipped.append(_new(SkippedPart, (f"{where}/{j}", kind, _SKIPPED[api][kind])))
+        elif kind in not_counted:
+            skipped.append(_new(SkippedPart, (f"{where}/{j}", kind, not_counted[kind])))
 
 
 def _chat_image(part: dict, where: str) -> _Ref:
     image = part.get("image_url")
     if isinstance(image, str):  # older clients: "image_url": "https://..."
-        return (where, image, None, None)
+        return (where, _BASE64_HEADER + image if _is_raw_base64(image) else image, None, None)
     if not isinstance(image, dict):
         image = _sdk_dict(image, f"{where}/image_url")
         if image is None:
