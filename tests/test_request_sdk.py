@@ -269,3 +269,46 @@ def test_undocumented_models_in_requests(walk):
     assert bound.images[0].assumed_from == "gpt-6-astra"
     assert walk.count_request({"model": "gpt-5.6", "input": [{"role": "user", "content": [
         {"type": "input_image", "image_url": PNG_512}]}]}).model == "gpt-5.6-sol"
+
+
+class _Broken:
+    """Python objects no JSON body holds, each failing its own way."""
+
+    def __iter__(self):
+        raise RuntimeError("iter fails")
+
+
+def _failing_generator():
+    yield {"type": "text", "text": "first"}
+    raise KeyError("second")
+
+
+def test_odd_python_objects_give_our_errors(walk):
+    """Bad input of any kind ends in our error: a broken iterable, a generator that raises, a
+    model whose dump fails, an endless iterator (capped)."""
+    import itertools
+    from collections.abc import Mapping
+
+    class BrokenMapping(Mapping):
+        def __getitem__(self, key):
+            raise LookupError("no")
+
+        def __iter__(self):
+            return iter(["type"])
+
+        def __len__(self):
+            return 1
+
+    class Exploding(openai.BaseModel):
+        x: int = 1
+
+        def model_dump(self, **kwargs):
+            raise ValueError("cannot dump")
+
+    cases = [_Broken(), _failing_generator(), [BrokenMapping()], [Exploding()],
+             itertools.count(), 5, [object()]]
+    for content in cases:
+        body = {"model": "gpt-4o", "messages": [{"role": "user", "content": content}]}
+        with pytest.raises(MalformedRequestError) as caught:
+            walk.count_request(body)
+        assert caught.value.pointer.startswith("/messages/0/content")

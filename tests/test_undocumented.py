@@ -148,7 +148,6 @@ def test_batch_takes_the_policies(impl):
 
 # --- the twins agree on the new keywords (results and errors) -----------------------------------
 
-core, reference = load_impl("cython"), load_impl("python")
 names = st.sampled_from(list(GPT6) + IMAGE_MODELS + ["gpt-5.6", "gpt-6-astra", "gpt-4o",
                                                       "gpt-6-sol-2026-09-22", "gpt-6-nova"])
 policies = st.sampled_from(["error", "assume", "ASSUME", None])
@@ -166,6 +165,7 @@ def outcome(fn, *args, **kwargs):
 @given(sides, sides, names, any_detail, policies, limits,
        st.sampled_from([None, "2026-04", "2026-09"]))
 def test_twins_agree_on_policies(w, h, name, detail, policy, limit, ruleset):
+    core, reference = load_impl("cython"), load_impl("python")  # skips in a pure install
     options = dict(ruleset=ruleset, undocumented=policy, enforce_patch_limit=limit)
     for fn in ("count_image_tokens", "explain_image_tokens"):
         assert outcome(getattr(core, fn), w, h, name, detail, **options) == outcome(
@@ -175,6 +175,7 @@ def test_twins_agree_on_policies(w, h, name, detail, policy, limit, ruleset):
 @given(st.lists(sides, min_size=1, max_size=12), st.data(), policies, limits,
        st.sampled_from(["raise", "mask"]))
 def test_batch_twins_agree_on_policies(widths, data, policy, limit, on_error):
+    core, reference = load_impl("cython"), load_impl("python")  # skips in a pure install
     heights = data.draw(st.lists(sides, min_size=len(widths), max_size=len(widths)))
     model = data.draw(st.one_of(names, st.lists(names, min_size=len(widths),
                                                 max_size=len(widths))))

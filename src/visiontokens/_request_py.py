@@ -175,13 +175,20 @@ def _sdk_dict(value: Any, where: str) -> dict | None:
             dumped = value.model_dump(mode="json", exclude_unset=True,
                                       exclude=getattr(value, "__api_exclude__", None))
         except Exception as error:  # whatever the model raises is a bad body, told as ours
-            raise MalformedRequestError(
-                f"{where or '/'}: the {cls.__name__} object cannot be serialised: {error}",
-                where) from None
+            raise _unreadable(where, value, error) from None
         return dumped if isinstance(dumped, dict) else None
     if isinstance(value, Mapping):
-        return dict(value)
+        try:
+            return dict(value)
+        except Exception as error:  # a broken mapping is a bad body, told as ours
+            raise _unreadable(where, value, error) from None
     return None
+
+
+def _unreadable(where: str, value: Any, error: BaseException) -> MalformedRequestError:
+    return MalformedRequestError(
+        f"{where or '/'}: the {type(value).__name__} object cannot be read: "
+        f"{type(error).__name__}: {error}", where)
 
 
 def _as_dict(value: Any, where: str, what: str) -> dict:
@@ -205,15 +212,22 @@ def _as_list(value: Any, parent: dict, key: str, where: str) -> list | None:
         iterator = iter(value)
     except TypeError:
         return None
-    if iterator is not value:
-        return list(value)
+    except Exception as error:
+        raise _unreadable(where, value, error) from None
+    one_shot = iterator is value
     items = []
-    for item in iterator:
-        if len(items) == MAX_ITERATOR_ITEMS:
-            raise MalformedRequestError(
-                f"{where}: an iterator of more than {MAX_ITERATOR_ITEMS} items", where)
-        items.append(item)
-    parent[key] = items
+    try:
+        for item in iterator:
+            if len(items) == MAX_ITERATOR_ITEMS:
+                raise MalformedRequestError(
+                    f"{where}: an iterable of more than {MAX_ITERATOR_ITEMS} items", where)
+            items.append(item)
+    except MalformedRequestError:
+        raise
+    except Exception as error:  # whatever the iterable raises is a bad body, told as ours
+        raise _unreadable(where, value, error) from None
+    if one_shot:
+        parent[key] = items
     return items
 
 
