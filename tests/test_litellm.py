@@ -53,7 +53,7 @@ RECORDER = textwrap.dedent('''
 
 def config(upstream: str) -> str:
     models = [("gpt-4o", "gpt-4o"), ("gpt-6-astra", "gpt-6-astra"), ("gpt-5.4", "gpt-5.4"),
-              ("vision-prod", "gpt-4.1-mini")]
+              ("vision-prod", "gpt-4.1-mini"), ("openai/gpt-4.1", "gpt-4.1")]
     entries = "".join(f"""
   - model_name: {name}
     litellm_params:
@@ -181,6 +181,14 @@ def test_model_groups_map_to_openai_models(proxy):
     assert post(proxy, "/v1/chat/completions", body).status_code == 200
     assert last_record(proxy, seen)["image_tokens"]["total"] == visiontokens.count_image_tokens(
         1800, 600, "gpt-4.1-mini")
+
+
+def test_provider_prefixed_names(proxy):
+    body, seen = chat("openai/gpt-4.1", WIDE), records(proxy)
+    assert post(proxy, "/v1/chat/completions", body).status_code == 200
+    stored = last_record(proxy, seen)["image_tokens"]
+    assert stored["model"] == "gpt-4.1"
+    assert stored["total"] == visiontokens.count_image_tokens(1800, 600, "gpt-4.1")
 
 
 def test_violations_are_400_before_the_upstream(proxy):
