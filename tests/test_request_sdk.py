@@ -312,3 +312,18 @@ def test_odd_python_objects_give_our_errors(walk):
         with pytest.raises(MalformedRequestError) as caught:
             walk.count_request(body)
         assert caught.value.pointer.startswith("/messages/0/content")
+
+
+def test_the_command_line_shows_what_was_not_counted(tmp_path, capsys):
+    from visiontokens._cli import main
+
+    path = tmp_path / "body.json"
+    path.write_text(json.dumps({"model": "gpt-4o", "input": [{"role": "user", "content": [
+        {"type": "input_file", "file_id": "file-1"},
+        {"type": "input_image", "image_url": PNG_512, "detail": "low"}]}]}))
+    assert main(["request", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "/input/0/content/0  not counted (input_file)" in out
+    assert main(["request", str(path), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["skipped"][0]["pointer"] == "/input/0/content/0" and shown["image_tokens"] == 85
