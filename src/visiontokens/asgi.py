@@ -55,7 +55,8 @@ class ImageTokenMiddleware:
 
     - ``paths``: the request paths counted (exact match, POST only).
     - ``header``: a request-header name (e.g. ``"x-image-tokens"``) set to the image-token
-      total for the app and, through a proxy, the upstream; a client's own value is replaced.
+      total for the app and, through a proxy, the upstream. A client's own value is always
+      dropped, also from a body that could not be counted.
     - ``reject_violations``: answer spec-5 violations (over 1,500 images, over 512 MB of
       image data, an animated GIF, an unsupported format, an unreadable image, the
       30,000-patch rejection) with status 400 and ``{"error": {"message", "type", "param",
@@ -126,7 +127,8 @@ class ImageTokenMiddleware:
                 state = _state(scope)
                 state[ERROR_STATE_KEY] = RequestLimitError(
                     f"the body is over max_body_size ({self.max_body_size} bytes): not counted")
-                await self.app(scope, _replay(chunks, receive, more=True), send)
+                await self.app(self._with_header(scope, None), _replay(chunks, receive, more=True),
+                               send)
                 return
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         del chunks
@@ -140,7 +142,7 @@ class ImageTokenMiddleware:
                 await _send_error(send, 400, str(error), "invalid_request_error", None,
                                   _code(error))
                 return
-            await self.app(scope, _replay([body], receive), send)
+            await self.app(self._with_header(scope, None), _replay([body], receive), send)
             return
         state[STATE_KEY] = result
         if self.reject_violations:
@@ -152,12 +154,21 @@ class ImageTokenMiddleware:
             await _send_error(send, self.over_budget_status, *_over_budget(
                 result, self.max_image_tokens, self.over_budget_status))
             return
-        if self.header is not None:
-            scope = dict(scope)  # the app gets a scope of its own; state stays shared
-            scope["headers"] = [(name, value) for name, value in scope.get("headers", ())
-                                if name.lower() != self.header]
-            scope["headers"].append((self.header, str(result.image_tokens).encode("ascii")))
-        await self.app(scope, _replay([body], receive), send)
+        await self.app(self._with_header(scope, result.image_tokens), _replay([body], receive),
+                       send)
+
+    def _with_header(self, scope: Scope, total: int | None) -> Scope:
+        """The scope the app gets: a client's own count header is always dropped (it must not
+        pass for ours, even on a body we could not count), and ours added when counted."""
+        if self.header is None:
+            return scope
+        scope = dict(scope)  # the app gets a scope of its own; state stays shared
+        headers = [(name, value) for name, value in scope.get("headers", ())
+                   if name.lower() != self.header]
+        if total is not None:
+            headers.append((self.header, str(total).encode("ascii")))
+        scope["headers"] = headers
+        return scope
 
 
 def _state(scope: Scope) -> MutableMapping[str, Any]:
