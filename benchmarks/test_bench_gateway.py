@@ -1,10 +1,9 @@
 """The middleware's added latency under uvicorn (issue 10): a 4-image 10 MB Chat body posted to
 the same Starlette app with and without ImageTokenMiddleware, both served by uvicorn on
 127.0.0.1 in this run. The app reads the body, so the plain app's latency is the body-read
-time; the aim is at most 1.2x that with the middleware. Reported; the gate is a loose 3x,
-since two servers and the client share this process and two noisy cores, and glibc's
-allocator, handing a request's freed megabytes back to the system, makes some runs pay a page
-fault per 4 KB on the next request (see the README)."""
+time; the aim is at most 1.2x that with the middleware. Reported; the gate is 2x, a
+regression check (a reference cycle that kept each parsed body alive made it 1.4-2.2x), since
+two servers and the client share this process and two noisy cores (see the README)."""
 
 from __future__ import annotations
 
@@ -71,4 +70,4 @@ def test_gateway_ratio(measured):
     base, with_mw = statistics.median(plain_times), statistics.median(our_times)
     print(f"\n10 MB, 4 images: plain app {base * 1e3:.1f} ms, with the middleware "
           f"{with_mw * 1e3:.1f} ms ({with_mw / base:.2f}x; added {(with_mw - base) * 1e3:.1f} ms)")
-    assert with_mw <= 3 * base
+    assert with_mw <= 2 * base
