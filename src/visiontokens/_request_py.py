@@ -128,14 +128,13 @@ def _clip(url: str) -> str:
 
 def _is_data_url(url: str) -> bool:
     # URL schemes are case-insensitive (RFC 3986 3.1): "DATA:" is a data URL too.
-    head = url[:5]
-    return head == "data:" or head.lower() == "data:"
+    return url.startswith("data:") or url[:5].lower() == "data:"
 
 
 def _is_raw_base64(url: str) -> bool:
     """spec 6.1: Chat's image_url.url may be the image's base64 without "data:". A URL has a
     scheme, and ':' is not a base64 character, so no ':' near the start means base64."""
-    return ":" not in url[:64]
+    return url.find(":", 0, 64) < 0
 
 
 def _source(url: str | None) -> str:
