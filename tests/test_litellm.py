@@ -161,6 +161,10 @@ def test_chat_counted_and_stored_in_metadata(proxy):
     assert stored["total"] == expected.image_tokens == 765 + visiontokens.count_image_tokens(
         1800, 600, "gpt-4o")
     assert stored["images"] == 2 and stored["upper_bound"] is False and stored["model"] == "gpt-4o"
+    # the count stays in the proxy: what goes upstream is the request, not our metadata
+    sent = json.loads(proxy["upstream"].bodies[-1])
+    assert "image_tokens" not in json.dumps(sent.get("metadata", {}))
+    assert len(sent["messages"][0]["content"]) == 3
 
 
 def test_responses_counted(proxy):
@@ -173,6 +177,8 @@ def test_responses_counted(proxy):
     assert response.status_code == 200, response.text
     stored = last_record(proxy, seen)["image_tokens"]
     assert stored["total"] == visiontokens.count_image_tokens(1024, 1024, "gpt-5.4", "original")
+    sent = json.loads(proxy["upstream"].bodies[-1])
+    assert "image_tokens" not in json.dumps(sent.get("metadata", {}))
     assert stored["skipped"] == ["/input/0/content/2"]
 
 
