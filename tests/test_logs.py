@@ -66,24 +66,27 @@ def test_jsonl_summary_and_bad_lines(jsonl, capsys):
         row = groups[(counted.model, detail)]
         extra = 1 if detail == "low" else 0  # line 5: gpt-4.1-mini low, an upper bound
         assert row["images"] == len(images) + extra
+    # line 2: a tile model at low costs its base whatever the size: exact, no bound (spec 3.4)
     assert groups[("gpt-4o", "low")] == {"model": "gpt-4o", "detail": "low", "images": 1,
-                                          "tokens": 85, "upper_bound_images": 1}
+                                          "tokens": 85, "upper_bound_images": 0}
     bound = vt.max_image_tokens("gpt-5.4", "high")  # auto is high on gpt-5.4
     assert groups[("gpt-5.4", "high")]["tokens"] == bound
     assert report["tokens"] == counted.image_tokens + 85 + bound + vt.max_image_tokens("gpt-4.1-mini", "low")
-    assert report["upper_bound_images"] == 3
+    assert report["upper_bound_images"] == 2
 
 
 def test_jsonl_without_upper_bound_and_the_table(jsonl, capsys):
     path, example = jsonl
     code, out, err = run(capsys, path)
     assert code == 0
-    assert f"{path}:2: /messages/0/content/1: the image's size is unknown" in err
+    assert f"{path}:7: /messages/0/content/1: the image's size is unknown" in err
+    assert f"{path}:2: " not in err  # gpt-4o low needs no size (spec 3.4)
     lines = out.splitlines()
     assert lines[0].split() == ["model", "detail", "images", "tokens"]
-    total = vt.count_request(example).image_tokens
-    assert lines[-2].split() == ["total", str(len(vt.count_request(example).images)), f"{total:,}"]
-    assert lines[-1] == "1 of 6 rows counted; 5 bad (on stderr)"
+    total = vt.count_request(example).image_tokens + 85
+    assert lines[-2].split() == ["total", str(len(vt.count_request(example).images) + 1),
+                                 f"{total:,}"]
+    assert lines[-1] == "2 of 6 rows counted; 4 bad (on stderr)"
 
 
 def test_strict_stops_at_the_first_bad_row(jsonl, capsys):

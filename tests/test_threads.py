@@ -150,8 +150,8 @@ def test_a_fill_never_outlives_the_registration_change_it_raced(impl, flipping):
     resolving, changed = threading.Event(), threading.Event()
     real_resolve = _registry.resolve
 
-    def slow_resolve(name, ruleset=None):
-        spec = real_resolve(name, ruleset)
+    def slow_resolve(name, ruleset=None, *policies):
+        spec = real_resolve(name, ruleset, *policies)
         if name == NAME and not resolving.is_set():
             resolving.set()
             changed.wait(timeout=0.5)  # the other thread cannot change it while we hold the lock

@@ -65,6 +65,7 @@ if TYPE_CHECKING:
     from ._request_py import (
         RequestCount,
         RequestImage,
+        SkippedPart,
         count_image,
         count_request,
         count_request_async,
@@ -90,6 +91,7 @@ else:
     count_request_async = _request.count_request_async
     RequestCount = _request.RequestCount
     RequestImage = _request.RequestImage
+    SkippedPart = _request.SkippedPart
 
     _output = _twin("output")  # output image tokens (spec 6.2)
     count_output_image_tokens = _output.count_output_image_tokens
@@ -105,7 +107,8 @@ __all__ = [
     "ImageInfo", "image_info", "count_image",
     "InvalidImageError", "UnsupportedImageFormatError", "TruncatedImageError",
     "CorruptImageError", "AnimatedImageError", "InvalidDataURLError",
-    "count_request", "count_request_async", "RequestCount", "RequestImage", "Fetcher",
+    "count_request", "count_request_async", "RequestCount", "RequestImage", "SkippedPart",
+    "Fetcher",
     "max_image_tokens", "MalformedRequestError", "RequestLimitError", "TooManyImagesError",
     "PayloadTooLargeError", "ImageSizeUnknownError", "FetchError", "BlockedAddressError",
     "count_output_image_tokens", "explain_output_image_tokens", "OutputImageCost",

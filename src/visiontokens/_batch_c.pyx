@@ -21,7 +21,7 @@ from libc.string cimport memset
 cimport numpy as cnp
 import numpy as _np
 
-from visiontokens._tokens_c cimport Model, lookup
+from visiontokens._tokens_c cimport Model, lookup_with
 from visiontokens._kernels cimport (
     ROW_BAD, ROW_OK, SCHEME_INVALID, SCHEME_PATCH, SCHEME_TILE, Outcome, Params,
     image_cost, patch_cost, side_ok, tile_cost,
@@ -363,10 +363,11 @@ cdef Py_ssize_t run_table(int kind, const Params* table, Py_ssize_t k, const int
 
 # --- per-row models and details --------------------------------------------------------------
 
-cdef Params table_entry(object model, object detail, object ruleset):
+cdef Params table_entry(object model, object detail, object ruleset, object undocumented,
+                        object enforce):
     cdef Params p
     try:
-        p = (<Model>lookup(model, ruleset)).params_for(detail)[0]
+        p = (<Model>lookup_with(model, ruleset, undocumented, enforce)).params_for(detail)[0]
     except VisionTokensError:
         memset(&p, 0, sizeof(Params))
         p.scheme = SCHEME_INVALID
@@ -374,7 +375,7 @@ cdef Params table_entry(object model, object detail, object ruleset):
 
 
 cdef Py_ssize_t run_labels(int kind, object model, object detail, object ruleset,
-                           const void* W, const void* H, int64_t* T, uint8_t* bad,
+                           object undocumented, object enforce, const void* W, const void* H, int64_t* T, uint8_t* bad,
                            Py_ssize_t n) except -1:
     """Rows whose model or detail (or both) come per row: each distinct (model, detail) pair
     is resolved once into a table of parameters, which the loop indexes by code."""
@@ -399,7 +400,7 @@ cdef Py_ssize_t run_labels(int kind, object model, object detail, object ruleset
     try:
         for i in range(k):
             mi, di = divmod(i if pairs is None else int(pairs[i]), nd)
-            table[i] = table_entry(models[mi], details[di], ruleset)
+            table[i] = table_entry(models[mi], details[di], ruleset, undocumented, enforce)
         with nogil:
             nbad = run_table(kind, table, k, <const int32_t*>cnp.PyArray_DATA(codes), W, H,
                              T, bad, n)
@@ -430,7 +431,8 @@ cdef enum:
     NOGIL_FROM = 4096  # rows: releasing the GIL costs ~40 ns, more than a small batch
 
 
-def count_image_tokens_batch(widths, heights, model, detail, ruleset, on_error):
+def count_image_tokens_batch(widths, heights, model, detail, ruleset, on_error,
+                             undocumented="error", enforce_patch_limit=True):
     """See visiontokens.count_image_tokens_batch."""
     # Same checks, in the same order, as _batch_py; the fast path only skips conversions that
     # would change nothing.
@@ -443,6 +445,7 @@ def count_image_tokens_batch(widths, heights, model, detail, ruleset, on_error):
         check_on_error(on_error)
     if ruleset is not None:
         _registry.get_ruleset(ruleset)
+    _registry.check_policies(undocumented, enforce_patch_limit)
     cdef int kind = side_kind(widths)
     cdef object columns = None
     cdef object valid = None
@@ -460,7 +463,8 @@ def count_image_tokens_batch(widths, heights, model, detail, ruleset, on_error):
     cdef bint per_row = columns is not None and (type(model) is Labels or type(detail) is Labels)
     cdef Params one
     if columns is None or type(model) is not Labels:  # one model for every row: not a row's error
-        one = lookup(model, ruleset).params_for("auto" if per_row else detail)[0]
+        one = (<Model>lookup_with(model, ruleset, undocumented, enforce_patch_limit)).params_for(
+            "auto" if per_row else detail)[0]
     cdef cnp.ndarray tokens = new_vector(n, cnp.NPY_INT64)
     cdef cnp.ndarray rejected = None
     cdef uint8_t small[SMALL]
@@ -479,7 +483,8 @@ def count_image_tokens_batch(widths, heights, model, detail, ruleset, on_error):
     cdef Py_ssize_t row = -1
     try:
         if per_row:
-            nbad = run_labels(kind, model, detail, ruleset, W, H, T, bad, n)
+            nbad = run_labels(kind, model, detail, ruleset, undocumented, enforce_patch_limit,
+                              W, H, T, bad, n)
         else:
             if n > NOGIL_FROM:
                 with nogil:
@@ -498,20 +503,22 @@ def count_image_tokens_batch(widths, heights, model, detail, ruleset, on_error):
             PyMem_Free(bad)
     if row >= 0:
         raise_row(row, widths if columns is None else columns.given[0],
-                  heights if columns is None else columns.given[1], model, detail, ruleset)
+                  heights if columns is None else columns.given[1], model, detail, ruleset,
+                  undocumented, enforce_patch_limit)
     if columns is None:
         return (tokens, rejected) if mask_mode else tokens
     return columns.output.wrap(tokens, rejected, valid, mask_mode)
 
 
 cdef raise_row(Py_ssize_t row, object widths, object heights, object model, object detail,
-               object ruleset):
+               object ruleset, object undocumented, object enforce_patch_limit):
     # Re-run the row through the scalar path: one rule and one message for both twins.
     try:
         count_image_tokens(
             int(widths[row]), int(heights[row]),
             model.value(row) if type(model) is Labels else model,
-            detail.value(row) if type(detail) is Labels else detail, ruleset=ruleset)
+            detail.value(row) if type(detail) is Labels else detail, ruleset=ruleset,
+            undocumented=undocumented, enforce_patch_limit=enforce_patch_limit)
     except VisionTokensError as error:
         raise error.at_row(row) from None
     raise AssertionError(f"row {row} failed in the batch kernel but not in the scalar one")

@@ -24,16 +24,20 @@ IMPLEMENTATION = "python"
 
 
 def count_image_tokens_batch(widths: Any, heights: Any, model: Any, detail: Any, ruleset: Any,
-                             on_error: Any) -> NDArray[np.int64] | tuple[NDArray[np.int64], NDArray[np.bool_]]:
+                             on_error: Any, undocumented: Any = "error", enforce_patch_limit: Any = True,
+                             ) -> NDArray[np.int64] | tuple[NDArray[np.int64], NDArray[np.bool_]]:
     """See visiontokens.count_image_tokens_batch."""
     import numpy as np
 
     check_on_error(on_error)
     _registry.get_ruleset(ruleset)
+    _registry.check_policies(undocumented, enforce_patch_limit)
+    options = {"ruleset": ruleset, "undocumented": undocumented,
+               "enforce_patch_limit": enforce_patch_limit}
     columns = prepare(widths, heights, model, detail)
     model, detail = columns.model, columns.detail
     if not isinstance(model, Labels):  # one model (and detail) for every row: not a row's error
-        get_model(model, ruleset=ruleset).spec.detail_params(
+        get_model(model, **options).spec.detail_params(
             "auto" if isinstance(detail, Labels) else detail)
     w_given, h_given = columns.given
     valid = columns.valid
@@ -48,7 +52,7 @@ def count_image_tokens_batch(widths: Any, heights: Any, model: Any, detail: Any,
                 int(w_given[row]), int(h_given[row]),
                 model.value(row) if isinstance(model, Labels) else model,  # type: ignore[arg-type]
                 detail.value(row) if isinstance(detail, Labels) else detail,  # type: ignore[arg-type]
-                ruleset=ruleset,
+                **options,
             )
         except VisionTokensError as error:
             if on_error == "raise":

@@ -235,7 +235,8 @@ def _cmd_request(argv: Sequence[str]) -> int:
             "output_upper_bound": result.output_upper_bound,
             "images": [{**i._asdict(), "error": None if i.error is None else str(i.error)}
                        for i in result.images],
-            "violations": [str(v) for v in result.violations]}))
+            "violations": [str(v) for v in result.violations],
+            "skipped": [s._asdict() for s in result.skipped]}))
         return 1 if result.violations else 0
     print(f"{result.api} request, model {result.model}: {_plural(len(result.images), 'image')}")
     width = max([len(i.pointer) for i in result.images] + [5])
@@ -252,6 +253,8 @@ def _cmd_request(argv: Sequence[str]) -> int:
     for violation in result.violations:
         if not any(violation is i.error for i in result.images):
             print(f"  error: {violation}")
+    for part in result.skipped:  # spec 6.1: files and the other API's parts, not counted
+        print(f"  {part.pointer:<{width}}  not counted ({part.type}): {part.reason}")
     marker = " (an upper bound)" if result.upper_bound else ""
     print(f"  {'total':<{width}}  {'':<6} {'':>11}  {'':<8} {result.image_tokens:>7}{marker}")
     if result.output_image_tokens or result.api.startswith("images."):  # spec 6.2

@@ -83,7 +83,16 @@ class UnknownModelError(VisionTokensError, ValueError):
 
 
 class UndocumentedModelError(UnknownModelError):
-    """A real model whose input-token rule OpenAI does not document (spec 3.3)."""
+    """A real model whose input-token rule OpenAI does not document (spec 3.3, 3.5).
+
+    ``like`` is the closest documented model, the one ``undocumented="assume"`` counts it
+    like; ``evidence`` is what that rests on ("measured-auto-only" or "none")."""
+
+    def __init__(self, message: str, model: str = "", suggestions: Sequence[str] = (),
+                 like: str | None = None, evidence: str | None = None):
+        super().__init__(message, model, suggestions)
+        self.like = like
+        self.evidence = evidence
 
 
 class UnknownRulesetError(VisionTokensError, ValueError):
@@ -268,11 +277,23 @@ def unknown_model_error(name: str, ruleset: str, known: Iterable[str]) -> Unknow
     )
 
 
+def undocumented_model_error(name: str, ruleset: str, like: str, evidence: str,
+                             like_in_ruleset: bool) -> UndocumentedModelError:
+    if like_in_ruleset:
+        advice = f"pass undocumented='assume' to count it like {like!r}, marked as assumed"
+    else:
+        advice = f"ruleset {ruleset!r} has no {like!r} to count it like"
+    return UndocumentedModelError(
+        f"{quoted(name)} is a known model whose image input cost OpenAI does not document "
+        f"(ruleset {ruleset!r}, spec 3.5); the closest documented model is {like!r} "
+        f"(evidence: {evidence}); {advice}", name, (like,), like, evidence)
+
+
 def unsupported_detail_error(model: str, detail: object, supported: Sequence[str]) -> UnsupportedDetailError:
     levels = ", ".join(supported)
     if isinstance(detail, str) and detail in ("low", "high", "original", "auto"):
         return UnsupportedDetailError(
-            f"model {model!r} does not support detail {detail!r}; it supports: {levels}"
+            f"model {quoted(model)} does not support detail {detail!r}; it supports: {levels}"
         )
     return UnsupportedDetailError(
         f"detail must be one of low, high, original, auto (case-sensitive), got {quoted(detail)}"

@@ -11,9 +11,9 @@ import functools
 import os
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any, Callable, Mapping, ParamSpec, TypeVar
+from typing import Any, Callable, Literal, Mapping, ParamSpec, TypeVar
 
 from ._spec import (
     LEVELS,
@@ -32,6 +32,7 @@ from ._errors import (
     UnknownRulesetError,
     input_fidelity_error,
     quoted,
+    undocumented_model_error,
     unknown_model_error,
     unsupported_detail_error,
 )
@@ -40,7 +41,13 @@ DEFAULT_RULESET = "2026-09"  # spec 1: the default is the newest
 
 _SNAPSHOT_DATE = re.compile(r"-\d{4}-\d{2}-\d{2}")  # spec 3.5: dated snapshots end so
 _MAX_FAMILY = 256  # a family longer than this is no model's: its snapshots are not looked up
-_GPT_IMAGE = re.compile(r"^(chatgpt-image|gpt-image)-")  # spec 3.3: other GPT Image models
+
+#: What a caller may do with a known but undocumented model (spec 3.5): "error" (the default)
+#: raises UndocumentedModelError; "assume" counts it like the documented model the data names.
+UNDOCUMENTED_POLICIES = ("error", "assume")
+#: The type of the undocumented= keyword. (Literal, not str: the compiled request walk would
+#: turn a wrong type into a bare TypeError before our check.)
+UndocumentedPolicy = Literal["error", "assume"]
 
 
 @dataclass(frozen=True)
@@ -76,6 +83,10 @@ class ModelSpec:
     status: str = "current"  # "current", "deprecated", "legacy" or "registered"
     source: str = ""
     low_same_as_high_assumed: bool = False  # spec 4.1 note 1 (ASSUMED)
+    # spec 3.5: an undocumented model counted like a documented one (undocumented="assume"):
+    # the documented model's id, and the evidence the data records ("measured-auto-only", "none")
+    assumed_from: str | None = None
+    evidence: str | None = None
 
     @property
     def details(self) -> tuple[str, ...]:
@@ -119,7 +130,20 @@ class Ruleset:
     description: str
     reject_patches_over: int | None
     models: dict[str, ModelSpec] = field(default_factory=dict)
-    aliases: dict[str, str] = field(default_factory=dict)  # user deployment name -> model id
+    aliases: dict[str, str] = field(default_factory=dict)  # alias -> model id (shipped or user)
+    # spec 3.5: known models the guide gives no image rule, by exact id and by name prefix
+    undocumented: dict[str, "Undocumented"] = field(default_factory=dict)
+    undocumented_prefixes: list[tuple[str, "Undocumented"]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Undocumented:
+    """A known model without an image rule (spec 3.5), and what the data says it behaves like."""
+
+    like: str  # the closest documented model
+    evidence: str  # "measured-auto-only" or "none"
+    source: str
+    released: str | None = None
 
 
 # --- the one cache of what model names resolve to ---------------------------------------------
@@ -203,6 +227,16 @@ def _load(name: str) -> Ruleset:
     for entry in data["models"]:
         for model_id in entry["ids"]:
             rs.models[model_id] = _spec_from_entry(model_id, rs, entry, data["tile_fit"])
+    for alias, target in data.get("aliases", {}).items():
+        rs.aliases[alias] = target["model"]
+    for entry in data.get("undocumented", ()):
+        released = entry.get("released", {})
+        for model_id in entry.get("ids", ()):
+            rs.undocumented[model_id] = Undocumented(entry["like"], entry["evidence"],
+                                                     entry["source"], released.get(model_id))
+        for prefix in entry.get("prefixes", ()):
+            rs.undocumented_prefixes.append(
+                (prefix, Undocumented(entry["like"], entry["evidence"], entry["source"])))
     return rs
 
 
@@ -246,26 +280,74 @@ def get_ruleset(name: object = None) -> Ruleset:
 
 # --- resolution (spec 3.5) ------------------------------------------------------------------
 
-def resolve(name: object, ruleset: object = None) -> ModelSpec:
-    """The model a name means in a ruleset: exact id, then alias, then dated snapshot."""
+def resolve(name: object, ruleset: object = None, undocumented: object = "error",
+            enforce_patch_limit: object = True) -> ModelSpec:
+    """The model a name means in a ruleset: exact id, then alias, then dated snapshot; then a
+    known undocumented model (spec 3.5), an error unless ``undocumented="assume"``.
+    ``enforce_patch_limit=False`` drops the 30,000-patch rejection (spec 3.1 step 4, 8.6)."""
     rs = get_ruleset(ruleset)
     if not isinstance(name, str):
         raise ArgumentTypeError(f"model must be a str, got {type(name).__name__} {quoted(name)}")
+    check_policies(undocumented, enforce_patch_limit)
+    spec = _documented(rs, name)
+    if spec is None:
+        spec = _undocumented(rs, name, undocumented)
+    if not enforce_patch_limit and any(p.reject_over for p in spec.params.values()):
+        spec = replace(spec, params=MappingProxyType(
+            {level: replace(p, reject_over=0) for level, p in spec.params.items()}))
+    return spec
+
+
+def check_policies(undocumented: object, enforce_patch_limit: object) -> None:
+    """The shared check of the two policy keywords, one message for every entry point."""
+    if type(undocumented) is not str or undocumented not in UNDOCUMENTED_POLICIES:
+        raise InvalidArgumentError(
+            f"undocumented must be 'error' or 'assume', got {quoted(undocumented)}")
+    if type(enforce_patch_limit) is not bool:
+        raise ArgumentTypeError(
+            f"enforce_patch_limit must be True or False, got {quoted(enforce_patch_limit)}")
+
+
+def _documented(rs: Ruleset, name: str) -> ModelSpec | None:
     for candidate in (name, _snapshot_family(name)):
         if candidate is None:
             continue
         spec = rs.models.get(candidate)
         if spec is None and candidate in rs.aliases:
-            spec = rs.models[rs.aliases[candidate]]
+            spec = rs.models.get(rs.aliases[candidate])
         if spec is not None:
             return spec
-    if _GPT_IMAGE.match(name):
-        raise UndocumentedModelError(
-            f"{quoted(name)} is a GPT Image model whose image input cost OpenAI does not document "
-            f"(only gpt-image-1 is); register its parameters with register_model()",
-            name,
-        )
-    raise unknown_model_error(name, rs.name, list(rs.models) + list(rs.aliases))
+    return None
+
+
+def undocumented_entry(rs: Ruleset, name: str) -> tuple[str, Undocumented] | None:
+    """(canonical id, entry) when ``name`` is a known undocumented model (spec 3.5). Names
+    newer than every guide are looked up in this ruleset's table, then in the newest one's."""
+    family = _snapshot_family(name)
+    tables = [rs] if rs.name == DEFAULT_RULESET else [rs, get_ruleset(DEFAULT_RULESET)]
+    for table in tables:
+        for candidate in (name, family):
+            if candidate is not None and candidate in table.undocumented:
+                return candidate, table.undocumented[candidate]
+        for prefix, entry in table.undocumented_prefixes:
+            if name.startswith(prefix):
+                return name, entry
+    return None
+
+
+def _undocumented(rs: Ruleset, name: str, policy: object) -> ModelSpec:
+    found = undocumented_entry(rs, name)
+    if found is None:
+        raise unknown_model_error(name, rs.name, list(rs.models) + list(rs.aliases))
+    model_id, entry = found
+    like = rs.models.get(entry.like)
+    if policy != "assume" or like is None:
+        raise undocumented_model_error(model_id, rs.name, entry.like, entry.evidence,
+                                       like is not None)
+    # ASSUMED (spec 3.5), by the caller's choice: counted with the documented model's rule,
+    # and every figure says so (assumed_from, evidence).
+    return replace(like, id=model_id, status="undocumented", source=entry.source,
+                   assumed_from=like.id, evidence=entry.evidence)
 
 
 def _snapshot_family(name: str) -> str | None:
@@ -439,7 +521,6 @@ def _new_spec(name: str, rs: Ruleset, scheme: object, multiplier: object,
 # data). Read from the same ruleset files, lazily, on the first output-token call.
 
 OUTPUT_RULES = ("table", "flexible")
-UNDOCUMENTED_POLICIES = ("error", "assume")
 
 
 @dataclass(frozen=True)
@@ -551,11 +632,7 @@ def resolve_output(name: object, ruleset: object = None, undocumented: object = 
     dated snapshot; a known undocumented model is an UndocumentedModelError naming the
     closest documented model, or with ``undocumented="assume"`` that model's rule, marked
     as assumed."""
-    if type(undocumented) is not str or undocumented not in UNDOCUMENTED_POLICIES:
-        from ._errors import quoted
-
-        raise InvalidArgumentError(
-            f"undocumented must be 'error' or 'assume', got {quoted(undocumented)}")
+    check_policies(undocumented, True)
     table = output_table(ruleset)
     if not isinstance(name, str):
         raise ArgumentTypeError(f"model must be a str, got {type(name).__name__}")
@@ -599,7 +676,7 @@ def output_models(ruleset: str | None = None) -> tuple[OutputModelSpec, ...]:
 
 
 __all__ = [
-    "DEFAULT_RULESET", "DetailParams", "ModelSpec", "Ruleset", "get_ruleset",
+    "DEFAULT_RULESET", "DetailParams", "ModelSpec", "Ruleset", "Undocumented", "get_ruleset",
     "models", "register_model", "resolve", "rulesets", "unregister_model",
     "OutputModelSpec", "output_models", "output_table", "resolve_output",
 ]

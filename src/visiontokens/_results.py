@@ -28,6 +28,10 @@ class ImageCost:
     ruleset: str
     multiplier: str | None = None  # patch models: as the guide writes it ("1.62")
     input_fidelity: str | None = None
+    # spec 3.5, undocumented="assume": the documented model this figure was counted like, and
+    # the evidence for it ("measured-auto-only", "none"); None for a documented model.
+    assumed_from: str | None = None
+    evidence: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {name: getattr(self, name) for name in self.__slots__}

@@ -22,3 +22,5 @@ cdef class Model:
 
 
 cdef Model lookup(object name, object ruleset)
+cdef Model lookup_with(object name, object ruleset, object undocumented,
+                       object enforce_patch_limit)

@@ -140,7 +140,8 @@ cdef class Model:
             patches=o.units if p.scheme == SCHEME_PATCH else None,
             tiles=o.units if p.scheme == SCHEME_TILE else None,
             ruleset=self.ruleset, multiplier=self.spec.multiplier,
-            input_fidelity=input_fidelity,
+            input_fidelity=input_fidelity, assumed_from=self.spec.assumed_from,
+            evidence=self.spec.evidence,
         )
 
 
@@ -193,21 +194,53 @@ def _new_model(name, ruleset):
     return Model(_registry.resolve(name, ruleset))
 
 
-def get_model(name, *, ruleset=None):
-    """The model ``name`` means in ``ruleset`` (spec 3.5), resolved once."""
-    return lookup(name, ruleset)
+cdef Model lookup_with(object name, object ruleset, object undocumented,
+                       object enforce_patch_limit):
+    """lookup() with the policy keywords (spec 3.5, 8.6); the defaults take lookup's path."""
+    if undocumented is _ERROR and enforce_patch_limit is True:
+        return lookup(name, ruleset)
+    _registry.check_policies(undocumented, enforce_patch_limit)
+    if undocumented == "error" and enforce_patch_limit:
+        return lookup(name, ruleset)
+    if type(name) is not str or (ruleset is not None and type(ruleset) is not str):
+        return Model(_registry.resolve(name, ruleset, undocumented, enforce_patch_limit))
+    key = ("policy", ruleset, name, undocumented, enforce_patch_limit)
+    hit = vt_memo_get(_memo, key)
+    if hit is not None:
+        return <Model>hit
+    return _registry.memoised(key, _new_policy_model, name, ruleset, undocumented,
+                              enforce_patch_limit)
+
+
+def _new_policy_model(name, ruleset, undocumented, enforce_patch_limit):
+    return Model(_registry.resolve(name, ruleset, undocumented, enforce_patch_limit))
+
+
+cdef str _ERROR = "error"
+
+
+def get_model(name, *, ruleset=None, undocumented="error", enforce_patch_limit=True):
+    """The model ``name`` means in ``ruleset`` (spec 3.5), resolved once.
+    ``undocumented="assume"`` counts a known undocumented model like the documented model the
+    data names (the figures say so); ``enforce_patch_limit=False`` drops the 30,000-patch
+    rejection (spec 8.6)."""
+    return lookup_with(name, ruleset, undocumented, enforce_patch_limit)
 
 
 def count_image_tokens(width, height, model, detail="auto", *, ruleset=None,
-                       input_fidelity=None):
+                       input_fidelity=None, undocumented="error", enforce_patch_limit=True):
     """Input tokens of a width x height image on ``model`` at ``detail``."""
-    return lookup(model, ruleset).tokens(width, height, detail, input_fidelity)
+    if undocumented is _ERROR and enforce_patch_limit is True:
+        return lookup(model, ruleset).tokens(width, height, detail, input_fidelity)
+    return lookup_with(model, ruleset, undocumented, enforce_patch_limit).tokens(
+        width, height, detail, input_fidelity)
 
 
 def explain_image_tokens(width, height, model, detail="auto", *, ruleset=None,
-                         input_fidelity=None):
+                         input_fidelity=None, undocumented="error", enforce_patch_limit=True):
     """Like :func:`count_image_tokens`, with the resized size, patches or tiles."""
-    return lookup(model, ruleset).explain(width, height, detail, input_fidelity=input_fidelity)
+    return lookup_with(model, ruleset, undocumented, enforce_patch_limit).explain(
+        width, height, detail, input_fidelity=input_fidelity)
 
 
 # --- batch -----------------------------------------------------------------------------------
@@ -215,7 +248,7 @@ def explain_image_tokens(width, height, model, detail="auto", *, ruleset=None,
 
 
 def count_image_tokens_batch(widths, heights, model, detail="auto", *, ruleset=None,
-                             on_error="raise"):
+                             on_error="raise", undocumented="error", enforce_patch_limit=True):
     """Tokens for many images at once: numpy in, numpy out (int64).
 
     ``model`` and ``detail`` are each one value or one per row. A row that cannot be
@@ -225,7 +258,8 @@ def count_image_tokens_batch(widths, heights, model, detail="auto", *, ruleset=N
     global _batch
     if _batch is None:
         from ._batch_c import count_image_tokens_batch as _batch
-    return _batch(widths, heights, model, detail, ruleset, on_error)
+    return _batch(widths, heights, model, detail, ruleset, on_error, undocumented,
+                  enforce_patch_limit)
 
 
 cdef object _batch = None

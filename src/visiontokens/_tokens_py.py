@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Literal, Sequence, SupportsIndex, Union, overl
 from . import _registry
 from ._arguments import checked_dimension
 from ._errors import rejected_error
-from ._registry import DetailParams, ModelSpec, fidelity_extra
+from ._registry import DetailParams, ModelSpec, UndocumentedPolicy, fidelity_extra
 from ._results import ImageCost
 from ._spec import PATCH, TILE
 
@@ -130,25 +130,37 @@ class Model:
             tokens=tokens + extra, model=self.id, detail=p.level, scheme=self.scheme,
             width=w, height=h, resized_width=rw, resized_height=rh, patches=patches,
             tiles=tiles, ruleset=self.ruleset, multiplier=self.spec.multiplier,
-            input_fidelity=input_fidelity,
+            input_fidelity=input_fidelity, assumed_from=self.spec.assumed_from,
+            evidence=self.spec.evidence,
         )
 
 
-def get_model(name: str, *, ruleset: str | None = None) -> Model:
-    """The model ``name`` means in ``ruleset`` (spec 3.5), resolved once."""
-    return Model(_registry.resolve(name, ruleset))
+def get_model(name: str, *, ruleset: str | None = None, undocumented: UndocumentedPolicy = "error",
+              enforce_patch_limit: bool = True) -> Model:
+    """The model ``name`` means in ``ruleset`` (spec 3.5), resolved once.
+    ``undocumented="assume"`` counts a known undocumented model like the documented model the
+    data names (the figures say so); ``enforce_patch_limit=False`` drops the 30,000-patch
+    rejection (spec 8.6)."""
+    return Model(_registry.resolve(name, ruleset, undocumented, enforce_patch_limit))
 
 
 def count_image_tokens(width: Side, height: Side, model: str, detail: str | None = "auto", *,
-                       ruleset: str | None = None, input_fidelity: str | None = None) -> int:
+                       ruleset: str | None = None, input_fidelity: str | None = None,
+                       undocumented: UndocumentedPolicy = "error", enforce_patch_limit: bool = True) -> int:
     """Input tokens of a width x height image on ``model`` at ``detail``."""
-    return get_model(model, ruleset=ruleset).count(width, height, detail, input_fidelity=input_fidelity)
+    return get_model(model, ruleset=ruleset, undocumented=undocumented,
+                     enforce_patch_limit=enforce_patch_limit).count(
+        width, height, detail, input_fidelity=input_fidelity)
 
 
 def explain_image_tokens(width: Side, height: Side, model: str, detail: str | None = "auto", *,
-                         ruleset: str | None = None, input_fidelity: str | None = None) -> ImageCost:
+                         ruleset: str | None = None, input_fidelity: str | None = None,
+                         undocumented: UndocumentedPolicy = "error",
+                         enforce_patch_limit: bool = True) -> ImageCost:
     """Like :func:`count_image_tokens`, with the resized size, patches or tiles."""
-    return get_model(model, ruleset=ruleset).explain(width, height, detail, input_fidelity=input_fidelity)
+    return get_model(model, ruleset=ruleset, undocumented=undocumented,
+                     enforce_patch_limit=enforce_patch_limit).explain(
+        width, height, detail, input_fidelity=input_fidelity)
 
 
 #: One value for every row, or one per row (a sequence or an array of strings).
@@ -158,14 +170,18 @@ PerRow = Union[str, Sequence[str], "ArrayLike"]
 @overload
 def count_image_tokens_batch(widths: ArrayLike, heights: ArrayLike, model: PerRow,
                              detail: PerRow = "auto", *, ruleset: str | None = None,
-                             on_error: Literal["raise"] = "raise") -> NDArray[np.int64]: ...
+                             on_error: Literal["raise"] = "raise", undocumented: UndocumentedPolicy = "error",
+                             enforce_patch_limit: bool = True) -> NDArray[np.int64]: ...
 @overload
 def count_image_tokens_batch(widths: ArrayLike, heights: ArrayLike, model: PerRow,
                              detail: PerRow = "auto", *, ruleset: str | None = None,
-                             on_error: Literal["mask"]) -> tuple[NDArray[np.int64], NDArray[np.bool_]]: ...
+                             on_error: Literal["mask"], undocumented: UndocumentedPolicy = "error",
+                             enforce_patch_limit: bool = True,
+                             ) -> tuple[NDArray[np.int64], NDArray[np.bool_]]: ...
 def count_image_tokens_batch(widths: ArrayLike, heights: ArrayLike, model: PerRow,
                              detail: PerRow = "auto", *, ruleset: str | None = None,
                              on_error: Literal["raise", "mask"] = "raise",
+                             undocumented: UndocumentedPolicy = "error", enforce_patch_limit: bool = True,
                              ) -> NDArray[np.int64] | tuple[NDArray[np.int64], NDArray[np.bool_]]:
     """Tokens for many images at once: numpy in, numpy out (int64).
 
@@ -175,4 +191,5 @@ def count_image_tokens_batch(widths: ArrayLike, heights: ArrayLike, model: PerRo
     """
     from ._batch_py import count_image_tokens_batch as batch
 
-    return batch(widths, heights, model, detail, ruleset, on_error)
+    return batch(widths, heights, model, detail, ruleset, on_error, undocumented,
+                 enforce_patch_limit)

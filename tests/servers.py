@@ -1,0 +1,99 @@
+"""Real servers for the integration tests: uvicorn on 127.0.0.1, a random port, in a thread.
+
+``serve(app)`` starts an ASGI app under a real uvicorn server and stops it on exit;
+``FakeOpenAI`` is an upstream that answers Chat Completions and Responses calls with minimal
+valid bodies and records what it received (the bytes' hash and length, and the headers).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import socket
+import threading
+import time
+from typing import Iterator
+
+
+@contextlib.contextmanager
+def serve(app, **config) -> Iterator[str]:
+    """The base URL of ``app`` served by uvicorn on 127.0.0.1 until the block ends."""
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", **config))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+class FakeOpenAI:
+    """A raw ASGI upstream standing in for the OpenAI API."""
+
+    KEEP = 1 << 20
+
+    def __init__(self) -> None:
+        self.received: list[dict] = []
+        self.bodies: list[str] = []
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return
+        digest, length, head = hashlib.sha256(), 0, bytearray()
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            digest.update(chunk)
+            length += len(chunk)
+            if len(head) <= self.KEEP:
+                head += chunk
+            if not message.get("more_body", False):
+                break
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        record = {"path": scope["path"], "sha256": digest.hexdigest(), "length": length,
+                  "headers": headers}
+        self.received.append(record)
+        if length <= self.KEEP:  # small bodies are kept whole, for tests to look into
+            record = {**record, "body": bytes(head).decode("utf-8", "replace")}
+            self.bodies.append(record["body"])
+        answer = self.answer(scope["path"], {k: v for k, v in record.items() if k != "body"})
+        body = json.dumps(answer).encode()
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": body})
+
+    @staticmethod
+    def answer(path: str, record: dict) -> dict:
+        usage = {"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12}
+        if path.endswith("/responses"):
+            return {"id": "resp_fake", "object": "response", "created_at": 0, "status": "completed",
+                    "model": "gpt-4o", "output": [{
+                        "type": "message", "id": "msg_fake", "role": "assistant",
+                        "status": "completed", "content": [
+                            {"type": "output_text", "text": "ok", "annotations": []}]}],
+                    "usage": {"input_tokens": 10, "output_tokens": 2, "total_tokens": 12,
+                              "input_tokens_details": {"cached_tokens": 0},
+                              "output_tokens_details": {"reasoning_tokens": 0}},
+                    "parallel_tool_calls": True, "tool_choice": "auto", "tools": [],
+                    "received": record}
+        return {"id": "chatcmpl-fake", "object": "chat.completion", "created": 0,
+                "model": "gpt-4o", "choices": [{
+                    "index": 0, "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": "ok"}}],
+                "usage": usage, "received": record}

@@ -1,0 +1,348 @@
+"""ImageTokenMiddleware under a real uvicorn server (issue 10).
+
+client (httpx) -> uvicorn -> ImageTokenMiddleware -> a Starlette app proxying with httpx ->
+uvicorn -> a fake OpenAI upstream, all on 127.0.0.1. The upstream records the sha256 of the
+bytes it received: they must be the bytes the client sent, from 1 KB to 100 MB, uploaded with a
+Content-Length or chunked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import random
+import socket
+import time
+
+import httpx
+import pytest
+from headers import data_url, gif_header, jpeg_header, png_header, webp_header
+from servers import FakeOpenAI, serve
+
+pytest.importorskip("starlette", reason="starlette is in the test extra")
+pytest.importorskip("uvicorn", reason="uvicorn is in the test extra")
+from starlette.applications import Starlette  # noqa: E402
+from starlette.requests import Request  # noqa: E402
+from starlette.responses import JSONResponse  # noqa: E402
+from starlette.routing import Route  # noqa: E402
+
+import visiontokens  # noqa: E402
+from visiontokens import InvalidArgumentError  # noqa: E402
+from visiontokens.asgi import ERROR_STATE_KEY, STATE_KEY, ImageTokenMiddleware  # noqa: E402
+
+HEADER = "x-image-tokens"
+
+
+def proxy_app(upstream: str, calls: list) -> Starlette:
+    """A gateway app: forwards the body it reads (and the count header) to the upstream and
+    answers with what the upstream received, and what the middleware left in request.state."""
+
+    async def forward(request: Request) -> JSONResponse:
+        body = await request.body()
+        calls.append(request.url.path)
+        headers = {"content-type": request.headers.get("content-type", "application/json")}
+        if HEADER in request.headers:
+            headers[HEADER] = request.headers[HEADER]
+        async with httpx.AsyncClient(timeout=120) as client:
+            answer = (await client.post(upstream + request.url.path, content=body,
+                                        headers=headers)).json()
+        count = getattr(request.state, STATE_KEY, None)
+        error = getattr(request.state, ERROR_STATE_KEY, None)
+        answer["gateway"] = {"image_tokens": count.image_tokens if count else None,
+                             "error": type(error).__name__ if error else None}
+        return JSONResponse(answer)
+
+    paths = ["/v1/chat/completions", "/v1/responses", "/v1/embeddings"]
+    return Starlette(routes=[Route(p, forward, methods=["POST"]) for p in paths])
+
+
+@pytest.fixture(scope="module")
+def upstream():
+    fake = FakeOpenAI()
+    with serve(fake) as url:
+        fake.url = url
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def gateway(upstream):
+    """The middleware with every option on, over the proxying app."""
+    calls: list = []
+    app = ImageTokenMiddleware(proxy_app(upstream.url, calls), header=HEADER,
+                               reject_violations=True, max_image_tokens=50_000)
+    with serve(app) as url:
+        yield url, calls
+
+
+def image_urls(total_bytes: int, seed: int = 0) -> list[str]:
+    """Four data-URL images whose base64 adds up to about ``total_bytes``."""
+    rnd = random.Random(seed)
+    heads = [(png_header(1920, 1080), "image/png"), (jpeg_header(1800, 2400, sos=True), "image/jpeg"),
+             (webp_header(1024, 768, "VP8L"), "image/webp"), (gif_header(640, 480), "image/gif")]
+    each = max(0, total_bytes * 3 // 16 - 64)
+    # a GIF is walked to its trailer (spec 5: animation), so its padding must be sub-blocks
+    return [data_url(head + (rnd.randbytes(each) if media != "image/gif" else b""), media)
+            for head, media in heads]
+
+
+def chat_body(total_bytes: int, seed: int = 0, model: str = "gpt-4.1-mini") -> bytes:
+    parts = [{"type": "text", "text": "Compare these."}] + [
+        {"type": "image_url", "image_url": {"url": url}} for url in image_urls(total_bytes, seed)]
+    return json.dumps({"model": model, "messages": [{"role": "user", "content": parts}]}).encode()
+
+
+def responses_body(total_bytes: int, seed: int = 0) -> bytes:
+    parts = [{"type": "input_text", "text": "Compare these."}] + [
+        {"type": "input_image", "image_url": url} for url in image_urls(total_bytes, seed)]
+    return json.dumps({"model": "gpt-5.4", "input": [{"role": "user", "content": parts}]}).encode()
+
+
+def check_passed_through(answer: dict, body: bytes, counted: bool = True) -> None:
+    received = answer["received"]
+    assert received["length"] == len(body)
+    assert received["sha256"] == hashlib.sha256(body).hexdigest()
+    if counted:
+        tokens = visiontokens.count_request(body, on_unknown="upper_bound").image_tokens
+        assert int(received["headers"][HEADER]) == tokens == answer["gateway"]["image_tokens"]
+    else:
+        assert HEADER not in received["headers"] and answer["gateway"]["image_tokens"] is None
+
+
+@pytest.mark.parametrize("size", [1_000, 1_000_000, 10_000_000, 100_000_000],
+                         ids=["1KB", "1MB", "10MB", "100MB"])
+@pytest.mark.parametrize("upload", ["content-length", "chunked"])
+def test_bodies_reach_the_upstream_byte_for_byte(gateway, size, upload):
+    url, _ = gateway
+    body = chat_body(size, seed=size)
+    if upload == "chunked":  # a generator: httpx sends Transfer-Encoding: chunked
+        step = max(1, len(body) // 37)
+        content = (body[i:i + step] for i in range(0, len(body), step))
+    else:
+        content = body
+    response = httpx.post(f"{url}/v1/chat/completions", content=content, timeout=300,
+                          headers={"content-type": "application/json"})
+    assert response.status_code == 200, response.text[:500]
+    check_passed_through(response.json(), body)
+    if size == 1_000:
+        assert len(body) < 2_000
+
+
+def test_responses_bodies_and_a_spoofed_header(gateway):
+    url, _ = gateway
+    body = responses_body(200_000)
+    response = httpx.post(f"{url}/v1/responses", content=body, headers={HEADER: "0"})
+    assert response.status_code == 200
+    check_passed_through(response.json(), body)  # the client's "0" was replaced by the count
+
+
+def test_other_paths_and_methods_are_untouched(gateway):
+    url, _ = gateway
+    body = chat_body(5_000)
+    answer = httpx.post(f"{url}/v1/embeddings", content=body, headers={HEADER: "7"}).json()
+    assert answer["received"]["sha256"] == hashlib.sha256(body).hexdigest()
+    assert answer["received"]["headers"][HEADER] == "7"  # not ours to touch
+    assert answer["gateway"] == {"image_tokens": None, "error": None}
+
+
+@pytest.mark.parametrize("body,error", [
+    (b"{not json", "MalformedRequestError"),
+    (b'{"model": "gpt-4o"}', "MalformedRequestError"),
+    (b'{"model": "some-new-model", "messages": [{"role": "user", "content": [{"type": '
+     b'"image_url", "image_url": {"url": "https://example.com/a.png"}}]}]}', "UnknownModelError"),
+    (json.dumps({"model": "gpt-6-sol", "input": [{"role": "user", "content": [
+        {"type": "input_image", "image_url": data_url(png_header(64, 64))}]}]}).encode(),
+     "UndocumentedModelError"),
+])
+def test_what_cannot_be_counted_goes_on_untouched(gateway, body, error):
+    """The upstream owns these errors: the bytes go through as sent, and state says why."""
+    url, _ = gateway
+    response = httpx.post(f"{url}/v1/chat/completions", content=body, headers={HEADER: "0"})
+    assert response.status_code == 200
+    answer = response.json()
+    check_passed_through(answer, body, counted=False)  # the client's "0" is dropped too
+    assert answer["gateway"]["error"] == error
+
+
+def error_of(response: httpx.Response) -> dict:
+    payload = response.json()
+    assert set(payload) == {"error"} and set(payload["error"]) == {"message", "type", "param",
+                                                                   "code"}
+    assert response.headers["content-type"] == "application/json"
+    return payload["error"]
+
+
+@pytest.mark.parametrize("image,code,param", [
+    (data_url(gif_header(8, 8, frames=2), "image/gif"), "invalid_image_format",
+     "messages[0].content[1]"),
+    (data_url(b"BM" + bytes(60), "image/bmp"), "invalid_image_format", "messages[0].content[1]"),
+    (data_url(png_header(6000, 6000)), "image_too_large", "messages[0].content[1]"),
+    ("data:image/png;base64,iVBORw0K", "invalid_image", "messages[0].content[1]"),
+])
+def test_violations_answered_400_before_the_app(gateway, upstream, image, code, param):
+    url, calls = gateway
+    before_calls, before_up = len(calls), len(upstream.received)
+    body = json.dumps({"model": "gpt-6-astra", "messages": [{"role": "user", "content": [
+        {"type": "text", "text": "hi"}, {"type": "image_url", "image_url": {"url": image}}]}]})
+    response = httpx.post(f"{url}/v1/chat/completions", content=body)
+    assert response.status_code == 400
+    error = error_of(response)
+    assert (error["code"], error["param"], error["type"]) == (code, param, "invalid_request_error")
+    assert error["message"].startswith("/messages/0/content/1: ")
+    assert len(calls) == before_calls and len(upstream.received) == before_up
+
+
+def test_too_many_images_answered_400(gateway):
+    url, _ = gateway
+    png = data_url(png_header(8, 8))
+    body = json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": png, "detail": "low"}}] * 1501}]})
+    response = httpx.post(f"{url}/v1/chat/completions", content=body)
+    assert response.status_code == 400 and error_of(response)["code"] == "too_many_images"
+
+
+def test_over_budget_answered_429(gateway, upstream):
+    url, calls = gateway
+    before = len(upstream.received)
+    big = data_url(png_header(2048, 2048))
+    body = json.dumps({"model": "gpt-6-astra", "messages": [{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": big}}] * 20}]})  # 20 x 5,030 > 50,000
+    response = httpx.post(f"{url}/v1/chat/completions", content=body)
+    assert response.status_code == 429
+    error = error_of(response)
+    assert error["code"] == "rate_limit_exceeded" and "50000" in error["message"]
+    assert len(upstream.received) == before
+
+
+def test_413_and_policies_passed_through(upstream):
+    calls: list = []
+    app = ImageTokenMiddleware(proxy_app(upstream.url, calls), header=HEADER,
+                               max_image_tokens=1_000, over_budget_status=413,
+                               undocumented="assume", enforce_patch_limit=False,
+                               on_unknown="error")
+    with serve(app) as url:
+        body = json.dumps({"model": "gpt-6-sol", "input": [{"role": "user", "content": [
+            {"type": "input_image", "image_url": data_url(png_header(7360, 7360))}]}]})
+        response = httpx.post(f"{url}/v1/responses", content=body)
+        assert response.status_code == 413
+        assert error_of(response)["code"] == "request_too_large"
+        assert "63480" in error_of(response)["message"]  # counted like gpt-6-astra, no limit
+        # on_unknown="error": an unfetched URL is not counted, and goes on untouched
+        remote = json.dumps({"model": "gpt-5.4", "input": [{"role": "user", "content": [
+            {"type": "input_image", "image_url": "https://example.com/a.png"}]}]}).encode()
+        answer = httpx.post(f"{url}/v1/responses", content=remote).json()
+        assert answer["gateway"]["error"] == "ImageSizeUnknownError"
+        assert answer["received"]["sha256"] == hashlib.sha256(remote).hexdigest()
+
+
+def test_concurrent_requests_each_get_their_own_bytes(gateway):
+    url, _ = gateway
+    bodies = [chat_body(300_000 + 50_000 * k, seed=k) if k % 2 else responses_body(200_000, k)
+              for k in range(12)]
+
+    async def run():
+        async with httpx.AsyncClient(timeout=120) as client:
+            return await asyncio.gather(*(
+                client.post(f"{url}/v1/{'chat/completions' if k % 2 else 'responses'}",
+                            content=body) for k, body in enumerate(bodies)))
+
+    for response, body in zip(asyncio.run(run()), bodies):
+        assert response.status_code == 200
+        check_passed_through(response.json(), body)
+
+
+class _Errors(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list = []
+
+    def emit(self, record) -> None:
+        self.records.append(record)
+
+
+def test_a_client_leaving_mid_body(gateway, upstream):
+    """The client sends part of a 1 MB body and hangs up: the app is never called, the
+    server logs no error, and it goes on serving."""
+    url, calls = gateway
+    errors = _Errors()
+    logging.getLogger("uvicorn.error").addHandler(errors)
+    try:
+        before_calls, before_up = len(calls), len(upstream.received)
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port))) as sock:
+            sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\n"
+                         b"Content-Type: application/json\r\nContent-Length: 1000000\r\n\r\n"
+                         + chat_body(1_000_000)[:300_000])
+            time.sleep(0.2)
+        time.sleep(0.3)
+        assert len(calls) == before_calls and len(upstream.received) == before_up
+        body = chat_body(2_000)
+        check_passed_through(httpx.post(f"{url}/v1/chat/completions", content=body).json(), body)
+        assert errors.records == []
+    finally:
+        logging.getLogger("uvicorn.error").removeHandler(errors)
+
+
+def test_state_without_a_server():
+    """In-process: the RequestCount in scope["state"], the replayed body, and the options
+    checked at construction."""
+    seen = {}
+
+    async def app(scope, receive, send):
+        seen["state"] = scope["state"]
+        seen["message"] = await receive()
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    body = chat_body(10_000)
+    messages = [{"type": "http.request", "body": body[:100], "more_body": True},
+                {"type": "http.request", "body": body[100:], "more_body": False}]
+
+    async def receive():
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/v1/chat/completions", "headers": []}
+    asyncio.run(ImageTokenMiddleware(app)(scope, receive, send))
+    assert seen["message"] == {"type": "http.request", "body": body, "more_body": False}
+    assert seen["state"][STATE_KEY] == visiontokens.count_request(body, on_unknown="upper_bound")
+    assert sent[0]["status"] == 204
+    for bad in ({"paths": "/v1/responses"}, {"header": ""}, {"max_image_tokens": -1},
+                {"over_budget_status": 500}, {"on_unknown": "guess"}, {"undocumented": "x"},
+                {"ruleset": "1999"}, {"max_body_size": None}):
+        with pytest.raises(visiontokens.VisionTokensError):
+            ImageTokenMiddleware(app, **bad)
+    with pytest.raises(InvalidArgumentError):
+        ImageTokenMiddleware(app, fetch="yes")
+
+
+def test_bodies_over_max_body_size_pass_uncounted(upstream):
+    calls: list = []
+    app = ImageTokenMiddleware(proxy_app(upstream.url, calls), header=HEADER,
+                               max_body_size=100_000)
+    with serve(app) as url:
+        body = chat_body(1_000_000)
+        step = 16_384
+        chunks = (body[i:i + step] for i in range(0, len(body), step))
+        answer = httpx.post(f"{url}/v1/chat/completions", content=chunks, timeout=60).json()
+        check_passed_through(answer, body, counted=False)
+        assert answer["gateway"]["error"] == "RequestLimitError"
+
+
+def test_imports_stay_light():
+    """Neither `import visiontokens` nor the middleware loads a parser, a web framework or
+    LiteLLM: jiter loads on the first body given as bytes or text."""
+    import subprocess
+    import sys
+
+    heavy = ["jiter", "litellm", "starlette", "uvicorn", "httpx", "numpy", "pydantic", "openai",
+             "fastapi"]
+    code = ("import sys, visiontokens, visiontokens.asgi; "
+            f"print([m for m in {heavy!r} if m in sys.modules])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
