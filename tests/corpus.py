@@ -22,13 +22,10 @@ from headers import (
     anmf,
     gif_header,
     jpeg_header,
-    jpeg_sos,
     pillow_image,
     png_chunk,
     png_header,
     riff,
-    vp8_payload,
-    vp8l_payload,
     vp8x_payload,
     webp_chunk,
 )

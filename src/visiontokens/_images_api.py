@@ -20,7 +20,6 @@ from typing import Any, Callable
 
 from . import _registry, _spec
 from ._errors import (
-    AnimatedImageError,
     ImageSizeUnknownError,
     InvalidArgumentError,
     MalformedRequestError,

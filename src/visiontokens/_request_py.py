@@ -26,7 +26,6 @@ from ._registry import UndocumentedPolicy
 from ._extensions import twin
 from ._upper_bound import max_image_tokens
 from ._errors import (
-    AnimatedImageError,
     FetchError,
     ImageSizeUnknownError,
     InvalidArgumentError,
@@ -34,7 +33,6 @@ from ._errors import (
     PayloadTooLargeError,
     TooManyImagesError,
     VisionTokensError,
-    undecided_animation_error,
     undecided_animation_option,
 )
 from ._image_input import DEFAULT_MAX_READ, ImageInfo, animation_error, decoded_size, refused_animation
