@@ -115,15 +115,11 @@ def test_bytes_and_text_count_as_the_dict(body, ascii_only, separators, walk):
 @pytest.mark.parametrize("raw", [
     b"", b"{", b"[1, 2", b'{"model": "gpt-4o", "input": "x"} trailing', b"\xff\xfe{}",
     b'{"a": "\\ud800"}',  # a lone surrogate: jiter refuses it, json.loads takes it
-    b"[" * 300 + b"]" * 300,  # deeper than jiter's limit: json.loads decides
-    b"[" * 100_000 + b"]" * 100_000,  # deeper than Python's too: our error
     b'{"model": "gpt-4o", "input": NaN}', b"null", b"42",
 ])
 def test_bytes_errors_are_the_dict_paths(raw, walk):
     try:
         value = json.loads(raw)
-    except RecursionError:
-        expected = ("error", visiontokens.MalformedRequestError, "the request body nests too deeply")
     except ValueError as error:
         expected = ("error", visiontokens.MalformedRequestError,
                     f"the request body is not JSON: {error}")

@@ -116,7 +116,11 @@ def info_from_any(source: Any, parse_buffer: Callable[..., ImageInfo],
         raise (ArgumentTypeError if not isinstance(max_read, int) or isinstance(max_read, bool)
                else InvalidArgumentError)(f"max_read must be a positive int, got {max_read!r}")
     if isinstance(source, (str, os.PathLike)):
-        with open(source, "rb") as file:  # OSError stays OSError
+        try:
+            file = open(source, "rb")  # OSError stays OSError
+        except (ValueError, TypeError) as error:  # a NUL or a lone surrogate in the path ...
+            raise InvalidArgumentError(f"the path cannot be opened: {error}") from None
+        with file:
             return _info_from_file(file, parse_buffer, max_read)
     if callable(getattr(source, "read", None)):
         return _info_from_file(source, parse_buffer, max_read)

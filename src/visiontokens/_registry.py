@@ -167,6 +167,10 @@ _T = TypeVar("_T")
 def memoised(key: object, make: Callable[..., object], *args: object) -> object:
     """``MEMO[key]``, filled with ``make(*args)`` on a miss; kept until the next registration
     change. Callers try ``MEMO.get(key)`` first: this is the miss path."""
+    try:
+        hash(key)
+    except TypeError:  # an argument of a wrong type (a list ...): make() raises our error
+        return make(*args)
     with LOCK:
         value = MEMO.get(key)
         if value is None:

@@ -1,4 +1,4 @@
-# cython: freethreading_compatible=True
+# cython: freethreading_compatible=True, annotation_typing=False
 """count_request: the image tokens of a Chat Completions or Responses request, image by image.
 
 The walk (spec 6) only follows the paths where images live, so its work is bounded by the
@@ -13,11 +13,15 @@ Plain Python, which setup.py also compiles with Cython as is, as the module ``_r
 a gateway runs this on every request, and compiled it takes half the time; one source keeps
 the twins in step. Records are plain tuples and NamedTuples built
 directly, since this machine spends 2-3 us building a frozen dataclass.
+Compiled, annotations are not C types (annotation_typing=False): a ``str`` or ``bool``
+annotation would make Cython refuse a wrong type with a bare TypeError, or turn any object
+into a bool, before our own checks run; both twins must raise the same typed errors.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import IO, TYPE_CHECKING, Any, Awaitable, Callable, Literal, NamedTuple, TypeGuard, Union
 
@@ -267,11 +271,21 @@ def _load(body: Any) -> dict[str, Any]:
     return loaded
 
 
+#: The deepest a JSON body may nest (arrays and objects). Our own rule, the same whichever
+#: parser reads the body and however deep the caller's stack already is: json.loads failed by
+#: Python's recursion limit, so a body ~1,000 levels deep was "too deep" or "not JSON" by the
+#: caller's stack (a fuzz finding), and jiter stops at its own limit (201 arrays, 200 objects
+#: in jiter 0.x). Images sit at most 6 levels down (spec 6); no API body nests 200 deep.
+MAX_DEPTH = 200
+_TOO_DEEP = f"the request body nests deeper than {MAX_DEPTH} levels"
+
+
 def _parse_json(text: Any) -> Any:
     """JSON text or bytes to Python values. jiter (pydantic's parser) is several times faster
     than json.loads on large bodies (issue 10); anything jiter refuses (nesting deeper than its
     limit, a lone surrogate escape, bad JSON ...) goes to json.loads, so the values and the
-    errors are json.loads's whichever parser ran."""
+    errors are json.loads's whichever parser ran. Nesting deeper than MAX_DEPTH is an error
+    on either path, checked by us, never left to a parser's limit or the stack."""
     global _jiter
     if _jiter is None:
         try:
@@ -285,17 +299,68 @@ def _parse_json(text: Any) -> Any:
             # jiter reads bytes only: a str is encoded, a bytearray or memoryview copied
             data = text if isinstance(text, bytes) else (
                 text.encode() if isinstance(text, str) else bytes(text))
-            return _jiter.from_json(data)
+            value = _jiter.from_json(data)
         except (ValueError, TypeError, UnicodeError):
             pass
+        else:
+            if _nests_deeper(value, MAX_DEPTH):
+                raise MalformedRequestError(_TOO_DEEP)
+            return value
     import json
 
     try:
-        return json.loads(text if not isinstance(text, memoryview) else bytes(text))
-    except RecursionError:
-        raise MalformedRequestError("the request body nests too deeply") from None
+        if not isinstance(text, str):  # as json.loads decodes bytes (UTF-8, -16 or -32)
+            data = bytes(text) if not isinstance(text, bytes) else text
+            text = data.decode(json.detect_encoding(data), "surrogatepass")
+        # json.loads recurses once per level: the depth is checked on the text first, so it
+        # never meets the recursion limit on a body our rule refuses
+        if _text_nests_deeper(text, MAX_DEPTH):
+            raise MalformedRequestError(_TOO_DEEP)
+        return json.loads(text)
+    except MalformedRequestError:  # (a ValueError too: not to be caught as "not JSON")
+        raise
+    except RecursionError:  # within MAX_DEPTH: only when the caller's stack is nearly full
+        raise MalformedRequestError(
+            "the request body nests too deeply for the stack left to parse it") from None
     except ValueError as error:
         raise MalformedRequestError(f"the request body is not JSON: {error}") from None
+
+
+def _nests_deeper(value: Any, limit: int) -> bool:
+    """Whether parsed JSON nests more than ``limit`` arrays and objects (1: a flat object).
+    Iterative, and it visits containers only past the top level's scalars."""
+    if type(value) is not dict and type(value) is not list:
+        return False
+    pending = [(value, 1)]
+    while pending:
+        node, depth = pending.pop()
+        if depth > limit:
+            return True
+        for child in (node.values() if type(node) is dict else node):
+            if type(child) is dict or type(child) is list:
+                pending.append((child, depth + 1))
+    return False
+
+
+# A JSON string, or an unterminated one running to the end: every match attempt at a quote
+# succeeds and nothing backtracks (possessive), so a text of escaped quotes stays linear.
+_STRINGS = re.compile(r'"[^"\\]*+(?:\\.[^"\\]*+)*+(?:"|\\?\Z)', re.DOTALL)
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]++")
+
+
+def _text_nests_deeper(text: str, limit: int) -> bool:
+    """Whether JSON text opens more than ``limit`` arrays and objects at once, strings
+    skipped; linear in the text (two regular-expression passes and a loop over brackets)."""
+    brackets = _NOT_BRACKETS.sub("", _STRINGS.sub("", text))
+    depth = 0
+    for bracket in brackets:
+        if bracket == "[" or bracket == "{":
+            depth += 1
+            if depth > limit:
+                return True
+        else:
+            depth -= 1
+    return False
 
 
 _jiter: Any = None
@@ -739,6 +804,8 @@ def _resolved_model(name: str, ruleset: str | None, undocumented: str = "error",
                     enforce_patch_limit: bool = True) -> tuple[Any, Any, dict[str, str]]:
     """(ModelSpec, its fastest count, detail -> level) by request model name: resolved once
     per name and policy, in the registry's one cache; levels fill in as details are seen."""
+    if ruleset is not None and type(ruleset) is not str:  # get_model raises our error for it
+        return _model_record(name, ruleset, undocumented, enforce_patch_limit)
     key = ("request", IMPLEMENTATION, name, ruleset, undocumented, enforce_patch_limit)
     hit = _registry.MEMO.get(key)
     if hit is None:  # filled under the registry's lock: never from tables a change replaced
@@ -792,7 +859,6 @@ async def count_request_async(body: Any, *, ruleset: str | None = None, fetch: b
                               max_concurrency: object = 16) -> RequestCount:
     """count_request for async code: remote images are fetched concurrently, at most
     ``max_concurrency`` (an int) at once, and resolve_file may be a coroutine function."""
-    # (annotated object, not int: compiled, Cython would truncate 1.5 to 1 before the check)
     fetcher = _options(fetch, on_unknown, on_violation, undecided_animation, undocumented,
                        enforce_patch_limit)
     if (not isinstance(max_concurrency, int) or isinstance(max_concurrency, bool)
