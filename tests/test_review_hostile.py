@@ -209,3 +209,11 @@ def test_the_depth_error_does_not_depend_on_the_callers_stack(walk):
 def test_the_facade_uses_the_same_rule():
     with pytest.raises(visiontokens.MalformedRequestError, match=TOO_DEEP):
         visiontokens.count_request("[" * 500)
+
+
+@pytest.mark.parametrize("function", ["count_request", "count_request_async"])
+@pytest.mark.parametrize("value", [5, "resolver", b"x"], ids=repr)
+def test_a_resolve_file_that_is_not_callable_is_ours(walk, function, value):
+    # refused even when the body holds no file id, so the mistake shows on the first request
+    assert outcome(getattr(walk, function), CHAT, resolve_file=value) == (
+        ArgumentTypeError, f"resolve_file must be a callable or None, got {type(value).__name__}")

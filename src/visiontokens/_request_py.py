@@ -30,6 +30,7 @@ from ._registry import UndocumentedPolicy
 from ._extensions import twin
 from ._upper_bound import max_image_tokens
 from ._errors import (
+    ArgumentTypeError,
     FetchError,
     ImageSizeUnknownError,
     InvalidArgumentError,
@@ -710,6 +711,13 @@ def _options(fetch: Any, on_unknown: str, on_violation: str,
     raise InvalidArgumentError(f"fetch must be None, True or a Fetcher, got {fetch!r}")
 
 
+def _check_resolver(resolve_file: Any) -> None:
+    # checked up front, not when the first file id is met (a bare TypeError then, or never)
+    if resolve_file is not None and not callable(resolve_file):
+        raise ArgumentTypeError(
+            f"resolve_file must be a callable or None, got {type(resolve_file).__name__}")
+
+
 _DEFAULT_FETCHER: Fetcher | None = None
 
 
@@ -833,6 +841,7 @@ def count_request(body: Any, *, ruleset: str | None = None, fetch: bool | Fetche
     their ``content_type``), image by image. See the README for every option."""
     fetcher = _options(fetch, on_unknown, on_violation, undecided_animation, undocumented,
                        enforce_patch_limit)
+    _check_resolver(resolve_file)
     body, images = _images_api.classify(body, content_type, api, _load)
     if images is not None:  # spec 6.2: the Images API, walked in _images_api
         counted: RequestCount = images.count(
@@ -861,6 +870,7 @@ async def count_request_async(body: Any, *, ruleset: str | None = None, fetch: b
     ``max_concurrency`` (an int) at once, and resolve_file may be a coroutine function."""
     fetcher = _options(fetch, on_unknown, on_violation, undecided_animation, undocumented,
                        enforce_patch_limit)
+    _check_resolver(resolve_file)
     if (not isinstance(max_concurrency, int) or isinstance(max_concurrency, bool)
             or max_concurrency < 1):
         raise InvalidArgumentError(f"max_concurrency must be an int >= 1, got {max_concurrency!r}")
