@@ -217,3 +217,18 @@ def test_a_resolve_file_that_is_not_callable_is_ours(walk, function, value):
     # refused even when the body holds no file id, so the mistake shows on the first request
     assert outcome(getattr(walk, function), CHAT, resolve_file=value) == (
         ArgumentTypeError, f"resolve_file must be a callable or None, got {type(value).__name__}")
+
+
+@pytest.mark.parametrize("scheme", ["DATA:", "Data:", "dAtA:"])
+def test_image_info_reads_a_data_url_in_any_case(parser, scheme):
+    # as count_request does (URL schemes are case-insensitive); it was read as a file path
+    url = scheme + PNG_URL[5:]
+    for source in (url, url.encode(), bytearray(url.encode()), memoryview(url.encode())):
+        info = parser.image_info(source)
+        assert (info.width, info.height, info.format) == (100, 50, "png")
+
+
+def test_image_info_bytes_that_only_look_like_a_scheme_are_not_a_data_url(parser):
+    # '$' | 0x20 is '$', and 'D' - 0x20 is '$': only letters fold
+    with pytest.raises(visiontokens.UnsupportedImageFormatError):
+        parser.image_info(b"$ATA:image/png;base64,AAAA")

@@ -107,10 +107,12 @@ def info_from_any(source: Any, parse_buffer: Callable[..., ImageInfo],
     data or a "data:" URL (bytes or str) in memory; any other str, or a path, is a file."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = byte_view(source)
-        if data[:5] == b"data:":  # (a bytes-like data URL: its bytes, whatever the item size)
+        # (a bytes-like data URL: its bytes, whatever the item size). URL schemes are
+        # case-insensitive (RFC 3986 3.1): "DATA:" is a data URL, as in count_request.
+        if bytes(data[:5]).lower() == b"data:":
             return parse_data_url(bytes(data))
         return parse_buffer(data)
-    if isinstance(source, str) and source.startswith("data:"):
+    if isinstance(source, str) and source[:5].lower() == "data:":
         return parse_data_url(source)
     if type(max_read) is not int or max_read < 1:
         raise (ArgumentTypeError if not isinstance(max_read, int) or isinstance(max_read, bool)
