@@ -2,7 +2,8 @@
 
 ``serve(app)`` starts an ASGI app under a real uvicorn server and stops it on exit;
 ``FakeOpenAI`` is an upstream that answers Chat Completions, Responses and Images API calls
-(generations, edits) with minimal valid bodies and records what it received (the bytes' hash and length, and the headers).
+(generations, edits) with minimal valid bodies and records what it received (the bytes' hash
+and length, and the headers).
 """
 
 from __future__ import annotations

@@ -378,7 +378,8 @@ def pictures():
 
 def through_sdk(url: str, call) -> tuple[dict, httpx.Request]:
     """``call(client)`` made by the official SDK pointed at the gateway (a raw response, or
-    an httpx one): (what the gateway answered, the request the SDK sent, its own JSON or multipart encoding, as bytes)."""
+    an httpx one): (what the gateway answered, the request the SDK sent: its own JSON or
+    multipart encoding, as bytes)."""
     openai = pytest.importorskip("openai")
     sent: list[httpx.Request] = []
     with httpx.Client(event_hooks={"request": [lambda r: sent.append(r) or r.read()]},
@@ -439,7 +440,7 @@ def test_multipart_edits_through_the_sdk(gateway, pictures, fidelity):
 
 def test_json_edits(gateway, pictures):
     """An edit as JSON (``images: [{image_url}]``), posted by the SDK as the API documents it."""
-    openai = pytest.importorskip("openai")
+    pytest.importorskip("openai")
     url, _ = gateway
     body = {"model": "gpt-image-1", "prompt": "x", "input_fidelity": "high",
             "images": [{"image_url": data_url(pictures["jpeg"], "image/jpeg")},
@@ -499,6 +500,13 @@ def test_images_bodies_that_cannot_be_counted_go_on_untouched(gateway, pictures)
     answer = httpx.post(f"{url}/v1/images/generations", content=edit, headers=SPOOFED).json()
     counted = check_passed_through(answer, edit, api="images.generations")
     assert counted is not None and counted.image_tokens == 0 and counted.images == ()
+    # a size the model does not take: the upstream's 400 to give, not ours; output 0
+    odd = json.dumps({"model": "gpt-image-2", "prompt": "x", "size": "1000x1000"}).encode()
+    answer = httpx.post(f"{url}/v1/images/generations", content=odd, headers=SPOOFED).json()
+    counted = check_passed_through(answer, odd, api="images.generations",
+                                   on_violation="collect")
+    assert counted is not None and counted.output_image_tokens == 0
+    assert [type(v).__name__ for v in counted.violations] == ["UnsupportedSizeError"]
     form, content_type = multipart([("model", b"gpt-image-1"), ("prompt", b"x"),
                                     ("image", pictures["png"], "a.png")])
     generation = json.dumps({"model": "gpt-image-1", "prompt": "x"}).encode()

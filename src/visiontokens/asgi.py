@@ -46,7 +46,8 @@ DEFAULT_PATHS = ("/v1/chat/completions", "/v1/responses", "/v1/images/generation
                  "/v1/images/edits")
 #: A path ending so is told to count_request as that endpoint (spec 6.2: a generations body and
 #: an edit body are told apart by the endpoint, not only by their shape).
-IMAGES_ENDPOINTS = (("/images/generations", "images.generations"), ("/images/edits", "images.edits"))
+IMAGES_ENDPOINTS = (("/images/generations", "images.generations"),
+                    ("/images/edits", "images.edits"))
 #: The suffix of the header that says whether the output figure is an upper bound.
 UPPER_BOUND_SUFFIX = "-upper-bound"
 #: Where the count goes in ``scope["state"]``, and why a body was not counted.

@@ -2,8 +2,8 @@
 
 A LiteLLM ``CustomLogger`` whose ``async_pre_call_hook`` counts the images of the request the
 proxy is about to send (its ``data``: Chat Completions, Responses, and the Images API's image
-generations and edits, spec 6.2), stores the count in the request's metadata, and refuses spec-5 violations (HTTP 400) and requests over an image-token
-budget (HTTP 429, or 413) by raising the ``fastapi.HTTPException`` that LiteLLM turns into an
+generations and edits, spec 6.2), stores the count in the request's metadata, and refuses
+spec-5 violations (HTTP 400) and requests over an image-token budget (HTTP 429, or 413) by raising the ``fastapi.HTTPException`` that LiteLLM turns into an
 OpenAI-shaped error. Register it in the proxy's ``config.yaml``::
 
     litellm_settings:
@@ -67,11 +67,13 @@ class ImageTokenHook(CustomLogger):
     Image generations are counted from LiteLLM's ``data`` as the endpoint it names (LiteLLM
     adds a ``messages`` copy of the prompt for its guardrails; it is not read). Image edits
     reach the hook as uploaded files (``BytesIO``): they are counted as the multipart form
-    the client sent, rebuilt with the fields above and the files' bytes (one transient copy).
+    the client sent, rebuilt from the fields the count reads and the files' bytes (one
+    transient copy).
     """
 
     def __init__(self, *, reject_violations: bool = True, max_image_tokens: int | None = None,
-                 max_output_image_tokens: int | None = None, over_budget_status: int = 429, models: Mapping[str, str] | None = None,
+                 max_output_image_tokens: int | None = None, over_budget_status: int = 429,
+                 models: Mapping[str, str] | None = None,
                  ruleset: str | None = None, fetch: Any = None, resolve_file: Any = None,
                  on_unknown: str = "upper_bound", undocumented: str = "error",
                  enforce_patch_limit: bool = True, **kwargs: Any) -> None:
