@@ -334,6 +334,9 @@ def test_multipart_image_edit_counted(proxy, pictures, fidelity):
     assert stored["images"] == len(expected.images) == 3  # two images and the unbilled mask
     assert (stored["output_tokens"], stored["output_upper_bound"]) == (4160, False)
     assert stored["output_tokens"] == expected.output_image_tokens
+    # LiteLLM sent the edit on as a form of its own, with the images and without our count
+    upstream = proxy["upstream"].bodies[-1]
+    assert "image_tokens" not in upstream and upstream.count('filename="') >= 2
 
 
 def test_image_edit_violations_and_output_budget(proxy, pictures):
