@@ -15,7 +15,6 @@ directly, so both raise the same errors with the same messages.
 """
 
 cimport cython
-from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.object cimport PyObject, PyTypeObject
 from cpython.ref cimport Py_DECREF, Py_INCREF
@@ -1161,9 +1160,8 @@ def parse_buffer(data, complete=True):
     if type(data) is bytes:
         return parse_bytes_at(<const uint8_t*>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data),
                               whole)
-    if type(data) is bytearray:
-        return parse_bytes_at(<const uint8_t*>PyByteArray_AS_STRING(data),
-                              PyByteArray_GET_SIZE(data), whole)
+    # A bytearray (or any other buffer) is read through a buffer export held for the whole
+    # parse: another thread cannot resize it under us (without the GIL it could run meanwhile).
     data = fmt.byte_view(data)  # any memoryview as a flat run of bytes, or a typed error
     if type(data) is bytes:
         return parse_buffer(data, whole)
@@ -1241,8 +1239,4 @@ def image_info(source, *, max_read=fmt.DEFAULT_MAX_READ):
         data, size = <const uint8_t*>PyUnicode_DATA(source), PyUnicode_GET_LENGTH(source)
         if size >= 5 and memcmp(data, b"data:", 5) == 0:
             return parse_data_url_at(data, size, source)
-    elif type(source) is bytearray:  # (a file read into a buffer; a data URL takes the long way)
-        data, size = <const uint8_t*>PyByteArray_AS_STRING(source), PyByteArray_GET_SIZE(source)
-        if not (size >= 5 and memcmp(data, b"data:", 5) == 0):
-            return parse_bytes_at(data, size, True)
     return fmt.info_from_any(source, parse_buffer, parse_data_url, max_read)  # the rest
