@@ -1,8 +1,9 @@
 """Real servers for the integration tests: uvicorn on 127.0.0.1, a random port, in a thread.
 
 ``serve(app)`` starts an ASGI app under a real uvicorn server and stops it on exit;
-``FakeOpenAI`` is an upstream that answers Chat Completions and Responses calls with minimal
-valid bodies and records what it received (the bytes' hash and length, and the headers).
+``FakeOpenAI`` is an upstream that answers Chat Completions, Responses and Images API calls
+(generations, edits) with minimal valid bodies and records what it received (the bytes' hash
+and length, and the headers).
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ def serve(app, **config) -> Iterator[str]:
         server.should_exit = True
         thread.join(10)
         sock.close()
+
+
+# a 1x1 PNG, base64: the "generated" image of the fake Images API
+_ONE_PIXEL_PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGA"
+                  "hKmMIQAAAABJRU5ErkJggg==")
 
 
 class FakeOpenAI:
@@ -81,6 +87,12 @@ class FakeOpenAI:
     @staticmethod
     def answer(path: str, record: dict) -> dict:
         usage = {"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12}
+        if path.endswith(("/images/generations", "/images/edits")):
+            # one tiny generated image, as b64_json (what GPT Image models return)
+            return {"created": 0, "data": [{"b64_json": _ONE_PIXEL_PNG}],
+                    "usage": {"input_tokens": 10, "output_tokens": 272, "total_tokens": 282,
+                              "input_tokens_details": {"image_tokens": 0, "text_tokens": 10}},
+                    "received": record}
         if path.endswith("/responses"):
             return {"id": "resp_fake", "object": "response", "created_at": 0, "status": "completed",
                     "model": "gpt-4o", "output": [{

@@ -3,7 +3,9 @@
 client (httpx) -> uvicorn -> ImageTokenMiddleware -> a Starlette app proxying with httpx ->
 uvicorn -> a fake OpenAI upstream, all on 127.0.0.1. The upstream records the sha256 of the
 bytes it received: they must be the bytes the client sent, from 1 KB to 100 MB, uploaded with a
-Content-Length or chunked.
+Content-Length or chunked. The Images API (issue 11): generations and edits, JSON and the
+multipart/form-data the official SDK encodes, with real PNG and JPEG images; the figures in the
+headers and in request.state are count_request's on the same bytes, output tokens included.
 """
 
 from __future__ import annotations
@@ -30,9 +32,18 @@ from starlette.routing import Route  # noqa: E402
 
 import visiontokens  # noqa: E402
 from visiontokens import InvalidArgumentError  # noqa: E402
-from visiontokens.asgi import ERROR_STATE_KEY, STATE_KEY, ImageTokenMiddleware  # noqa: E402
+from visiontokens.asgi import (  # noqa: E402
+    ERROR_STATE_KEY,
+    STATE_KEY,
+    UPPER_BOUND_SUFFIX,
+    ImageTokenMiddleware,
+)
 
 HEADER = "x-image-tokens"
+OUTPUT_HEADER = "x-output-image-tokens"
+OUTPUT_BOUND_HEADER = OUTPUT_HEADER + UPPER_BOUND_SUFFIX
+OURS = (HEADER, OUTPUT_HEADER, OUTPUT_BOUND_HEADER)
+SPOOFED = {HEADER: "0", OUTPUT_HEADER: "0", OUTPUT_BOUND_HEADER: "false"}  # a client's own
 
 
 def proxy_app(upstream: str, calls: list) -> Starlette:
@@ -43,8 +54,9 @@ def proxy_app(upstream: str, calls: list) -> Starlette:
         body = await request.body()
         calls.append(request.url.path)
         headers = {"content-type": request.headers.get("content-type", "application/json")}
-        if HEADER in request.headers:
-            headers[HEADER] = request.headers[HEADER]
+        for name in OURS:
+            if name in request.headers:
+                headers[name] = request.headers[name]
         async with httpx.AsyncClient(timeout=120) as client:
             answer = (await client.post(upstream + request.url.path, content=body,
                                         headers=headers)).json()
@@ -52,9 +64,12 @@ def proxy_app(upstream: str, calls: list) -> Starlette:
         error = getattr(request.state, ERROR_STATE_KEY, None)
         answer["gateway"] = {"image_tokens": count.image_tokens if count else None,
                              "error": type(error).__name__ if error else None}
+        if count is not None and count.output_image_tokens:
+            answer["gateway"]["output"] = [count.output_image_tokens, count.output_upper_bound]
         return JSONResponse(answer)
 
-    paths = ["/v1/chat/completions", "/v1/responses", "/v1/embeddings"]
+    paths = ["/v1/chat/completions", "/v1/responses", "/v1/embeddings", "/v1/images/generations",
+             "/v1/images/edits"]
     return Starlette(routes=[Route(p, forward, methods=["POST"]) for p in paths])
 
 
@@ -71,7 +86,8 @@ def gateway(upstream):
     """The middleware with every option on, over the proxying app."""
     calls: list = []
     app = ImageTokenMiddleware(proxy_app(upstream.url, calls), header=HEADER,
-                               reject_violations=True, max_image_tokens=50_000)
+                               output_header=OUTPUT_HEADER, reject_violations=True,
+                               max_image_tokens=50_000, max_output_image_tokens=30_000)
     with serve(app) as url:
         yield url, calls
 
@@ -99,15 +115,25 @@ def responses_body(total_bytes: int, seed: int = 0) -> bytes:
     return json.dumps({"model": "gpt-5.4", "input": [{"role": "user", "content": parts}]}).encode()
 
 
-def check_passed_through(answer: dict, body: bytes, counted: bool = True) -> None:
+def check_passed_through(answer: dict, body: bytes, counted: bool = True,
+                         **how) -> visiontokens.RequestCount | None:
+    """The upstream got ``body`` unchanged, with our headers carrying count_request's figures
+    on the same bytes (``how``: its content_type and api), or none of them."""
     received = answer["received"]
     assert received["length"] == len(body)
     assert received["sha256"] == hashlib.sha256(body).hexdigest()
-    if counted:
-        tokens = visiontokens.count_request(body, on_unknown="upper_bound").image_tokens
-        assert int(received["headers"][HEADER]) == tokens == answer["gateway"]["image_tokens"]
-    else:
-        assert HEADER not in received["headers"] and answer["gateway"]["image_tokens"] is None
+    headers = received["headers"]
+    if not counted:
+        assert not any(name in headers for name in OURS)
+        assert answer["gateway"]["image_tokens"] is None
+        return None
+    expected = visiontokens.count_request(body, on_unknown="upper_bound", **how)
+    assert int(headers[HEADER]) == expected.image_tokens == answer["gateway"]["image_tokens"]
+    assert int(headers[OUTPUT_HEADER]) == expected.output_image_tokens
+    assert headers[OUTPUT_BOUND_HEADER] == ("true" if expected.output_upper_bound else "false")
+    assert answer["gateway"].get("output", [0, False]) == [expected.output_image_tokens,
+                                                           expected.output_upper_bound]
+    return expected
 
 
 @pytest.mark.parametrize("size", [1_000, 1_000_000, 10_000_000, 100_000_000],
@@ -132,7 +158,7 @@ def test_bodies_reach_the_upstream_byte_for_byte(gateway, size, upload):
 def test_responses_bodies_and_a_spoofed_header(gateway):
     url, _ = gateway
     body = responses_body(200_000)
-    response = httpx.post(f"{url}/v1/responses", content=body, headers={HEADER: "0"})
+    response = httpx.post(f"{url}/v1/responses", content=body, headers=SPOOFED)
     assert response.status_code == 200
     check_passed_through(response.json(), body)  # the client's "0" was replaced by the count
 
@@ -158,7 +184,7 @@ def test_other_paths_and_methods_are_untouched(gateway):
 def test_what_cannot_be_counted_goes_on_untouched(gateway, body, error):
     """The upstream owns these errors: the bytes go through as sent, and state says why."""
     url, _ = gateway
-    response = httpx.post(f"{url}/v1/chat/completions", content=body, headers={HEADER: "0"})
+    response = httpx.post(f"{url}/v1/chat/completions", content=body, headers=SPOOFED)
     assert response.status_code == 200
     answer = response.json()
     check_passed_through(answer, body, counted=False)  # the client's "0" is dropped too
@@ -319,6 +345,11 @@ def test_state_without_a_server():
             ImageTokenMiddleware(app, **bad)
     with pytest.raises(InvalidArgumentError):
         ImageTokenMiddleware(app, fetch="yes")
+    for bad in ({"output_header": " "}, {"max_output_image_tokens": 1.5},
+                {"header": "x-t", "output_header": "X-T"},
+                {"header": "x-t-upper-bound", "output_header": "x-t"}):
+        with pytest.raises(InvalidArgumentError):
+            ImageTokenMiddleware(app, **bad)
 
 
 def test_bodies_over_max_body_size_pass_uncounted(upstream):
@@ -332,6 +363,163 @@ def test_bodies_over_max_body_size_pass_uncounted(upstream):
         answer = httpx.post(f"{url}/v1/chat/completions", content=chunks, timeout=60).json()
         check_passed_through(answer, body, counted=False)
         assert answer["gateway"]["error"] == "RequestLimitError"
+
+
+# --- the Images API (issue 11) -------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def pictures():
+    from headers import pillow_image
+
+    return {"png": pillow_image("PNG", (1200, 800)), "jpeg": pillow_image("JPEG", (1800, 2400)),
+            "mask": pillow_image("PNG", (1200, 800), mode="RGBA"),
+            "gif": pillow_image("GIF", (64, 64), frames=3)}
+
+
+def through_sdk(url: str, call) -> tuple[dict, httpx.Request]:
+    """``call(client)`` made by the official SDK pointed at the gateway (a raw response, or
+    an httpx one): (what the gateway answered, the request the SDK sent: its own JSON or
+    multipart encoding, as bytes)."""
+    openai = pytest.importorskip("openai")
+    sent: list[httpx.Request] = []
+    with httpx.Client(event_hooks={"request": [lambda r: sent.append(r) or r.read()]},
+                      timeout=60) as http:
+        client = openai.OpenAI(api_key="sk-test", base_url=f"{url}/v1", http_client=http,
+                               max_retries=0)
+        raw = call(client)
+    (request,) = sent
+    return getattr(raw, "http_response", raw).json(), request
+
+
+def how(request: httpx.Request, api: str) -> dict:
+    """count_request's arguments for the SDK's request, as the middleware gives them."""
+    content_type = request.headers["content-type"]
+    return {"api": api,
+            "content_type": content_type if content_type.startswith("multipart/") else None}
+
+
+@pytest.mark.parametrize("model,size,quality,n,partial_images", [
+    ("gpt-image-1", "1024x1536", "high", 2, None),
+    ("gpt-image-2", "1536x1024", "auto", 1, 2),  # quality auto: an upper bound (spec 6.2)
+    ("gpt-image-1.5", "auto", "low", 3, None),
+])
+def test_image_generations_through_the_sdk(gateway, model, size, quality, n, partial_images):
+    url, _ = gateway
+    extra = {} if partial_images is None else {"partial_images": partial_images, "stream": False}
+    answer, request = through_sdk(url, lambda client: client.with_raw_response.images.generate(
+        model=model, prompt="a lighthouse at dusk", size=size, quality=quality, n=n, **extra))
+    assert request.url.path == "/v1/images/generations"
+    expected = check_passed_through(answer, request.content,
+                                    **how(request, "images.generations"))
+    assert expected is not None and expected.api == "images.generations"
+    assert expected.output_image_tokens == visiontokens.count_output_image_tokens(
+        model, size, quality, n=n, partial_images=partial_images or 0)
+    assert expected.output_upper_bound is (quality == "auto" or size == "auto")
+    assert answer["received"]["headers"]["content-type"] == "application/json"
+
+
+@pytest.mark.parametrize("fidelity", [None, "high"])
+def test_multipart_edits_through_the_sdk(gateway, pictures, fidelity):
+    url, _ = gateway
+    extra = {} if fidelity is None else {"input_fidelity": fidelity}
+    answer, request = through_sdk(url, lambda client: client.with_raw_response.images.edit(
+        model="gpt-image-1", prompt="add a hat", image=[
+            ("a.png", pictures["png"], "image/png"), ("b.jpg", pictures["jpeg"], "image/jpeg")],
+        mask=("mask.png", pictures["mask"], "image/png"), size="1024x1024", quality="medium",
+        n=2, **extra))
+    content_type = request.headers["content-type"]
+    assert content_type.startswith("multipart/form-data; boundary=")
+    assert answer["received"]["headers"]["content-type"] == content_type  # as the client sent it
+    expected = check_passed_through(answer, request.content, **how(request, "images.edits"))
+    assert expected is not None and expected.api == "images.edits"
+    assert expected.image_tokens == sum(
+        visiontokens.count_image_tokens(w, h, "gpt-image-1", input_fidelity=fidelity)
+        for w, h in ((1200, 800), (1800, 2400)))
+    assert (expected.output_image_tokens, expected.output_upper_bound) == (2 * 1056, False)
+
+
+def test_json_edits(gateway, pictures):
+    """An edit as JSON (``images: [{image_url}]``), posted by the SDK as the API documents it."""
+    pytest.importorskip("openai")
+    url, _ = gateway
+    body = {"model": "gpt-image-1", "prompt": "x", "input_fidelity": "high",
+            "images": [{"image_url": data_url(pictures["jpeg"], "image/jpeg")},
+                       {"image_url": data_url(pictures["png"])}],
+            "mask": {"image_url": data_url(pictures["mask"])}, "quality": "low",
+            "size": "1536x1024"}
+    answer, request = through_sdk(url, lambda client: client.post(
+        "/images/edits", cast_to=httpx.Response, body=body))
+    assert request.headers["content-type"] == "application/json"
+    expected = check_passed_through(answer, request.content, **how(request, "images.edits"))
+    assert expected is not None
+    assert expected.image_tokens == visiontokens.count_image_tokens(
+        1800, 2400, "gpt-image-1", input_fidelity="high") + visiontokens.count_image_tokens(
+        1200, 800, "gpt-image-1", input_fidelity="high")
+    assert (expected.output_image_tokens, expected.output_upper_bound) == (400, False)
+
+
+def test_images_refusals(gateway, upstream, pictures):
+    """An animated upload and 17 images: 400 as the API would answer; a generation over the
+    output budget (30,000): 429. None reaches the app or the upstream."""
+    from forms import multipart
+
+    url, calls = gateway
+    before_calls, before_up = len(calls), len(upstream.received)
+    form, content_type = multipart([("model", b"gpt-image-1"), ("prompt", b"x"),
+                                    ("image[]", pictures["png"], "a.png"),
+                                    ("image[]", pictures["gif"], "b.gif")])
+    response = httpx.post(f"{url}/v1/images/edits", content=form,
+                          headers={"content-type": content_type})
+    assert response.status_code == 400
+    error = error_of(response)
+    assert (error["code"], error["param"]) == ("invalid_image_format", "image[1]")
+    form, content_type = multipart([("model", b"gpt-image-1"), ("prompt", b"x")]
+                                   + [("image[]", pictures["png"], "a.png")] * 17)
+    response = httpx.post(f"{url}/v1/images/edits", content=form,
+                          headers={"content-type": content_type})
+    assert response.status_code == 400 and error_of(response)["code"] == "too_many_images"
+    body = json.dumps({"model": "gpt-image-2", "prompt": "x", "size": "3840x2160",
+                       "quality": "high", "n": 3}).encode()  # 3 x 13,342 > 30,000
+    response = httpx.post(f"{url}/v1/images/generations", content=body)
+    assert response.status_code == 429
+    error = error_of(response)
+    assert error["code"] == "rate_limit_exceeded"
+    assert error["message"].startswith("the request's generated images cost 40026 output tokens")
+    assert len(calls) == before_calls and len(upstream.received) == before_up
+
+
+def test_images_bodies_that_cannot_be_counted_go_on_untouched(gateway, pictures):
+    """The endpoint tells the body's kind: an edit body posted to generations is counted as
+    the generation it is sent as; a form posted to generations, and a JSON generation posted
+    to edits, go on uncounted (the upstream owns those errors), spoofed headers dropped."""
+    from forms import multipart
+
+    url, _ = gateway
+    edit = json.dumps({"model": "gpt-image-1", "prompt": "x", "quality": "low",
+                       "images": [{"image_url": data_url(pictures["png"])}]}).encode()
+    answer = httpx.post(f"{url}/v1/images/generations", content=edit, headers=SPOOFED).json()
+    counted = check_passed_through(answer, edit, api="images.generations")
+    assert counted is not None and counted.image_tokens == 0 and counted.images == ()
+    # a size the model does not take: the upstream's 400 to give, not ours; output 0
+    odd = json.dumps({"model": "gpt-image-2", "prompt": "x", "size": "1000x1000"}).encode()
+    answer = httpx.post(f"{url}/v1/images/generations", content=odd, headers=SPOOFED).json()
+    counted = check_passed_through(answer, odd, api="images.generations",
+                                   on_violation="collect")
+    assert counted is not None and counted.output_image_tokens == 0
+    assert [type(v).__name__ for v in counted.violations] == ["UnsupportedSizeError"]
+    form, content_type = multipart([("model", b"gpt-image-1"), ("prompt", b"x"),
+                                    ("image", pictures["png"], "a.png")])
+    generation = json.dumps({"model": "gpt-image-1", "prompt": "x"}).encode()
+    for path, body, headers, error in [
+            ("generations", form, {"content-type": content_type}, "InvalidArgumentError"),
+            ("edits", generation, {}, "MalformedRequestError"),
+            ("edits", form[:-40], {"content-type": content_type}, "MalformedRequestError"),
+            ("generations", json.dumps({"model": "dall-e-3", "prompt": "x"}).encode(), {},
+             "UnknownModelError")]:
+        answer = httpx.post(f"{url}/v1/images/{path}", content=body,
+                            headers={**SPOOFED, **headers}).json()
+        check_passed_through(answer, body, counted=False)
+        assert answer["gateway"]["error"] == error
 
 
 def test_imports_stay_light():

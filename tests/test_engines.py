@@ -143,7 +143,7 @@ def dask_client():
     from dask.distributed import Client, LocalCluster
 
     cluster = LocalCluster(processes=True, n_workers=2, threads_per_worker=1,
-                           dashboard_address=None, host="127.0.0.1")
+                           dashboard_address=":0", host="127.0.0.1")
     client = Client(cluster)
     yield client
     client.close()

@@ -1,4 +1,4 @@
-"""Fuzzing that keeps running (issue 12, item 4): the targets of fuzz/targets.py, short here.
+"""Fuzzing that keeps running (issue 12, item 4): the targets of fuzz/fuzz_targets.py, short here.
 
 Every test run replays the seed corpus (fuzz/corpus/<target>/: real images, edge headers,
 data URLs, request bodies, and any input a fuzzer ever found), then mutates it with

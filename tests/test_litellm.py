@@ -4,7 +4,10 @@ The test starts ``litellm --config ...`` as a subprocess on 127.0.0.1, in front 
 OpenAI upstream (uvicorn, 127.0.0.1), with the hook registered in config.yaml as a user would:
 the ready instance by module path, and a subclass of the hook from a file next to the config
 (it records the metadata the hook stored, through LiteLLM's success callback). Requests go
-through the proxy with httpx and with the official SDK.
+through the proxy with httpx and with the official SDK. The Images API (issue 11): image
+generations and multipart edits encoded by the official SDK go through the proxy to the same
+fake upstream, and the hook's figures are held to ``count_request`` on the very bytes the SDK
+sent.
 """
 
 from __future__ import annotations
@@ -47,13 +50,15 @@ RECORDER = textwrap.dedent('''
             with open(os.environ["VT_RECORD"], "a") as out:
                 out.write(json.dumps({"image_tokens": stored}) + "\\n")
 
-    hook = Recording(max_image_tokens=20_000, models={"vision-prod": "gpt-4.1-mini"})
+    hook = Recording(max_image_tokens=20_000, max_output_image_tokens=20_000,
+                     models={"vision-prod": "gpt-4.1-mini"})
 ''')
 
 
 def config(upstream: str) -> str:
     models = [("gpt-4o", "gpt-4o"), ("gpt-6-astra", "gpt-6-astra"), ("gpt-5.4", "gpt-5.4"),
-              ("vision-prod", "gpt-4.1-mini"), ("openai/gpt-4.1", "gpt-4.1")]
+              ("vision-prod", "gpt-4.1-mini"), ("openai/gpt-4.1", "gpt-4.1"),
+              ("gpt-image-1", "gpt-image-1"), ("gpt-image-2", "gpt-image-2")]
     entries = "".join(f"""
   - model_name: {name}
     litellm_params:
@@ -238,3 +243,120 @@ def test_text_only_and_uncountable_bodies_go_through(proxy):
                     {"model": "gpt-4o", "messages": [{"role": "user", "content": "hello"}]})
     assert response.status_code == 200
     assert last_record(proxy, seen)["image_tokens"]["total"] == 0
+
+
+# --- the Images API (issue 11) -------------------------------------------------------------------
+
+def sdk_request(call) -> httpx.Request:
+    """The request the official SDK builds for ``call(client)``, caught before it leaves:
+    its own JSON or multipart encoding, byte for byte."""
+    openai = pytest.importorskip("openai")
+    caught = []
+
+    def catch(request: httpx.Request) -> httpx.Response:
+        request.read()
+        caught.append(request)
+        return httpx.Response(200, json={"created": 0, "data": []})
+
+    with httpx.Client(transport=httpx.MockTransport(catch)) as http:
+        call(openai.OpenAI(api_key="sk-x", base_url="http://sdk.invalid/v1", http_client=http,
+                           max_retries=0))
+    (request,) = caught
+    return request
+
+
+def send_as_sdk(proxy, request: httpx.Request) -> httpx.Response:
+    """The SDK's bytes and content type, sent to the proxy."""
+    return httpx.post(proxy["url"] + request.url.path, content=request.content, timeout=60,
+                      headers={"Authorization": f"Bearer {proxy['key']}",
+                               "content-type": request.headers["content-type"]})
+
+
+def expected_count(request: httpx.Request):
+    content_type = request.headers["content-type"]
+    return visiontokens.count_request(
+        request.content, on_unknown="upper_bound",
+        content_type=content_type if content_type.startswith("multipart/") else None)
+
+
+@pytest.fixture(scope="module")
+def pictures():
+    from headers import pillow_image
+
+    return {"png": pillow_image("PNG", (1200, 800)), "jpeg": pillow_image("JPEG", (600, 600)),
+            "mask": pillow_image("PNG", (1200, 800), mode="RGBA")}
+
+
+@pytest.mark.parametrize("model,size,quality,n", [
+    ("gpt-image-1", "1024x1536", "medium", 2),
+    ("gpt-image-2", "1536x1024", "auto", 1),  # quality auto: an upper bound (spec 6.2)
+])
+def test_image_generation_counted(proxy, model, size, quality, n):
+    request = sdk_request(lambda client: client.images.generate(
+        model=model, prompt="a lighthouse", size=size, quality=quality, n=n))
+    seen, before = records(proxy), len(proxy["upstream"].received)
+    response = send_as_sdk(proxy, request)
+    assert response.status_code == 200, response.text
+    assert proxy["upstream"].received[before]["path"] == "/v1/images/generations"
+    stored = last_record(proxy, seen)["image_tokens"]
+    expected = expected_count(request)
+    assert expected.api == "images.generations" and expected.output_image_tokens > 0
+    assert (stored["output_tokens"], stored["output_upper_bound"]) == (
+        expected.output_image_tokens, expected.output_upper_bound)
+    assert (stored["total"], stored["images"], stored["model"]) == (0, 0, model)
+    assert stored["output_upper_bound"] is (quality == "auto")
+    assert stored["output_tokens"] == visiontokens.count_output_image_tokens(
+        model, size, quality, n=n)
+    sent = json.loads(proxy["upstream"].bodies[before])
+    assert "image_tokens" not in json.dumps(sent)  # the count stays in the proxy
+
+
+@pytest.mark.parametrize("fidelity", ["low", "high"])
+def test_multipart_image_edit_counted(proxy, pictures, fidelity):
+    """The SDK's multipart edit, through the proxy: LiteLLM hands the hook the uploads as
+    files; the figures equal count_request on the SDK's own bytes."""
+    request = sdk_request(lambda client: client.images.edit(
+        model="gpt-image-1", prompt="add a hat", image=[
+            ("a.png", pictures["png"], "image/png"), ("b.jpg", pictures["jpeg"], "image/jpeg")],
+        mask=("mask.png", pictures["mask"], "image/png"), input_fidelity=fidelity,
+        size="1024x1024", quality="high", n=1))
+    assert request.headers["content-type"].startswith("multipart/form-data")
+    seen, before = records(proxy), len(proxy["upstream"].received)
+    response = send_as_sdk(proxy, request)
+    assert response.status_code == 200, response.text
+    assert proxy["upstream"].received[before]["path"] == "/v1/images/edits"
+    stored = last_record(proxy, seen)["image_tokens"]
+    expected = expected_count(request)
+    assert expected.api == "images.edits"
+    assert stored["total"] == expected.image_tokens == sum(
+        visiontokens.count_image_tokens(w, h, "gpt-image-1", input_fidelity=fidelity)
+        for w, h in ((1200, 800), (600, 600)))
+    assert stored["images"] == len(expected.images) == 3  # two images and the unbilled mask
+    assert (stored["output_tokens"], stored["output_upper_bound"]) == (4160, False)
+    assert stored["output_tokens"] == expected.output_image_tokens
+    # LiteLLM sent the edit on as a form of its own, with the images and without our count
+    upstream = proxy["upstream"].bodies[-1]
+    assert "image_tokens" not in upstream and upstream.count('filename="') >= 2
+
+
+def test_image_edit_violations_and_output_budget(proxy, pictures):
+    """An animated GIF upload is refused (400), and so is a generation over the output
+    budget of 20,000 (429), before the upstream is called."""
+    from headers import pillow_image
+
+    before = len(proxy["upstream"].received)
+    animated = pillow_image("GIF", (64, 64), frames=3)
+    edit = sdk_request(lambda client: client.images.edit(
+        model="gpt-image-1", prompt="x", image=[("a.png", pictures["png"], "image/png"),
+                                                ("b.gif", animated, "image/gif")]))
+    response = send_as_sdk(proxy, edit)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["message"].startswith("/image/1: an animated GIF")
+    generation = sdk_request(lambda client: client.images.generate(
+        model="gpt-image-2", prompt="x", size="3840x2160", quality="high", n=2))
+    assert visiontokens.count_output_image_tokens("gpt-image-2", "3840x2160", "high",
+                                                  n=2) > 20_000
+    response = send_as_sdk(proxy, generation)
+    assert response.status_code == 429, response.text
+    assert "over the limit of 20000 output image tokens" in response.json()["error"]["message"]
+    assert len(proxy["upstream"].received) == before

@@ -445,7 +445,8 @@ def count_image_tokens_batch(widths, heights, model, detail, ruleset, on_error,
         check_on_error(on_error)
     if ruleset is not None:
         _registry.get_ruleset(ruleset)
-    _registry.check_policies(undocumented, enforce_patch_limit)
+    if not (enforce_patch_limit is True and type(undocumented) is str and undocumented == "error"):
+        _registry.check_policies(undocumented, enforce_patch_limit)  # (the defaults need none)
     cdef int kind = side_kind(widths)
     cdef object columns = None
     cdef object valid = None

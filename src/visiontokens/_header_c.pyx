@@ -16,6 +16,7 @@ directly, so both raise the same errors with the same messages.
 
 cimport cython
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.object cimport PyObject, PyTypeObject
 from cpython.ref cimport Py_DECREF, Py_INCREF
@@ -1154,6 +1155,17 @@ cdef object parse_bytes_at(const uint8_t* data, Py_ssize_t size, bint complete):
     return outcome(&s, &o, 0)
 
 
+cdef object parse_bytearray(object data, bint whole):
+    # Read through a buffer export held for the whole parse: another thread cannot resize the
+    # bytearray under us (without the GIL it could run meanwhile; a resize would raise).
+    cdef Py_buffer view
+    PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+    try:
+        return parse_bytes_at(<const uint8_t*>view.buf, view.len, whole)
+    finally:
+        PyBuffer_Release(&view)
+
+
 def parse_buffer(data, complete=True):
     """The header of an image in memory (bytes, bytearray, memoryview). With ``complete=False``
     ``data`` is the start of a longer file (see ``_header_py.py``)."""
@@ -1162,8 +1174,7 @@ def parse_buffer(data, complete=True):
         return parse_bytes_at(<const uint8_t*>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data),
                               whole)
     if type(data) is bytearray:
-        return parse_bytes_at(<const uint8_t*>PyByteArray_AS_STRING(data),
-                              PyByteArray_GET_SIZE(data), whole)
+        return parse_bytearray(data, whole)
     data = fmt.byte_view(data)  # any memoryview as a flat run of bytes, or a typed error
     if type(data) is bytes:
         return parse_buffer(data, whole)
@@ -1249,8 +1260,8 @@ def image_info(source, *, max_read=fmt.DEFAULT_MAX_READ):
         data, size = <const uint8_t*>PyUnicode_DATA(source), PyUnicode_GET_LENGTH(source)
         if data_scheme(data, size):
             return parse_data_url_at(data, size, source)
-    elif type(source) is bytearray:  # (a file read into a buffer; a data URL takes the long way)
-        data, size = <const uint8_t*>PyByteArray_AS_STRING(source), PyByteArray_GET_SIZE(source)
-        if not data_scheme(data, size):
-            return parse_bytes_at(data, size, True)
+    elif type(source) is bytearray:  # (a data URL in a bytearray takes the long way)
+        if not data_scheme(<const uint8_t*>PyByteArray_AS_STRING(source),
+                           PyByteArray_GET_SIZE(source)):
+            return parse_bytearray(source, True)
     return fmt.info_from_any(source, parse_buffer, parse_data_url, max_read)  # the rest

@@ -775,7 +775,8 @@ def _count(body: dict[str, Any], api: str, refs: list[tuple[Any, ...]],
                                      assumed))
                 total += tokens
                 continue
-            elif refused_animation(info, undecided_animation):
+            # (the rule is refused_animation's; testing the format first saves a call a still)
+            elif info.format == "gif" and refused_animation(info, undecided_animation):
                 error = animation_error(info, pointer)
             else:
                 tokens = count(info.width, info.height, detail)

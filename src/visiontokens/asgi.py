@@ -4,8 +4,10 @@ app or proxy (Starlette and FastAPI included), before the app sees it.
 Pure ASGI (no BaseHTTPMiddleware): for the configured paths it reads the body once, counts it
 with :func:`visiontokens.count_request_async`, then hands the app the exact bytes it read, with
 the :class:`~visiontokens.RequestCount` in ``scope["state"]`` (Starlette's ``request.state``).
-Optionally it adds the image-token total as a request header, answers spec-5 violations with
-an OpenAI-shaped 400, and answers requests over an image-token budget with 429 or 413.
+The Images API (``/v1/images/generations`` and ``/v1/images/edits``, JSON or multipart/form-data,
+spec 6.2) is counted too: input images, and the output image tokens the request will generate.
+Optionally it adds the input and output figures as request headers, answers spec-5 violations
+with an OpenAI-shaped 400, and answers requests over an image-token budget with 429 or 413.
 A body it cannot count (not JSON, not a request, an unknown model ...) goes on untouched: the
 upstream owns that error, and ``scope["state"]`` says why it was not counted.
 
@@ -38,8 +40,16 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-#: The paths counted unless told otherwise: the two APIs that take images in a chat (spec 6).
-DEFAULT_PATHS = ("/v1/chat/completions", "/v1/responses")
+#: The paths counted unless told otherwise: the two APIs that take images in a chat (spec 6)
+#: and the Images API's two endpoints (spec 6.2).
+DEFAULT_PATHS = ("/v1/chat/completions", "/v1/responses", "/v1/images/generations",
+                 "/v1/images/edits")
+#: A path ending so is told to count_request as that endpoint (spec 6.2: a generations body and
+#: an edit body are told apart by the endpoint, not only by their shape).
+IMAGES_ENDPOINTS = (("/images/generations", "images.generations"),
+                    ("/images/edits", "images.edits"))
+#: The suffix of the header that says whether the output figure is an upper bound.
+UPPER_BOUND_SUFFIX = "-upper-bound"
 #: Where the count goes in ``scope["state"]``, and why a body was not counted.
 STATE_KEY = "image_token_count"
 ERROR_STATE_KEY = "image_token_error"
@@ -57,6 +67,12 @@ class ImageTokenMiddleware:
     - ``header``: a request-header name (e.g. ``"x-image-tokens"``) set to the image-token
       total for the app and, through a proxy, the upstream. A client's own value is always
       dropped, also from a body that could not be counted.
+    - ``output_header``: a request-header name (e.g. ``"x-output-image-tokens"``) set to the
+      output image tokens the request will generate (``RequestCount.output_image_tokens``;
+      ``0`` when it generates nothing), and ``<output_header>-upper-bound`` set to ``true``
+      when that figure is a bound (``size`` or ``quality`` ``auto``, a Responses
+      ``image_generation`` tool the model may not call), else ``false``. A client's own
+      values of both are always dropped.
     - ``reject_violations``: answer spec-5 violations (over 1,500 images, over 512 MB of
       image data, an animated GIF, an unsupported format, an unreadable image, the
       30,000-patch rejection) with status 400 and ``{"error": {"message", "type", "param",
@@ -64,14 +80,19 @@ class ImageTokenMiddleware:
     - ``max_image_tokens``: a per-request budget; a request over it is answered with
       ``over_budget_status`` (429, or 413) in the same shape. An image of unknown size counts
       at its upper bound (``on_unknown="upper_bound"``, the default here).
+    - ``max_output_image_tokens``: a per-request budget on the output image tokens, answered
+      the same way. An upper bound counts as the figure (``quality="auto"`` is charged as
+      ``high``).
     - ``ruleset``, ``fetch``, ``resolve_file``, ``on_unknown``, ``undocumented``,
       ``enforce_patch_limit``: passed to :func:`visiontokens.count_request_async`.
     - ``max_body_size``: bodies over it are passed on uncounted (the bytes still go through).
     """
 
     def __init__(self, app: ASGIApp, *, paths: Iterable[str] = DEFAULT_PATHS,
-                 header: str | None = None, reject_violations: bool = False,
-                 max_image_tokens: int | None = None, over_budget_status: int = 429,
+                 header: str | None = None, output_header: str | None = None,
+                 reject_violations: bool = False,
+                 max_image_tokens: int | None = None,
+                 max_output_image_tokens: int | None = None, over_budget_status: int = 429,
                  ruleset: str | None = None, fetch: Any = None, resolve_file: Any = None,
                  on_unknown: str = "upper_bound", undocumented: str = "error",
                  enforce_patch_limit: bool = True,
@@ -79,13 +100,16 @@ class ImageTokenMiddleware:
         if isinstance(paths, str):
             raise ArgumentTypeError("paths must be a collection of paths, not one str")
         self.paths = frozenset(paths)
-        if header is not None and (not isinstance(header, str) or not header.strip()):
-            raise InvalidArgumentError(f"header must be a header name or None, got {header!r}")
-        self.header = header.strip().lower().encode("latin-1") if header else None
-        if max_image_tokens is not None and (type(max_image_tokens) is not int
-                                             or max_image_tokens < 0):
-            raise InvalidArgumentError(
-                f"max_image_tokens must be an int >= 0 or None, got {max_image_tokens!r}")
+        self.header = _header_name("header", header)
+        self.output_header = _header_name("output_header", output_header)
+        self.output_bound_header = (None if self.output_header is None
+                                    else self.output_header + UPPER_BOUND_SUFFIX.encode())
+        self._ours = frozenset(name for name in (self.header, self.output_header,
+                                                 self.output_bound_header) if name)
+        if len(self._ours) < (self.header is not None) + 2 * (self.output_header is not None):
+            raise InvalidArgumentError("header and output_header must name different headers")
+        _check_budget("max_image_tokens", max_image_tokens)
+        _check_budget("max_output_image_tokens", max_output_image_tokens)
         if over_budget_status not in (429, 413):
             raise InvalidArgumentError(
                 f"over_budget_status must be 429 or 413, got {over_budget_status!r}")
@@ -94,6 +118,7 @@ class ImageTokenMiddleware:
         self.app = app
         self.reject_violations = bool(reject_violations)
         self.max_image_tokens = max_image_tokens
+        self.max_output_image_tokens = max_output_image_tokens
         self.over_budget_status = over_budget_status
         self.max_body_size = max_body_size
         self._count = twin("request").count_request_async
@@ -134,11 +159,12 @@ class ImageTokenMiddleware:
         del chunks
         state = _state(scope)
         try:
-            result = await self._count(body, **self._options)
+            result = await self._count(body, **self._options, **_endpoint(scope))
         except VisionTokensError as error:  # not JSON, not a request, unknown model ...
             state[ERROR_STATE_KEY] = error
             if self.reject_violations and isinstance(error, RequestLimitError):
-                # a whole-request limit may stop the walk itself (over 1,500 images)
+                # a whole-request limit may stop the walk itself (over 1,500 images, or over
+                # the 16 input images of an edit, spec 6.2)
                 await _send_error(send, 400, str(error), "invalid_request_error", None,
                                   _code(error))
                 return
@@ -150,25 +176,62 @@ class ImageTokenMiddleware:
             if refused is not None:
                 await _send_error(send, 400, *refused)
                 return
-        if self.max_image_tokens is not None and result.image_tokens > self.max_image_tokens:
-            await _send_error(send, self.over_budget_status, *_over_budget(
-                result, self.max_image_tokens, self.over_budget_status))
+        over = _over_budgets(result, self.max_image_tokens, self.max_output_image_tokens,
+                             self.over_budget_status)
+        if over is not None:
+            await _send_error(send, self.over_budget_status, *over)
             return
-        await self.app(self._with_header(scope, result.image_tokens), _replay([body], receive),
-                       send)
+        await self.app(self._with_header(scope, result), _replay([body], receive), send)
 
-    def _with_header(self, scope: Scope, total: int | None) -> Scope:
-        """The scope the app gets: a client's own count header is always dropped (it must not
-        pass for ours, even on a body we could not count), and ours added when counted."""
-        if self.header is None:
+    def _with_header(self, scope: Scope, result: Any) -> Scope:
+        """The scope the app gets: a client's own count headers are always dropped (they must
+        not pass for ours, even on a body we could not count), and ours added when counted."""
+        if not self._ours:
             return scope
         scope = dict(scope)  # the app gets a scope of its own; state stays shared
         headers = [(name, value) for name, value in scope.get("headers", ())
-                   if name.lower() != self.header]
-        if total is not None:
-            headers.append((self.header, str(total).encode("ascii")))
+                   if name.lower() not in self._ours]
+        if result is not None:
+            if self.header is not None:
+                headers.append((self.header, str(result.image_tokens).encode("ascii")))
+            if self.output_header is not None and self.output_bound_header is not None:
+                headers.append((self.output_header,
+                                str(result.output_image_tokens).encode("ascii")))
+                headers.append((self.output_bound_header,
+                                b"true" if result.output_upper_bound else b"false"))
         scope["headers"] = headers
         return scope
+
+
+def _header_name(option: str, name: Any) -> bytes | None:
+    if name is not None and (not isinstance(name, str) or not name.strip()):
+        raise InvalidArgumentError(f"{option} must be a header name or None, got {name!r}")
+    return name.strip().lower().encode("latin-1") if name else None
+
+
+def _check_budget(option: str, value: Any) -> None:
+    if value is not None and (type(value) is not int or value < 0):
+        raise InvalidArgumentError(f"{option} must be an int >= 0 or None, got {value!r}")
+
+
+def _endpoint(scope: Scope) -> dict[str, Any]:
+    """count_request's ``api`` and ``content_type`` for this request. The Images API's
+    endpoints are told by the path (spec 6.2), and an edit may come as multipart/form-data,
+    whose boundary is in the request's own content type. Chat and Responses bodies are told
+    by their shape, as before; their content type is not read (a JSON body is counted
+    whatever it says)."""
+    path = scope.get("path") or ""
+    for suffix, api in IMAGES_ENDPOINTS:
+        if path.endswith(suffix):
+            content_type = None
+            for name, value in scope.get("headers", ()):
+                if name.lower() == b"content-type":
+                    content_type = value.decode("latin-1")
+                    break
+            if content_type is None or not content_type.strip().lower().startswith("multipart/"):
+                content_type = None  # JSON, however labelled: the parser decides
+            return {"api": api, "content_type": content_type}
+    return {}
 
 
 def _state(scope: Scope) -> MutableMapping[str, Any]:
@@ -233,9 +296,31 @@ def _over_budget(result: Any, limit: int, status: int) -> tuple[str, str, str | 
     bound = " (some at their upper bound: size unknown)" if result.upper_bound else ""
     message = (f"the request's images cost {result.image_tokens} input tokens{bound}, over "
                f"the limit of {limit} image tokens per request")
+    return _budget_answer(message, status)
+
+
+def _over_output_budget(result: Any, limit: int,
+                        status: int) -> tuple[str, str, str | None, str]:
+    bound = " at most (an upper bound)" if result.output_upper_bound else ""
+    message = (f"the request's generated images cost {result.output_image_tokens} output "
+               f"tokens{bound}, over the limit of {limit} output image tokens per request")
+    return _budget_answer(message, status)
+
+
+def _budget_answer(message: str, status: int) -> tuple[str, str, str | None, str]:
     if status == 429:
         return message, "tokens", None, "rate_limit_exceeded"
     return message, "invalid_request_error", None, "request_too_large"
+
+
+def _over_budgets(result: Any, max_input: int | None, max_output: int | None,
+                  status: int) -> tuple[str, str, str | None, str] | None:
+    """The answer to a request over either per-request budget (input first), or None."""
+    if max_input is not None and result.image_tokens > max_input:
+        return _over_budget(result, max_input, status)
+    if max_output is not None and result.output_image_tokens > max_output:
+        return _over_output_budget(result, max_output, status)
+    return None
 
 
 async def _send_error(send: Send, status: int, message: str, kind: str, param: str | None,
@@ -248,4 +333,5 @@ async def _send_error(send: Send, status: int, message: str, kind: str, param: s
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-__all__ = ["DEFAULT_PATHS", "ERROR_STATE_KEY", "STATE_KEY", "ImageTokenMiddleware"]
+__all__ = ["DEFAULT_PATHS", "ERROR_STATE_KEY", "STATE_KEY", "UPPER_BOUND_SUFFIX",
+           "ImageTokenMiddleware"]

@@ -1,9 +1,9 @@
 """ImageTokenHook: exact image tokens in the LiteLLM proxy, before a request goes upstream.
 
 A LiteLLM ``CustomLogger`` whose ``async_pre_call_hook`` counts the images of the request the
-proxy is about to send (its ``data``: Chat Completions and Responses), stores the count in the
-request's metadata, and refuses spec-5 violations (HTTP 400) and requests over an image-token
-budget (HTTP 429, or 413) by raising the ``fastapi.HTTPException`` that LiteLLM turns into an
+proxy is about to send (its ``data``: Chat Completions, Responses, and the Images API's image
+generations and edits, spec 6.2), stores the count in the request's metadata, and refuses
+spec-5 violations (HTTP 400) and requests over an image-token budget (HTTP 429, or 413) by raising the ``fastapi.HTTPException`` that LiteLLM turns into an
 OpenAI-shaped error. Register it in the proxy's ``config.yaml``::
 
     litellm_settings:
@@ -20,17 +20,24 @@ This module imports litellm; ``import visiontokens`` never imports this module.
 
 from __future__ import annotations
 
+import secrets
 from typing import Any, Mapping
 
 from litellm.integrations.custom_logger import CustomLogger
 
-from ._errors import RequestLimitError, UnknownModelError, VisionTokensError
+from ._errors import MalformedRequestError, RequestLimitError, UnknownModelError, VisionTokensError
 from ._extensions import twin
 from ._registry import get_ruleset
-from .asgi import _code, _first_refusal, _over_budget
+from .asgi import _check_budget, _code, _first_refusal, _over_budgets
 
 #: Where the count goes in the request's metadata.
 METADATA_KEY = "image_tokens"
+#: LiteLLM's call types for the Images API (its ``CallTypes``), and the endpoint each is.
+IMAGES_CALL_TYPES = {"image_generation": "images.generations",
+                     "aimage_generation": "images.generations",
+                     "image_edit": "images.edits", "aimage_edit": "images.edits"}
+#: The fields of an edit this count reads (spec 6.2); the prompt and the rest are not needed.
+_EDIT_FIELDS = ("model", "size", "quality", "n", "partial_images", "input_fidelity")
 
 
 class ImageTokenHook(CustomLogger):
@@ -41,6 +48,9 @@ class ImageTokenHook(CustomLogger):
       rejection) are refused with 400, as the API would refuse them, before any upstream call.
     - ``max_image_tokens``: a per-request budget, refused with ``over_budget_status`` (429 or
       413). Images of unknown size count at their upper bound (``on_unknown="upper_bound"``).
+    - ``max_output_image_tokens``: a per-request budget on the output image tokens the
+      request will generate (image generations and edits, the Responses
+      ``image_generation`` tool), refused the same way; an upper bound counts as the figure.
     - ``models``: proxy model names to OpenAI model ids, for model groups whose names are not
       OpenAI's (``{"vision-prod": "gpt-4.1-mini"}``); a ``provider/model`` name is also tried
       as ``model``.
@@ -49,27 +59,35 @@ class ImageTokenHook(CustomLogger):
 
     The metadata entry (``metadata["image_tokens"]``; ``litellm_metadata`` on the routes
     where LiteLLM keeps its own there, such as ``/v1/responses``) is JSON-safe: ``{"total",
-    "images", "upper_bound", "model", "assumed_from", "violations", "skipped"}``, or
-    ``{"error": ...}`` when the body could not be counted (it then goes on untouched).
+    "images", "upper_bound", "output_tokens", "output_upper_bound", "model", "assumed_from",
+    "violations", "skipped"}``, or ``{"error": ...}`` when the body could not be counted (it
+    then goes on untouched). ``output_tokens`` is ``RequestCount.output_image_tokens`` (0 when
+    nothing is generated) and ``output_upper_bound`` says when it is a bound.
+
+    Image generations are counted from LiteLLM's ``data`` as the endpoint it names (LiteLLM
+    adds a ``messages`` copy of the prompt for its guardrails; it is not read). Image edits
+    reach the hook as uploaded files (``BytesIO``): they are counted as the multipart form
+    the client sent, rebuilt from the fields the count reads and the files' bytes (one
+    transient copy).
     """
 
     def __init__(self, *, reject_violations: bool = True, max_image_tokens: int | None = None,
-                 over_budget_status: int = 429, models: Mapping[str, str] | None = None,
+                 max_output_image_tokens: int | None = None, over_budget_status: int = 429,
+                 models: Mapping[str, str] | None = None,
                  ruleset: str | None = None, fetch: Any = None, resolve_file: Any = None,
                  on_unknown: str = "upper_bound", undocumented: str = "error",
                  enforce_patch_limit: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         from ._errors import InvalidArgumentError
 
-        if max_image_tokens is not None and (type(max_image_tokens) is not int
-                                             or max_image_tokens < 0):
-            raise InvalidArgumentError(
-                f"max_image_tokens must be an int >= 0 or None, got {max_image_tokens!r}")
+        _check_budget("max_image_tokens", max_image_tokens)
+        _check_budget("max_output_image_tokens", max_output_image_tokens)
         if over_budget_status not in (429, 413):
             raise InvalidArgumentError(
                 f"over_budget_status must be 429 or 413, got {over_budget_status!r}")
         self.reject_violations = bool(reject_violations)
         self.max_image_tokens = max_image_tokens
+        self.max_output_image_tokens = max_output_image_tokens
         self.over_budget_status = over_budget_status
         self.models = dict(models or {})
         self._options = dict(ruleset=ruleset, fetch=fetch, resolve_file=resolve_file,
@@ -89,13 +107,14 @@ class ImageTokenHook(CustomLogger):
 
     async def async_pre_call_hook(self, user_api_key_dict: Any, cache: Any, data: dict[str, Any],
                                   call_type: Any) -> dict[str, Any]:
-        if not isinstance(data, dict) or not any(
+        api = IMAGES_CALL_TYPES.get(str(getattr(call_type, "value", call_type)))
+        if not isinstance(data, dict) or (api is None and not any(
                 key in data for key in ("messages", "input", "prompt", "previous_response_id",
-                                        "conversation")):
-            return data  # embeddings, images, audio ...: no chat images to count here
+                                        "conversation"))):
+            return data  # embeddings, audio ...: no images to count here
         metadata = _metadata(data, call_type)
         try:
-            result = await self._count(data)
+            result = await self._count(data, api)
         except VisionTokensError as error:
             # (a count another hook instance stored is not replaced by this error)
             metadata.setdefault(METADATA_KEY, {"error": f"{type(error).__name__}: {error}"})
@@ -105,7 +124,8 @@ class ImageTokenHook(CustomLogger):
             return data  # the upstream owns errors about the body itself
         metadata[METADATA_KEY] = {
             "total": result.image_tokens, "images": len(result.images),
-            "upper_bound": result.upper_bound, "model": result.model,
+            "upper_bound": result.upper_bound, "output_tokens": result.output_image_tokens,
+            "output_upper_bound": result.output_upper_bound, "model": result.model,
             "assumed_from": next((i.assumed_from for i in result.images if i.assumed_from),
                                  None),
             "violations": [str(v) for v in result.violations],
@@ -115,23 +135,34 @@ class ImageTokenHook(CustomLogger):
             refused = _first_refusal(result)
             if refused is not None:
                 raise _http_error(400, *refused)
-        if self.max_image_tokens is not None and result.image_tokens > self.max_image_tokens:
-            raise _http_error(self.over_budget_status, *_over_budget(
-                result, self.max_image_tokens, self.over_budget_status))
+        over = _over_budgets(result, self.max_image_tokens, self.max_output_image_tokens,
+                             self.over_budget_status)
+        if over is not None:
+            raise _http_error(self.over_budget_status, *over)
         return data
 
-    async def _count(self, data: dict[str, Any]) -> Any:
-        count = twin("request").count_request_async
+    async def _count(self, data: dict[str, Any], api: str | None) -> Any:
         model = data.get("model")
         if isinstance(model, str) and model in self.models:
-            return await count({**data, "model": self.models[model]}, **self._options)
+            return await self._count_as(data, self.models[model], api)
         try:
-            return await count(data, **self._options)
+            return await self._count_as(data, model, api)
         except UnknownModelError:
             if not (isinstance(model, str) and "/" in model):
                 raise
             # "openai/gpt-4o", "azure/gpt-4o": the provider prefix is LiteLLM's, not the model's
-            return await count({**data, "model": model.rsplit("/", 1)[1]}, **self._options)
+            return await self._count_as(data, model.rsplit("/", 1)[1], api)
+
+    async def _count_as(self, data: dict[str, Any], model: Any, api: str | None) -> Any:
+        count = twin("request").count_request_async
+        if api == "images.edits":
+            body, content_type = _edit_form(data, model)
+            return await count(body, content_type=content_type, api=api, **self._options)
+        if model is not data.get("model"):
+            data = {**data, "model": model}
+        if api is not None:
+            return await count(data, api=api, **self._options)
+        return await count(data, **self._options)
 
 
 def _metadata(data: dict[str, Any], call_type: Any) -> dict[str, Any]:
@@ -143,6 +174,59 @@ def _metadata(data: dict[str, Any], call_type: Any) -> dict[str, Any]:
     if not isinstance(metadata, dict):
         metadata = data[key] = {}
     return metadata
+
+
+def _edit_form(data: dict[str, Any], model: Any) -> tuple[bytes, str]:
+    """An edit as LiteLLM holds it (form fields, and the uploads as ``BytesIO``) back into
+    the multipart/form-data body it came as, so it is counted as the ASGI middleware counts
+    the client's own body: the ``image[]`` parts read as far as their headers, the mask not
+    billed (ASSUMED, spec 6.2). The boundary is random (128 bits): no upload can hold it."""
+    boundary = "vt" + secrets.token_hex(16)
+    out: list[bytes] = []
+
+    def part(disposition: str, content: bytes) -> None:
+        out.append(f"--{boundary}\r\nContent-Disposition: form-data; {disposition}\r\n\r\n"
+                   .encode() + content + b"\r\n")
+
+    for key in _EDIT_FIELDS:
+        value = model if key == "model" else data.get(key)
+        if value is not None:
+            text = value if isinstance(value, str) else str(value)
+            part(f'name="{key}"', text.encode("utf-8", "replace"))
+    for key in ("image", "mask"):
+        for k, upload in enumerate(_uploads(data.get(key), key)):
+            name = "image[]" if key == "image" else "mask"
+            part(f'name="{name}"; filename="{key}{k}"', upload)
+    out.append(f"--{boundary}--\r\n".encode())
+    return b"".join(out), f"multipart/form-data; boundary={boundary}"
+
+
+def _uploads(value: Any, key: str) -> list[bytes]:
+    """The bytes of an edit's ``image`` or ``mask`` as LiteLLM may hold it: a list (or one)
+    of ``BytesIO`` or other binary files, bytes, or the SDK's ``(filename, content, ...)``
+    tuples. Anything else is a typed error (the body then goes on uncounted)."""
+    if value is None:
+        return []
+    items = value if isinstance(value, list) else [value]
+    found = []
+    for item in items:
+        if isinstance(item, tuple) and len(item) >= 2:
+            item = item[1]  # the SDK's (filename, content[, content type[, headers]])
+        if isinstance(item, (bytes, bytearray, memoryview)):
+            found.append(bytes(item))
+        elif hasattr(item, "getvalue"):  # BytesIO: its bytes without a copy when unshared
+            found.append(bytes(item.getvalue()))
+        elif hasattr(item, "read") and hasattr(item, "seek") and hasattr(item, "tell"):
+            at = item.tell()
+            try:
+                found.append(bytes(item.read()))
+            finally:
+                item.seek(at)  # the upload is read again when LiteLLM sends it on
+        else:
+            raise MalformedRequestError(
+                f"/{key}: an edit's {key} must be an uploaded file, got {type(item).__name__}",
+                f"/{key}")
+    return found
 
 
 def _http_error(status: int, message: str, kind: str, param: str | None, code: str) -> Exception:
