@@ -218,3 +218,13 @@ def test_gif_sub_block_walks(data, draw):
     # a bad character anywhere in the base64: reported only if the walk reads its group
     at = draw.draw(st.integers(len("data:image/png;base64,"), len(url) - 1))
     agree(url[:at] + draw.draw(st.sampled_from("!-_ ")) + url[at + 1:])
+
+
+@given(st.integers(min_value=0, max_value=1 << 40),
+       st.sampled_from(["", "=", "==", "a=", "=a", "ab", "A", "="]),
+       st.booleans())
+def test_decoded_size_twins(length, tail, as_bytes):
+    """The walk's payload arithmetic (spec 5): the compiled twin gives the rule's answer."""
+    text_tail = tail.encode() if as_bytes else tail
+    assert compiled.decoded_size(length, text_tail) == reference.decoded_size(length, text_tail)
+

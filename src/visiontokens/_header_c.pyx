@@ -1166,6 +1166,30 @@ cdef object parse_bytearray(object data, bint whole):
         PyBuffer_Release(&view)
 
 
+def decoded_size(length, text_tail):
+    """Bytes a canonical base64 payload of ``length`` (an int >= 0) characters decodes to;
+    ``text_tail`` is its last two characters, a str or bytes. Padding ("=") counts only at the
+    very end."""
+    # spec 5: the request walk adds this up for every data URL; _image_input.decoded_size is
+    # the rule as written, and this its compiled twin (a differential test holds them).
+    cdef Py_ssize_t n = length
+    if n % 4:
+        return n // 4 * 3 + n % 4 - 1
+    cdef Py_ssize_t pad = 0
+    if n and _is_pad(text_tail, -1):
+        pad = 2 if _is_pad(text_tail, -2) else 1
+    return n // 4 * 3 - pad
+
+
+cdef bint _is_pad(object tail, Py_ssize_t i) except -1:
+    cdef Py_ssize_t k = len(tail) + i
+    if k < 0:
+        return False
+    if type(tail) is str:
+        return tail[k] == "="
+    return tail[k] == 61
+
+
 def parse_buffer(data, complete=True):
     """The header of an image in memory (bytes, bytearray, memoryview). With ``complete=False``
     ``data`` is the start of a longer file (see ``_header_py.py``)."""

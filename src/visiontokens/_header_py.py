@@ -651,6 +651,13 @@ def _prefix(r: _Reader, n: int) -> bytes:
 
 # --- entry points (same names and behaviour in _header_c.pyx) -----------------------------------
 
+def decoded_size(length: int, text_tail: str | bytes) -> int:
+    """Bytes a canonical base64 payload of ``length`` (an int >= 0) characters decodes to;
+    ``text_tail`` is its last two characters, a str or bytes. Padding ("=") counts only at the
+    very end."""
+    return fmt.decoded_size(length, text_tail)
+
+
 def parse_buffer(data: Any, complete: bool = True) -> ImageInfo:
     """The header of an image in memory (bytes, bytearray, memoryview). With ``complete=False``
     ``data`` is the start of a longer file (see ``_header_py.py``)."""

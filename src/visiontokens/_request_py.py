@@ -40,7 +40,7 @@ from ._errors import (
     VisionTokensError,
     undecided_animation_option,
 )
-from ._image_input import DEFAULT_MAX_READ, ImageInfo, animation_error, decoded_size, refused_animation
+from ._image_input import DEFAULT_MAX_READ, ImageInfo, animation_error, refused_animation
 from ._results import ImageCost
 
 if TYPE_CHECKING:  # httpx loads only when a caller fetches: the import stays light
@@ -547,7 +547,7 @@ def _without_io(ref: tuple[Any, ...], fetcher: Fetcher | None) -> tuple[Any, ...
             info = _header.parse_data_url(url)
         except VisionTokensError as error:
             return _invalid(error)
-        return _known(info, decoded_size(len(url) - url.find(",") - 1, url[-2:]))
+        return _known(info, _header.decoded_size(len(url) - url.find(",") - 1, url[-2:]))
     scheme, colon, _ = url[:URL_QUOTE].partition(":")
     if not colon or scheme.lower() not in ("http", "https"):
         what = f"{scheme.lower()!r}" if colon else f"{_clip(url)!r}"
@@ -694,12 +694,15 @@ def count_image(source: ImageSource, model: str, detail: str = "auto", *, rulese
 def _options(fetch: Any, on_unknown: str, on_violation: str,
              undecided_animation: UndecidedAnimation = "still", undocumented: Any = "error",
              enforce_patch_limit: Any = True) -> Fetcher | None:
-    undecided_animation_option(undecided_animation)
+    # The defaults skip the shared checks' calls: every request a gateway sees pays for them.
+    if not (type(undecided_animation) is str and undecided_animation == "still"):
+        undecided_animation_option(undecided_animation)
     if on_unknown not in ("error", "upper_bound"):
         raise InvalidArgumentError(f"on_unknown must be 'error' or 'upper_bound', got {on_unknown!r}")
     if on_violation not in ("raise", "collect"):
         raise InvalidArgumentError(f"on_violation must be 'raise' or 'collect', got {on_violation!r}")
-    _registry.check_policies(undocumented, enforce_patch_limit)
+    if not (enforce_patch_limit is True and type(undocumented) is str and undocumented == "error"):
+        _registry.check_policies(undocumented, enforce_patch_limit)
     if fetch is None or fetch is False:
         return None
     from ._fetch import Fetcher
@@ -843,7 +846,7 @@ def count_request(body: Any, *, ruleset: str | None = None, fetch: bool | Fetche
     fetcher = _options(fetch, on_unknown, on_violation, undecided_animation, undocumented,
                        enforce_patch_limit)
     _check_resolver(resolve_file)
-    body, images = _images_api.classify(body, content_type, api, _load)
+    body, images = _classified(body, content_type, api)
     if images is not None:  # spec 6.2: the Images API, walked in _images_api
         counted: RequestCount = images.count(
             _sizes(images.refs, fetcher, resolve_file), ruleset, on_unknown, on_violation,
@@ -854,6 +857,25 @@ def count_request(body: Any, *, ruleset: str | None = None, fetch: bool | Fetche
     result = _count(body, kind, refs, _sizes(refs, fetcher, resolve_file), ruleset, on_unknown,
                     on_violation, undecided_animation, tuple(skipped), undocumented,
                     enforce_patch_limit)
+    return _with_tool(body, result, ruleset, on_violation, undocumented)
+
+
+def _classified(body: Any, content_type: Any, api: Any) -> tuple[dict[str, Any], Any]:
+    """_images_api.classify, without its call for the body every gateway sees most: JSON with
+    'messages' or 'input' and nothing said about it is Chat or Responses, never the Images
+    API (the same answer classify gives)."""
+    if content_type is None and api is None:
+        body = _load(body)
+        if "messages" in body or "input" in body:
+            return body, None
+    classified: tuple[dict[str, Any], Any] = _images_api.classify(body, content_type, api, _load)
+    return classified
+
+
+def _with_tool(body: dict[str, Any], result: RequestCount, ruleset: Any, on_violation: str,
+               undocumented: str) -> RequestCount:
+    if result.api != "responses" or "tools" not in body:  # (nothing it would add)
+        return result
     with_tool: RequestCount = _images_api.with_generation_tool(body, result, ruleset, on_violation,
                                                                undocumented)
     return with_tool
@@ -875,7 +897,7 @@ async def count_request_async(body: Any, *, ruleset: str | None = None, fetch: b
     if (not isinstance(max_concurrency, int) or isinstance(max_concurrency, bool)
             or max_concurrency < 1):
         raise InvalidArgumentError(f"max_concurrency must be an int >= 1, got {max_concurrency!r}")
-    body, images = _images_api.classify(body, content_type, api, _load)
+    body, images = _classified(body, content_type, api)
     if images is not None:  # spec 6.2: the Images API, walked in _images_api
         sizes = await _sizes_async(images.refs, fetcher, resolve_file, max_concurrency)
         counted: RequestCount = images.count(sizes, ruleset, on_unknown, on_violation,
@@ -887,6 +909,4 @@ async def count_request_async(body: Any, *, ruleset: str | None = None, fetch: b
     sizes = await _sizes_async(refs, fetcher, resolve_file, max_concurrency)
     result = _count(body, kind, refs, sizes, ruleset, on_unknown, on_violation,
                     undecided_animation, tuple(skipped), undocumented, enforce_patch_limit)
-    with_tool: RequestCount = _images_api.with_generation_tool(body, result, ruleset, on_violation,
-                                                               undocumented)
-    return with_tool
+    return _with_tool(body, result, ruleset, on_violation, undocumented)
