@@ -649,3 +649,27 @@ def count_argument_error(name: str, value: object, low: int, high: int) -> Inval
                                  f"{type(value).__name__} {quoted(value)}")
     return InvalidArgumentError(
         f"{name} must be from {low} to {high}, got {quoted(value.__index__())}")  # type: ignore[attr-defined]
+
+
+# --- collecting violations: one rule for every request walk (spec 5, on_violation) ---------------
+
+def violation(error: VisionTokensError, pointer: str, on_violation: str,
+              violations: list[VisionTokensError]) -> VisionTokensError:
+    """An image's violation, located at its pointer, raised (``on_violation="raise"``) or
+    collected into ``violations``; returns it located."""
+    if not str(error).startswith(pointer):
+        error = error.located(pointer)
+    if on_violation == "raise":
+        raise error
+    violations.append(error)
+    return error
+
+
+def check_payload(payload: int, limit: int, on_violation: str,
+                  violations: list[VisionTokensError]) -> None:
+    """spec 5: the images' bytes of one request, over ``limit``, raised or collected."""
+    if payload > limit:
+        violation(PayloadTooLargeError(
+            f"the request's images hold {payload} bytes, over the {limit} allowed (spec 5)"),
+            "", on_violation, violations)
+

@@ -23,13 +23,14 @@ from ._errors import (
     ImageSizeUnknownError,
     InvalidArgumentError,
     MalformedRequestError,
-    PayloadTooLargeError,
     TooManyImagesError,
     UnknownModelError,
     UnsupportedQualityError,
     UnsupportedSizeError,
     VisionTokensError,
     quoted,
+    check_payload,
+    violation,
 )
 from ._extensions import twin
 from ._image_input import ImageInfo, animation_error, refused_animation
@@ -484,19 +485,10 @@ def _price_inputs(request: ImagesRequest, model_id: str, entries: list[tuple[Any
             raise
         except VisionTokensError as failure:
             error = failure
-        if not str(error).startswith(pointer):
-            error = error.located(pointer)
-        if on_violation == "raise":
-            raise error
-        violations.append(error)
+        error = violation(error, pointer, on_violation, violations)
         images.append(image_type(pointer, source, url, file_id, None, None, None, None, None,
                                  None, error=error, rule=rule))
-    if payload > _spec.MAX_PAYLOAD:
-        too_large = PayloadTooLargeError(
-            f"the request's images hold {payload} bytes, over the {_spec.MAX_PAYLOAD} allowed (spec 5)")
-        if on_violation == "raise":
-            raise too_large
-        violations.append(too_large)
+    check_payload(payload, _spec.MAX_PAYLOAD, on_violation, violations)
     return images, total
 
 

@@ -35,10 +35,11 @@ from ._errors import (
     ImageSizeUnknownError,
     InvalidArgumentError,
     MalformedRequestError,
-    PayloadTooLargeError,
     TooManyImagesError,
     VisionTokensError,
     undecided_animation_option,
+    check_payload,
+    violation,
 )
 from ._image_input import DEFAULT_MAX_READ, ImageInfo, animation_error, refused_animation
 from ._results import ImageCost
@@ -746,7 +747,8 @@ def _count(body: dict[str, Any], api: str, refs: list[tuple[Any, ...]],
         raise _malformed("/model", "'model' must be a string", model_name)
     model, count, levels = _resolved_model(model_name, ruleset, undocumented, enforce_patch_limit)
     assumed = model.assumed_from  # spec 3.5: every figure of an assumed model says so
-    images, violations, total, payload = [], [], 0, 0
+    violations: list[VisionTokensError] = []
+    images, total, payload = [], 0, 0
     for (pointer, url, file_id, detail_given), (info, size_bytes, note, cause, error) in zip(refs, sizes):
         source = _source(url)
         if source != "url":
@@ -795,19 +797,10 @@ def _count(body: dict[str, Any], api: str, refs: list[tuple[Any, ...]],
             raise
         except VisionTokensError as failure:  # a bad detail, the patch limit ...
             error = failure
-        if not str(error).startswith(pointer):
-            error = error.located(pointer)
-        if on_violation == "raise":
-            raise error
-        violations.append(error)
+        error = violation(error, pointer, on_violation, violations)
         images.append(_image(pointer, source, url, file_id, detail_given, None, None, None, None,
                              None, error=error, assumed_from=assumed))
-    if payload > MAX_PAYLOAD:
-        too_large = PayloadTooLargeError(
-            f"the request's images hold {payload} bytes, over the {MAX_PAYLOAD} allowed (spec 5)")
-        if on_violation == "raise":
-            raise too_large
-        violations.append(too_large)
+    check_payload(payload, MAX_PAYLOAD, on_violation, violations)
     return _new(RequestCount, (model.id, api, total, tuple(images), tuple(violations), 0, False,
                                skipped))
 
