@@ -431,13 +431,40 @@ def run(config: ServeConfig) -> int:
     from .config import CONFIG_VARIABLE
 
     os.environ[CONFIG_VARIABLE] = config.to_json()  # for every process uvicorn starts
-    uvicorn.run(f"{__name__}:app_from_environment", factory=True, host=config.host,
-                port=config.port, workers=config.workers,
-                limit_concurrency=config.max_connections,
-                timeout_graceful_shutdown=config.shutdown_timeout,
-                log_config=log_config(config.log_level), access_log=False, lifespan="on",
-                server_header=False, proxy_headers=False)
-    return 0
+    options = dict(host=config.host, port=config.port,
+                   limit_concurrency=config.max_connections,
+                   timeout_graceful_shutdown=config.shutdown_timeout,
+                   log_config=log_config(config.log_level), access_log=False, lifespan="on",
+                   server_header=False, proxy_headers=False)
+    app = f"{__name__}:app_from_environment"
+    if config.workers > 1:  # uvicorn's supervisor: SIGTERM stops each worker as below
+        uvicorn.run(app, factory=True, workers=config.workers, **options)  # type: ignore[arg-type]
+        return 0
+    server = _Server(uvicorn.Config(app, factory=True, **options))  # type: ignore[arg-type]
+    server.run()
+    return 0 if server.started else 3  # 3: uvicorn's "startup failed"
+
+
+def _server_class() -> Any:
+    import signal
+
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn's server, except that a SIGTERM, once handled (the requests in flight
+        answered, the counting processes stopped), ends the process with status 0, as a
+        supervisor expects of a clean stop; uvicorn would raise the signal again."""
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            super().handle_exit(sig, frame)
+            if sig == signal.SIGTERM and self._captured_signals[-1:] == [sig]:
+                self._captured_signals.pop()
+
+    return Server
+
+
+def _Server(config: Any) -> Any:
+    return _server_class()(config)
 
 
 def main(argv: list[str]) -> int:
