@@ -66,10 +66,12 @@ def running(config: ServeConfig):
 BUDGET, OUTPUT_BUDGET = 10_000, 5_000
 
 
-@pytest.fixture(scope="module")
-def service():
+@pytest.fixture(scope="module", params=["inline", "processes"])
+def service(request):
+    """Sparse bodies counted on the event loop, or every body by the counting processes."""
     config = ServeConfig(max_image_tokens=BUDGET, max_output_image_tokens=OUTPUT_BUDGET,
-                         max_body_size=2_000_000, body_timeout=1.0, concurrency=2)
+                         max_body_size=2_000_000, body_timeout=1.0, concurrency=2,
+                         inline_max_bytes=2_000_000 if request.param == "inline" else 0)
     with running(config) as (url, app):
         yield url
 

@@ -30,6 +30,7 @@ class ServeConfig:
     workers: int = 1  # uvicorn worker processes
     concurrency: int = 2  # counting processes per server process: counts run at once
     max_body_size: int = 64 * MIB
+    inline_max_bytes: int = 2 * MIB  # sparse bodies up to this size count on the event loop
     body_timeout: float = 30.0  # seconds to receive a whole body (slow clients: 408)
     count_timeout: float = 30.0  # seconds one count may take before its process is replaced
     max_connections: int | None = None  # uvicorn's limit_concurrency: over it, 503
@@ -127,6 +128,10 @@ _OPTIONS: dict[str, tuple[str, Any, Any, str]] = {
                       "(the rest wait their turn)"),
     "--max-body-size": ("MAX_BODY_SIZE", byte_size, ServeConfig.max_body_size,
                         "largest body read, e.g. 64M; a larger one gets 413 and is not read"),
+    "--inline-max-bytes": ("INLINE_MAX_BYTES", byte_size, ServeConfig.inline_max_bytes,
+                           "bodies up to this size with few JSON values (images are one "
+                           "each) count in the server process, skipping the hand-over to a "
+                           "counting process; 0: every body goes to one"),
     "--body-timeout": ("BODY_TIMEOUT", _positive(float), ServeConfig.body_timeout,
                        "seconds a client has to send its whole body; then 408"),
     "--count-timeout": ("COUNT_TIMEOUT", _positive(float), ServeConfig.count_timeout,

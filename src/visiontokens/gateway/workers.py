@@ -76,10 +76,13 @@ def _count(body: bytes, api: str | None, content_type: str | None, config: Serve
         "refusal": None if refusal is None else list(refusal)}
 
 
-def _worker(conn: Any, config_json: str) -> None:
-    """A counting process: (api, content_type) then the body in, the answer out, until the
-    server closes the pipe. SIGINT and SIGTERM are the server's to handle: a Ctrl-C or a
-    SIGTERM to the process group must not end a count the server is still waiting for."""
+def _worker(conn: Any, body_fd: int, config_json: str) -> None:
+    """A counting process: (api, content_type, length) in through the pipe, the body's bytes
+    read from the shared memory file ``body_fd``, the answer out, until the server closes the
+    pipe. SIGINT and SIGTERM are the server's to handle: a Ctrl-C or a SIGTERM to the process
+    group must not end a count the server is still waiting for."""
+    import os
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     config = ServeConfig.from_json(config_json)
@@ -100,16 +103,38 @@ def _worker(conn: Any, config_json: str) -> None:
     conn.send("ready")
     while True:
         try:
-            api, content_type = conn.recv()
-            body = conn.recv_bytes()
+            api, content_type, length = conn.recv()
         except (EOFError, OSError):
             return
         try:
+            body = os.pread(body_fd, length, 0)
+            while len(body) < length:  # (a file in memory: one read, but never trust it)
+                more = os.pread(body_fd, length - len(body), len(body))
+                if not more:
+                    raise OSError("the body's shared memory ended early")
+                body += more
             answer = _count(body, api, content_type, config, fetcher)
         except MemoryError:
             answer = {"fatal": "out_of_memory"}
-        del body
+        body = b""
         conn.send(answer)
+
+
+class _SharedFD:
+    """A file descriptor handed to a spawned process (as multiprocessing hands it a pipe)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def __reduce__(self) -> Any:
+        from multiprocessing.reduction import DupFd
+
+        return _detach, (DupFd(self.fd),)
+
+
+def _detach(dup: Any) -> int:
+    fd: int = dup.detach()
+    return fd
 
 
 # --- in the server process -----------------------------------------------------------------
@@ -124,28 +149,62 @@ class CountUnavailable(Exception):
         self.message = message
 
 
+#: Bodies over this many bytes are written to the shared memory on a thread, and the memory
+#: is given back after the count (smaller ones keep their pages for the next body).
+_LARGE = 8 * 1024 * 1024
+
+
 class _Process:
+    """One counting process. The body goes through a memory file (memfd) both processes
+    hold: one copy in, one copy out, where a pipe moved it 64 KB at a time with a context
+    switch each (measured on a 1 MB body: 5.7 ms through the pipe, with thread hops, against
+    a count of 0.6 ms). Only the small (api, content type, length) message and the answer go
+    through the pipe, which the event loop watches directly."""
+
     def __init__(self, context: Any, config_json: str) -> None:
+        import os
+
+        self.memory = os.memfd_create("visiontokens-body", os.MFD_CLOEXEC)
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=_worker, args=(child, config_json), daemon=True,
-                                       name="visiontokens-count")
+        self.process = context.Process(target=_worker, name="visiontokens-count", daemon=True,
+                                       args=(child, _SharedFD(self.memory), config_json))
         self.process.start()
         child.close()
 
     def wait_ready(self, timeout: float) -> None:
-        if not self.conn.poll(timeout) or self.conn.recv() != "ready":
-            raise RuntimeError("a counting process did not start")
+        try:
+            ready = self.conn.poll(timeout) and self.conn.recv() == "ready"
+        except (EOFError, OSError):
+            ready = False
+        if not ready:
+            raise RuntimeError("a counting process did not start (a script that starts the "
+                               "server must do so under `if __name__ == \"__main__\":`)")
 
-    def call(self, body: bytes, api: str | None, content_type: str | None,
-             timeout: float) -> dict[str, Any]:
-        self.conn.send((api, content_type))
-        self.conn.send_bytes(body)
-        if not self.conn.poll(timeout):
-            raise TimeoutError
+    async def call(self, body: bytes | bytearray, api: str | None, content_type: str | None,
+                   timeout: float) -> dict[str, Any]:
+        import os
+
+        loop = asyncio.get_running_loop()
+        if len(body) > _LARGE:
+            await loop.run_in_executor(None, os.pwrite, self.memory, body, 0)
+        else:
+            os.pwrite(self.memory, body, 0)
+        self.conn.send((api, content_type, len(body)))
+        answered = loop.create_future()
+        fileno = self.conn.fileno()
+        loop.add_reader(fileno, lambda: answered.done() or answered.set_result(None))
+        try:
+            await asyncio.wait_for(answered, timeout)
+        finally:
+            loop.remove_reader(fileno)
         answer: dict[str, Any] = self.conn.recv()
+        if len(body) > _LARGE:
+            os.ftruncate(self.memory, 0)
         return answer
 
     def stop(self, kill: bool = False) -> None:
+        import os
+
         if kill:
             self.process.kill()
         self.conn.close()  # the process sees EOF and returns
@@ -153,6 +212,7 @@ class _Process:
         if self.process.is_alive():
             self.process.kill()
             self.process.join(5)
+        os.close(self.memory)
 
 
 class CountPool:
@@ -169,6 +229,7 @@ class CountPool:
         self._idle: asyncio.Queue[_Process] | None = None
         self._all: set[_Process] = set()
         self._lock = threading.Lock()
+        self._pending: asyncio.Future[None] | None = None
         self.ready = False
 
     def _new(self) -> _Process:
@@ -191,42 +252,46 @@ class CountPool:
             self._idle.put_nowait(process)
         self.ready = True
 
-    async def count(self, body: bytes, api: str | None,
+    async def count(self, body: bytes | bytearray, api: str | None,
                     content_type: str | None) -> dict[str, Any]:
         assert self._idle is not None, "the pool is not started"
-        loop = asyncio.get_running_loop()
         process = await self._idle.get()
         try:
-            answer = await loop.run_in_executor(self._threads, process.call, body, api,
-                                                content_type, self.config.count_timeout)
+            answer = await process.call(body, api, content_type, self.config.count_timeout)
         except TimeoutError:
-            process = await self._replace(process)
+            self._replace(process)
             raise CountUnavailable(
                 "count_timeout",
                 f"the count took longer than {self.config.count_timeout:g} s") from None
         except (EOFError, OSError):
-            process = await self._replace(process)
+            self._replace(process)
             raise CountUnavailable("count_failed", "the counting process died") from None
-        except BaseException:  # cancelled mid-call: the pipe is in an unknown state
-            process = await self._replace(process)
+        except BaseException:  # cancelled mid-count: the pipe is in an unknown state
+            self._replace(process)
             raise
-        finally:
-            self._idle.put_nowait(process)
+        self._idle.put_nowait(process)
         if "fatal" in answer:
             raise CountUnavailable(
                 "count_out_of_memory", "the count needed more memory than a counting process "
                 "may use")
         return answer
 
-    async def _replace(self, process: _Process) -> _Process:
-        loop = asyncio.get_running_loop()
+    def _replace(self, process: _Process) -> None:
+        """Ends ``process`` (it may still be counting) and starts another in its place; the
+        new one joins the idle ones once it is ready."""
         self._drop(process)
         fresh = self._new()
-        try:
-            await asyncio.shield(loop.run_in_executor(self._threads, fresh.wait_ready, 120.0))
-        except RuntimeError:
-            pass  # it fails its first call, and is replaced again
-        return fresh
+        loop = asyncio.get_running_loop()
+
+        async def join() -> None:
+            try:
+                await loop.run_in_executor(self._threads, fresh.wait_ready, 120.0)
+            except RuntimeError:
+                pass  # it fails its first call, and is replaced again
+            assert self._idle is not None
+            self._idle.put_nowait(fresh)
+
+        self._pending = asyncio.ensure_future(join())
 
     def stop(self) -> None:
         self.ready = False
