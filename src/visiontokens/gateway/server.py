@@ -30,7 +30,7 @@ from urllib.parse import parse_qs
 from .config import ServeConfig, from_environment
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import Metrics
-from .workers import CountPool, CountUnavailable, error_data
+from .workers import CountPool, CountUnavailable
 from .workers import _count as count_here
 
 Scope = MutableMapping[str, Any]
@@ -303,9 +303,9 @@ def _route(path: str) -> tuple[str | None, str, str]:
         prefix = f"/v1/{name}"
         if path == prefix or path.startswith(prefix + "/"):
             return name, prefix, path[len(prefix):]
-    name = {"/healthz": "healthz", "/readyz": "readyz", "/metrics": "metrics",
-            "/openapi.json": "openapi"}.get(path)
-    return name, path, ""
+    other = {"/healthz": "healthz", "/readyz": "readyz", "/metrics": "metrics",
+             "/openapi.json": "openapi"}.get(path)
+    return other, path, ""
 
 
 def _headers(scope: Scope) -> dict[bytes, bytes]:

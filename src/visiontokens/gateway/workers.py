@@ -44,7 +44,7 @@ def error_data(error: BaseException, pointer: str | None = None) -> dict[str, An
 
 # --- in the counting process ---------------------------------------------------------------
 
-def _count(body: bytes, api: str | None, content_type: str | None, config: ServeConfig,
+def _count(body: bytes | bytearray, api: str | None, content_type: str | None, config: ServeConfig,
            fetcher: Any) -> dict[str, Any]:
     """count_request's answer as plain data: what /v1/count shows and /v1/check decides on."""
     from .. import count_request
@@ -192,7 +192,12 @@ class _Process:
         self.conn.send((api, content_type, len(body)))
         answered = loop.create_future()
         fileno = self.conn.fileno()
-        loop.add_reader(fileno, lambda: answered.done() or answered.set_result(None))
+
+        def readable() -> None:
+            if not answered.done():
+                answered.set_result(None)
+
+        loop.add_reader(fileno, readable)
         try:
             await asyncio.wait_for(answered, timeout)
         finally:
