@@ -361,9 +361,9 @@ def _cmd_logs(argv: Sequence[str]) -> int:
 
 
 def _cmd_serve(argv: Sequence[str]) -> int:
-    from .gateway.server import main as serve  # uvicorn loads only here
+    from .serve import main as serve  # uvicorn loads only here
 
-    return serve(list(argv))
+    return serve(argv)
 
 
 #: Subcommand -> (what it does, its function). A first argument that is none of these and

@@ -496,10 +496,4 @@ def _Server(config: Any) -> Any:
     return _server_class()(config)
 
 
-def main(argv: list[str]) -> int:
-    from .config import parse_args
-
-    return run(parse_args(argv))
-
-
-__all__ = ["ServeApp", "app_from_environment", "main", "run"]
+__all__ = ["ServeApp", "app_from_environment", "run"]

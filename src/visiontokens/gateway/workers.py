@@ -95,7 +95,7 @@ def _worker(conn: Any, body_fd: int, config_json: str) -> None:
     apply_aliases(config)
     fetcher = None
     if config.fetch:
-        from .._fetch import Fetcher
+        from ..images.fetch import Fetcher
 
         # the SSRF rules as everywhere: public addresses only
         fetcher = Fetcher(timeout=config.fetch_timeout, max_bytes=config.fetch_max_bytes)
