@@ -409,6 +409,28 @@ def test_a_count_over_the_time_limit_gets_503_and_its_process_is_replaced():
         assert again.status_code == 200 and again.json()["image_tokens"] > 0
 
 
+def test_a_count_over_the_memory_limit_gets_503_and_its_process_is_replaced():
+    """10 MB of ``[{}, {}, ...]`` needs some hundreds of MB to parse: over a 200 MB address
+    space, the count fails (a MemoryError, or the parser aborting its process), 503."""
+    with running(ServeConfig(concurrency=1, worker_memory=200 << 20,
+                             max_body_size=64 << 20)) as (url, _):
+        response = post(f"{url}/v1/count", dense_body(3_500_000))
+        assert response.status_code == 503
+        assert response.json()["error"]["code"] in ("count_out_of_memory", "count_failed")
+        again = post(f"{url}/v1/count", chat(PNG))
+        assert again.status_code == 200 and again.json()["image_tokens"] > 0
+
+
+def test_fetch_is_off_by_default_and_keeps_the_ssrf_rules_when_on():
+    body = chat("http://127.0.0.1:9/cat.png", detail="high")
+    with running(ServeConfig(concurrency=1)) as (url, _):
+        image = post(f"{url}/v1/count", body).json()["images"][0]
+        assert image["upper_bound"] is True and "non-public" not in (image["note"] or "")
+    with running(ServeConfig(concurrency=1, fetch=True, fetch_timeout=2.0)) as (url, _):
+        image = post(f"{url}/v1/count", body).json()["images"][0]
+        assert image["upper_bound"] is True and "non-public address" in image["note"]
+
+
 # --- configuration --------------------------------------------------------------------------
 
 def test_flags_and_environment_variables(tmp_path):

@@ -115,7 +115,9 @@ def _worker(conn: Any, body_fd: int, config_json: str) -> None:
                 body += more
             answer = _count(body, api, content_type, config, fetcher)
         except MemoryError:
-            answer = {"fatal": "out_of_memory"}
+            answer = {"fatal": "count_out_of_memory"}
+        except Exception as error:  # noqa: BLE001 - a bug: said, never a dead process
+            answer = {"fatal": "internal_error", "type": type(error).__name__}
         body = b""
         conn.send(answer)
 
@@ -275,10 +277,13 @@ class CountPool:
             self._replace(process)
             raise
         self._idle.put_nowait(process)
-        if "fatal" in answer:
+        if answer.get("fatal") == "count_out_of_memory":
             raise CountUnavailable(
                 "count_out_of_memory", "the count needed more memory than a counting process "
                 "may use")
+        if "fatal" in answer:
+            raise CountUnavailable("internal_error",
+                                   f"the count failed: {answer.get('type', 'an error')}")
         return answer
 
     def _replace(self, process: _Process) -> None:
