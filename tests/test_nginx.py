@@ -11,6 +11,7 @@ Needs Debian's ``nginx`` and ``libnginx-mod-http-js`` (CI installs them); skippe
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -49,41 +50,47 @@ def upstream():
         yield fake
 
 
+@contextlib.contextmanager
+def nginx(directory: Path, serve_address: str, upstream_address: str):
+    """nginx with the shipped configuration and script, only their addresses changed."""
+    for sub in ("tmp", "logs"):
+        (directory / sub).mkdir(exist_ok=True)
+    port = free_port()
+    conf = (EXAMPLE / "nginx.conf").read_text()
+    addresses = {"127.0.0.1:8080": f"127.0.0.1:{port}", "127.0.0.1:8000": serve_address,
+                 "127.0.0.1:9000": upstream_address}
+    for shipped, here in addresses.items():
+        assert shipped in conf
+        conf = conf.replace(shipped, here)
+    (directory / "nginx.conf").write_text(conf)
+    shutil.copy(EXAMPLE / "visiontokens.js", directory / "visiontokens.js")
+    process = subprocess.Popen([NGINX, "-p", str(directory), "-c", str(directory / "nginx.conf"),
+                                "-g", "daemon off;"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, process.stderr.read().decode()
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "nginx did not start"
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(30)
+        process.stderr.close()
+
+
 @pytest.fixture(scope="module")
 def gateway(upstream, tmp_path_factory):
-    """nginx, configured by the shipped files, between the client and the fake provider."""
-    with subprocess_serve("--max-image-tokens", str(BUDGET)) as (_, serve_url):
-        directory = tmp_path_factory.mktemp("nginx")
-        for sub in ("tmp", "logs"):
-            (directory / sub).mkdir()
-        port = free_port()
-        conf = (EXAMPLE / "nginx.conf").read_text()
-        addresses = {"127.0.0.1:8080": f"127.0.0.1:{port}",
-                     "127.0.0.1:8000": serve_url.removeprefix("http://"),
-                     "127.0.0.1:9000": upstream.url.removeprefix("http://")}
-        for shipped, here in addresses.items():
-            assert shipped in conf
-            conf = conf.replace(shipped, here)
-        (directory / "nginx.conf").write_text(conf)
-        shutil.copy(EXAMPLE / "visiontokens.js", directory / "visiontokens.js")
-        process = subprocess.Popen([NGINX, "-p", str(directory), "-c",
-                                    str(directory / "nginx.conf"), "-g", "daemon off;"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                assert process.poll() is None, process.stderr.read().decode()
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                except OSError:
-                    assert time.monotonic() < deadline, "nginx did not start"
-                    time.sleep(0.05)
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            process.terminate()
-            process.wait(30)
-            process.stderr.close()
+    """nginx between the client and the fake provider, serve answering its checks."""
+    with subprocess_serve("--max-image-tokens", str(BUDGET)) as (_, serve_url), \
+            nginx(tmp_path_factory.mktemp("nginx"), serve_url.removeprefix("http://"),
+                  upstream.url.removeprefix("http://")) as url:
+        yield url
 
 
 def chat_body(*urls: str, detail: str | None = None, padding: int = 0) -> bytes:
@@ -180,4 +187,15 @@ def test_refused_bodies_get_the_providers_400(gateway, upstream):
     wrong_type = httpx.post(f"{gateway}/v1/chat/completions", content=b"hello",
                             headers={"content-type": "text/plain"})
     assert wrong_type.status_code == 415 and openai_error(wrong_type)["type"]
+    assert len(upstream.received) == before
+
+
+def test_without_serve_nothing_passes_uncounted(upstream, tmp_path):
+    """serve down (nothing listens where it should): nginx refuses with a 503, fail closed."""
+    before = len(upstream.received)
+    with nginx(tmp_path, f"127.0.0.1:{free_port()}",
+               upstream.url.removeprefix("http://")) as url:
+        response = post(f"{url}/v1/chat/completions",
+                        chat_body(data_url(png_header(64, 64)), detail="low"))
+    assert response.status_code == 503 and openai_error(response)["type"] == "server_error"
     assert len(upstream.received) == before
