@@ -2,7 +2,7 @@
 ``/v1/check``, and the same body to a no-op ASGI app that reads it and answers 200, both under
 uvicorn with one worker, started in this run on 127.0.0.1. Requests per second and p50/p99
 latency; the aims are serve >= 0.8x the no-op's requests per second and its p99 <= 1.5x the
-no-op's. Each server is measured twice, interleaved, for a few seconds; the better run of each
+no-op's. Each server is measured four times, interleaved, two seconds each; the best run of each
 counts (the least disturbed by the neighbours on a shared machine).
 
 Needs ``wrk`` (Debian package ``wrk``); skipped without it, and skipped unless measured.
@@ -24,7 +24,7 @@ import pytest
 WRK = shutil.which("wrk")
 HERE = Path(__file__).resolve().parent
 SRC = HERE.parent / "src"
-SECONDS, CONNECTIONS = 3, 8
+SECONDS, CONNECTIONS, ROUNDS = 2, 8, 4
 
 
 async def noop(scope, receive, send):
@@ -122,7 +122,7 @@ def test_serve_against_a_noop_app(measured, tmp_path):
         for url in targets.values():
             wrk(url, body_file, script, 1)  # warm up
         runs: dict[str, list[dict[str, float]]] = {"serve": [], "no-op": []}
-        for _ in range(2):  # interleaved, so drift hits both alike
+        for _ in range(ROUNDS):  # interleaved, so drift hits both alike
             for name, url in targets.items():
                 runs[name].append(wrk(url, body_file, script, SECONDS))
     finally:

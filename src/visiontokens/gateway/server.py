@@ -279,7 +279,9 @@ class ServeApp:
                 raise HTTPError(400, "invalid_content_length", "Content-Length is not a number")
             if int(length) > limit:
                 raise HTTPError(413, "payload_too_large", _too_large(limit))
-        body = bytearray()
+        # announced: the whole body in one allocation, filled in place (no regrowth copies)
+        body = bytearray(int(length)) if length is not None else bytearray()
+        size = 0
         try:
             async with asyncio.timeout(self.config.body_timeout):
                 while True:
@@ -287,10 +289,14 @@ class ServeApp:
                     if message["type"] == "http.disconnect":
                         return None
                     chunk = message.get("body", b"")
-                    if len(body) + len(chunk) > limit:
+                    end = size + len(chunk)
+                    if end > limit:
                         raise HTTPError(413, "payload_too_large", _too_large(limit))
-                    body += chunk
+                    body[size:end] = chunk  # grows the body past an announced length
+                    size = end
                     if not message.get("more_body", False):
+                        if size < len(body):  # the client sent less than it announced
+                            del body[size:]
                         return body
         except TimeoutError:
             raise HTTPError(408, "body_timeout", "the request body did not arrive within "
