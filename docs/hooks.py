@@ -233,7 +233,7 @@ def file_map(_: str | None = None) -> str:
             continue
         relative = path.relative_to(PACKAGE).as_posix()
         if path.suffix == ".json":
-            what = "rules as data: one ruleset"
+            what = f"rules as data: the {path.parent.name} ruleset {path.stem}"
         elif path.name == "py.typed":
             what = "marks the package as typed"
         elif path.name in _DESCRIBED:
