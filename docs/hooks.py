@@ -166,6 +166,21 @@ def output_models_table(ruleset: str | None) -> str:
         params += f"; +{fields.get('partial_image_tokens', 0)} per partial image (at most {fields.get('partial_images_max', 0)})"
         marks = "EMPIRICAL: " + plain(fields.get("evidence", "")) if fields.get("empirical") else ""
         rows.append(f"| `{spec.id}` | {rule} | {_cell(params)} | {marks} | {_cell(plain(fields.get('source', '')))} |")
+    table = registry.output_table(ruleset) if hasattr(registry, "output_table") else None
+    undocumented = list(getattr(table, "undocumented", None) or ())
+    if undocumented:
+        rows += ["", "Image models without an output rule (counted like the named model with "
+                 "`undocumented=\"assume\"`):", "",
+                 "| model | counted like | evidence | source |", "|---|---|---|---|"]
+        for entry in undocumented:
+            names = [f"`{name}`" for name in entry.get("ids", ())]
+            names += [f"`{prefix}…`" for prefix in entry.get("prefixes", ())]
+            rows.append(f"| {', '.join(names)} | `{entry.get('like')}` | `{entry.get('evidence')}` "
+                        f"| {_cell(plain(entry.get('source', '')))} |")
+    default = getattr(table, "tool_default_model", None)
+    if default:
+        rows += ["", f"The Responses `image_generation` tool without a `model` uses `{default}` "
+                 f"({plain(getattr(table, 'tool_default_source', ''))})."]
     return "\n".join(rows)
 
 

@@ -13,9 +13,9 @@ bundled ``examples/`` resolve:
   ``name = expr  # 765`` checks the value bound to ``name``. A value comment anywhere else (inside
   a statement, or after a statement that is neither an expression nor a simple assignment) fails
   the test: nothing a page shows goes unchecked. Any other comment is prose.
-  A page whose code imports an optional engine that is not installed (pyarrow, pandas, polars,
-  duckdb, dask, litellm) is skipped with that reason; CI installs them all, so nothing is skipped
-  there.
+  A page whose code imports an optional package that is not installed (pyarrow, pandas,
+  polars, duckdb, dask, litellm, openai) is skipped with that reason; CI installs them all, so
+  nothing is skipped there.
 - ```` ```console ```` blocks: each ``$ visiontokens ...`` line runs as a subprocess (the package
   of this checkout, ``python -m visiontokens``), must exit 0 (or the status its trailing
   ``# exit status N`` names), and its output, where shown, must be what it prints: line by line,
@@ -44,7 +44,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md"] + sorted((ROOT / "docs").rglob("*.md"))
-OPTIONAL = {"pyarrow", "pandas", "polars", "duckdb", "dask", "distributed", "litellm"}
+OPTIONAL = {"pyarrow", "pandas", "polars", "duckdb", "dask", "distributed", "litellm", "openai"}
 FENCE = re.compile(r"^```([\w-]*)\s*$")
 
 
