@@ -81,7 +81,7 @@ def _marks(spec: Any) -> str:
     marks = []
     if getattr(spec, "low_same_as_high_assumed", False):
         marks.append("ASSUMED: `low` = `high`")
-    for level, params in spec.params.items():
+    for params in spec.params.values():
         if params.fidelity_square or params.fidelity_other:
             marks.append("ASSUMED: the fidelity extra at every level; square means `w == h`")
             break
@@ -217,7 +217,7 @@ def _summary(path: Path) -> str:
         lines = []
         for line in text.splitlines():
             stripped = line.strip()
-            if stripped.startswith("# cython:") or stripped.startswith("#!"):
+            if stripped.startswith(("# cython:", "#!")):
                 continue
             if stripped.startswith(("#", "/*", "*")):
                 lines.append(stripped.lstrip("#/* ").rstrip("*/ "))
