@@ -199,3 +199,13 @@ def test_without_serve_nothing_passes_uncounted(upstream, tmp_path):
                         chat_body(data_url(png_header(64, 64)), detail="low"))
     assert response.status_code == 503 and openai_error(response)["type"] == "server_error"
     assert len(upstream.received) == before
+
+
+def test_the_docs_show_the_tested_files():
+    """The nginx page's snippets are the files this test runs, character for character."""
+    from test_docs import fenced_blocks
+
+    page = (EXAMPLE.parents[2] / "docs" / "gateways.md").read_text(encoding="utf-8")
+    blocks = {language: code for language, _, code in fenced_blocks(page)}
+    assert blocks["nginx"] == (EXAMPLE / "nginx.conf").read_text()
+    assert blocks["javascript"] == (EXAMPLE / "visiontokens.js").read_text()

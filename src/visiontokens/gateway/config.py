@@ -249,7 +249,7 @@ def _alias_file(p: argparse.ArgumentParser, path: str) -> dict[str, str]:
 def check(config: ServeConfig) -> None:
     """The ruleset and the aliases are checked before the server starts, not on the first
     request: a typo stops ``serve`` with one line."""
-    from ..rules.registry import get_ruleset
+    from ..rules import get_ruleset
 
     get_ruleset(config.ruleset)
     apply_aliases(config)
@@ -258,7 +258,7 @@ def check(config: ServeConfig) -> None:
 def apply_aliases(config: ServeConfig) -> None:
     """Registers each alias in this process (each counting process does so as it starts).
     An alias to an unknown model raises UnknownModelError; one already there is replaced."""
-    from ..rules.registry import register_model
+    from ..rules import register_model
 
     for name, model in config.model_aliases:
         if name == model:
