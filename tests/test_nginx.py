@@ -64,8 +64,9 @@ def nginx(directory: Path, serve_address: str, upstream_address: str):
         conf = conf.replace(shipped, here)
     (directory / "nginx.conf").write_text(conf)
     shutil.copy(EXAMPLE / "visiontokens.js", directory / "visiontokens.js")
+    # -e: the error log from the start (before the configuration names it), for a non-root run
     process = subprocess.Popen([NGINX, "-p", str(directory), "-c", str(directory / "nginx.conf"),
-                                "-g", "daemon off;"],
+                                "-e", "stderr", "-g", "daemon off;"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 30
@@ -203,9 +204,12 @@ def test_without_serve_nothing_passes_uncounted(upstream, tmp_path):
 
 def test_the_docs_show_the_tested_files():
     """The nginx page's snippets are the files this test runs, character for character."""
+    page_path = EXAMPLE.parents[2] / "docs" / "gateways.md"
+    if not page_path.is_file():
+        pytest.skip("the docs are not part of this copy of the tests")
     from test_docs import fenced_blocks
 
-    page = (EXAMPLE.parents[2] / "docs" / "gateways.md").read_text(encoding="utf-8")
+    page = page_path.read_text(encoding="utf-8")
     blocks = {language: code for language, _, code in fenced_blocks(page)}
     assert blocks["nginx"] == (EXAMPLE / "nginx.conf").read_text()
     assert blocks["javascript"] == (EXAMPLE / "visiontokens.js").read_text()
