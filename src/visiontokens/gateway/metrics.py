@@ -34,6 +34,7 @@ class Metrics:
         self.errors: dict[str, int] = {}
         self.image_tokens = {"input": 0, "output": 0}
         self.images = 0
+        self.counting = 0  # bodies being counted now (a gauge)
         self._buckets: dict[str, list[int]] = {}
         self._sums: dict[str, float] = {}
 
@@ -70,6 +71,9 @@ class Metrics:
             lines += ["# HELP visiontokens_images_total Images counted.",
                       "# TYPE visiontokens_images_total counter",
                       f"visiontokens_images_total {self.images}"]
+            lines += ["# HELP visiontokens_counts_in_progress Bodies being counted now.",
+                      "# TYPE visiontokens_counts_in_progress gauge",
+                      f"visiontokens_counts_in_progress {self.counting}"]
             lines += ["# HELP visiontokens_errors_total Errors answered, by code.",
                       "# TYPE visiontokens_errors_total counter"]
             lines += [f"visiontokens_errors_total{_labels([('code', c)])} {n}"

@@ -193,6 +193,7 @@ class ServeApp:
             body = await self._read_body(scope, headers, receive)
             if body is None:
                 return 499, "client_disconnected", None  # nobody to answer (nginx's 499)
+            self.metrics.counting += 1  # (the event loop's thread only: no lock needed)
             try:
                 if self._inline(body):
                     answer = count_here(body, api, content_type, self.config, None)
@@ -202,6 +203,7 @@ class ServeApp:
             except CountUnavailable as error:
                 raise HTTPError(503, error.code, error.message) from None
             finally:
+                self.metrics.counting -= 1
                 del body
         except HTTPError as error:
             if check:
