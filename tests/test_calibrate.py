@@ -264,3 +264,52 @@ def test_mappings_and_repeats():
            [{"width": 512, "height": 512, "detail": "low", "image_tokens": 85}]
     result = calibrate(rows)
     assert result.exact and result.total == 51 and result.rule.scheme == "tile"
+
+
+# --- the command line -----------------------------------------------------------------------
+
+def test_cli_csv_with_corrupted_rows(tmp_path, capsys):
+    from visiontokens._cli import main
+
+    rows = generated(vt.get_model("gpt-4o").spec)
+    rows[4] = (*rows[4][:3], rows[4][3] + 170)
+    path = tmp_path / "bill.csv"
+    path.write_text("width,height,detail,billed\n" + "".join(f"{w},{h},{d},{t}\n" for w, h, d, t in rows))
+    assert main(["calibrate", str(path), "--save", str(tmp_path / "m.json")]) == 0
+    out = capsys.readouterr().out
+    assert "tile scheme, base 85, 170 per tile" in out
+    assert f"reproduces {len(rows) - 1} of {len(rows)} rows exactly" in out
+    w, h, d, t = rows[4]
+    assert f"row 4: {w}x{h} {d}: billed {t}, rule gives {t - 170}" in out
+    assert json.loads((tmp_path / "m.json").read_text())["register_model"]["base"] == 85
+
+
+def test_cli_jsonl_json(tmp_path):
+    import subprocess
+    import sys
+
+    rows = generated(vt.get_model("gpt-5.4").spec)
+    path = tmp_path / "bill.jsonl"
+    path.write_text("".join(json.dumps({"width": w, "height": h, "detail": d, "tokens": t}) + "\n"
+                            for w, h, d, t in rows))
+    run = subprocess.run([sys.executable, "-m", "visiontokens", "calibrate", str(path), "--json"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    data = json.loads(run.stdout)
+    assert data["exact"] and data["matched"] == len(rows) and data["rule"]["multiplier"] == "1.2"
+    assert data["rule"]["details"]["original"] == {"cap": 6000, "budget": 10000}
+
+
+@pytest.mark.parametrize("text, match", [
+    ("w,h\n1,2\n", "needs a header"),
+    ("width,height,detail,tokens\n10,10,high,abc\n", "row 0: tokens must be an integer"),
+    ('{"width": 10\n', "line 1: not JSON"),
+])
+def test_cli_bad_files(tmp_path, capsys, text, match):
+    from visiontokens._cli import main
+
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    assert main(["calibrate", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("visiontokens: error:") and match in err and "Traceback" not in err

@@ -359,6 +359,12 @@ def _cmd_logs(argv: Sequence[str]) -> int:
     return logs(argv)
 
 
+def _cmd_calibrate(argv: Sequence[str]) -> int:
+    from .cli.calibrate import main as calibrate  # numpy loads only here
+
+    return calibrate(argv)
+
+
 #: Subcommand -> (what it does, its function). A first argument that is none of these and
 #: looks like a size (digits, an x, digits) is the size command.
 COMMANDS = {
@@ -369,6 +375,7 @@ COMMANDS = {
     "logs": ("image tokens of request logs (JSONL, Parquet, CSV) per model and detail",
              _cmd_logs),
     "generate": ("output image tokens of generating images (GPT Image models)", _cmd_generate),
+    "calibrate": ("fit a rule to billed rows (width, height, detail, tokens)", _cmd_calibrate),
 }
 
 

@@ -1,0 +1,1 @@
+"""The ``visiontokens`` command's subcommands, one module each."""
