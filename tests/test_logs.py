@@ -57,7 +57,7 @@ def test_jsonl_summary_and_bad_lines(jsonl, capsys):
     report = json.loads(out)
     assert report["rows"] == 6 and report["bad_rows"] == 2 and report["counted"] == 4
     assert [e["line"] for e in report["errors"]] == [4, 6]
-    assert f"{path}:4: the request body is not JSON" in err and f"{path}:6: " in err
+    assert f"{path}: line 4: the request body is not JSON" in err and f"{path}: line 6: " in err
     # the example's images, each as count_request counts it, plus the three URL images
     counted = vt.count_request(example)
     groups = {(r["model"], r["detail"]): r for r in report["summary"]}
@@ -68,7 +68,9 @@ def test_jsonl_summary_and_bad_lines(jsonl, capsys):
         assert row["images"] == len(images) + extra
     # line 2: a tile model at low costs its base whatever the size: exact, no bound (spec 3.4)
     assert groups[("gpt-4o", "low")] == {"model": "gpt-4o", "detail": "low", "images": 1,
-                                          "tokens": 85, "upper_bound_images": 0}
+                                          "tokens": 85, "upper_bound_images": 0,
+                                          "output_image_tokens": 0,
+                                          "output_upper_bound_requests": 0}
     bound = vt.max_image_tokens("gpt-5.4", "high")  # auto is high on gpt-5.4
     assert groups[("gpt-5.4", "high")]["tokens"] == bound
     assert report["tokens"] == counted.image_tokens + 85 + bound + vt.max_image_tokens("gpt-4.1-mini", "low")
@@ -79,8 +81,8 @@ def test_jsonl_without_upper_bound_and_the_table(jsonl, capsys):
     path, example = jsonl
     code, out, err = run(capsys, path)
     assert code == 0
-    assert f"{path}:7: /messages/0/content/1: the image's size is unknown" in err
-    assert f"{path}:2: " not in err  # gpt-4o low needs no size (spec 3.4)
+    assert f"{path}: line 7: /messages/0/content/1: the image's size is unknown" in err
+    assert f"{path}: line 2: " not in err  # gpt-4o low needs no size (spec 3.4)
     lines = out.splitlines()
     assert lines[0].split() == ["model", "detail", "images", "tokens"]
     total = vt.count_request(example).image_tokens + 85
@@ -93,7 +95,7 @@ def test_strict_stops_at_the_first_bad_row(jsonl, capsys):
     path, _ = jsonl
     code, out, err = run(capsys, path, "--upper-bound", "--strict")
     assert code == 1 and out == ""
-    assert f"{path}:4: " in err and f"{path}:6: " not in err and "--strict" in err
+    assert f"{path}: line 4: " in err and f"{path}: line 6: " not in err and "--strict" in err
 
 
 def test_fetch_goes_through_the_ssrf_guard(tmp_path, capsys):
@@ -148,18 +150,21 @@ def test_tables_with_configured_columns(tables, tmp_path, capsys):
                          "--out", out_path)
     assert code == 0
     report = json.loads(out)
-    assert report["rows"] == 10 and report["bad_rows"] == 6
+    assert report["rows"] == 10 and report["bad_rows"] == 5
     assert [(e["file"], e.get("row", e.get("line"))) for e in report["errors"]] == [
-        (str(parquet), 3), (str(parquet), 4), (str(parquet), 5),
-        (str(csv), 3), (str(csv), 4), (str(csv), 5)]
-    assert f"{parquet}: row 3: no w" in err and f"{parquet}: row 5: no level" in err
-    assert f"{csv}:3: unknown model 'nope'" in err and f"{csv}:5: " in err  # 30,000 patches
+        (str(parquet), 3), (str(parquet), 4), (str(csv), 3), (str(csv), 4), (str(csv), 5)]
+    # one wording for every format: FILE: line N (CSV, JSONL) or row N (Parquet): why
+    assert f"{parquet}: row 3: no w" in err and f"{parquet}: row 5:" not in err
+    assert f"{csv}: line 3: unknown model 'nope'" in err and f"{csv}: line 5: " in err  # 30,000 patches
     summary = {(r["model"], r["detail"]): (r["images"], r["tokens"]) for r in report["summary"]}
     mini = vt.count_image_tokens(2048, 4096, "gpt-4.1-mini", "high") + \
         vt.count_image_tokens(1800, 2400, "gpt-4.1-mini")
-    assert summary == {("gpt-4o", "high"): (2, 765 * 2), ("gpt-4.1-mini", "high"): (2, mini)}
+    # parquet row 5 has no level: billed at auto (the default), which gpt-5.4 bills at high
+    assert summary == {("gpt-4o", "high"): (2, 765 * 2), ("gpt-4.1-mini", "high"): (2, mini),
+                       ("gpt-5.4", "high"): (1, vt.count_image_tokens(512, 512, "gpt-5.4"))}
     rows = pq.read_table(out_path).to_pylist()
-    assert len(rows) == 10 and rows[0]["tokens"] == 765 and rows[2]["error"] == "no w"
+    assert len(rows) == 10 and rows[0]["image_tokens"] == 765 and rows[2]["error"] == "no w"
+    assert rows[4]["detail"] == "auto" and rows[4]["error"] is None
     assert rows[6]["line"] == 2 and rows[6]["detail"] == "auto"  # the CSV has no detail column
 
 
@@ -187,6 +192,5 @@ def test_progress_bar_and_plot(tables, tmp_path, capsys):
 def test_help_lists_logs(capsys):
     assert main(["--help"]) == 0
     assert "logs" in capsys.readouterr().out
-    with pytest.raises(SystemExit):
-        main(["logs", "--help"])
+    assert main(["logs", "--help"]) == 0
     assert "--width-column" in capsys.readouterr().out

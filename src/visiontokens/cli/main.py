@@ -8,12 +8,52 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
-from typing import Sequence
+from typing import Any, Sequence
 
 from .. import rules
 from .._errors import VisionTokensError
+
+class UsageError(Exception):
+    """The command line itself is wrong (exit status 2): nothing was counted."""
+
+
+#: Exit statuses, the same for every subcommand (documented in docs/cli.md).
+EXIT_OK, EXIT_UNCOUNTED, EXIT_USAGE = 0, 1, 2
+
+#: A Python keyword an error's hint names -> how the command line says it. An error carries
+#: its hint as data (``error.hint = (argument, value)`` and ``error.hint_text``, the phrase of
+#: its message that names the keyword); the CLI puts the flag in the phrase's place.
+FLAGS = {
+    "undocumented": lambda value: f"pass --undocumented {value}",
+    "enforce_patch_limit": lambda value: ("pass --no-enforce-patch-limit" if value is False
+                                          else "pass --enforce-patch-limit"),
+    "on_unknown": lambda value: "pass --upper-bound",
+    "on_violation": lambda value: "pass --collect",
+    "fetch": lambda value: "pass --fetch",
+    "allow_private": lambda value: "--fetch --allow-private",
+    "input_fidelity": lambda value: f"pass --input-fidelity {value}",
+    "ruleset": lambda value: f"pass --ruleset {value}",
+    "resolve_file": lambda value: "(not available on the command line: file ids need the "
+                                  "Python API)",
+}
+
+
+def cli_message(error: BaseException) -> str:
+    """The error's text, its hint (when it has one) naming the flag instead of the keyword."""
+    text = str(error)
+    seen = 0
+    cause: BaseException | None = error
+    while cause is not None and seen < 8:  # the hint may sit on the cause (a fetch's refusal)
+        hint = getattr(cause, "hint", None)
+        phrase = getattr(cause, "hint_text", None)
+        if hint and phrase and hint[0] in FLAGS and phrase in text:
+            text = text.replace(phrase, FLAGS[hint[0]](hint[1]))
+        cause, seen = cause.__cause__, seen + 1
+    return text
+
 
 _SIZE = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
 #: What a folder walk counts: the formats the API takes, and other image files, so that
@@ -37,15 +77,60 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", "-m", required=True, help="model id, e.g. gpt-4.1-mini")
     parser.add_argument("--detail", "-d", default="auto",
                         help="low, high, original or auto (default: auto)")
-    _add_ruleset(parser)
-    parser.add_argument("--input-fidelity", choices=("low", "high"), default=None,
-                        help="GPT Image 1 input fidelity (default: low)")
+    add_policies(parser, fidelity=True)
     _add_json(parser)
 
 
 def _add_ruleset(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ruleset", "-r", default=None,
                         help=f"dated ruleset (default: {rules.DEFAULT_RULESET}, the newest)")
+
+
+def add_policies(parser: Any, *, fidelity: bool = False, patch_limit: bool = True,
+                 fetch: bool = False) -> None:
+    """The counting API's options as flags: ``--ruleset``, ``--undocumented``,
+    ``--enforce-patch-limit/--no-enforce-patch-limit``, and where they apply
+    ``--input-fidelity``, ``--upper-bound``, ``--fetch`` and ``--allow-private``."""
+    _add_ruleset(parser)
+    parser.add_argument("--undocumented", choices=("error", "assume"), default="error",
+                        help="a known model whose rule is not documented: refuse it (default), "
+                        "or count it like the closest documented model, marked as assumed")
+    if patch_limit:
+        parser.add_argument("--enforce-patch-limit", action=argparse.BooleanOptionalAction,
+                            default=True,
+                            help="refuse an image over the model's patch limit, as the API does "
+                            "(default: on); --no-enforce-patch-limit counts it anyway")
+    if fidelity:
+        parser.add_argument("--input-fidelity", choices=("low", "high"), default=None,
+                            help="GPT Image 1 input fidelity (default: low)")
+    if fetch:
+        parser.add_argument("--upper-bound", action="store_true",
+                            help="count an image of unknown size at the most it could cost")
+        parser.add_argument("--fetch", action="store_true",
+                            help="fetch http(s) images to read their size (public addresses "
+                            "only, unless --allow-private)")
+        parser.add_argument("--allow-private", action="store_true",
+                            help="with --fetch: also fetch from loopback, private and "
+                            "link-local addresses (default: refused)")
+
+
+def fetch_option(args: argparse.Namespace) -> Any:
+    """``fetch=`` of the Python API from ``--fetch`` and ``--allow-private``."""
+    if args.allow_private and not args.fetch:
+        raise UsageError("--allow-private needs --fetch")
+    if not args.fetch:
+        return None
+    if args.allow_private:
+        from ..images.fetch import Fetcher
+
+        return Fetcher(allow_private=True)
+    return True
+
+
+def policies(args: argparse.Namespace) -> dict[str, Any]:
+    """``undocumented=`` and ``enforce_patch_limit=`` of the Python API from the flags."""
+    return {"undocumented": args.undocumented,
+            "enforce_patch_limit": getattr(args, "enforce_patch_limit", True)}
 
 
 def _add_json(parser: argparse.ArgumentParser) -> None:
@@ -71,9 +156,10 @@ def _cmd_size(argv: Sequence[str]) -> int:
     args = _size_parser().parse_args(argv)
     match = _SIZE.match(args.size)
     if not match:
-        raise VisionTokensError(f"size must look like 1800x2400, got {args.size!r}")
+        raise UsageError(f"size must look like 1800x2400, got {args.size!r}")
     cost = explain_image_tokens(int(match[1]), int(match[2]), args.model, args.detail,
-                                ruleset=args.ruleset, input_fidelity=args.input_fidelity)
+                                ruleset=args.ruleset, input_fidelity=args.input_fidelity,
+                                **policies(args))
     if args.json:
         print(json.dumps(cost.as_dict()))
         return 0
@@ -122,8 +208,6 @@ def _image_parser() -> argparse.ArgumentParser:
 
 def _image_paths(arguments: Sequence[str]) -> tuple[list[str], int]:
     """(the paths to count, how many files the folder walks skipped as not images)."""
-    import os
-
     paths: list[str] = []
     skipped = 0
     for argument in arguments:
@@ -140,14 +224,36 @@ def _image_paths(arguments: Sequence[str]) -> tuple[list[str], int]:
     return paths, skipped
 
 
-def _cmd_image(argv: Sequence[str]) -> int:
+def _count_file(source: Any, args: argparse.Namespace, model: str) -> Any:
+    """``count_image`` with the policy flags: the header's size, counted by
+    ``explain_image_tokens`` (which takes ``undocumented=`` and ``enforce_patch_limit=``)."""
     from .. import count_image
+    from .. import explain_image_tokens
+    from .. import image_info
+    from ..images.sources import animation_error
+    from ..images.sources import refused_animation
+
+    if args.undocumented == "error" and args.enforce_patch_limit:
+        return count_image(source, args.model, args.detail, ruleset=args.ruleset,
+                           input_fidelity=args.input_fidelity)
+    info = image_info(source)
+    if refused_animation(info):
+        raise animation_error(info, f"GIF ({info.width}x{info.height})")
+    return explain_image_tokens(info.width, info.height, args.model, args.detail,
+                                ruleset=args.ruleset, input_fidelity=args.input_fidelity,
+                                **policies(args))
+
+
+def _cmd_image(argv: Sequence[str]) -> int:
     from .. import get_model
 
     args = _image_parser().parse_args(argv)
     # Model, detail, ruleset and fidelity are checked once, up front: one error, not one a row.
-    model = get_model(args.model, ruleset=args.ruleset)
+    model = get_model(args.model, ruleset=args.ruleset, **policies(args))
     model.count(1, 1, args.detail, input_fidelity=args.input_fidelity)
+    missing = [p for p in args.paths if p != "-" and not os.path.exists(p)]
+    if missing:  # a name on the command line that is not there: the command line is wrong
+        raise UsageError(f"no such file or folder: {missing[0]}")
     paths, skipped = _image_paths(args.paths)
     show_progress = args.progress == "always" or (
         args.progress == "auto" and len(paths) >= PROGRESS_FROM and sys.stderr.isatty())
@@ -157,15 +263,14 @@ def _cmd_image(argv: Sequence[str]) -> int:
     for done, path in enumerate(paths, 1):
         try:
             source = sys.stdin.buffer.read() if path == "-" else path
-            cost = count_image(source, args.model, args.detail, ruleset=args.ruleset,
-                               input_fidelity=args.input_fidelity)
+            cost = _count_file(source, args, model.id)
             row: dict[str, object] = {"path": path, **cost.as_dict(), "error": None}
             total += cost.tokens
             line = f"{path:<{width}}  {f'{cost.width}x{cost.height}':>11}  {cost.tokens:>8}"
         except (VisionTokensError, OSError) as error:  # reported on its row; the rest go on
-            row = {"path": path, "tokens": None, "error": str(error)}
+            row = {"path": path, "tokens": None, "error": cli_message(error)}
             failed += 1
-            line = f"{path:<{width}}  error: {error}"
+            line = f"{path:<{width}}  error: {cli_message(error)}"
         rows.append(row)
         if not args.json:  # rows as they are counted: a long walk shows its progress
             if show_progress:
@@ -198,16 +303,12 @@ def _request_parser() -> argparse.ArgumentParser:
         description="Image tokens of a Chat Completions, Responses or Images API request body, "
         "image by image, and the output image tokens it may generate ('-' reads standard input).")
     parser.add_argument("body", help="a JSON request body, or - for standard input")
-    _add_ruleset(parser)
-    parser.add_argument("--fetch", action="store_true",
-                        help="fetch http(s) images (public addresses only) to read their size")
-    parser.add_argument("--upper-bound", action="store_true",
-                        help="count an image of unknown size at the most it could cost")
+    add_policies(parser, fetch=True)
     parser.add_argument("--collect", action="store_true",
                         help="report invalid images on their row instead of stopping")
     parser.add_argument("--content-type", default=None,
-                        help="the body's content type: multipart/form-data; boundary=... for an "
-                        "Images API edit sent as a form (default: JSON)")
+                        help="the body's content type (default: JSON, or multipart/form-data "
+                        "when the body's first line is --BOUNDARY, as a form's is)")
     parser.add_argument("--api", default=None,
                         choices=("chat", "responses", "images.generations", "images.edits"),
                         help="the endpoint the body is for (default: told by its shape)")
@@ -215,35 +316,57 @@ def _request_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: RFC 2046 section 5.1.1: a boundary is 1 to 70 of these characters, not ending in a space.
+_BOUNDARY = re.compile(rb"[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]")
+
+
+def multipart_type(body: bytes) -> str | None:
+    """``multipart/form-data; boundary=B`` when the body opens with a ``--B`` line, as every
+    multipart body does (its first delimiter); None otherwise (JSON)."""
+    if not body.startswith(b"--"):
+        return None
+    end = body.find(b"\n", 0, 80)
+    if end < 0:
+        return None
+    boundary = body[2:end].rstrip(b"\r")
+    if not _BOUNDARY.fullmatch(boundary):
+        return None
+    return f"multipart/form-data; boundary={boundary.decode('ascii')}"
+
+
 def _cmd_request(argv: Sequence[str]) -> int:
     from .. import count_request
 
     args = _request_parser().parse_args(argv)
+    fetch = fetch_option(args)
     if args.body == "-":
         text = sys.stdin.buffer.read()
     else:
+        if not os.path.exists(args.body):
+            raise UsageError(f"no such file: {args.body}")
         with open(args.body, "rb") as file:
             text = file.read()
-    result = count_request(text, ruleset=args.ruleset, fetch=args.fetch,
+    content_type = args.content_type or multipart_type(text)
+    result = count_request(text, ruleset=args.ruleset, fetch=fetch,
                            on_unknown="upper_bound" if args.upper_bound else "error",
                            on_violation="collect" if args.collect else "raise",
-                           content_type=args.content_type, api=args.api)
+                           content_type=content_type, api=args.api, **policies(args))
     if args.json:
         print(json.dumps({
             "model": result.model, "api": result.api, "image_tokens": result.image_tokens,
             "upper_bound": result.upper_bound,
             "output_image_tokens": result.output_image_tokens,
             "output_upper_bound": result.output_upper_bound,
-            "images": [{**i._asdict(), "error": None if i.error is None else str(i.error)}
+            "images": [{**i._asdict(), "error": None if i.error is None else cli_message(i.error)}
                        for i in result.images],
-            "violations": [str(v) for v in result.violations],
+            "violations": [cli_message(v) for v in result.violations],
             "skipped": [s._asdict() for s in result.skipped]}))
         return 1 if result.violations else 0
     print(f"{result.api} request, model {result.model}: {_plural(len(result.images), 'image')}")
     width = max([len(i.pointer) for i in result.images] + [5])
     for image in result.images:
         if image.error is not None:
-            print(f"  {image.pointer:<{width}}  error: {image.error}")
+            print(f"  {image.pointer:<{width}}  error: {cli_message(image.error)}")
             continue
         size = "?" if image.width is None else f"{image.width}x{image.height}"
         kind = image.format or image.source
@@ -253,7 +376,7 @@ def _cmd_request(argv: Sequence[str]) -> int:
               f"{image.tokens:>7}{bound}{rule}")
     for violation in result.violations:
         if not any(violation is i.error for i in result.images):
-            print(f"  error: {violation}")
+            print(f"  error: {cli_message(violation)}")
     for part in result.skipped:  # spec 6.1: files and the other API's parts, not counted
         print(f"  {part.pointer:<{width}}  not counted ({part.type}): {part.reason}")
     marker = " (an upper bound)" if result.upper_bound else ""
@@ -268,8 +391,8 @@ def _cmd_request(argv: Sequence[str]) -> int:
 def _generate_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="visiontokens generate",
-        description="Output image tokens of generating images with a GPT Image model "
-        "(spec 6.2), and how they are reached.")
+        description="Output image tokens of generating images with a GPT Image model, and "
+        "how they are reached.")
     parser.add_argument("--model", "-m", required=True, help="image model, e.g. gpt-image-2")
     parser.add_argument("--size", "-s", default="auto",
                         help="WIDTHxHEIGHT as the API takes it, or auto (default: auto, an "
@@ -279,10 +402,7 @@ def _generate_parser() -> argparse.ArgumentParser:
     parser.add_argument("--n", "-n", type=int, default=1, help="number of images (default: 1)")
     parser.add_argument("--partial-images", type=int, default=0,
                         help="streamed partial images per image, 0-3 (default: 0)")
-    parser.add_argument("--undocumented", choices=("error", "assume"), default="error",
-                        help="an undocumented image model: refuse it (default), or count it "
-                        "like the closest documented model, marked as assumed")
-    _add_ruleset(parser)
+    add_policies(parser, patch_limit=False)
     _add_json(parser)
     return parser
 
@@ -333,24 +453,97 @@ def _level_json(p: rules.DetailParams) -> dict[str, object]:
     return level
 
 
+#: What the short column names of ``models`` mean (printed under the listing, and in --json).
+LEGEND = {
+    "patch": "patch scheme: the image is cut into 32x32 patches, tokens = patches x the multiplier",
+    "tile": "tile scheme: base tokens plus per-tile tokens for each 512x512 tile",
+    "xM": "the patch multiplier M (tokens per patch)",
+    "A + T/tile": "base tokens A, plus T tokens per tile",
+    "cap": "the longest side (pixels) an image is scaled down to first",
+    "B": "the patch budget: the most patches an image is scaled to fit",
+    "S": "the shortest side (pixels) a tile image is scaled to",
+    "base": "at this detail level the image costs the base tokens, whatever its size",
+    "tiles": "at this detail level the image costs base + per-tile tokens",
+    "auto": "the detail level 'auto' is billed at",
+    "table": "output tokens read from the documented table of sizes and qualities",
+    "flexible": "output tokens computed from any allowed size (EMPIRICAL: no published formula)",
+    "[legacy]": "dropped from the current guide: its last documented rule",
+    "[deprecated]": "deprecated by OpenAI, still billed by this rule",
+}
+
+
+def _undocumented_rows(ruleset: rules.Ruleset) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = [
+        {"id": name, "like": entry.like, "evidence": entry.evidence, "source": entry.source}
+        for name, entry in sorted(ruleset.undocumented.items())]
+    rows += [{"id": prefix + "*", "like": entry.like, "evidence": entry.evidence,
+              "source": entry.source} for prefix, entry in ruleset.undocumented_prefixes]
+    return rows
+
+
+def _output_rows(name: str | None) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """(documented output models, undocumented output models) of a ruleset."""
+    table = rules.output_table(name)
+    documented = [
+        {"id": m.id, "rule": m.rule, "qualities": list(m.qualities), "sizes": list(m.sizes),
+         "empirical": m.empirical, "partial_image_tokens": m.partial_image_tokens,
+         "status": m.status, "source": m.source}
+        for m in rules.output_models(name)]
+    undocumented: list[dict[str, object]] = []
+    for entry in table.undocumented:
+        for ident in list(entry.get("ids", ())) + [p + "*" for p in entry.get("prefixes", ())]:
+            undocumented.append({"id": ident, "like": entry["like"],
+                                 "evidence": entry["evidence"], "source": entry["source"]})
+    return documented, undocumented
+
+
 def _cmd_models(argv: Sequence[str]) -> int:
     args = _models_parser().parse_args(argv)
     specs = rules.models(args.ruleset)
-    if args.json:
-        print(json.dumps([
-            {"id": s.id, "ruleset": s.ruleset, "scheme": s.scheme, "multiplier": s.multiplier,
-             "base": s.base, "per_tile": s.per_tile, "auto": s.auto, "status": s.status,
-             "source": s.source,
-             "details": {lvl: _level_json(p) for lvl, p in s.params.items()}}
-            for s in specs
-        ], indent=1))
-        return 0
     ruleset = rules.get_ruleset(args.ruleset)
+    outputs, outputs_undocumented = _output_rows(ruleset.name)
+    undocumented = _undocumented_rows(ruleset)
+    if args.json:
+        print(json.dumps({
+            "ruleset": ruleset.name, "description": ruleset.description,
+            "input_models": [
+                {"id": s.id, "ruleset": s.ruleset, "scheme": s.scheme, "multiplier": s.multiplier,
+                 "base": s.base, "per_tile": s.per_tile, "auto": s.auto, "status": s.status,
+                 "source": s.source,
+                 "details": {lvl: _level_json(p) for lvl, p in s.params.items()}}
+                for s in specs],
+            "aliases": dict(ruleset.aliases),
+            "undocumented_models": undocumented,
+            "output_models": outputs,
+            "undocumented_output_models": outputs_undocumented,
+            "legend": LEGEND,
+        }, indent=1))
+        return 0
     print(f"ruleset {ruleset.name}: {ruleset.description}")
+    print("input models (image input tokens):")
     for s in specs:
         cost = f"x{s.multiplier}" if s.scheme == "patch" else f"{s.base} + {s.per_tile}/tile"
         flag = "" if s.status == "current" else f" [{s.status}]"
         print(f"  {s.id:<22} {s.scheme:<5} {cost:<16} {_describe_levels(s)}{flag}")
+    if ruleset.aliases:
+        print("aliases:")
+        for alias, target in sorted(ruleset.aliases.items()):
+            print(f"  {alias:<22} -> {target}")
+    print("undocumented input models (counted only with --undocumented assume):")
+    for row in undocumented:
+        print(f"  {row['id']:<22} like {row['like']:<16} evidence: {row['evidence']}")
+    print("output models (image output tokens, visiontokens generate):")
+    for row in outputs:
+        how = "EMPIRICAL rule" if row["empirical"] else "documented table"
+        sizes = ", ".join(row["sizes"]) or "flexible sizes"  # type: ignore[arg-type]
+        print(f"  {row['id']:<22} {row['rule']:<8} {sizes}; "
+              f"{', '.join(row['qualities'])}; {how}")  # type: ignore[arg-type]
+    print("undocumented output models (counted only with --undocumented assume):")
+    for row in outputs_undocumented:
+        print(f"  {row['id']:<22} like {row['like']:<16} evidence: {row['evidence']}")
+    print("legend:")
+    for key, meaning in LEGEND.items():
+        print(f"  {key:<12} {meaning}")
     return 0
 
 
@@ -401,14 +594,14 @@ def _usage() -> str:
     return "\n".join(lines)
 
 
-def _unknown_command(word: str) -> VisionTokensError:
+def _unknown_command(word: str) -> str:
     from .._errors import closest
 
     names = list(COMMANDS)
     hint = closest(word, names, n=1)
     guess = f"; did you mean {hint[0]!r}?" if hint else ""
-    return VisionTokensError(f"{word!r} is not a command or a WIDTHxHEIGHT size{guess} "
-                             f"(commands: {', '.join(names)}; 'visiontokens --help' lists them)")
+    return (f"{word!r} is not a command or a WIDTHxHEIGHT size{guess} "
+            f"(commands: {', '.join(names)}; 'visiontokens --help' lists them)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -427,14 +620,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         if first in COMMANDS:
             return COMMANDS[first][1](argv[1:])
         if not first[:1].isdigit() and not first.startswith("-"):
-            raise _unknown_command(first)
+            raise UsageError(_unknown_command(first))
         return _cmd_size(argv)
     except BrokenPipeError:  # `visiontokens models | head`: the reader left, nothing to say
         sys.stdout = None
-        return 0
-    except (VisionTokensError, OSError) as error:
+        return EXIT_OK
+    except SystemExit as stop:  # argparse: 0 after --help, 2 for a bad flag (its own line)
+        return stop.code if isinstance(stop.code, int) else EXIT_USAGE
+    except UsageError as error:
         print(f"visiontokens: error: {error}", file=sys.stderr)
-        return 1
+        return EXIT_USAGE
+    except (VisionTokensError, OSError) as error:
+        print(f"visiontokens: error: {cli_message(error)}", file=sys.stderr)
+        return EXIT_UNCOUNTED
     except KeyboardInterrupt:
         return 130
 
