@@ -116,6 +116,7 @@ class Tally:
         self.results: dict[str, list[Any]] | None = None  # JSONL rows for --out
         self.tables: list[Any] = []  # table batches for --out
         self.bill = Bill()
+        self.custom_ids: set[str] = set()  # of the Batch input lines read
 
     def _group(self, model: str, detail: str) -> list[int]:
         group = self.groups.get((model, detail))
@@ -159,6 +160,7 @@ class Bill:
         self.not_comparable: dict[str, int] = {}  # why -> rows
         self.differences: list[dict[str, object]] = []  # comparable rows that differ
         self.output = [0, 0, 0, 0]  # rows, estimated, billed, exact: output image tokens
+        self.unmatched = 0  # Batch output lines whose custom_id is on no input line
 
     def missing(self, why: str) -> None:
         self.without_usage += 1
@@ -352,7 +354,7 @@ def read_usage(paths: list[str], tally: Tally) -> dict[str, Any]:
                 tally.bad_row(path, "line", number,
                               f"custom_id {custom_id!r} is on more than one output line; "
                               "its usage is not used")
-                found.pop(custom_id, None)
+                found[custom_id] = _Failed("its custom_id is on more than one output line")
                 duplicates.add(custom_id)
                 continue
             response, error = value.get("response"), value.get("error")
@@ -382,7 +384,7 @@ def _count_jsonl(path: str, tally: Tally, progress: Progress, base: int,
     results = tally.results
     done = 0
     canonical: dict[object, str] = {}
-    seen_ids: set[str] = set()
+    seen_ids = tally.custom_ids
     for number, line, done in _jsonl_lines(path):
         if not line.strip():
             continue  # a blank line is not a request
@@ -641,7 +643,7 @@ def _print_table(tally: Tally) -> None:
         line += f"; {tally.bad:,} bad" + (" (first ones on stderr)" if tally.bad > len(tally.errors)
                                          else " (on stderr)")
     print(line)
-    if tally.bill.with_usage or tally.bill.without_usage:
+    if tally.bill.with_usage or tally.bill.without_usage or tally.bill.unmatched:
         _print_bill(tally.bill)
 
 
@@ -661,6 +663,7 @@ def _bill_json(bill: Bill) -> dict[str, object]:
         "output": {"rows": bill.output[0], "estimated": bill.output[1], "billed": bill.output[2],
                    "difference": bill.output[2] - bill.output[1], "exact": bill.output[3]},
         "largest_differences": bill.largest(LARGEST),
+        "unmatched_output_lines": bill.unmatched,
     }
 
 
@@ -695,6 +698,9 @@ def _print_bill(bill: Bill) -> None:
         print(f"{_rows(total)} not compared:")
         for why, count in not_comparable.items():
             print(f"  {count:>6,}  {why}")
+    if bill.unmatched:
+        lines = "output line" if bill.unmatched == 1 else "output lines"
+        print(f"{bill.unmatched:,} {lines} with a custom_id on no input line")
     largest: list[dict[str, Any]] = data["largest_differences"]  # type: ignore[assignment]
     if largest:
         print("largest differences (billed - estimated):")
@@ -719,7 +725,7 @@ def _json(tally: Tally) -> str:
         "upper_bound_images": sum(r["upper_bound_images"] for r in rows),  # type: ignore[misc]
         "output_image_tokens": sum(r["output_image_tokens"] for r in rows),  # type: ignore[misc]
         "summary": rows, "errors": tally.errors}
-    if tally.bill.with_usage or tally.bill.without_usage:
+    if tally.bill.with_usage or tally.bill.without_usage or tally.bill.unmatched:
         report["billed"] = _bill_json(tally.bill)
     return json.dumps(report)
 
@@ -876,6 +882,7 @@ def main(argv: Sequence[str]) -> int:
                 table_progress = Progress(show, 0)
                 _count_table(path, kind, tally, table_progress)
                 table_progress.end()
+        tally.bill.unmatched = len(set(usage) - tally.custom_ids)
     except StrictStop:
         stopped = True
     progress.end()
