@@ -27,14 +27,16 @@ if switch.use_extensions():
     def extension(name: str) -> Extension:
         # _request_c has no .pyx: it is _request_py.py compiled as is, under its own name,
         # so both twins exist side by side in one install.
-        source = "_request_py.py" if name == "_request_c" else f"{name}.pyx"
+        # A twin in a subpackage is named with dots ("requests._scan_c"), its source by path.
+        source = "_request_py.py" if name == "_request_c" else f"{name.replace('.', '/')}.pyx"
         return Extension(
             f"visiontokens.{name}",
             [f"src/visiontokens/{source}"],
             include_dirs=[numpy.get_include(), "src/visiontokens"],
             define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-            depends=[str(p.relative_to(HERE)) for p in PACKAGE.glob("*.pxd")]
-            + ["src/visiontokens/_tile_lanes.h", "src/visiontokens/_request_py.py"],
+            depends=[str(p.relative_to(HERE)) for p in PACKAGE.glob("**/*.pxd")]
+            + [str(p.relative_to(HERE)) for p in PACKAGE.glob("**/*.h")]
+            + ["src/visiontokens/_request_py.py"],
             extra_compile_args=["-O3"],
         )
 

@@ -28,6 +28,7 @@ TWINS: dict[str, tuple[tuple[str, ...], str]] = {
     "header": (("_header_c",), "_header_py"),
     "request": (("_request_c",), "_request_py"),
     "output": (("_output_c",), "_output_py"),
+    "scan": (("requests._scan_c",), "requests._scan_py"),
 }
 
 _TRUE = ("1", "true", "yes", "on")
