@@ -19,7 +19,8 @@ from visiontokens import _extensions
 
 #: compiled module -> its pure twin. _batch_c is the calculator's second extension.
 PAIRS = {"_tokens_c": "_tokens_py", "_batch_c": "_batch_py", "_header_c": "_header_py",
-         "_request_c": "_request_py", "_output_c": "_output_py"}
+         "_request_c": "_request_py", "_output_c": "_output_py",
+         "requests._scan_c": "requests._scan_py"}
 #: How to get an instance of a class whose attributes are set in __init__ (pure twin) or
 #: declared as C fields (compiled twin): its public attributes are compared on an instance.
 INSTANCES = {"Model": lambda module: module.get_model("gpt-4o"),

@@ -4,12 +4,13 @@
 
 The grammar, the values and the errors are those of ``_scan_py.py``, whose docstring states
 them; this module takes the same steps and reports a failure as (offset, what), which
-``_scan_py.scan_error`` turns into the error both twins raise. Every read of the body goes
+``_scan_py._error`` turns into the error both twins raise. Every read of the body goes
 through ``at`` (one byte, -1 past the end) or is preceded by a check that the bytes exist
 (``need <= n - pos``); the plain runs of a string are skipped by ``vt_string_stop``
 (``_scan_stop.h``), which loads only whole blocks inside the range it is given.
 """
 
+cimport cython
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.stdlib cimport free, realloc
@@ -303,11 +304,12 @@ cdef Py_ssize_t scan(Scan* s, bint keep) noexcept nogil:
 cdef object as_buffer(object data):
     if type(data) is bytes or type(data) is bytearray:
         return data
-    return ref.as_buffer(data)
+    return ref._as_buffer(data)
 
 
 def validate(data):
-    """See ``_scan_py.validate``."""
+    """Check that ``data`` (bytes, bytearray, memoryview) is exactly one JSON value (see the
+    module's docstring); raise MalformedRequestError naming the offset where it is not."""
     data = as_buffer(data)
     cdef Py_buffer view
     cdef Scan s
@@ -319,20 +321,21 @@ def validate(data):
         with nogil:
             result = scan(&s, False)
         if result < 0:
-            raise ref.scan_error(data, s.fail_at, s.what)
+            raise ref._error(data, s.fail_at, s.what)
     finally:
         PyBuffer_Release(&view)
 
 
 # --- the lazy view ---------------------------------------------------------------------------------
 
+@cython.no_gc  # holds only the body (no cycle: nodes point to it, never back)
 cdef class Document:
-    """See ``_scan_py.Document``."""
+    """A validated body and its long-string table; ``root`` is its value (a node or a scalar)."""
     cdef Py_buffer view
     cdef bint held
     cdef Scan s
     cdef readonly object data
-    cdef readonly object root
+    cdef Py_ssize_t first
 
     def __cinit__(self, data):
         self.held = False
@@ -351,8 +354,13 @@ cdef class Document:
         if first < 0:
             if self.s.no_memory:
                 raise MemoryError()
-            raise ref.scan_error(data, self.s.fail_at, self.s.what)
-        self.root = value_at(self, first)
+            raise ref._error(data, self.s.fail_at, self.s.what)
+        self.first = first
+
+    @property
+    def root(self):
+        """The body's value: a node, a string or a scalar."""
+        return value_at(self, self.first)
 
     def __dealloc__(self):
         if self.s.longs != NULL:
@@ -553,7 +561,7 @@ cdef object number_value(Document doc, Py_ssize_t pos):
     try:
         return int(text)
     except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits)
-        raise ref.scan_error(doc.data, pos, E_BIG_INT) from None
+        raise ref._error(doc.data, pos, E_BIG_INT) from None
 
 
 cdef object value_at(Document doc, Py_ssize_t pos):
@@ -598,8 +606,9 @@ cdef object key_text(Document doc, Py_ssize_t pos):
     return value if type(value) is str else (<BodyString>value).str()
 
 
+@cython.no_gc
 cdef class ObjectNode:
-    """See ``_scan_py.ObjectNode``."""
+    """A JSON object in the body: read member by member on demand."""
     cdef readonly Document document
     cdef readonly Py_ssize_t offset
 
@@ -610,6 +619,7 @@ cdef class ObjectNode:
         return node
 
     def get(self, key, default=None):
+        """The value of ``key`` (the last one, if the key repeats, as json.loads has it)."""
         if type(key) is not str:
             raise ArgumentTypeError(f"a key must be a str, got {type(key).__name__}")
         cdef bytes wanted = key.encode("utf-8", "surrogatepass")
@@ -628,6 +638,8 @@ cdef class ObjectNode:
         return default if found < 0 else value_at(doc, found)
 
     def items(self):
+        """(key, value) of every member in order, repeated keys included (``dict(...)`` of it
+        is json.loads's object)."""
         cdef Document doc = self.document
         cdef Py_ssize_t p = first_item(doc, self.offset, 0x7D), value
         while p >= 0:
@@ -636,6 +648,7 @@ cdef class ObjectNode:
             p = next_item(doc, value, 0x7D)
 
     def keys(self):
+        """Every key in order, repeated keys included."""
         cdef Document doc = self.document
         cdef Py_ssize_t p = first_item(doc, self.offset, 0x7D)
         while p >= 0:
@@ -643,17 +656,20 @@ cdef class ObjectNode:
             p = next_item(doc, member_value(doc, p), 0x7D)
 
     def value(self):
+        """The object as plain Python, equal to json.loads of its text."""
         return materialise(self.document, self.offset)
 
     def end(self):
+        """The offset after the object's closing brace."""
         return skip(self.document, self.offset)
 
     def __repr__(self):
         return f"ObjectNode(at byte {self.offset})"
 
 
+@cython.no_gc
 cdef class ArrayNode:
-    """See ``_scan_py.ArrayNode``."""
+    """A JSON array in the body: iterated element by element, never built as a list."""
     cdef readonly Document document
     cdef readonly Py_ssize_t offset
 
@@ -679,9 +695,11 @@ cdef class ArrayNode:
         return count
 
     def value(self):
+        """The array as plain Python, equal to json.loads of its text."""
         return materialise(self.document, self.offset)
 
     def end(self):
+        """The offset after the array's closing bracket."""
         return skip(self.document, self.offset)
 
     def __repr__(self):
@@ -711,8 +729,10 @@ cdef object materialise(Document doc, Py_ssize_t pos):
     return (<BodyString>value_).str() if type(value_) is BodyString else value_
 
 
+@cython.no_gc
 cdef class BodyString:
-    """See ``_scan_py.BodyString``."""
+    """A long unescaped JSON string, left where it lies in the body: what an image walker
+    needs (length, prefix tests, a short head, the raw bytes) without a copy."""
     cdef readonly Document document
     cdef readonly Py_ssize_t start, end
     cdef int flags
@@ -725,6 +745,7 @@ cdef class BodyString:
         return text
 
     def __len__(self):
+        """Characters, as len(str) counts them."""
         cdef Py_ssize_t p, count
         if self.length < 0:
             if self.flags & NON_ASCII:
@@ -738,9 +759,11 @@ cdef class BodyString:
         return self.length
 
     def isascii(self):
+        """Whether every character is ASCII (known from the scan: no pass over the bytes)."""
         return not self.flags & NON_ASCII
 
     def startswith(self, prefix):
+        """As str.startswith, for a str or a tuple of str."""
         if isinstance(prefix, tuple):
             return any(self.startswith(each) for each in prefix)
         if type(prefix) is not str:
@@ -752,6 +775,7 @@ cdef class BodyString:
         return memcmp(self.document.s.b + self.start, <const uint8_t*>wanted, k) == 0
 
     def head(self, Py_ssize_t n):
+        """The first ``n`` characters (fewer if the string is shorter)."""
         if n <= 0:
             return ""
         # the first n characters lie within 4n bytes; a sequence the cut splits is dropped
@@ -762,9 +786,11 @@ cdef class BodyString:
         return text[:n]
 
     def view(self):
+        """The string's raw bytes in the body (valid UTF-8, no escapes)."""
         return memoryview(self.document.data)[self.start:self.end]
 
     def str(self):
+        """The whole string as a str: a copy, for when it is really needed."""
         return PyUnicode_DecodeUTF8(<const char*>self.document.s.b + self.start,
                                     self.end - self.start, NULL)
 

@@ -22,7 +22,7 @@ The grammar, as strictly as RFC 8259 and jiter read strings:
 - nesting deeper than ``MAX_DEPTH`` arrays and objects is refused (the request walk's rule).
 
 A failure raises :class:`MalformedRequestError` naming the byte offset (and its line and
-column), built by :func:`scan_error`, which the compiled twin calls too: both raise the same
+column), built by :func:`_error`, which the compiled twin calls too: both raise the same
 messages. Values follow json.loads: the last of duplicate keys wins, an integer literal is an
 int of any size (up to Python's 4,300-digit conversion limit), anything with "." or an
 exponent a float.
@@ -34,7 +34,6 @@ body, so later walks jump over a 6 MB data URL with one lookup instead of reread
 
 from __future__ import annotations
 
-import json
 import re
 from bisect import bisect_left
 from typing import Any, Iterator, Union
@@ -81,7 +80,7 @@ _HEADLINE = "the request body is not valid JSON"
 _TOO_DEEP = f"the request body nests deeper than {MAX_DEPTH} levels"
 
 
-def scan_error(data: Any, offset: int, what: int) -> MalformedRequestError:
+def _error(data: Any, offset: int, what: int) -> MalformedRequestError:
     """The error for failure ``what`` (an index into WHAT) at byte ``offset`` of ``data``;
     line and column (1-based, the column in bytes) are counted here, on failure only."""
     line, last = 1, -1
@@ -108,7 +107,7 @@ class _Fail(Exception):
         self.what = what
 
 
-def as_buffer(data: Any) -> memoryview:
+def _as_buffer(data: Any) -> memoryview:
     """``data`` as a flat memoryview of bytes, holding an export (a bytearray cannot be resized
     under a scan); anything else is a typed error."""
     if isinstance(data, str):
@@ -264,11 +263,11 @@ def _scan(data: memoryview, table: list[tuple[int, int, int]] | None) -> int:
 def validate(data: Any) -> None:
     """Check that ``data`` (bytes, bytearray, memoryview) is exactly one JSON value (see the
     module's docstring); raise MalformedRequestError naming the offset where it is not."""
-    view = as_buffer(data)
+    view = _as_buffer(data)
     try:
         _scan(view, None)
     except _Fail as fail:
-        raise scan_error(view, fail.offset, fail.what) from None
+        raise _error(view, fail.offset, fail.what) from None
 
 
 # --- the lazy view -------------------------------------------------------------------------------
@@ -281,20 +280,25 @@ _SCALAR = re.compile(rb"[-+.0-9a-zA-Z]+")
 class Document:
     """A validated body and its long-string table; ``root`` is its value (a node or a scalar)."""
 
-    __slots__ = ("data", "size", "_starts", "_table", "root")
+    __slots__ = ("data", "size", "_starts", "_table", "_first")
 
     def __init__(self, data: Any):
-        view = as_buffer(data)
+        view = _as_buffer(data)
         table: list[tuple[int, int, int]] = []
         try:
             first = _scan(view, table)
         except _Fail as fail:
-            raise scan_error(view, fail.offset, fail.what) from None
+            raise _error(view, fail.offset, fail.what) from None
         self.data = view
         self.size = len(view)
         self._table = table
         self._starts = [entry[0] for entry in table]
-        self.root = _value_at(self, first)
+        self._first = first
+
+    @property
+    def root(self) -> Any:
+        """The body's value: a node, a string or a scalar."""
+        return _value_at(self, self._first)
 
     def _long(self, pos: int) -> tuple[int, int, int] | None:
         i = bisect_left(self._starts, pos)
@@ -358,6 +362,8 @@ def _string_value(doc: Document, pos: int) -> Any:
 def _unescape(doc: Document, pos: int, end: int) -> str:
     # json's own string decoder on a string already checked: the same escapes, the same
     # surrogate pairing (a high escape then a low one is one character, a lone one stays)
+    import json  # (only for escaped strings: kept off the import path)
+
     text = bytes(doc.data[pos:end]).decode("utf-8")
     return json.decoder.scanstring(text, 1)[0]  # type: ignore[attr-defined,no-any-return]
 
@@ -370,7 +376,7 @@ def _number_value(doc: Document, pos: int) -> Any:
     try:
         return int(text)
     except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits)
-        raise scan_error(doc.data, pos, E_BIG_INT) from None
+        raise _error(doc.data, pos, E_BIG_INT) from None
 
 
 def _value_at(doc: Document, pos: int) -> Any:
@@ -462,6 +468,7 @@ class ObjectNode:
             yield _key_text(self.document, at), _value_at(self.document, value)
 
     def keys(self) -> Iterator[str]:
+        """Every key in order, repeated keys included."""
         for at, _value in _members(self.document, self.offset):
             yield _key_text(self.document, at)
 
@@ -501,6 +508,7 @@ class ArrayNode:
         return _materialise(self.document, self.offset)  # type: ignore[no-any-return]
 
     def end(self) -> int:
+        """The offset after the array's closing bracket."""
         return _skip(self.document, self.offset)
 
     def __repr__(self) -> str:
@@ -567,9 +575,11 @@ class BodyString:
         return self._length
 
     def isascii(self) -> bool:
+        """Whether every character is ASCII (known from the scan: no pass over the bytes)."""
         return not self._flags & NON_ASCII
 
     def startswith(self, prefix: Union[str, tuple[str, ...]]) -> bool:
+        """As str.startswith, for a str or a tuple of str."""
         if isinstance(prefix, tuple):
             return any(self.startswith(each) for each in prefix)
         if type(prefix) is not str:
@@ -592,6 +602,7 @@ class BodyString:
         return self.document.data[self.start:self.end]
 
     def str(self) -> str:
+        """The whole string as a str: a copy, for when it is really needed."""
         return bytes(self.view()).decode("utf-8")
 
     __str__ = str
