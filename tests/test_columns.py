@@ -25,7 +25,8 @@ from visiontokens import (
     UnsupportedDetailError,
     VisionTokensError,
 )
-from visiontokens import _columns, _registry
+from visiontokens.calc import columns as _columns
+from visiontokens.rules import registry as _registry
 
 W = [1024, 2048, None, 1800, 512, 4096]
 H = [1024, 4096, 700, None, 512, 512]
@@ -372,7 +373,7 @@ def test_twins_agree_on_every_kind_of_column(data):
 
 
 def test_a_constant_text_column_is_seen_without_hashing():
-    from visiontokens._columns import _constant_text
+    from visiontokens.calc.columns import _constant_text
 
     def const(values, kind=pa.string()):
         return _constant_text(pa, pa.chunked_array([pa.array(values, kind)]))

@@ -239,7 +239,8 @@ def test_upper_bounds_are_attained_and_never_exceeded():
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from visiontokens import _upper_bound, _registry
+    from visiontokens.calc import bounds as _upper_bound
+    from visiontokens.rules import registry as _registry
 
     cases = [(spec, level) for rs in visiontokens.rulesets() for spec in visiontokens.models(rs)
              for level in spec.params]

@@ -247,7 +247,7 @@ def test_a_document_holds_its_bytearray_in_place(scan):
 
 
 def test_the_depth_rule_is_the_request_walks():
-    from visiontokens import _request_py
+    from visiontokens.requests import _request_py
 
     assert load_twin("scan", "python").MAX_DEPTH == _request_py.MAX_DEPTH == 200
 

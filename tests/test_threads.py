@@ -20,7 +20,7 @@ from headers import data_url, gif_header, jpeg_header, png_header
 from implementations import load_twin
 
 import visiontokens
-from visiontokens import _registry
+from visiontokens.rules import registry as _registry
 
 THREADS = 16
 NAME = "threads-test-model"  # flips between two documented models while the threads run

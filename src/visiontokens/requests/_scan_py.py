@@ -38,7 +38,7 @@ import re
 from bisect import bisect_left
 from typing import Any, Iterator, Union
 
-from .. import _image_input as fmt
+from ..images import sources as fmt
 from .._errors import ArgumentTypeError, MalformedRequestError
 
 IMPLEMENTATION = "python"

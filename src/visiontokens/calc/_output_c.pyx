@@ -14,9 +14,9 @@ from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.ref cimport PyObject
 from libc.stdint cimport int64_t, uint8_t
 
-from . import _output_shared as shared
-from . import _registry
-from ._errors import size_type_error, unsupported_quality_error, unsupported_size_error
+from . import output_rules as shared
+from ..rules import registry as _registry
+from .._errors import size_type_error, unsupported_quality_error, unsupported_size_error
 
 IMPLEMENTATION = "cython"
 

@@ -7,7 +7,7 @@ exactly as the pure twin does it. Batch columns are read by ``_columns`` (shared
 
 from __future__ import annotations
 
-from ._errors import InvalidArgumentError, dimension_error
+from .._errors import InvalidArgumentError, dimension_error
 from ._spec import MAX_DIMENSION
 
 ON_ERROR = ("raise", "mask")

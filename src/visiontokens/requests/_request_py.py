@@ -25,11 +25,13 @@ import re
 from collections.abc import Mapping
 from typing import IO, TYPE_CHECKING, Any, Awaitable, Callable, Literal, NamedTuple, TypeGuard, Union
 
-from . import _images_api, _registry, _spec
-from ._registry import UndocumentedPolicy
-from ._extensions import twin
-from ._upper_bound import max_image_tokens
-from ._errors import (
+from . import images_api as _images_api
+from ..rules import registry as _registry
+from ..calc import _spec
+from ..rules.registry import UndocumentedPolicy
+from .._extensions import twin
+from ..calc.bounds import max_image_tokens
+from .._errors import (
     ArgumentTypeError,
     FetchError,
     ImageSizeUnknownError,
@@ -41,11 +43,11 @@ from ._errors import (
     check_payload,
     violation,
 )
-from ._image_input import DEFAULT_MAX_READ, ImageInfo, animation_error, refused_animation
-from ._results import ImageCost
+from ..images.sources import DEFAULT_MAX_READ, ImageInfo, animation_error, refused_animation
+from .._results import ImageCost
 
 if TYPE_CHECKING:  # httpx loads only when a caller fetches: the import stays light
-    from ._fetch import Fetcher
+    from ..images.fetch import Fetcher
 
 try:  # setup.py also compiles this file as is, as the module _request_c
     import cython
@@ -565,7 +567,7 @@ def _resolved(file_id: str, value: Any) -> tuple[Any, ...]:
     if isinstance(value, ImageInfo):
         return _known(value)
     if isinstance(value, tuple) and len(value) == 2:
-        from ._arguments import checked_dimension
+        from ..calc.arguments import checked_dimension
 
         try:
             width, height = (checked_dimension("width", value[0]),
@@ -706,7 +708,7 @@ def _options(fetch: Any, on_unknown: str, on_violation: str,
         _registry.check_policies(undocumented, enforce_patch_limit)
     if fetch is None or fetch is False:
         return None
-    from ._fetch import Fetcher
+    from ..images.fetch import Fetcher
 
     if fetch is True:
         return _default_fetcher()
@@ -726,7 +728,7 @@ _DEFAULT_FETCHER: Fetcher | None = None
 
 
 def _default_fetcher() -> Fetcher:
-    from ._fetch import Fetcher
+    from ..images.fetch import Fetcher
 
     global _DEFAULT_FETCHER
     if _DEFAULT_FETCHER is None:

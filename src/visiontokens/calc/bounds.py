@@ -7,8 +7,8 @@ witness costs the bound and that no size costs more.
 
 from __future__ import annotations
 
-from . import _registry
-from ._registry import DetailParams, ModelSpec
+from ..rules import registry as _registry
+from ..rules.registry import DetailParams, ModelSpec
 from ._spec import PATCH
 
 
@@ -57,7 +57,7 @@ def _bound(spec: ModelSpec, detail: str) -> int:
 
 def _compute_bound(model_id: str, ruleset: str, detail: str, undocumented: str,
                    enforce_patch_limit: bool) -> int:
-    from ._extensions import twin
+    from .._extensions import twin
 
     # resolved again under the registry's lock: the witness and its cost from one table
     spec = _registry.resolve(model_id, ruleset, undocumented, enforce_patch_limit)

@@ -24,9 +24,9 @@ from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_SET_ITEM
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 from libc.string cimport memchr, memcmp, memcpy
 
-from . import _errors as err
-from . import _image_input as fmt
-from ._image_input import ImageInfo
+from .. import _errors as err
+from . import sources as fmt
+from .sources import ImageInfo
 
 IMPLEMENTATION = "cython"
 

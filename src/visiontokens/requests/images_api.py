@@ -18,8 +18,9 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from . import _registry, _spec
-from ._errors import (
+from ..rules import registry as _registry
+from ..calc import _spec
+from .._errors import (
     ImageSizeUnknownError,
     InvalidArgumentError,
     MalformedRequestError,
@@ -32,8 +33,8 @@ from ._errors import (
     check_payload,
     violation,
 )
-from ._extensions import twin
-from ._image_input import ImageInfo, animation_error, refused_animation
+from .._extensions import twin
+from ..images.sources import ImageInfo, animation_error, refused_animation
 
 #: What ``count_request(api=...)`` accepts: which endpoint a body is for.
 APIS = ("chat", "responses", "images.generations", "images.edits")
@@ -495,7 +496,7 @@ def _price_inputs(request: ImagesRequest, model_id: str, entries: list[tuple[Any
 def _most(calculator: Any, fidelity: str | None) -> int:
     """The most an image of unknown size can cost: the largest tile cost, plus the larger
     fidelity extra (square or not, spec 3.3); a single tile isolates the extra."""
-    from ._upper_bound import max_image_tokens
+    from ..calc.bounds import max_image_tokens
 
     spec = calculator.spec
     extra = max(calculator.count(1, h, "auto", input_fidelity=fidelity) - calculator.count(1, h, "auto")

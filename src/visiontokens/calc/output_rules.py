@@ -6,9 +6,9 @@ errors by construction; each twin does its own parsing and arithmetic.
 
 from __future__ import annotations
 
-from ._errors import count_argument_error
-from ._registry import OutputModelSpec
-from ._results import OutputImageCost
+from .._errors import count_argument_error
+from ..rules.registry import OutputModelSpec
+from .._results import OutputImageCost
 
 AUTO = "auto"
 #: A flexible size as the API spells it: WIDTHxHEIGHT, ASCII digits, no sign, no leading zero,

@@ -20,7 +20,7 @@ import os
 import sys
 from typing import Any, Iterator, Sequence
 
-from ._errors import VisionTokensError
+from .._errors import VisionTokensError
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json", ".jsonl.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -167,7 +167,8 @@ def _jsonl_lines(path: str) -> Iterator[tuple[int, bytes, int]]:
 
 
 def _count_jsonl(path: str, tally: Tally, progress: Progress, base: int) -> int:
-    from . import count_request, get_model
+    from .. import count_request
+    from .. import get_model
 
     args = tally.args
     fetch = bool(args.fetch)
@@ -254,7 +255,8 @@ def _table_batches(path: str, kind: str, wanted: list[str]) -> tuple[Iterator[An
 def _count_table(path: str, kind: str, tally: Tally, progress: Progress) -> None:
     import numpy as np
 
-    from . import count_image_tokens, count_image_tokens_batch
+    from .. import count_image_tokens
+    from .. import count_image_tokens_batch
 
     pa = _pyarrow()
     args = tally.args
@@ -313,7 +315,7 @@ def _table_groups(tally: Tally, pa: Any, models: Any, details: Any, tokens: Any,
                   n: int) -> None:
     """Add a batch's good rows to the (model, detail) groups: Arrow's group_by, then each
     distinct (model, detail) named by its canonical id and the level it is billed at."""
-    from . import get_model
+    from .. import get_model
 
     keep = pa.array(good)
     table = pa.table({"m": models.cast(pa.string()),
@@ -419,7 +421,7 @@ def main(argv: Sequence[str]) -> int:
     if args.max_errors < 0:
         raise VisionTokensError("--max-errors must be 0 or more")
     if args.ruleset is not None:
-        from ._registry import get_ruleset
+        from ..rules.registry import get_ruleset
 
         get_ruleset(args.ruleset)
     kinds = [(path, _format(path, args.format)) for path in args.files]

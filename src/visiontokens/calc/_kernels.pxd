@@ -21,7 +21,7 @@ cdef enum:
     ROW_OK = 0
     ROW_BAD = 1         # the scalar path raises for this row; it is re-run there for the message
 
-from visiontokens._spec cimport MAX_DIMENSION, PATCH, TILE
+from visiontokens.calc._spec cimport MAX_DIMENSION, PATCH, TILE
 
 cdef struct Params:
     int scheme

@@ -12,11 +12,11 @@ import math
 from fractions import Fraction
 from typing import TYPE_CHECKING, Literal, Sequence, SupportsIndex, Union, overload
 
-from . import _registry
-from ._arguments import checked_dimension
-from ._errors import rejected_error
-from ._registry import DetailParams, ModelSpec, UndocumentedPolicy, fidelity_extra
-from ._results import ImageCost
+from ..rules import registry as _registry
+from .arguments import checked_dimension
+from .._errors import rejected_error
+from ..rules.registry import DetailParams, ModelSpec, UndocumentedPolicy, fidelity_extra
+from .._results import ImageCost
 from ._spec import PATCH, TILE
 
 if TYPE_CHECKING:  # numpy loads on the first batch call, never at import

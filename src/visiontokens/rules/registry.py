@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Callable, Literal, Mapping, ParamSpec, TypeVar
 
-from ._spec import (
+from ..calc._spec import (
     LEVELS,
     MAX_BUDGET,
     MAX_CAP,
@@ -24,7 +24,7 @@ from ._spec import (
     TILE_FIT,
     TILE_SHORT_SIDE,
 )
-from ._errors import (
+from .._errors import (
     ArgumentTypeError,
     InvalidArgumentError,
     UndocumentedModelError,
@@ -224,7 +224,7 @@ def _tile_params(entry: Mapping[str, Any], level: str, fit: int) -> DetailParams
 def _load(name: str) -> Ruleset:
     import json  # lazily: the tables are read on first use, not at import
 
-    path = os.path.join(os.path.dirname(__file__), "_rulesets", f"{name}.json")
+    path = os.path.join(os.path.dirname(__file__), "data", "openai", f"{name}.json")
     with open(path, encoding="utf-8") as file:
         data = json.load(file)
     rs = Ruleset(data["name"], data["guide_as_of"], data["description"], data["reject_patches_over"])
@@ -607,7 +607,7 @@ def output_table(ruleset: object = None) -> OutputTable:
     if table is None:
         import json
 
-        path = os.path.join(os.path.dirname(__file__), "_rulesets", f"{rs.name}.json")
+        path = os.path.join(os.path.dirname(__file__), "data", "openai", f"{rs.name}.json")
         with open(path, encoding="utf-8") as file:
             section = json.load(file)["output_models"]
         models = {model_id: _output_spec(model_id, rs.name, entry, section)
@@ -656,14 +656,14 @@ def resolve_output(name: object, ruleset: object = None, undocumented: object = 
                                evidence=entry["evidence"], source=entry["source"],
                                input_fidelity=entry.get("input_fidelity", like.input_fidelity),
                                status="undocumented")
-            from ._errors import quoted
+            from .._errors import quoted
 
             raise UndocumentedModelError(
                 f"{quoted(name)} is an image model whose output tokens OpenAI does not document "
                 f"(spec 3.5); the closest documented model is {like.id!r} (evidence that it "
                 f"costs the same: {entry['evidence']}); pass undocumented='assume' to count it "
                 f"like {like.id!r}", name, (like.id,))
-    from ._errors import closest, quoted
+    from .._errors import closest, quoted
 
     # Only a short name is compared: difflib on a 40 MB name would take minutes.
     suggestions = closest(name, table.models) if len(name) <= 100 else []

@@ -21,16 +21,16 @@ from libc.string cimport memset
 cimport numpy as cnp
 import numpy as _np
 
-from visiontokens._tokens_c cimport Model, lookup_with
-from visiontokens._kernels cimport (
+from visiontokens.calc._tokens_c cimport Model, lookup_with
+from visiontokens.calc._kernels cimport (
     ROW_BAD, ROW_OK, SCHEME_INVALID, SCHEME_PATCH, SCHEME_TILE, Outcome, Params,
     image_cost, patch_cost, side_ok, tile_cost,
 )
 
-from . import _registry
-from ._arguments import check_on_error
-from ._columns import Labels, prepare
-from ._errors import VisionTokensError
+from ..rules import registry as _registry
+from .arguments import check_on_error
+from .columns import Labels, prepare
+from .._errors import VisionTokensError
 
 from ._tokens_c import count_image_tokens
 

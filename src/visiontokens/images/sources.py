@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, NamedTuple
 
-from ._errors import (
+from .._errors import (
     AnimatedImageError,
     ArgumentTypeError,
     InvalidArgumentError,

@@ -42,7 +42,7 @@ from typing import Any, Iterator
 import httpcore
 import httpx
 
-from ._errors import (
+from .._errors import (
     ArgumentTypeError,
     BlockedAddressError,
     FetchError,
@@ -51,8 +51,8 @@ from ._errors import (
     VisionTokensError,
     quoted,
 )
-from ._extensions import twin
-from ._image_input import ImageInfo
+from .._extensions import twin
+from .sources import ImageInfo
 
 _header = twin("header")  # the image-header parser
 

@@ -33,9 +33,9 @@ import re
 import zlib
 from typing import Any, Union
 
-from . import _errors as err
-from . import _image_input as fmt
-from ._image_input import ImageInfo
+from .. import _errors as err
+from . import sources as fmt
+from .sources import ImageInfo
 
 IMPLEMENTATION = "python"
 

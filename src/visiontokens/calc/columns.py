@@ -23,7 +23,7 @@ from __future__ import annotations
 import sys
 from typing import Any, Sequence
 
-from ._errors import ArgumentTypeError, InvalidArgumentError
+from .._errors import ArgumentTypeError, InvalidArgumentError
 from ._spec import MAX_DIMENSION
 
 #: Output kinds, from the first argument (widths, heights, model, detail) that is a column.

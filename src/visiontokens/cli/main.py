@@ -12,8 +12,8 @@ import re
 import sys
 from typing import Sequence
 
-from . import _registry
-from ._errors import VisionTokensError
+from ..rules import registry as _registry
+from .._errors import VisionTokensError
 
 _SIZE = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
 #: What a folder walk counts: the formats the API takes, and other image files, so that
@@ -66,7 +66,7 @@ def _plural(count: int, noun: str) -> str:
 
 
 def _cmd_size(argv: Sequence[str]) -> int:
-    from . import explain_image_tokens
+    from .. import explain_image_tokens
 
     args = _size_parser().parse_args(argv)
     match = _SIZE.match(args.size)
@@ -141,7 +141,8 @@ def _image_paths(arguments: Sequence[str]) -> tuple[list[str], int]:
 
 
 def _cmd_image(argv: Sequence[str]) -> int:
-    from . import count_image, get_model
+    from .. import count_image
+    from .. import get_model
 
     args = _image_parser().parse_args(argv)
     # Model, detail, ruleset and fidelity are checked once, up front: one error, not one a row.
@@ -215,7 +216,7 @@ def _request_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_request(argv: Sequence[str]) -> int:
-    from . import count_request
+    from .. import count_request
 
     args = _request_parser().parse_args(argv)
     if args.body == "-":
@@ -287,7 +288,7 @@ def _generate_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_generate(argv: Sequence[str]) -> int:
-    from . import explain_output_image_tokens
+    from .. import explain_output_image_tokens
 
     args = _generate_parser().parse_args(argv)
     cost = explain_output_image_tokens(args.model, args.size, args.quality, n=args.n,
@@ -354,7 +355,7 @@ def _cmd_models(argv: Sequence[str]) -> int:
 
 
 def _cmd_logs(argv: Sequence[str]) -> int:
-    from ._logs import main as logs  # pyarrow and matplotlib load only here
+    from .logs import main as logs  # pyarrow and matplotlib load only here
 
     return logs(argv)
 
@@ -373,7 +374,7 @@ COMMANDS = {
 
 
 def _usage() -> str:
-    from . import __version__
+    from .. import __version__
 
     lines = [f"visiontokens {__version__}: exact input-token counts for images on OpenAI models",
              "", "usage: visiontokens WIDTHxHEIGHT --model M [--detail D] [--ruleset R] [--json]",
@@ -386,7 +387,7 @@ def _usage() -> str:
 
 
 def _unknown_command(word: str) -> VisionTokensError:
-    from ._errors import closest
+    from .._errors import closest
 
     names = list(COMMANDS)
     hint = closest(word, names, n=1)
@@ -403,7 +404,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(_usage())
             return 0 if first else 2
         if first in ("-V", "--version"):
-            from . import IMPLEMENTATION, __version__
+            from .. import IMPLEMENTATION
+            from .. import __version__
 
             print(f"visiontokens {__version__} ({IMPLEMENTATION})")
             return 0

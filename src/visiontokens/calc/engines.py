@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._errors import InvalidArgumentError, VisionTokensError
+from .._errors import InvalidArgumentError, VisionTokensError
 
 #: "raise": a row that cannot be counted fails the query, with the row's own error;
 #: "null": that row's result is null, as a SQL function would give.
@@ -34,7 +34,7 @@ def unlocated(error: VisionTokensError) -> VisionTokensError:
 def count(widths: Any, heights: Any, model: Any, detail: Any, ruleset: Any, on_error: str) -> Any:
     """count_image_tokens_batch on columns of one engine: (tokens, rejected) of the input's
     kind with on_error="null", tokens with "raise"."""
-    from . import count_image_tokens_batch
+    from .. import count_image_tokens_batch
 
     try:
         return count_image_tokens_batch(widths, heights, model, detail, ruleset=ruleset,

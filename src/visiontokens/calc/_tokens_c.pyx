@@ -12,19 +12,19 @@ Python code, called only off the hot path.
 from cpython.long cimport PyLong_AsLongLongAndOverflow
 from libc.stdint cimport int64_t
 
-from visiontokens._kernels cimport (
+from visiontokens.calc._kernels cimport (
     SCHEME_FLAT, SCHEME_PATCH, SCHEME_TILE, Outcome, Params, image_cost, side_ok,
 )
 
-from . import _registry
-from ._arguments import checked_dimension
-from ._registry import fidelity_extra
-from ._errors import rejected_error
-from ._results import ImageCost
+from ..rules import registry as _registry
+from .arguments import checked_dimension
+from ..rules.registry import fidelity_extra
+from .._errors import rejected_error
+from .._results import ImageCost
 
 IMPLEMENTATION = "cython"
 
-from visiontokens cimport _spec
+from visiontokens.calc cimport _spec
 
 #: The spec numbers as the kernels see them (_spec.pxd); a test holds them equal to _spec.py.
 SPEC_CONSTANTS = {"PATCH": _spec.PATCH, "TILE": _spec.TILE, "TILE_FIT": _spec.TILE_FIT,

@@ -11,11 +11,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from . import _output_shared as shared
-from . import _registry
-from ._errors import size_type_error, unsupported_quality_error, unsupported_size_error
-from ._registry import OutputModelSpec
-from ._results import OutputImageCost
+from . import output_rules as shared
+from ..rules import registry as _registry
+from .._errors import size_type_error, unsupported_quality_error, unsupported_size_error
+from ..rules.registry import OutputModelSpec
+from .._results import OutputImageCost
 
 IMPLEMENTATION = "python"
 

@@ -14,10 +14,10 @@ if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
-from . import _registry
-from ._arguments import check_on_error
-from ._columns import Labels, prepare
-from ._errors import VisionTokensError
+from ..rules import registry as _registry
+from .arguments import check_on_error
+from .columns import Labels, prepare
+from .._errors import VisionTokensError
 from ._tokens_py import count_image_tokens, get_model
 
 IMPLEMENTATION = "python"

@@ -1,6 +1,6 @@
 from libc.stdint cimport int64_t
 
-from visiontokens._kernels cimport Params
+from visiontokens.calc._kernels cimport Params
 
 
 cdef class Model:

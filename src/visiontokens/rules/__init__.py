@@ -1,0 +1,1 @@
+"""The rules: dated data per provider, model resolution, registration and the one cache."""
