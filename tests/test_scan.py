@@ -236,6 +236,10 @@ def test_all_input_types(scan):
         scan.Document(12)
     with pytest.raises(ArgumentTypeError):
         scan.Document(body).root.get(1)
+    document = scan.Document(body)
+    with pytest.raises(ArgumentTypeError):
+        document.__init__(b"[]")
+    assert document.root.value() == json.loads(body)
 
 
 def test_a_document_holds_its_bytearray_in_place(scan):

@@ -342,6 +342,8 @@ cdef class Document:
         self.s.longs = NULL
 
     def __init__(self, data):
+        if self.held:  # (a second __init__ would leak the first export)
+            raise ArgumentTypeError("a Document reads one body; make a new one")
         data = as_buffer(data)
         PyObject_GetBuffer(data, &self.view, PyBUF_SIMPLE)  # held: a bytearray stays put
         self.held = True

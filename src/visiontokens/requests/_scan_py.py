@@ -283,6 +283,8 @@ class Document:
     __slots__ = ("data", "size", "_starts", "_table", "_first")
 
     def __init__(self, data: Any):
+        if hasattr(self, "_first"):  # (as in the compiled twin, which would leak an export)
+            raise ArgumentTypeError("a Document reads one body; make a new one")
         view = _as_buffer(data)
         table: list[tuple[int, int, int]] = []
         try:
