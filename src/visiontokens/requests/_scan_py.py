@@ -34,9 +34,11 @@ body, so later walks jump over a 6 MB data URL with one lookup instead of reread
 
 from __future__ import annotations
 
+import builtins
 import re
 from bisect import bisect_left
-from typing import Any, Iterator, Union
+from collections.abc import Iterator
+from typing import Any
 
 from ..images import sources as fmt
 from .._errors import ArgumentTypeError, MalformedRequestError
@@ -528,15 +530,18 @@ def _materialise(doc: Document, pos: int) -> Any:
         return plain(_value_at(doc, pos))
     root: Any = {} if c == 0x7B else []
     # each frame: (container, its member or element iterator, is it an object)
-    stack = [(root, _members(doc, pos) if c == 0x7B else _elements(doc, pos), c == 0x7B)]
+    stack: list[tuple[Any, Iterator[Any], bool]] = [
+        (root, _members(doc, pos) if c == 0x7B else _elements(doc, pos), c == 0x7B)]
+    key = ""
     while stack:
         container, walk, is_object = stack[-1]
-        step = next(walk, None)
+        step: Any = next(walk, None)
         if step is None:
             stack.pop()
             continue
+        at: int
         if is_object:
-            key_at, at = step  # type: ignore[misc]
+            key_at, at = step
             key = _key_text(doc, key_at)
         else:
             at = step
@@ -580,7 +585,7 @@ class BodyString:
         """Whether every character is ASCII (known from the scan: no pass over the bytes)."""
         return not self._flags & NON_ASCII
 
-    def startswith(self, prefix: Union[str, tuple[str, ...]]) -> bool:
+    def startswith(self, prefix: str | tuple[str, ...]) -> bool:
         """As str.startswith, for a str or a tuple of str."""
         if isinstance(prefix, tuple):
             return any(self.startswith(each) for each in prefix)
@@ -603,11 +608,11 @@ class BodyString:
         """The string's raw bytes in the body (valid UTF-8, no escapes)."""
         return self.document.data[self.start:self.end]
 
-    def str(self) -> str:
+    def str(self) -> builtins.str:
         """The whole string as a str: a copy, for when it is really needed."""
         return bytes(self.view()).decode("utf-8")
 
     __str__ = str
 
-    def __repr__(self) -> str:
+    def __repr__(self) -> builtins.str:
         return f"BodyString({self.head(24)!r}..., {self.end - self.start} bytes)"
