@@ -175,6 +175,9 @@ def _cmd_size(argv: Sequence[str]) -> int:
     else:
         lines.append("  flat rate   (low detail: the base, whatever the size)")
     lines.append(f"  tokens      {cost.tokens}")
+    if cost.assumed_from:
+        lines.append(f"  assumed     counted like {cost.assumed_from} (ASSUMED: the model's rule "
+                     f"is not documented; evidence: {cost.evidence})")
     print("\n".join(lines))
     return 0
 
