@@ -332,7 +332,7 @@ _NO_OUTPUT = object()
 
 
 def read_usage(paths: list[str], tally: Tally) -> dict[str, Any]:
-    """custom_id -> the response body (with its usage) of Batch API output files, or a
+    """custom_id -> ``{"usage": ...}`` of a response of Batch API output files, or a
     :class:`_Failed`. A line that is not an output line, or a custom_id met twice (which of
     the two was billed?), is a bad row of the output file; a duplicate's usage is not used."""
     found: dict[str, Any] = {}
@@ -366,7 +366,10 @@ def read_usage(paths: list[str], tally: Tally) -> dict[str, Any]:
                     why = body["error"].get("message")
                 found[custom_id] = _Failed(f"the batch request failed: {why or 'no response'}")
                 continue
-            found[custom_id] = body
+            if body.get("usage") is None:
+                found[custom_id] = _Failed("the response has no usage")
+                continue
+            found[custom_id] = {"usage": body["usage"]}  # the usage alone: outputs can be large
     return found
 
 

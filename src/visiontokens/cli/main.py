@@ -36,8 +36,8 @@ FLAGS = {
     "allow_private": lambda value: "--fetch --allow-private",
     "input_fidelity": lambda value: f"pass --input-fidelity {value}",
     "ruleset": lambda value: f"pass --ruleset {value}",
-    "resolve_file": lambda value: "(not available on the command line: file ids need the "
-                                  "Python API)",
+    "resolve_file": lambda value: "no file resolver (not available on the command line: "
+                                  "file ids need the Python API's resolve_file)",
 }
 
 
