@@ -10,10 +10,14 @@ import subprocess
 import sys
 
 import numpy as np
-import pandas as pd
-import polars as pl
-import pyarrow as pa
 import pytest
+from extras import integration_module
+
+pytestmark = integration_module("pandas", "polars")
+
+import pandas as pd  # noqa: E402  (after the skip above)
+import polars as pl  # noqa: E402
+import pyarrow as pa  # noqa: E402
 from hypothesis import given
 from hypothesis import strategies as st
 
