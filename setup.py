@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -44,11 +45,18 @@ def compile_args(compiler_type: str) -> list[str]:
     return OPTIMISE.get(compiler_type, GCC_LIKE)
 
 
-def shorten(output: str, error: BaseException, lines: int = 6) -> str:
-    """The error and the last few lines of what the compiler said that look like errors."""
+def shorten(output: str, error: BaseException, lines: int = 6, width: int = 200) -> str:
+    """The last few lines of what the compiler said that look like errors, then the error
+    itself, with the compiler's whole command line cut to the compiler's name."""
     said = [line.rstrip() for line in output.splitlines() if line.strip()]
     errors = [line for line in said if "error" in line.lower()] or said
-    return "\n".join([*errors[-lines:], f"{type(error).__name__}: {error}"])
+    message = str(error)
+    command = re.match(r"[Cc]ommand '\[?'?([^',\]]+).*?(returned non-zero exit status \d+|failed.*)",
+                       message, re.DOTALL)
+    if command:  # "Command '['gcc', '-O3', ... 40 flags ...]' returned non-zero exit status 1."
+        message = f"the compiler {command[1]!r} {command[2].rstrip('.')}"
+    cut = [line if len(line) <= width else line[: width - 3] + "..." for line in errors[-lines:]]
+    return "\n".join([*cut, f"{type(error).__name__}: {message}"])
 
 
 def warning(reason: str) -> str:

@@ -15,9 +15,9 @@ from extras import integration_module
 
 pytestmark = integration_module("pandas", "polars")
 
-import pandas as pd  # noqa: E402  (after the skip above)
-import polars as pl  # noqa: E402
-import pyarrow as pa  # noqa: E402
+import pandas as pd  # after the skip above
+import polars as pl
+import pyarrow as pa
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -379,7 +379,7 @@ def test_twins_agree_on_every_kind_of_column(data):
 def test_a_constant_text_column_is_seen_without_hashing():
     from visiontokens.calc.columns import _constant_text
 
-    def const(values, kind=pa.string()):
+    def const(values, kind=pa.string()):  # noqa: B008 (an immutable type, made once)
         return _constant_text(pa, pa.chunked_array([pa.array(values, kind)]))
 
     assert const(["auto"] * 3000) == "auto"

@@ -9,10 +9,10 @@ from extras import integration_module
 
 pytestmark = integration_module("pandas", "polars", "duckdb", "dask", "distributed")
 
-import pandas as pd  # noqa: E402  (after the skip above)
-import polars as pl  # noqa: E402
-import pyarrow as pa  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
+import pandas as pd  # after the skip above
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 import visiontokens as vt
 from visiontokens import InvalidArgumentError, InvalidDimensionsError, UnknownModelError

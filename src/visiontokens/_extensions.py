@@ -21,8 +21,9 @@ import os
 import sys
 from types import ModuleType
 
-#: twin name -> (compiled modules, pure module), as dotted names under the package. The calculator's compiled twin is two
-#: extensions: the batch entry point needs numpy's C API, so it is imported on first use.
+#: twin name -> (compiled modules, pure module), as dotted names under the package. The
+#: calculator's compiled twin is two extensions: the batch entry point needs numpy's C API, so
+#: it is imported on first use.
 TWINS: dict[str, tuple[tuple[str, ...], str]] = {
     "tokens": (("calc._tokens_c", "calc._batch_c"), "calc._tokens_py"),
     "header": (("images._header_c",), "images._header_py"),
@@ -78,7 +79,7 @@ def _choose(name: str) -> ModuleType:
 
 def implementations() -> dict[str, str]:
     """twin name -> "cython" or "python": what each twin really runs."""
-    return {name: getattr(twin(name), "IMPLEMENTATION") for name in TWINS}
+    return {name: twin(name).IMPLEMENTATION for name in TWINS}
 
 
 #: What the pure twins cost, and where the build's prerequisites are described. The docs page
