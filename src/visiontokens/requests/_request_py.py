@@ -26,11 +26,10 @@ from collections.abc import Mapping
 from typing import IO, TYPE_CHECKING, Any, Awaitable, Callable, Literal, NamedTuple, TypeGuard, Union
 
 from . import images_api as _images_api
-from ..rules import registry as _registry
+from .. import rules
 from ..calc import _spec
-from ..rules.registry import UndocumentedPolicy
+from ..rules import UndocumentedPolicy
 from .._extensions import twin
-from ..calc.bounds import max_image_tokens
 from .._errors import (
     ArgumentTypeError,
     FetchError,
@@ -705,7 +704,7 @@ def _options(fetch: Any, on_unknown: str, on_violation: str,
     if on_violation not in ("raise", "collect"):
         raise InvalidArgumentError(f"on_violation must be 'raise' or 'collect', got {on_violation!r}")
     if not (enforce_patch_limit is True and type(undocumented) is str and undocumented == "error"):
-        _registry.check_policies(undocumented, enforce_patch_limit)
+        rules.check_policies(undocumented, enforce_patch_limit)
     if fetch is None or fetch is False:
         return None
     from ..images.fetch import Fetcher
@@ -747,7 +746,8 @@ def _count(body: dict[str, Any], api: str, refs: list[tuple[Any, ...]],
                                    (), (), 0, False, skipped))
     if not isinstance(model_name, str):
         raise _malformed("/model", "'model' must be a string", model_name)
-    model, count, levels = _resolved_model(model_name, ruleset, undocumented, enforce_patch_limit)
+    model, count, levels, most = _resolved_model(model_name, ruleset, undocumented,
+                                                 enforce_patch_limit)
     assumed = model.assumed_from  # spec 3.5: every figure of an assumed model says so
     violations: list[VisionTokensError] = []
     images, total, payload = [], 0, 0
@@ -774,9 +774,7 @@ def _count(body: dict[str, Any], api: str, refs: list[tuple[Any, ...]],
                     unknown = ImageSizeUnknownError(
                         f"{pointer}: the image's size is unknown: {note}", pointer)
                     raise unknown from cause
-                tokens = max_image_tokens(model.id, detail, ruleset=model.ruleset,
-                                          undocumented=undocumented,
-                                          enforce_patch_limit=enforce_patch_limit)
+                tokens = most(detail)  # the resolved model's own bound
                 images.append(_image(pointer, source, url, file_id, detail_given,
                                      params.level, None, None, None, tokens, True, note, None,
                                      assumed))
@@ -807,25 +805,29 @@ def _count(body: dict[str, Any], api: str, refs: list[tuple[Any, ...]],
                                skipped))
 
 
+#: This walk's namespace of the one cache (each twin of the walk has its own).
+_MODELS = rules.namespace(f"request.{IMPLEMENTATION}")
+
+
 def _resolved_model(name: str, ruleset: str | None, undocumented: str = "error",
-                    enforce_patch_limit: bool = True) -> tuple[Any, Any, dict[str, str]]:
-    """(ModelSpec, its fastest count, detail -> level) by request model name: resolved once
-    per name and policy, in the registry's one cache; levels fill in as details are seen."""
+                    enforce_patch_limit: bool = True) -> tuple[Any, Any, dict[str, str], Any]:
+    """(ModelSpec, its fastest count, detail -> level, its max_tokens) by request model name:
+    resolved once per name and policy, in the one cache; levels fill in as details are seen."""
     if ruleset is not None and type(ruleset) is not str:  # get_model raises our error for it
         return _model_record(name, ruleset, undocumented, enforce_patch_limit)
-    key = ("request", IMPLEMENTATION, name, ruleset, undocumented, enforce_patch_limit)
-    hit = _registry.MEMO.get(key)
-    if hit is None:  # filled under the registry's lock: never from tables a change replaced
-        hit = _registry.memoised(key, _model_record, name, ruleset, undocumented,
-                                 enforce_patch_limit)
+    key = (name, ruleset, undocumented, enforce_patch_limit)
+    hit = _MODELS.get(key)
+    if hit is None:  # filled under the cache's lock: never from tables a change replaced
+        hit = rules.memoised(_MODELS, key, _model_record, name, ruleset, undocumented,
+                             enforce_patch_limit)
     return hit  # type: ignore[return-value]
 
 
 def _model_record(name: str, ruleset: str | None, undocumented: str,
-                  enforce_patch_limit: bool) -> tuple[Any, Any, dict[str, str]]:
+                  enforce_patch_limit: bool) -> tuple[Any, Any, dict[str, str], Any]:
     model = _tokens.get_model(name, ruleset=ruleset, undocumented=undocumented,
                               enforce_patch_limit=enforce_patch_limit)
-    return (model.spec, model.count, {})
+    return (model.spec, model.count, {}, model.max_tokens)
 
 
 def count_request(body: Any, *, ruleset: str | None = None, fetch: bool | Fetcher | None = None,
