@@ -7,7 +7,7 @@ from pathlib import Path
 
 from implementations import load_twin
 
-from visiontokens import _spec
+from visiontokens.calc import _spec
 
 
 def test_the_pxd_mirror_holds_the_same_numbers():

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Iterable, Sequence
 
-from ._spec import MAX_DIMENSION
+from .calc._spec import MAX_DIMENSION
 
 __all__ = [
     "VisionTokensError",

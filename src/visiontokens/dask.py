@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import _engines
+from .calc import engines as _engines
 
 __all__ = ["image_tokens"]
 

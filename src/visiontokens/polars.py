@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from . import _engines
+from .calc import engines as _engines
 
 __all__ = ["image_tokens"]
 

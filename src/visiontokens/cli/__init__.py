@@ -1,0 +1,1 @@
+"""The command line: ``visiontokens`` and its subcommands."""
