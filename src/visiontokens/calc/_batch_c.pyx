@@ -245,11 +245,14 @@ cdef Py_ssize_t run_sorted(const Params* table, Py_ssize_t k, const int32_t* cod
     time: the block's row numbers are sorted by pair (a counting sort, in cache), then each
     pair's rows run through the loop of its scheme with that pair's parameters, as a
     single-model batch would, reading and writing the rows in place (all within the block,
-    in L1). Only the row numbers move, not the sizes or the tokens: the sort costs ~3-4 ns a
-    row on this machine, where sorting the sizes too and putting the tokens back in row
-    order cost ~5. A row-by-row switch on each row's parameters instead was measured slower
-    still: a tile row loses the vectorised loop, and a patch row mispredicts the budget
-    branch, whose outcome depends on the model."""
+    in L1). Only the row numbers are sorted: a patch row is read and written in place, and
+    a tile pair's rows are gathered side by side for the vectorised loop. Measured on the
+    10-model benchmark column (shared 2-vCPU machine, CPU time): ~1.35-1.45x the mean of the
+    single-model batches, against ~1.45-1.55x when the sizes were sorted too and the tokens
+    put back in row order. Slower still, measured: a row-by-row switch on each row's
+    parameters (a tile row loses the vectorised loop; a patch row mispredicts the budget
+    branch, whose outcome depends on the model), and a two-way split (tile rows to the
+    lanes, patch rows one by one)."""
     cdef int32_t idx[BLOCK]
     cdef int32_t count[GROUP_MAX * LANES]
     cdef int32_t bucket[GROUP_MAX + 1]
