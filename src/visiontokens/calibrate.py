@@ -148,7 +148,8 @@ class CalibrationRule:
                                    self.register_kwargs()["details"], self.auto,
                                    self.base, self.per_tile,
                                    self.short_side if self.short_side is not None else 768)
-        params = {level: replace(p, reject_over=0, cap=self.fit if self.scheme == "tile" else p.cap)
+        params = {level: replace(p, reject_over=0, cap=self.fit if self.scheme == "tile" and
+                                 self.fit is not None else p.cap)
                   for level, p in spec.params.items()}
         from types import MappingProxyType
 
@@ -768,7 +769,8 @@ def _tile_fit(groups: Mapping[str, _Group], base: int, per_tile: int) -> SchemeF
     sides, s_scores = side_scan(fit_box)
     fits, f_scores = fit_scan(side)
     s_ok, f_ok = s_scores == tiled_score, f_scores == tiled_score
-    levels = {d: {} for d in ("low", "high") if d in groups or (d == "high" and tiled)}
+    levels: dict[str, dict[str, int]] = {
+        d: {} for d in ("low", "high") if d in groups or (d == "high" and tiled)}
     rule = CalibrationRule("tile", levels, "high", base=base, per_tile=per_tile,
                            fit=fit_box if fit_box != top_long or top_long >= TILE_FIT else TILE_FIT,
                            short_side=side)
@@ -936,7 +938,8 @@ def _probes(rules: Sequence[CalibrationRule], details: Sequence[str]) -> tuple[t
              if (table[i] != table[j]).any()}
     chosen = []
     while pairs:
-        best, best_split = None, set()
+        best: int | None = None
+        best_split: set[tuple[int, int]] = set()
         for col in range(table.shape[1]):
             values = table[:, col]
             split = {(i, j) for i, j in pairs if values[i] != values[j]}

@@ -49,7 +49,7 @@ def image_tokens(width: Any, height: Any, model: Any, detail: Any = "auto", *,
     """
     import pandas as pd
     from pyspark.sql import Column
-    from pyspark.sql.functions import pandas_udf
+    from pyspark.sql.functions import pandas_udf  # type: ignore[attr-defined]
 
     _engines.check_on_error(on_error)
     if ruleset is not None:
