@@ -25,16 +25,18 @@ if switch.use_extensions():
     from setuptools import Extension
 
     def extension(name: str) -> Extension:
-        # _request_c has no .pyx: it is _request_py.py compiled as is, under its own name,
-        # so both twins exist side by side in one install.
-        source = "_request_py.py" if name == "_request_c" else f"{name}.pyx"
+        # name is dotted under the package ("calc._tokens_c"). requests._request_c has no
+        # .pyx: it is requests/_request_py.py compiled as is, under its own name, so both
+        # twins exist side by side in one install.
+        path = "src/visiontokens/" + name.replace(".", "/")
+        source = path.removesuffix("_c") + "_py.py" if name == "requests._request_c" else path + ".pyx"
         return Extension(
             f"visiontokens.{name}",
-            [f"src/visiontokens/{source}"],
-            include_dirs=[numpy.get_include(), "src/visiontokens"],
+            [source],
+            include_dirs=[numpy.get_include(), "src/visiontokens/calc"],
             define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-            depends=[str(p.relative_to(HERE)) for p in PACKAGE.glob("*.pxd")]
-            + ["src/visiontokens/_tile_lanes.h", "src/visiontokens/_request_py.py"],
+            depends=[str(p.relative_to(HERE)) for p in PACKAGE.rglob("*.pxd")]
+            + [str(p.relative_to(HERE)) for p in PACKAGE.rglob("*.h")],
             extra_compile_args=["-O3"],
         )
 

@@ -248,7 +248,7 @@ def log_file(tmp_path_factory):
 
 
 def run_logs(path) -> dict:
-    from visiontokens._logs import main
+    from visiontokens.cli.logs import main
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):

@@ -426,7 +426,7 @@ def table(parser) -> list[tuple[Case, Verdict, Verdict, bool]]:
 
 
 if __name__ == "__main__":
-    import visiontokens._header_py as reference
+    import visiontokens.images._header_py as reference
 
     rows = table(reference)
     print("| file | Pillow | ours | |")

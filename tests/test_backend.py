@@ -21,13 +21,13 @@ def test_no_extensions_env_selects_every_pure_twin():
             "v._request.__name__, v._tokens.__name__)")
     for value in ("1", "true", "YES", " on "):
         done = run(code, VISIONTOKENS_NO_EXTENSIONS=value)
-        assert done.stdout.split() == ["python", "['python']", "visiontokens._request_py",
-                                       "visiontokens._tokens_py"], done.stderr
+        assert done.stdout.split() == ["python", "['python']", "visiontokens.requests._request_py",
+                                       "visiontokens.calc._tokens_py"], done.stderr
 
 
 def test_a_false_switch_means_false_at_import():
     # "0" once built pure Python but imported compiled; now every reader agrees it is off.
-    pytest.importorskip("visiontokens._tokens_c")
+    pytest.importorskip("visiontokens.calc._tokens_c")
     for value in ("0", "false", "no", "off", ""):
         done = run("import visiontokens; print(visiontokens.IMPLEMENTATION)", VISIONTOKENS_NO_EXTENSIONS=value)
         assert done.stdout.strip() == "cython", (value, done.stderr)
@@ -52,25 +52,25 @@ def test_the_build_reads_the_same_switch(monkeypatch):
 
 def test_implementation_tells_the_truth_per_twin():
     # One compiled twin missing: that twin says "python", the others "cython", the sum "mixed".
-    pytest.importorskip("visiontokens._tokens_c")
-    done = run("import sys; sys.modules['visiontokens._header_c'] = None; import visiontokens as v; "
+    pytest.importorskip("visiontokens.calc._tokens_c")
+    done = run("import sys; sys.modules['visiontokens.images._header_c'] = None; import visiontokens as v; "
                "print(v.IMPLEMENTATION, v.IMPLEMENTATIONS['header'], v.IMPLEMENTATIONS['tokens'])")
     assert done.stdout.split() == ["mixed", "python", "cython"], done.stderr
 
 
 def test_default_prefers_the_compiled_core():
-    pytest.importorskip("visiontokens._tokens_c")
+    pytest.importorskip("visiontokens.calc._tokens_c")
     done = run("import visiontokens; print(visiontokens.IMPLEMENTATION)")
     assert done.stdout.strip() == "cython"
 
 
 def test_require_extensions_fails_loudly_without_the_core():
-    pytest.importorskip("visiontokens._tokens_c")
+    pytest.importorskip("visiontokens.calc._tokens_c")
     # Hide the compiled module: REQUIRE turns that into an ImportError, not a quiet fallback.
-    code = ("import sys; sys.modules['visiontokens._tokens_c'] = None; import visiontokens")
+    code = ("import sys; sys.modules['visiontokens.calc._tokens_c'] = None; import visiontokens")
     assert run(code).returncode == 0
     done = run(code, VISIONTOKENS_REQUIRE_EXTENSIONS="1")
-    assert done.returncode != 0 and "import of visiontokens._tokens_c" in done.stderr  # ModuleNotFoundError
+    assert done.returncode != 0 and "import of visiontokens.calc._tokens_c" in done.stderr  # ModuleNotFoundError
 
 
 def test_import_is_light():

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from visiontokens._cli import main
+from visiontokens.cli.main import main
 
 
 def test_size_explains(capsys):
@@ -152,7 +152,7 @@ def test_image_prints_each_row_as_it_is_counted(capsys, tmp_path, monkeypatch):
 
 def test_version_and_help_list_every_command(capsys):
     import visiontokens
-    from visiontokens._cli import COMMANDS
+    from visiontokens.cli.main import COMMANDS
 
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"visiontokens {visiontokens.__version__} ({visiontokens.IMPLEMENTATION})"
@@ -172,7 +172,7 @@ def test_a_mistyped_command_names_the_commands(capsys):
 def test_every_option_has_help_text():
     import argparse
 
-    from visiontokens import _cli
+    from visiontokens.cli import main as _cli
 
     parsers = [_cli._size_parser(), _cli._image_parser(), _cli._request_parser(), _cli._models_parser()]
     for parser in parsers:

@@ -65,7 +65,7 @@ def test_polars_expression(logs):
 
 
 def test_polars_expression_streams(logs, monkeypatch):
-    from visiontokens import _engines
+    from visiontokens.calc import engines as _engines
     from visiontokens.polars import image_tokens
 
     path, _table, want = logs
@@ -99,7 +99,7 @@ def test_duckdb_sql_over_parquet(logs, monkeypatch):
     import duckdb
 
     import visiontokens.duckdb
-    from visiontokens import _engines
+    from visiontokens.calc import engines as _engines
 
     path, _table, want = logs
     calls = []
@@ -169,7 +169,7 @@ def test_dask_on_a_cluster_equals_the_single_process_batch(tmp_path, dask_client
                                          table["detail"])
     assert [None if v is pd.NA else v for v in result.astype(object).tolist()] == single.to_pylist()
     # the work ran in the worker processes: the batch reader was loaded there
-    loaded = dask_client.run(lambda: "visiontokens._columns" in __import__("sys").modules)
+    loaded = dask_client.run(lambda: "visiontokens.calc.columns" in __import__("sys").modules)
     assert len(loaded) == 2 and any(loaded.values())
     total = visiontokens.dask.image_tokens(frame, detail="detail").sum().compute()
     assert total == sum(v for v in single.to_pylist() if v is not None)

@@ -19,7 +19,7 @@ from visiontokens import (
     count_request,
     count_request_async,
 )
-from visiontokens._fetch import Fetcher, is_public
+from visiontokens.images.fetch import Fetcher, is_public
 
 PNG = pillow_image("PNG", (1800, 2400))
 LATE_JPEG = jpeg_header(640, 480, segments=[(0xE2, bytes(65000))] * 4)  # SOF after ~260 KB
@@ -223,7 +223,7 @@ def test_fetcher_settings_are_checked():
 def test_a_slow_dns_answer_is_within_the_deadline(monkeypatch):
     import socket
 
-    from visiontokens import _fetch
+    from visiontokens.images import fetch as _fetch
 
     real = socket.getaddrinfo
 

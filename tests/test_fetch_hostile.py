@@ -32,9 +32,9 @@ from visiontokens import (
     count_request,
     count_request_async,
 )
-from visiontokens import _fetch
-from visiontokens._cli import main
-from visiontokens._fetch import Fetcher, is_public
+from visiontokens.images import fetch as _fetch
+from visiontokens.cli.main import main
+from visiontokens.images.fetch import Fetcher, is_public
 
 PNG = pillow_image("PNG", (1800, 2400))
 

@@ -16,7 +16,7 @@ import visiontokens
 from visiontokens import UndocumentedModelError, UnknownModelError
 
 RULESETS = visiontokens.rulesets()
-RULESET_DIR = Path(visiontokens.__file__).parent / "_rulesets"
+RULESET_DIR = Path(visiontokens.__file__).parent / "rules" / "data" / "openai"
 
 # spec 6.2, the documented table: quality -> size -> output tokens per image
 TABLE = {

@@ -30,7 +30,7 @@ from visiontokens import (
     UnsupportedImageFormatError,
     VisionTokensError,
 )
-from visiontokens import _image_input
+from visiontokens.images import sources as _image_input
 
 SIZES = [(1, 1), (64, 48), (513, 2049), (3001, 7)]
 
@@ -290,7 +290,7 @@ def test_count_image_errors_are_library_errors():
 def test_every_compiled_error_code_has_a_builder():
     """The codes live only in the compiled twin; each maps to a builder of _errors.py, which
     the pure twin calls by name."""
-    compiled = pytest.importorskip("visiontokens._header_c")
+    compiled = pytest.importorskip("visiontokens.images._header_c")
     from visiontokens import _errors
 
     for builder, count in compiled.BUILDERS:

@@ -10,7 +10,7 @@ import pytest
 from headers import gif_header, jpeg_header, riff, vp8l_payload, webp_chunk
 
 from visiontokens import AnimatedImageError, ImageInfo, count_request
-from visiontokens._fetch import Fetcher
+from visiontokens.images.fetch import Fetcher
 
 COMMENT = b"\x21\xfe" + (b"\xff" + bytes(255)) * 8000 + b"\x00"  # a 2 MB comment extension
 FILES = {

@@ -35,7 +35,7 @@ from visiontokens import (
     count_image_tokens,
     count_output_image_tokens,
 )
-from visiontokens._cli import main
+from visiontokens.cli.main import main
 
 openai = pytest.importorskip("openai")  # in the test extra; a clear skip if it is missing
 

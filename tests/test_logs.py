@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import visiontokens as vt
-from visiontokens._cli import main
+from visiontokens.cli.main import main
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "chat_request.json"
 

@@ -54,7 +54,7 @@ def test_every_model_names_its_source():
 
 def test_data_files_ship_in_the_package():
     for name in visiontokens.rulesets():
-        text = resources.files("visiontokens").joinpath("_rulesets", f"{name}.json").read_text()
+        text = resources.files("visiontokens").joinpath("rules", "data", "openai", f"{name}.json").read_text()
         assert json.loads(text)["name"] == name
 
 
@@ -137,7 +137,7 @@ def test_registration_is_validated(kwargs, error):
 def test_multiplier_forms(value, text):
     visiontokens.register_model("m-form", scheme="patch", multiplier=value, details={"high": {"cap": 64}})
     try:
-        assert visiontokens._registry.resolve("m-form").multiplier == text
+        assert visiontokens.rules.resolve("m-form").multiplier == text
     finally:
         visiontokens.unregister_model("m-form")
 

@@ -315,7 +315,7 @@ def test_odd_python_objects_give_our_errors(walk):
 
 
 def test_the_command_line_shows_what_was_not_counted(tmp_path, capsys):
-    from visiontokens._cli import main
+    from visiontokens.cli.main import main
 
     path = tmp_path / "body.json"
     path.write_text(json.dumps({"model": "gpt-4o", "input": [{"role": "user", "content": [

@@ -19,7 +19,7 @@ from visiontokens import (
     MalformedRequestError,
     VisionTokensError,
 )
-from visiontokens._request_py import MAX_DEPTH
+from visiontokens.requests._request_py import MAX_DEPTH
 
 PNG_URL = "data:image/png;base64," + base64.b64encode(png_header(100, 50)).decode()
 CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": [

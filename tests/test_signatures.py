@@ -18,8 +18,10 @@ from implementations import load_twin
 from visiontokens import _extensions
 
 #: compiled module -> its pure twin. _batch_c is the calculator's second extension.
-PAIRS = {"_tokens_c": "_tokens_py", "_batch_c": "_batch_py", "_header_c": "_header_py",
-         "_request_c": "_request_py", "_output_c": "_output_py"}
+PAIRS = {"calc._tokens_c": "calc._tokens_py", "calc._batch_c": "calc._batch_py",
+         "images._header_c": "images._header_py", "requests._request_c": "requests._request_py",
+         "calc._output_c": "calc._output_py",
+         "requests._scan_c": "requests._scan_py"}
 #: How to get an instance of a class whose attributes are set in __init__ (pure twin) or
 #: declared as C fields (compiled twin): its public attributes are compared on an instance.
 INSTANCES = {"Model": lambda module: module.get_model("gpt-4o"),

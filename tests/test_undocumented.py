@@ -29,7 +29,7 @@ GPT6 = {"gpt-6-sol": "measured-auto-only", "gpt-6-luna": "measured-auto-only",
         "gpt-6.1-sol": "measured-auto-only", "gpt-6.1-terra": "none", "gpt-6.2-sol": "none"}
 IMAGE_MODELS = ["gpt-image-1-mini", "gpt-image-1.5", "gpt-image-2", "gpt-image-2.5-pro",
                 "gpt-image-2.6-mini"]
-TABLE = Path(visiontokens.__file__).parent / "_rulesets" / "2026-09.json"
+TABLE = Path(visiontokens.__file__).parent / "rules" / "data" / "openai" / "2026-09.json"
 
 
 def test_gpt_5_6_is_an_alias_of_sol(impl):

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from ._extensions import implementations as _implementations
 from ._extensions import summary as _summary
 from ._extensions import twin as _twin
-from ._upper_bound import max_image_tokens
+from .calc.bounds import max_image_tokens
 from ._errors import (
     AnimatedImageError,
     ArgumentTypeError,
@@ -44,8 +44,8 @@ from ._errors import (
     UnsupportedSizeError,
     VisionTokensError,
 )
-from ._image_input import ImageInfo
-from ._registry import DEFAULT_RULESET, ModelSpec, models, register_model, rulesets, unregister_model
+from .images.sources import ImageInfo
+from .rules import DEFAULT_RULESET, ModelSpec, models, register_model, rulesets, unregister_model
 from ._results import ImageCost, OutputImageCost
 
 __version__ = "0.1.0"
@@ -61,8 +61,8 @@ IMPLEMENTATION: str = _summary(IMPLEMENTATIONS)
 if TYPE_CHECKING:
     # Type checkers read the annotated pure twins (the propcache pattern): the compiled twins
     # have the same names, signatures and docstrings, which tests/test_signatures.py holds.
-    from ._output_py import count_output_image_tokens, explain_output_image_tokens
-    from ._request_py import (
+    from .calc._output_py import count_output_image_tokens, explain_output_image_tokens
+    from .requests._request_py import (
         RequestCount,
         RequestImage,
         SkippedPart,
@@ -71,7 +71,7 @@ if TYPE_CHECKING:
         count_request_async,
         image_info,
     )
-    from ._tokens_py import (
+    from .calc._tokens_py import (
         Model,
         count_image_tokens,
         count_image_tokens_batch,
@@ -124,7 +124,7 @@ _LAZY = {"reconcile": "reconcile", "Reconciliation": "reconcile",
 def __getattr__(name: str) -> object:
     # Fetcher needs httpx, which takes longer to import than all the rest: load it on use.
     if name == "Fetcher":
-        from ._fetch import Fetcher
+        from .images.fetch import Fetcher
 
         return Fetcher
     # The bill: reconcile an estimate with a usage object; calibrate a rule from billed rows

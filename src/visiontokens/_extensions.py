@@ -21,13 +21,14 @@ import os
 import sys
 from types import ModuleType
 
-#: twin name -> (compiled modules, pure module). The calculator's compiled twin is two
+#: twin name -> (compiled modules, pure module), as dotted names under the package. The calculator's compiled twin is two
 #: extensions: the batch entry point needs numpy's C API, so it is imported on first use.
 TWINS: dict[str, tuple[tuple[str, ...], str]] = {
-    "tokens": (("_tokens_c", "_batch_c"), "_tokens_py"),
-    "header": (("_header_c",), "_header_py"),
-    "request": (("_request_c",), "_request_py"),
-    "output": (("_output_c",), "_output_py"),
+    "tokens": (("calc._tokens_c", "calc._batch_c"), "calc._tokens_py"),
+    "header": (("images._header_c",), "images._header_py"),
+    "request": (("requests._request_c",), "requests._request_py"),
+    "output": (("calc._output_c",), "calc._output_py"),
+    "scan": (("requests._scan_c",), "requests._scan_py"),
 }
 
 _TRUE = ("1", "true", "yes", "on")

@@ -32,7 +32,7 @@ from ._errors import (
     VisionTokensError,
 )
 from ._extensions import twin
-from ._registry import get_ruleset
+from .rules import get_ruleset
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -141,9 +141,10 @@ class CalibrationRule:
         """A :class:`visiontokens.Model` counting with this rule (no registration, no
         30,000-patch rejection): the library's own kernel, for verification."""
         from . import Model
-        from . import _registry
+        from .rules import get_ruleset
+        from .rules.register import _new_spec
 
-        spec = _registry._new_spec("calibrated", _registry.get_ruleset(None), self.scheme,
+        spec = _new_spec("calibrated", get_ruleset(None), self.scheme,
                                    self.multiplier, None if self.scheme != "patch" else
                                    self.register_kwargs()["details"], self.auto,
                                    self.base, self.per_tile,
@@ -856,7 +857,7 @@ class Calibration:
     def register(self, name: str, *, ruleset: str | None = None, replace_existing: bool = False) -> None:
         """Make the fitted rule a model: :func:`visiontokens.register_model` with its
         parameters, so ``count_image_tokens(w, h, name, detail)`` counts with it."""
-        from ._registry import register_model
+        from .rules import register_model
 
         register_model(name, ruleset=ruleset, replace_existing=replace_existing,
                        **self.rule.register_kwargs())
@@ -885,7 +886,7 @@ class Calibration:
 def load(path: str | os.PathLike[str], name: str, *, ruleset: str | None = None,
          replace_existing: bool = False) -> None:
     """Register the model a :meth:`Calibration.save` file describes, under ``name``."""
-    from ._registry import register_model
+    from .rules import register_model
 
     with open(path, encoding="utf-8") as file:
         try:

@@ -27,7 +27,7 @@ from litellm.integrations.custom_logger import CustomLogger
 
 from ._errors import MalformedRequestError, RequestLimitError, UnknownModelError, VisionTokensError
 from ._extensions import twin
-from ._registry import get_ruleset
+from .rules import get_ruleset
 from .asgi import _check_budget, _code, _first_refusal, _over_budgets
 
 #: Where the count goes in the request's metadata.

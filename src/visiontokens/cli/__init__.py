@@ -1,1 +1,1 @@
-"""The ``visiontokens`` command's subcommands, one module each."""
+"""The command line: ``visiontokens`` and its subcommands."""

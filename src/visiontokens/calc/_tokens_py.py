@@ -1,0 +1,209 @@
+"""The pure-Python reference: spec 3 step by step, exact arithmetic, nothing clever.
+
+This is the oracle the Cython core is tested against, and the implementation used when the
+extension is not built (``VISIONTOKENS_NO_EXTENSIONS=1``). Keep it obviously right rather
+than fast: it follows the guide's formulas literally, with :mod:`fractions` and
+:func:`math.isqrt` where the guide uses real numbers (spec 3.6).
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import TYPE_CHECKING, Literal, Sequence, SupportsIndex, Union, overload
+
+from .. import rules
+from .arguments import checked_dimension
+from .bounds import worst_case_size
+from .._errors import rejected_error
+from ..rules import DetailParams, ModelSpec, UndocumentedPolicy, fidelity_extra
+from .._results import ImageCost
+from .._spec import PATCH, TILE
+
+if TYPE_CHECKING:  # numpy loads on the first batch call, never at import
+    import numpy as np
+    from numpy.typing import ArrayLike, NDArray
+
+#: A side in pixels: an int, or any integer with ``__index__`` (numpy); floats and bools are
+#: refused at run time (spec 2: integers >= 1).
+Side = SupportsIndex
+
+IMPLEMENTATION = "python"
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _round_half_up(x: Fraction) -> int:
+    return math.floor(x + Fraction(1, 2))
+
+
+def _fit_box(w: int, h: int, box: int) -> tuple[int, int]:
+    """Shrink (never enlarge) to fit box x box; the short side rounds half up.
+
+    spec 3.1 step 1 and 3.2 step 1. ASSUMED (spec 8.1): half up, where the guide only says
+    "round to integer pixels".
+    """
+    if max(w, h) <= box:
+        return w, h
+    if w >= h:
+        return box, max(1, _round_half_up(Fraction(h * box, w)))
+    return max(1, _round_half_up(Fraction(w * box, h))), box
+
+
+def _patch_cost(p: DetailParams, w: int, h: int) -> tuple[int, int, int, int]:
+    """(tokens, resized width, resized height, patches) for a patch model (spec 3.1)."""
+    w, h = _fit_box(w, h, p.cap)
+    patches = _ceil_div(w, PATCH) * _ceil_div(h, PATCH)
+    if p.budget and patches > p.budget:
+        # The guide: s = sqrt(32^2 B / (w h)); a = s * min(floor(w s/32) / (w s/32), ...).
+        # Since w s / 32 = sqrt(B w / h) and floor(sqrt(x)) = isqrt(floor(x)) (spec 3.6):
+        budget = p.budget
+        whole_w = math.isqrt(math.floor(Fraction(budget * w, h)))
+        whole_h = math.isqrt(math.floor(Fraction(budget * h, w)))
+        scale = min(Fraction(PATCH * whole_w, w), Fraction(PATCH * whole_h, h))
+        # ASSUMED (spec 3.1 step 3): at least 1 px a side; unreachable for documented models.
+        w, h = max(1, math.floor(w * scale)), max(1, math.floor(h * scale))
+        patches = min(_ceil_div(w, PATCH) * _ceil_div(h, PATCH), budget)
+    if p.reject_over and patches > p.reject_over:
+        raise _RejectedPatches(patches, p.reject_over)
+    # ASSUMED for 2026-04, stated for 2026-09 (spec 8.2): round up.
+    tokens = math.ceil(Fraction(patches * p.mult_num, p.mult_den))
+    return tokens, w, h, patches
+
+
+def _tile_cost(p: DetailParams, w: int, h: int) -> tuple[int, int, int, int]:
+    """(tokens, resized width, resized height, tiles) for a tile model (spec 3.2)."""
+    w, h = _fit_box(w, h, p.cap)
+    side = p.short_side
+    if min(w, h) > side:  # only shrinks; a short side at or under S stays
+        if w <= h:
+            w, h = side, math.floor(Fraction(h * side, w))
+        else:
+            w, h = math.floor(Fraction(w * side, h)), side
+    tiles = _ceil_div(w, TILE) * _ceil_div(h, TILE)
+    return p.base + tiles * p.per_tile, w, h, tiles
+
+
+class _RejectedPatches(Exception):
+    def __init__(self, patches: int, limit: int):
+        self.patches, self.limit = patches, limit
+
+
+class Model:
+    """A model resolved in one ruleset: :meth:`count` does no name lookup."""
+
+    def __init__(self, spec: ModelSpec):
+        self.spec = spec
+        self.id = spec.id
+        self.ruleset = spec.ruleset
+        self.scheme = spec.scheme
+        self.details = spec.details
+        self._bounds: dict[str | None, int] = {}
+
+    def __repr__(self) -> str:
+        return f"<visiontokens.Model {self.id!r} ruleset={self.ruleset!r} ({IMPLEMENTATION})>"
+
+    def count(self, width: Side, height: Side, detail: str | None = "auto", *,
+              input_fidelity: str | None = None) -> int:
+        """Input tokens of a width x height image at a detail level."""
+        return self.explain(width, height, detail, input_fidelity=input_fidelity).tokens
+
+    def max_tokens(self, detail: str | None = "auto") -> int:
+        """The most an image of any size can cost at ``detail``: what an image whose size is
+        unknown is charged. Exact: a witness size costs it. ``input_fidelity`` extras are
+        left out."""
+        bound = self._bounds.get(detail) if detail is None or type(detail) is str else None
+        if bound is None:
+            width, height = worst_case_size(self.spec.detail_params(detail))  # a bad level raises
+            bound = self.count(width, height, detail)
+            if detail is None or type(detail) is str:
+                self._bounds[detail] = bound
+        return bound
+
+    def explain(self, width: Side, height: Side, detail: str | None = "auto", *,
+                input_fidelity: str | None = None) -> ImageCost:
+        """The tokens and how they were reached, as an :class:`ImageCost`."""
+        w = checked_dimension("width", width)
+        h = checked_dimension("height", height)
+        p = self.spec.detail_params(detail)
+        extra = fidelity_extra(self.id, self.spec.has_input_fidelity, p.fidelity_square,
+                               p.fidelity_other, w, h, input_fidelity)
+        patches = tiles = None
+        if p.scheme == "patch":
+            try:
+                tokens, rw, rh, patches = _patch_cost(p, w, h)
+            except _RejectedPatches as rejected:
+                raise rejected_error(self.id, rejected.patches, rejected.limit) from None
+        elif p.scheme == "tile":
+            tokens, rw, rh, tiles = _tile_cost(p, w, h)
+        else:  # spec 3.2 step 4: low detail costs the base, whatever the size
+            tokens, rw, rh = p.base, w, h
+        return ImageCost(
+            tokens=tokens + extra, model=self.id, detail=p.level, scheme=self.scheme,
+            width=w, height=h, resized_width=rw, resized_height=rh, patches=patches,
+            tiles=tiles, ruleset=self.ruleset, multiplier=self.spec.multiplier,
+            input_fidelity=input_fidelity, assumed_from=self.spec.assumed_from,
+            evidence=self.spec.evidence,
+        )
+
+
+def get_model(name: str, *, ruleset: str | None = None, undocumented: UndocumentedPolicy = "error",
+              enforce_patch_limit: bool = True) -> Model:
+    """The model ``name`` means in ``ruleset`` (spec 3.5), resolved once.
+    ``undocumented="assume"`` counts a known undocumented model like the documented model the
+    data names (the figures say so); ``enforce_patch_limit=False`` drops the 30,000-patch
+    rejection (spec 8.6)."""
+    return Model(rules.resolve(name, ruleset, undocumented, enforce_patch_limit))
+
+
+def count_image_tokens(width: Side, height: Side, model: str, detail: str | None = "auto", *,
+                       ruleset: str | None = None, input_fidelity: str | None = None,
+                       undocumented: UndocumentedPolicy = "error", enforce_patch_limit: bool = True) -> int:
+    """Input tokens of a width x height image on ``model`` at ``detail``."""
+    return get_model(model, ruleset=ruleset, undocumented=undocumented,
+                     enforce_patch_limit=enforce_patch_limit).count(
+        width, height, detail, input_fidelity=input_fidelity)
+
+
+def explain_image_tokens(width: Side, height: Side, model: str, detail: str | None = "auto", *,
+                         ruleset: str | None = None, input_fidelity: str | None = None,
+                         undocumented: UndocumentedPolicy = "error",
+                         enforce_patch_limit: bool = True) -> ImageCost:
+    """Like :func:`count_image_tokens`, with the resized size, patches or tiles."""
+    return get_model(model, ruleset=ruleset, undocumented=undocumented,
+                     enforce_patch_limit=enforce_patch_limit).explain(
+        width, height, detail, input_fidelity=input_fidelity)
+
+
+#: One value for every row, or one per row (a sequence or an array of strings).
+PerRow = Union[str, Sequence[str], "ArrayLike"]
+
+
+@overload
+def count_image_tokens_batch(widths: ArrayLike, heights: ArrayLike, model: PerRow,
+                             detail: PerRow = "auto", *, ruleset: str | None = None,
+                             on_error: Literal["raise"] = "raise", undocumented: UndocumentedPolicy = "error",
+                             enforce_patch_limit: bool = True) -> NDArray[np.int64]: ...
+@overload
+def count_image_tokens_batch(widths: ArrayLike, heights: ArrayLike, model: PerRow,
+                             detail: PerRow = "auto", *, ruleset: str | None = None,
+                             on_error: Literal["mask"], undocumented: UndocumentedPolicy = "error",
+                             enforce_patch_limit: bool = True,
+                             ) -> tuple[NDArray[np.int64], NDArray[np.bool_]]: ...
+def count_image_tokens_batch(widths: ArrayLike, heights: ArrayLike, model: PerRow,
+                             detail: PerRow = "auto", *, ruleset: str | None = None,
+                             on_error: Literal["raise", "mask"] = "raise",
+                             undocumented: UndocumentedPolicy = "error", enforce_patch_limit: bool = True,
+                             ) -> NDArray[np.int64] | tuple[NDArray[np.int64], NDArray[np.bool_]]:
+    """Tokens for many images at once: numpy in, numpy out (int64).
+
+    ``model`` and ``detail`` are each one value or one per row. A row that cannot be
+    counted raises, naming the row; ``on_error="mask"`` returns ``(tokens, rejected)``
+    instead, with 0 tokens on rejected rows.
+    """
+    from ._batch_py import count_image_tokens_batch as batch
+
+    return batch(widths, heights, model, detail, ruleset, on_error, undocumented,
+                 enforce_patch_limit)

@@ -1,0 +1,443 @@
+"""The ``visiontokens`` command: ``visiontokens 1800x2400 --model gpt-4.1-mini`` and the
+subcommands of ``COMMANDS``.
+
+Bad input gives one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from typing import Sequence
+
+from .. import rules
+from .._errors import VisionTokensError
+
+_SIZE = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
+#: What a folder walk counts: the formats the API takes, and other image files, so that
+#: they are reported as unsupported rather than silently skipped.
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".gif", ".webp", ".bmp", ".tif",
+                  ".tiff", ".heic", ".heif", ".avif", ".svg", ".ico", ".psd", ".jp2"}
+PROGRESS_FROM = 50  # images: fewer finish before a bar would help
+
+
+def _size_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="visiontokens WIDTHxHEIGHT",
+        description="Input tokens of a WIDTHxHEIGHT image on an OpenAI vision model, and how "
+        "they are reached.")
+    parser.add_argument("size", help="WIDTHxHEIGHT in pixels, e.g. 1800x2400")
+    _add_common(parser)
+    return parser
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", "-m", required=True, help="model id, e.g. gpt-4.1-mini")
+    parser.add_argument("--detail", "-d", default="auto",
+                        help="low, high, original or auto (default: auto)")
+    _add_ruleset(parser)
+    parser.add_argument("--input-fidelity", choices=("low", "high"), default=None,
+                        help="GPT Image 1 input fidelity (default: low)")
+    _add_json(parser)
+
+
+def _add_ruleset(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ruleset", "-r", default=None,
+                        help=f"dated ruleset (default: {rules.DEFAULT_RULESET}, the newest)")
+
+
+def _add_json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="machine-readable JSON output")
+
+
+def _models_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="visiontokens models",
+                                     description="List the models of a ruleset and their "
+                                     "parameters.")
+    _add_ruleset(parser)
+    _add_json(parser)
+    return parser
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _cmd_size(argv: Sequence[str]) -> int:
+    from .. import explain_image_tokens
+
+    args = _size_parser().parse_args(argv)
+    match = _SIZE.match(args.size)
+    if not match:
+        raise VisionTokensError(f"size must look like 1800x2400, got {args.size!r}")
+    cost = explain_image_tokens(int(match[1]), int(match[2]), args.model, args.detail,
+                                ruleset=args.ruleset, input_fidelity=args.input_fidelity)
+    if args.json:
+        print(json.dumps(cost.as_dict()))
+        return 0
+    lines = [
+        f"{cost.model} (ruleset {cost.ruleset}), detail {cost.detail}, {cost.scheme} scheme",
+        f"  image       {cost.width} x {cost.height}",
+        f"  resized     {cost.resized_width} x {cost.resized_height}",
+    ]
+    if cost.patches is not None:
+        lines += [f"  patches     {cost.patches}", f"  multiplier  {cost.multiplier}"]
+    elif cost.tiles is not None:
+        lines.append(f"  tiles       {cost.tiles}")
+    else:
+        lines.append("  flat rate   (low detail: the base, whatever the size)")
+    lines.append(f"  tokens      {cost.tokens}")
+    print("\n".join(lines))
+    return 0
+
+
+def _describe_levels(spec: rules.ModelSpec) -> str:
+    parts = []
+    for level, p in spec.params.items():
+        if p.scheme == "patch":
+            parts.append(f"{level}: cap {p.cap}" + (f", B {p.budget}" if p.budget else ""))
+        elif p.scheme == "flat":
+            parts.append(f"{level}: base")
+        else:
+            parts.append(f"{level}: tiles, S {p.short_side}")
+    return "; ".join(parts) + f"; auto = {spec.auto}"
+
+
+def _image_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="visiontokens image",
+        description="Input tokens of image files, their sizes read from their headers. "
+        "A folder counts the image files in it, recursively; '-' reads one image from "
+        "standard input.")
+    parser.add_argument("paths", nargs="+", metavar="PATH",
+                        help="image files or folders, or - for standard input")
+    _add_common(parser)
+    parser.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
+                        help=f"progress bar on stderr (auto: from {PROGRESS_FROM} images, "
+                        "on a terminal)")
+    return parser
+
+
+def _image_paths(arguments: Sequence[str]) -> tuple[list[str], int]:
+    """(the paths to count, how many files the folder walks skipped as not images)."""
+    import os
+
+    paths: list[str] = []
+    skipped = 0
+    for argument in arguments:
+        if argument != "-" and os.path.isdir(argument):
+            for folder, subfolders, files in os.walk(argument):
+                subfolders.sort()
+                for name in sorted(files):
+                    if os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES:
+                        paths.append(os.path.join(folder, name))
+                    else:
+                        skipped += 1
+        else:
+            paths.append(argument)  # named explicitly: always counted, or reported
+    return paths, skipped
+
+
+def _cmd_image(argv: Sequence[str]) -> int:
+    from .. import count_image
+    from .. import get_model
+
+    args = _image_parser().parse_args(argv)
+    # Model, detail, ruleset and fidelity are checked once, up front: one error, not one a row.
+    model = get_model(args.model, ruleset=args.ruleset)
+    model.count(1, 1, args.detail, input_fidelity=args.input_fidelity)
+    paths, skipped = _image_paths(args.paths)
+    show_progress = args.progress == "always" or (
+        args.progress == "auto" and len(paths) >= PROGRESS_FROM and sys.stderr.isatty())
+    width = max([len(path) for path in paths] + [5])
+    rows: list[dict[str, object]] = []
+    total = failed = 0
+    for done, path in enumerate(paths, 1):
+        try:
+            source = sys.stdin.buffer.read() if path == "-" else path
+            cost = count_image(source, args.model, args.detail, ruleset=args.ruleset,
+                               input_fidelity=args.input_fidelity)
+            row: dict[str, object] = {"path": path, **cost.as_dict(), "error": None}
+            total += cost.tokens
+            line = f"{path:<{width}}  {f'{cost.width}x{cost.height}':>11}  {cost.tokens:>8}"
+        except (VisionTokensError, OSError) as error:  # reported on its row; the rest go on
+            row = {"path": path, "tokens": None, "error": str(error)}
+            failed += 1
+            line = f"{path:<{width}}  error: {error}"
+        rows.append(row)
+        if not args.json:  # rows as they are counted: a long walk shows its progress
+            if show_progress:
+                print("\r\033[K", end="", file=sys.stderr)
+            print(line, flush=show_progress)
+        if show_progress:
+            _progress(done, len(paths))
+    if show_progress:
+        print(file=sys.stderr)
+    if args.json:
+        print(json.dumps({"images": rows, "total_tokens": total, "counted": len(rows) - failed,
+                          "failed": failed, "skipped": skipped}))
+    else:
+        summary = _plural(len(rows) - failed, "image") + (f", {failed} failed" if failed else "")
+        print(f"{'total':<{width}}  {summary:>11}  {total:>8}")
+        if skipped:
+            print(f"({_plural(skipped, 'file')} in the folders skipped: not image files)")
+    return 1 if failed else 0
+
+
+def _progress(done: int, total: int) -> None:
+    filled = 30 * done // total
+    print(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{total}", end="", file=sys.stderr,
+          flush=True)
+
+
+def _request_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="visiontokens request",
+        description="Image tokens of a Chat Completions, Responses or Images API request body, "
+        "image by image, and the output image tokens it may generate ('-' reads standard input).")
+    parser.add_argument("body", help="a JSON request body, or - for standard input")
+    _add_ruleset(parser)
+    parser.add_argument("--fetch", action="store_true",
+                        help="fetch http(s) images (public addresses only) to read their size")
+    parser.add_argument("--upper-bound", action="store_true",
+                        help="count an image of unknown size at the most it could cost")
+    parser.add_argument("--collect", action="store_true",
+                        help="report invalid images on their row instead of stopping")
+    parser.add_argument("--content-type", default=None,
+                        help="the body's content type: multipart/form-data; boundary=... for an "
+                        "Images API edit sent as a form (default: JSON)")
+    parser.add_argument("--api", default=None,
+                        choices=("chat", "responses", "images.generations", "images.edits"),
+                        help="the endpoint the body is for (default: told by its shape)")
+    _add_json(parser)
+    return parser
+
+
+def _cmd_request(argv: Sequence[str]) -> int:
+    from .. import count_request
+
+    args = _request_parser().parse_args(argv)
+    if args.body == "-":
+        text = sys.stdin.buffer.read()
+    else:
+        with open(args.body, "rb") as file:
+            text = file.read()
+    result = count_request(text, ruleset=args.ruleset, fetch=args.fetch,
+                           on_unknown="upper_bound" if args.upper_bound else "error",
+                           on_violation="collect" if args.collect else "raise",
+                           content_type=args.content_type, api=args.api)
+    if args.json:
+        print(json.dumps({
+            "model": result.model, "api": result.api, "image_tokens": result.image_tokens,
+            "upper_bound": result.upper_bound,
+            "output_image_tokens": result.output_image_tokens,
+            "output_upper_bound": result.output_upper_bound,
+            "images": [{**i._asdict(), "error": None if i.error is None else str(i.error)}
+                       for i in result.images],
+            "violations": [str(v) for v in result.violations],
+            "skipped": [s._asdict() for s in result.skipped]}))
+        return 1 if result.violations else 0
+    print(f"{result.api} request, model {result.model}: {_plural(len(result.images), 'image')}")
+    width = max([len(i.pointer) for i in result.images] + [5])
+    for image in result.images:
+        if image.error is not None:
+            print(f"  {image.pointer:<{width}}  error: {image.error}")
+            continue
+        size = "?" if image.width is None else f"{image.width}x{image.height}"
+        kind = image.format or image.source
+        bound = "  (upper bound: " + str(image.note) + ")" if image.upper_bound else ""
+        rule = f"  ({image.rule})" if image.rule else ""
+        print(f"  {image.pointer:<{width}}  {kind:<6} {size:>11}  {image.resolved_detail or '-':<8} "
+              f"{image.tokens:>7}{bound}{rule}")
+    for violation in result.violations:
+        if not any(violation is i.error for i in result.images):
+            print(f"  error: {violation}")
+    for part in result.skipped:  # spec 6.1: files and the other API's parts, not counted
+        print(f"  {part.pointer:<{width}}  not counted ({part.type}): {part.reason}")
+    marker = " (an upper bound)" if result.upper_bound else ""
+    print(f"  {'total':<{width}}  {'':<6} {'':>11}  {'':<8} {result.image_tokens:>7}{marker}")
+    if result.output_image_tokens or result.api.startswith("images."):  # spec 6.2
+        marker = " (an upper bound)" if result.output_upper_bound else ""
+        print(f"  {'output':<{width}}  {'':<6} {'':>11}  {'':<8} "
+              f"{result.output_image_tokens:>7}{marker}  output image tokens")
+    return 1 if result.violations else 0
+
+
+def _generate_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="visiontokens generate",
+        description="Output image tokens of generating images with a GPT Image model "
+        "(spec 6.2), and how they are reached.")
+    parser.add_argument("--model", "-m", required=True, help="image model, e.g. gpt-image-2")
+    parser.add_argument("--size", "-s", default="auto",
+                        help="WIDTHxHEIGHT as the API takes it, or auto (default: auto, an "
+                        "upper bound)")
+    parser.add_argument("--quality", "-q", default="auto",
+                        help="low, medium, high or auto (default: auto, an upper bound)")
+    parser.add_argument("--n", "-n", type=int, default=1, help="number of images (default: 1)")
+    parser.add_argument("--partial-images", type=int, default=0,
+                        help="streamed partial images per image, 0-3 (default: 0)")
+    parser.add_argument("--undocumented", choices=("error", "assume"), default="error",
+                        help="an undocumented image model: refuse it (default), or count it "
+                        "like the closest documented model, marked as assumed")
+    _add_ruleset(parser)
+    _add_json(parser)
+    return parser
+
+
+def _cmd_generate(argv: Sequence[str]) -> int:
+    from .. import explain_output_image_tokens
+
+    args = _generate_parser().parse_args(argv)
+    cost = explain_output_image_tokens(args.model, args.size, args.quality, n=args.n,
+                                       partial_images=args.partial_images, ruleset=args.ruleset,
+                                       undocumented=args.undocumented)
+    if args.json:
+        print(json.dumps(cost.as_dict()))
+        return 0
+    how = "EMPIRICAL rule (no published formula)" if cost.empirical else "documented table"
+    if cost.assumed_from:
+        how += f", counted like {cost.assumed_from} (ASSUMED: undocumented model)"
+    lines = [f"{cost.model} (ruleset {cost.ruleset}), output image tokens: {how}",
+             f"  size        {cost.priced_size}" + ("" if cost.size == cost.priced_size
+                                                     else f" (asked: {cost.size})"),
+             f"  quality     {cost.priced_quality}" + ("" if cost.quality == cost.priced_quality
+                                                        else f" (asked: {cost.quality})"),
+             f"  per image   {cost.per_image_tokens}"]
+    if cost.partial_images:
+        lines.append(f"  partials    {cost.partial_images} x {cost.partial_image_tokens} per image")
+    if cost.n != 1:
+        lines.append(f"  images      {cost.n}")
+    lines.append(f"  tokens      {cost.tokens}" + (" (an upper bound)" if cost.upper_bound else ""))
+    if cost.why:
+        lines.append(f"  why         {cost.why}")
+    print("\n".join(lines))
+    return 0
+
+
+def _level_json(p: rules.DetailParams) -> dict[str, object]:
+    """One detail level as ``models --json`` shows it: its scheme and every parameter that
+    applies to it."""
+    level: dict[str, object] = {"scheme": p.scheme, "cap": p.cap}
+    if p.scheme == "patch":
+        level.update(budget=p.budget or None, multiplier=f"{p.mult_num}/{p.mult_den}",
+                     reject_over=p.reject_over or None)
+    else:
+        level.update(base=p.base)
+        if p.scheme == "tile":
+            level.update(short_side=p.short_side, per_tile=p.per_tile)
+    if p.fidelity_square or p.fidelity_other:  # spec 3.3: GPT Image 1, input_fidelity="high"
+        level["input_fidelity_high"] = {"square": p.fidelity_square, "other": p.fidelity_other}
+    return level
+
+
+def _cmd_models(argv: Sequence[str]) -> int:
+    args = _models_parser().parse_args(argv)
+    specs = rules.models(args.ruleset)
+    if args.json:
+        print(json.dumps([
+            {"id": s.id, "ruleset": s.ruleset, "scheme": s.scheme, "multiplier": s.multiplier,
+             "base": s.base, "per_tile": s.per_tile, "auto": s.auto, "status": s.status,
+             "source": s.source,
+             "details": {lvl: _level_json(p) for lvl, p in s.params.items()}}
+            for s in specs
+        ], indent=1))
+        return 0
+    ruleset = rules.get_ruleset(args.ruleset)
+    print(f"ruleset {ruleset.name}: {ruleset.description}")
+    for s in specs:
+        cost = f"x{s.multiplier}" if s.scheme == "patch" else f"{s.base} + {s.per_tile}/tile"
+        flag = "" if s.status == "current" else f" [{s.status}]"
+        print(f"  {s.id:<22} {s.scheme:<5} {cost:<16} {_describe_levels(s)}{flag}")
+    return 0
+
+
+def _cmd_logs(argv: Sequence[str]) -> int:
+    from .logs import main as logs  # pyarrow and matplotlib load only here
+
+    return logs(argv)
+
+
+def _cmd_serve(argv: Sequence[str]) -> int:
+    from .serve import main as serve  # uvicorn loads only here
+
+    return serve(argv)
+
+
+def _cmd_calibrate(argv: Sequence[str]) -> int:
+    from .calibrate import main as calibrate  # numpy loads only here
+
+    return calibrate(argv)
+
+
+#: Subcommand -> (what it does, its function). A first argument that is none of these and
+#: looks like a size (digits, an x, digits) is the size command.
+COMMANDS = {
+    "image": ("input tokens of image files, sizes read from their headers", _cmd_image),
+    "request": ("image tokens of a Chat Completions, Responses or Images API request body",
+                _cmd_request),
+    "models": ("the models of a ruleset and their parameters", _cmd_models),
+    "logs": ("image tokens of request logs (JSONL, Parquet, CSV) per model and detail",
+             _cmd_logs),
+    "generate": ("output image tokens of generating images (GPT Image models)", _cmd_generate),
+    "serve": ("an HTTP service counting request bodies for gateways (/v1/count, /v1/check)",
+              _cmd_serve),
+    "calibrate": ("fit a rule to billed rows (width, height, detail, tokens)", _cmd_calibrate),
+}
+
+
+def _usage() -> str:
+    from .. import __version__
+
+    lines = [f"visiontokens {__version__}: exact input-token counts for images on OpenAI models",
+             "", "usage: visiontokens WIDTHxHEIGHT --model M [--detail D] [--ruleset R] [--json]",
+             "       visiontokens COMMAND ...", "", "commands:",
+             f"  {'WIDTHxHEIGHT':<14}input tokens of one image size, and how they are reached"]
+    lines += [f"  {name:<14}{summary}" for name, (summary, _) in COMMANDS.items()]
+    lines += ["", "'visiontokens COMMAND --help' (or 'visiontokens 1x1 --help') for its options;",
+              "'visiontokens --version' for the version."]
+    return "\n".join(lines)
+
+
+def _unknown_command(word: str) -> VisionTokensError:
+    from .._errors import closest
+
+    names = list(COMMANDS)
+    hint = closest(word, names, n=1)
+    guess = f"; did you mean {hint[0]!r}?" if hint else ""
+    return VisionTokensError(f"{word!r} is not a command or a WIDTHxHEIGHT size{guess} "
+                             f"(commands: {', '.join(names)}; 'visiontokens --help' lists them)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    first = argv[0] if argv else ""
+    try:
+        if first in ("", "-h", "--help", "help"):
+            print(_usage())
+            return 0 if first else 2
+        if first in ("-V", "--version"):
+            from .. import IMPLEMENTATION
+            from .. import __version__
+
+            print(f"visiontokens {__version__} ({IMPLEMENTATION})")
+            return 0
+        if first in COMMANDS:
+            return COMMANDS[first][1](argv[1:])
+        if not first[:1].isdigit() and not first.startswith("-"):
+            raise _unknown_command(first)
+        return _cmd_size(argv)
+    except BrokenPipeError:  # `visiontokens models | head`: the reader left, nothing to say
+        sys.stdout = None
+        return 0
+    except (VisionTokensError, OSError) as error:
+        print(f"visiontokens: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Reading images: header twins, data URLs and files, and the guarded fetcher."""

@@ -1,0 +1,909 @@
+# cython: freethreading_compatible=True, annotation_typing=False
+"""count_request: the image tokens of a Chat Completions or Responses request, image by image.
+
+The walk (spec 6) only follows the paths where images live, so its work is bounded by the
+body's size whatever its shape; every value it reads is type-checked and a wrong one is a
+MalformedRequestError naming its JSON pointer. Sizes come from the image headers (spec 5),
+from a fetch when the caller opts in, or from a file resolver; the calculator does the rest.
+Bodies may come as the official SDK builds them (spec 6.1): SDK objects (pydantic models) are
+read as the SDK serialises them, and any iterable stands for a JSON list. Raw bytes are parsed
+with jiter (imported on first use), several times faster than json.loads.
+
+Plain Python, which setup.py also compiles with Cython as is, as the module ``_request_c``:
+a gateway runs this on every request, and compiled it takes half the time; one source keeps
+the twins in step. Records are plain tuples and NamedTuples built
+directly, since this machine spends 2-3 us building a frozen dataclass.
+Compiled, annotations are not C types (annotation_typing=False): a ``str`` or ``bool``
+annotation would make Cython refuse a wrong type with a bare TypeError, or turn any object
+into a bool, before our own checks run; both twins must raise the same typed errors.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from typing import IO, TYPE_CHECKING, Any, Awaitable, Callable, Literal, NamedTuple, TypeGuard, Union
+
+from . import images_api as _images_api
+from .. import rules
+from .. import _spec
+from ..rules import UndocumentedPolicy
+from .._extensions import twin
+from .._errors import (
+    ArgumentTypeError,
+    FetchError,
+    ImageSizeUnknownError,
+    InvalidArgumentError,
+    MalformedRequestError,
+    TooManyImagesError,
+    VisionTokensError,
+    undecided_animation_option,
+    check_payload,
+    violation,
+)
+from ..images.sources import DEFAULT_MAX_READ, ImageInfo, animation_error, refused_animation
+from .._results import ImageCost
+
+if TYPE_CHECKING:  # httpx loads only when a caller fetches: the import stays light
+    from ..images.fetch import Fetcher
+
+try:  # setup.py also compiles this file as is, as the module _request_c
+    import cython
+
+    IMPLEMENTATION = "cython" if cython.compiled else "python"
+except ImportError:  # a pure install need not have Cython
+    IMPLEMENTATION = "python"
+
+_header = twin("header")  # the image-header parser
+_tokens = twin("tokens")  # the calculator
+
+# spec 5: the request limits. The payload counted is the images' own bytes.
+MAX_IMAGES, MAX_PAYLOAD = _spec.MAX_IMAGES, _spec.MAX_PAYLOAD
+
+#: undecided_animation=: a GIF whose data ends before a second image or its trailer is counted
+#: as the still image it is so far ("still", the default), or refused ("refuse"). (Literal, not
+#: str: the compiled twin would turn a wrong type into a bare TypeError before our check.)
+UndecidedAnimation = Literal["still", "refuse"]
+
+FileResolution = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]",
+                       tuple[int, int], ImageInfo,
+                       None]
+FileResolver = Callable[[str], Union[FileResolution, Awaitable[FileResolution]]]
+#: What image_info and count_image read: bytes-like data or a "data:" URL in memory, a path
+#: (any other str), or a binary file.
+ImageSource = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]", IO[bytes]]
+
+
+class RequestImage(NamedTuple):
+    """One image of a request, and what it costs."""
+
+    pointer: str  # JSON pointer to the image part, e.g. "/messages/0/content/1"
+    source: str  # "data", "url" or "file"
+    url: str | None  # the http(s) URL; None for data URLs (megabytes) and files
+    file_id: str | None
+    detail: str | None  # as given; None when the request leaves it out (auto)
+    resolved_detail: str | None  # the level it is billed at: "low", "high" or "original"
+    width: int | None
+    height: int | None
+    format: str | None  # None when a resolver gave only a size
+    tokens: int | None  # None only for an image with an error (collected violations)
+    upper_bound: bool = False  # tokens is the most this image could cost: size unknown
+    note: str | None = None  # why the size is unknown, when it is
+    error: VisionTokensError | None = None  # a collected violation
+    rule: str | None = None  # input images to image models: the rule that priced it (spec 6.2)
+    # spec 3.5, undocumented="assume": the documented model this figure was counted like
+    assumed_from: str | None = None
+
+
+class SkippedPart(NamedTuple):
+    """A part the walk saw and did not count, and why (spec 6.1): no silent drop."""
+
+    pointer: str  # JSON pointer to the part
+    type: str  # its "type": "input_file", "file", or the other API's image part
+    reason: str
+
+
+class RequestCount(NamedTuple):
+    """The image tokens of one request."""
+
+    model: str | None  # canonical id (as given when the request holds no image)
+    api: str  # "chat" or "responses"
+    image_tokens: int  # total over the images that could be counted
+    images: tuple[RequestImage, ...]
+    violations: tuple[VisionTokensError, ...] = ()  # with on_violation="collect"
+    #: What the request will generate, in output tokens (spec 6.2): an Images API request's
+    #: images, or the most one call of a Responses image_generation tool can make.
+    output_image_tokens: int = 0
+    output_upper_bound: bool = False  # output_image_tokens is a bound, not an exact figure
+    skipped: tuple[SkippedPart, ...] = ()  # parts not counted: files, the other API's images
+
+    @property
+    def upper_bound(self) -> bool:
+        """True when some image counts at its most (its size was not known)."""
+        return any(image.upper_bound for image in self.images)
+
+
+# Built on every request a gateway sees, so built directly: a NamedTuple's generated
+# __new__ is a Python function with keyword handling, several times the cost of the tuple.
+_new = tuple.__new__
+
+
+def _image(pointer: str, source: str, url: str | None, file_id: str | None, detail: str | None,
+           resolved: str | None, width: int | None, height: int | None, fmt: str | None,
+           tokens: int | None, upper_bound: bool = False, note: str | None = None,
+           error: VisionTokensError | None = None, assumed_from: str | None = None) -> RequestImage:
+    return _new(RequestImage, (pointer, source, url, file_id, detail, resolved, width, height,
+                               fmt, tokens, upper_bound, note, error, None, assumed_from))
+
+
+# --- the walk (spec 6) ------------------------------------------------------------------------
+
+# An image found by the walk: (pointer, url, file_id, detail), a plain tuple for speed.
+_Ref = tuple[str, Union[str, None], Union[str, None], Union[str, None]]
+
+#: How many characters of a URL an error or a note quotes (a data URL is megabytes).
+URL_QUOTE = 60
+
+
+def _clip(url: str) -> str:
+    return url if len(url) <= URL_QUOTE else url[:URL_QUOTE] + "..."
+
+
+def _is_data_url(url: str) -> bool:
+    # URL schemes are case-insensitive (RFC 3986 3.1): "DATA:" is a data URL too.
+    return url.startswith("data:") or url[:5].lower() == "data:"
+
+
+def _is_raw_base64(url: str) -> bool:
+    """spec 6.1: Chat's image_url.url may be the image's base64 without "data:". A URL has a
+    scheme, and ':' is not a base64 character, so no ':' near the start means base64."""
+    return url.find(":", 0, 64) < 0
+
+
+def _source(url: str | None) -> str:
+    if url is None:
+        return "file"
+    return "data" if _is_data_url(url) else "url"
+
+
+# The walk runs on every request a gateway sees: checks are inline and a JSON pointer is only
+# built for an image or an error. Every key followed is a fixed name, so pointers need no
+# escaping beyond what the indices give (and prompt variable names, escaped per RFC 6901).
+
+def _malformed(where: str, what: str, value: Any) -> MalformedRequestError:
+    return MalformedRequestError(f"{where or '/'}: {what}, got {type(value).__name__}", where)
+
+
+def _optional_str(part: dict[str, Any], key: str, where: str) -> str | None:
+    value = part.get(key)
+    if value is not None and not isinstance(value, str):
+        raise _malformed(f"{where}/{key}", f"'{key}' must be a string", value)
+    return value
+
+
+# --- bodies as the SDK builds them (spec 6.1) ---------------------------------------------------
+
+#: The most items read from a one-shot iterator (a generator) standing for a JSON list.
+MAX_ITERATOR_ITEMS = 1_000_000
+
+
+def _sdk_dict(value: Any, where: str) -> dict[str, Any] | None:
+    """An SDK object or other mapping as the JSON object the SDK sends for it; None when
+    ``value`` is neither. The SDK dumps pydantic models with exclude_unset, in JSON mode,
+    leaving out ``__api_exclude__`` (openai/_utils/_transform.py)."""
+    cls = type(value)
+    if hasattr(cls, "model_dump") and hasattr(cls, "model_fields"):  # pydantic v2
+        try:
+            dumped = value.model_dump(mode="json", exclude_unset=True,
+                                      exclude=getattr(value, "__api_exclude__", None))
+        except Exception as error:  # whatever the model raises is a bad body, told as ours
+            raise _unreadable(where, value, error) from None
+        return dumped if isinstance(dumped, dict) else None
+    if isinstance(value, Mapping):
+        try:
+            return dict(value)
+        except Exception as error:  # a broken mapping is a bad body, told as ours
+            raise _unreadable(where, value, error) from None
+    return None
+
+
+def _unreadable(where: str, value: Any, error: BaseException) -> MalformedRequestError:
+    return MalformedRequestError(
+        f"{where or '/'}: the {type(value).__name__} object cannot be read: "
+        f"{type(error).__name__}: {error}", where)
+
+
+def _as_dict(value: Any, where: str, what: str) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return value
+    converted = _sdk_dict(value, where)
+    if converted is None:
+        raise _malformed(where, what, value)
+    return converted
+
+
+def _as_list(value: Any, parent: dict[str, Any], key: str, where: str) -> list[Any] | None:
+    """A JSON list given as any iterable (a tuple, a generator ...), as the SDK sends it;
+    None when ``value`` is not one. A one-shot iterator is read once and the list it gave is
+    put back in its place, so the body still sends what was counted."""
+    if isinstance(value, list):
+        return value
+    if isinstance(value, (str, bytes, bytearray, dict, Mapping)) or _sdk_dict_like(value):
+        return None
+    try:
+        iterator = iter(value)
+    except TypeError:
+        return None
+    except Exception as error:
+        raise _unreadable(where, value, error) from None
+    one_shot = iterator is value
+    items: list[Any] = []
+    try:
+        for item in iterator:
+            if len(items) == MAX_ITERATOR_ITEMS:
+                raise MalformedRequestError(
+                    f"{where}: an iterable of more than {MAX_ITERATOR_ITEMS} items", where)
+            items.append(item)
+    except MalformedRequestError:
+        raise
+    except Exception as error:  # whatever the iterable raises is a bad body, told as ours
+        raise _unreadable(where, value, error) from None
+    if one_shot:
+        parent[key] = items
+    return items
+
+
+def _sdk_dict_like(value: Any) -> bool:
+    return hasattr(type(value), "model_fields")
+
+
+def _pointer_key(name: str) -> str:
+    return name.replace("~", "~0").replace("/", "~1")  # RFC 6901
+
+
+def _load(body: Any) -> dict[str, Any]:
+    if isinstance(body, (bytes, bytearray, memoryview, str)):
+        body = _parse_json(body)
+    if not isinstance(body, dict):
+        converted = _sdk_dict(body, "")
+        if converted is None:
+            raise _malformed("", "the request body must be a JSON object", body)
+        return converted
+    loaded: dict[str, Any] = body
+    return loaded
+
+
+#: The deepest a JSON body may nest (arrays and objects). Our own rule, the same whichever
+#: parser reads the body and however deep the caller's stack already is: json.loads failed by
+#: Python's recursion limit, so a body ~1,000 levels deep was "too deep" or "not JSON" by the
+#: caller's stack (a fuzz finding), and jiter stops at its own limit (201 arrays, 200 objects
+#: in jiter 0.x). Images sit at most 6 levels down (spec 6); no API body nests 200 deep.
+MAX_DEPTH = 200
+_TOO_DEEP = f"the request body nests deeper than {MAX_DEPTH} levels"
+
+
+def _parse_json(text: Any) -> Any:
+    """JSON text or bytes to Python values. jiter (pydantic's parser) is several times faster
+    than json.loads on large bodies (issue 10); anything jiter refuses (nesting deeper than its
+    limit, a lone surrogate escape, bad JSON ...) goes to json.loads, so the values and the
+    errors are json.loads's whichever parser ran. Nesting deeper than MAX_DEPTH is an error
+    on either path, checked by us, never left to a parser's limit or the stack."""
+    global _jiter
+    if _jiter is None:
+        try:
+            import jiter
+        except ImportError:  # a dependency, but a body must still count without it
+            _jiter = False
+        else:
+            _jiter = jiter
+    if _jiter:
+        try:
+            # jiter reads bytes only: a str is encoded, a bytearray or memoryview copied
+            data = text if isinstance(text, bytes) else (
+                text.encode() if isinstance(text, str) else bytes(text))
+            value = _jiter.from_json(data)
+        except (ValueError, TypeError, UnicodeError):
+            pass
+        else:
+            if _nests_deeper(value, MAX_DEPTH):
+                raise MalformedRequestError(_TOO_DEEP)
+            return value
+    import json
+
+    try:
+        if not isinstance(text, str):  # as json.loads decodes bytes (UTF-8, -16 or -32)
+            data = bytes(text) if not isinstance(text, bytes) else text
+            text = data.decode(json.detect_encoding(data), "surrogatepass")
+        # json.loads recurses once per level: the depth is checked on the text first, so it
+        # never meets the recursion limit on a body our rule refuses
+        if _text_nests_deeper(text, MAX_DEPTH):
+            raise MalformedRequestError(_TOO_DEEP)
+        return json.loads(text)
+    except MalformedRequestError:  # (a ValueError too: not to be caught as "not JSON")
+        raise
+    except RecursionError:  # within MAX_DEPTH: only when the caller's stack is nearly full
+        raise MalformedRequestError(
+            "the request body nests too deeply for the stack left to parse it") from None
+    except ValueError as error:
+        raise MalformedRequestError(f"the request body is not JSON: {error}") from None
+
+
+def _nests_deeper(value: Any, limit: int) -> bool:
+    """Whether parsed JSON nests more than ``limit`` arrays and objects (1: a flat object).
+    Iterative, and it visits containers only past the top level's scalars."""
+    if type(value) is not dict and type(value) is not list:
+        return False
+    pending = [(value, 1)]
+    while pending:
+        node, depth = pending.pop()
+        if depth > limit:
+            return True
+        for child in (node.values() if type(node) is dict else node):
+            if type(child) is dict or type(child) is list:
+                pending.append((child, depth + 1))
+    return False
+
+
+# A JSON string, or an unterminated one running to the end: every match attempt at a quote
+# succeeds and nothing backtracks (possessive), so a text of escaped quotes stays linear.
+_STRINGS = re.compile(r'"[^"\\]*+(?:\\.[^"\\]*+)*+(?:"|\\?\Z)', re.DOTALL)
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]++")
+
+
+def _text_nests_deeper(text: str, limit: int) -> bool:
+    """Whether JSON text opens more than ``limit`` arrays and objects at once, strings
+    skipped; linear in the text (two regular-expression passes and a loop over brackets)."""
+    brackets = _NOT_BRACKETS.sub("", _STRINGS.sub("", text))
+    depth = 0
+    for bracket in brackets:
+        if bracket == "[" or bracket == "{":
+            depth += 1
+            if depth > limit:
+                return True
+        else:
+            depth -= 1
+    return False
+
+
+_jiter: Any = None
+
+
+# --- where images are (spec 6, 6.1) -------------------------------------------------------------
+
+_CHAT_IMAGE, _RESPONSES_IMAGE = "image_url", "input_image"
+_FILE_REASON = ("a file, not an image under the vision guide (a PDF's pages are billed by "
+                "the file-inputs guide, spec 6.1)")
+#: Parts that are not counted, and why; each one is noted in RequestCount.skipped (spec 6.1).
+_SKIPPED = {
+    "chat": {"file": _FILE_REASON, "input_file": _FILE_REASON,
+             "input_image": "a Responses image part in a Chat Completions body: not counted"},
+    "responses": {"input_file": _FILE_REASON, "file": _FILE_REASON,
+                  "image_url": "a Chat Completions image part in a Responses body: not counted"},
+}
+#: A Responses body may leave out 'input' when one of these carries the conversation (spec 6.1).
+_RESPONSES_WITHOUT_INPUT = ("prompt", "conversation", "previous_response_id")
+
+
+def _walk(body: dict[str, Any]) -> tuple[str, list[_Ref], list[SkippedPart]]:
+    has_messages, has_input = "messages" in body, "input" in body
+    if has_messages == has_input and (has_messages or not any(
+            key in body for key in _RESPONSES_WITHOUT_INPUT)):
+        raise MalformedRequestError(
+            "not a Chat Completions ('messages') or Responses ('input', 'prompt', "
+            "'conversation' or 'previous_response_id') request body")
+    refs: list[_Ref] = []
+    skipped: list[SkippedPart] = []
+    if has_messages:
+        messages = _as_list(body["messages"], body, "messages", "/messages")
+        if messages is None:
+            raise _malformed("/messages", "'messages' must be a list", body["messages"])
+        for i, message in enumerate(messages):
+            if not isinstance(message, dict):
+                message = _as_dict(message, f"/messages/{i}", "a message must be an object")
+            content = message.get("content")
+            if content is not None and not isinstance(content, str):
+                _content_parts(content, message, "content", f"/messages/{i}/content", refs,
+                               skipped, "chat")
+        return "chat", refs, skipped
+    if has_input:
+        _input_items(body, refs, skipped)
+    prompt = body.get("prompt")
+    if prompt is not None:
+        _prompt_variables(prompt, refs, skipped)
+    return "responses", refs, skipped
+
+
+def _input_items(body: dict[str, Any], refs: list[_Ref], skipped: list[SkippedPart]) -> None:
+    items = body["input"]
+    if isinstance(items, str):
+        return
+    items = _as_list(items, body, "input", "/input")
+    if items is None:
+        raise _malformed("/input", "'input' must be a string or a list", body["input"])
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            item = _as_dict(item, f"/input/{i}", "an input item must be an object")
+        kind = item.get("type", "message")
+        if kind == "message":
+            content = item.get("content")
+            if content is not None and not isinstance(content, str):
+                _content_parts(content, item, "content", f"/input/{i}/content", refs, skipped,
+                               "responses")
+        elif kind in ("function_call_output", "custom_tool_call_output"):
+            output = item.get("output")
+            if output is not None and not isinstance(output, str):  # a string holds no image
+                if _as_list(output, item, "output", f"/input/{i}/output") is not None:
+                    _content_parts(item["output"], item, "output", f"/input/{i}/output", refs,
+                                   skipped, "responses")
+        elif kind == "computer_call_output":
+            shot = item.get("output")
+            shot = _as_dict(shot, f"/input/{i}/output",
+                            "a computer_call_output's 'output' must be an object")
+            _add(refs, _responses_image(shot, f"/input/{i}/output"))
+
+
+def _prompt_variables(prompt: Any, refs: list[_Ref], skipped: list[SkippedPart]) -> None:
+    """spec 6.1: a stored prompt's variables may be input_image parts: they are input images."""
+    prompt = _as_dict(prompt, "/prompt", "'prompt' must be an object")
+    variables = prompt.get("variables")
+    if variables is None:
+        return
+    variables = _as_dict(variables, "/prompt/variables", "'variables' must be an object")
+    for name, value in variables.items():
+        if isinstance(value, str):
+            continue
+        where = f"/prompt/variables/{_pointer_key(str(name))}"
+        value = _as_dict(value, where, "a prompt variable must be a string or an input part")
+        kind = value.get("type")
+        if kind == _RESPONSES_IMAGE:
+            _add(refs, _responses_image(value, where))
+        elif kind in _SKIPPED["responses"]:
+            skipped.append(_new(SkippedPart, (where, kind, _SKIPPED["responses"][kind])))
+
+
+def _add(refs: list[_Ref], ref: _Ref) -> None:
+    """Every image the walk finds goes through here, wherever it sits, so the limit counts
+    them all; the walk ends before anything is fetched, so no request fetches more."""
+    if len(refs) >= MAX_IMAGES:
+        raise TooManyImagesError(f"the request holds more than {MAX_IMAGES} images (spec 5)")
+    refs.append(ref)
+
+
+def _content_parts(content: Any, parent: dict[str, Any], key: str, where: str, refs: list[_Ref],
+                   skipped: list[SkippedPart], api: str) -> None:
+    if not isinstance(content, list):
+        content = _as_list(content, parent, key, where)
+        if content is None:
+            raise _malformed(where, "'content' must be a string or a list of parts",
+                             parent[key])
+    image_type = _CHAT_IMAGE if api == "chat" else _RESPONSES_IMAGE
+    not_counted = _SKIPPED[api]
+    for j, part in enumerate(content):
+        if not isinstance(part, dict):
+            part = _as_dict(part, f"{where}/{j}", "a content part must be an object")
+        kind = part.get("type")
+        if kind == image_type:
+            _add(refs, _chat_image(part, f"{where}/{j}") if image_type == _CHAT_IMAGE
+                 else _responses_image(part, f"{where}/{j}"))
+        elif kind in not_counted:
+            skipped.append(_new(SkippedPart, (f"{where}/{j}", kind, not_counted[kind])))
+
+
+def _chat_image(part: dict[str, Any], where: str) -> _Ref:
+    image = part.get("image_url")
+    if isinstance(image, str):  # older clients: "image_url": "https://..."
+        return (where, _BASE64_HEADER + image if _is_raw_base64(image) else image, None, None)
+    if not isinstance(image, dict):
+        image = _sdk_dict(image, f"{where}/image_url")
+        if image is None:
+            raise _malformed(f"{where}/image_url",
+                             "'image_url' must be an object with a 'url', or a string",
+                             part.get("image_url"))
+    url = image.get("url")
+    if not isinstance(url, str):
+        raise _malformed(f"{where}/image_url/url", "'url' must be a string", url)
+    if _is_raw_base64(url):
+        # spec 6.1: the SDK lets Chat send the base64 alone; read it as the data URL it
+        # stands for (the format comes from the bytes, never from this header).
+        url = _BASE64_HEADER + url
+    return (where, url, None, _optional_str(image, "detail", f"{where}/image_url"))
+
+
+_BASE64_HEADER = "data:image/*;base64,"
+
+
+def _responses_image(part: dict[str, Any], where: str) -> _Ref:
+    url = _optional_str(part, "image_url", where)
+    file_id = _optional_str(part, "file_id", where)
+    if url is None and file_id is None:
+        raise MalformedRequestError(f"{where}: an image needs an 'image_url' or a 'file_id'", where)
+    return (where, url, file_id, _optional_str(part, "detail", where))
+
+
+# --- sizes ---------------------------------------------------------------------------------------
+# A size: (info, payload bytes, note, cause, error), a plain tuple. info is the ImageInfo, or
+# None when the size is unknown (note says why, cause holds the fetch error) or the image is
+# invalid (error).
+
+def _known(info: ImageInfo, payload: int = 0) -> tuple[Any, ...]:
+    return (info, payload, None, None, None)
+
+
+def _unknown(note: str, cause: BaseException | None = None) -> tuple[Any, ...]:
+    return (None, 0, note, cause, None)
+
+
+def _invalid(error: VisionTokensError) -> tuple[Any, ...]:
+    return (None, 0, None, None, error)
+
+
+def _without_io(ref: tuple[Any, ...], fetcher: Fetcher | None) -> tuple[Any, ...] | None:
+    """The size when it needs no fetch and no resolver: a data URL, or a URL that we may not
+    or will not fetch; None when it does."""
+    pointer, url, file_id, _ = ref
+    if url is None:
+        return None
+    if _is_data_url(url):
+        try:
+            info = _header.parse_data_url(url)
+        except VisionTokensError as error:
+            return _invalid(error)
+        return _known(info, _header.decoded_size(len(url) - url.find(",") - 1, url[-2:]))
+    scheme, colon, _ = url[:URL_QUOTE].partition(":")
+    if not colon or scheme.lower() not in ("http", "https"):
+        what = f"{scheme.lower()!r}" if colon else f"{_clip(url)!r}"
+        return _invalid(MalformedRequestError(
+            f"{pointer}: image URLs are http(s) or data:image/... URLs, not {what}", pointer))
+    if fetcher is None:
+        return _unknown("not fetched (fetching is off)")
+    return None
+
+
+def _resolved(file_id: str, value: Any) -> tuple[Any, ...]:
+    if value is None:
+        return _unknown(f"resolve_file gave no size for {file_id!r}")
+    if isinstance(value, ImageInfo):
+        return _known(value)
+    if isinstance(value, tuple) and len(value) == 2:
+        from ..calc.arguments import checked_dimension
+
+        try:
+            width, height = (checked_dimension("width", value[0]),
+                             checked_dimension("height", value[1]))
+        except VisionTokensError as error:
+            return _invalid(error)
+        return _known(ImageInfo(width, height, "", False))
+    try:
+        info = _header.image_info(value)
+    except VisionTokensError as error:
+        return _invalid(error)
+    except OSError as error:
+        return _unknown(f"resolve_file's path for {file_id!r} is unreadable: {error}", error)
+    return _known(info, len(value) if isinstance(value, (bytes, bytearray, memoryview)) else 0)
+
+
+def _sizes(refs: list[tuple[Any, ...]], fetcher: Fetcher | None,
+           resolve_file: FileResolver | None) -> list[tuple[Any, ...]]:
+    sizes = []
+    for ref in refs:
+        size = _without_io(ref, fetcher)
+        if size is None and ref[1] is not None:
+            try:
+                info, total = fetcher.fetch(ref[1])  # type: ignore[union-attr]
+                size = _known(info, total or 0)
+            except FetchError as error:
+                size = _unknown(_fetch_failed(ref[1], error), error)
+            except VisionTokensError as error:
+                size = _invalid(error)
+        elif size is None:
+            if resolve_file is None:
+                size = _unknown("a Files API id, and no resolve_file")
+            else:
+                value = resolve_file(ref[2])
+                if _awaitable(value):
+                    close = getattr(value, "close", None)
+                    if close is not None:
+                        close()
+                    raise InvalidArgumentError("resolve_file is async: use count_request_async")
+                size = _resolved(ref[2], value)
+        sizes.append(size)
+    return sizes
+
+
+async def _sizes_async(refs: list[tuple[Any, ...]], fetcher: Fetcher | None,
+                       resolve_file: FileResolver | None, max_concurrency: int) -> list[tuple[Any, ...]]:
+    # Sizes that need no I/O (data URLs: nearly every image a gateway sees) are read here,
+    # without a task each: tasks cost time, and keep the body's strings alive longer.
+    sizes: list[Any] = [_without_io(ref, fetcher) for ref in refs]
+    waiting = [k for k, size in enumerate(sizes) if size is None]
+    if waiting:
+        import asyncio
+
+        # At most max_concurrency fetches and resolve_file calls of this request at once: 1,500
+        # URLs fetched together exhausted the process's file descriptors. (The Fetcher has a
+        # limit of its own, over every request that shares it.)
+        slots = asyncio.Semaphore(max_concurrency)
+        done = await asyncio.gather(*[_size_in_slot(slots, refs[k], fetcher, resolve_file)
+                                      for k in waiting])  # fetched concurrently
+        for k, size in zip(waiting, done):
+            sizes[k] = size
+    return sizes
+
+
+async def _size_in_slot(slots: Any, ref: tuple[Any, ...], fetcher: Fetcher | None,
+                        resolve_file: FileResolver | None) -> tuple[Any, ...]:
+    async with slots:
+        return await _size_async(ref, fetcher, resolve_file)
+
+
+# A module-level coroutine, not a closure: compiled, a closure's scope forms a reference cycle
+# that keeps the parsed body's strings alive until the collector runs (a page fault per 4 KB
+# on the next request's parse).
+async def _size_async(ref: tuple[Any, ...], fetcher: Fetcher | None,
+                      resolve_file: FileResolver | None) -> tuple[Any, ...]:
+    if ref[1] is not None:
+        try:
+            info, total = await fetcher.fetch_async(ref[1])  # type: ignore[union-attr]
+            return _known(info, total or 0)
+        except FetchError as error:
+            return _unknown(_fetch_failed(ref[1], error), error)
+        except VisionTokensError as error:
+            return _invalid(error)
+    if resolve_file is None:
+        return _unknown("a Files API id, and no resolve_file")
+    value = resolve_file(ref[2])
+    if _awaitable(value):
+        value = await value
+    return _resolved(ref[2], value)
+
+
+def _fetch_failed(url: str, error: FetchError) -> str:
+    # the fetcher's message quotes the URL whole; a note quotes its start only
+    return f"fetch failed: {str(error).replace(repr(url), repr(_clip(url)))}"
+
+
+def _awaitable(value: Any) -> TypeGuard[Awaitable[Any]]:
+    return hasattr(value, "__await__")
+
+
+# --- one image --------------------------------------------------------------------------------
+
+def image_info(source: ImageSource, *, max_read: int = DEFAULT_MAX_READ) -> ImageInfo:
+    """Width, height, format and animation of an image, read from its header only: bytes, a
+    path, a binary file or a ``data:image/...;base64,`` URL (spec 5). A file is read up to
+    ``max_read`` bytes at most."""
+    info: ImageInfo = _header.image_info(source, max_read=max_read)
+    return info
+
+
+def count_image(source: ImageSource, model: str, detail: str = "auto", *, ruleset: str | None = None,
+                input_fidelity: str | None = None,
+                undecided_animation: UndecidedAnimation = "still") -> ImageCost:
+    """What an image costs, its size read from its header: bytes, a path, a binary file or
+    a ``data:image/...;base64,`` URL. An animated GIF is refused (spec 5)."""
+    undecided_animation_option(undecided_animation)
+    info = _header.image_info(source)
+    if refused_animation(info, undecided_animation):
+        raise animation_error(info, f"GIF ({info.width}x{info.height})")
+    cost: ImageCost = _tokens.explain_image_tokens(info.width, info.height, model, detail,
+                                                   ruleset=ruleset, input_fidelity=input_fidelity)
+    return cost
+
+
+# --- putting it together -------------------------------------------------------------------------
+
+def _options(fetch: Any, on_unknown: str, on_violation: str,
+             undecided_animation: UndecidedAnimation = "still", undocumented: Any = "error",
+             enforce_patch_limit: Any = True) -> Fetcher | None:
+    # The defaults skip the shared checks' calls: every request a gateway sees pays for them.
+    if not (type(undecided_animation) is str and undecided_animation == "still"):
+        undecided_animation_option(undecided_animation)
+    if on_unknown not in ("error", "upper_bound"):
+        raise InvalidArgumentError(f"on_unknown must be 'error' or 'upper_bound', got {on_unknown!r}")
+    if on_violation not in ("raise", "collect"):
+        raise InvalidArgumentError(f"on_violation must be 'raise' or 'collect', got {on_violation!r}")
+    if not (enforce_patch_limit is True and type(undocumented) is str and undocumented == "error"):
+        rules.check_policies(undocumented, enforce_patch_limit)
+    if fetch is None or fetch is False:
+        return None
+    from ..images.fetch import Fetcher
+
+    if fetch is True:
+        return _default_fetcher()
+    if isinstance(fetch, Fetcher):
+        return fetch
+    raise InvalidArgumentError(f"fetch must be None, True or a Fetcher, got {fetch!r}")
+
+
+def _check_resolver(resolve_file: Any) -> None:
+    # checked up front, not when the first file id is met (a bare TypeError then, or never)
+    if resolve_file is not None and not callable(resolve_file):
+        raise ArgumentTypeError(
+            f"resolve_file must be a callable or None, got {type(resolve_file).__name__}")
+
+
+_DEFAULT_FETCHER: Fetcher | None = None
+
+
+def _default_fetcher() -> Fetcher:
+    from ..images.fetch import Fetcher
+
+    global _DEFAULT_FETCHER
+    if _DEFAULT_FETCHER is None:
+        _DEFAULT_FETCHER = Fetcher()
+    return _DEFAULT_FETCHER
+
+
+def _count(body: dict[str, Any], api: str, refs: list[tuple[Any, ...]],
+           sizes: list[tuple[Any, ...]], ruleset: str | None, on_unknown: str, on_violation: str,
+           undecided_animation: UndecidedAnimation = "still",
+           skipped: tuple[SkippedPart, ...] = (), undocumented: str = "error",
+           enforce_patch_limit: bool = True) -> RequestCount:
+    model_name = body.get("model")
+    if not refs:
+        return _new(RequestCount, (model_name if isinstance(model_name, str) else None, api, 0,
+                                   (), (), 0, False, skipped))
+    if not isinstance(model_name, str):
+        raise _malformed("/model", "'model' must be a string", model_name)
+    model, count, levels, most = _resolved_model(model_name, ruleset, undocumented,
+                                                 enforce_patch_limit)
+    assumed = model.assumed_from  # spec 3.5: every figure of an assumed model says so
+    violations: list[VisionTokensError] = []
+    images, total, payload = [], 0, 0
+    for (pointer, url, file_id, detail_given), (info, size_bytes, note, cause, error) in zip(refs, sizes):
+        source = _source(url)
+        if source != "url":
+            url = None  # a data URL is megabytes: the pointer locates it
+        detail = "auto" if detail_given is None else detail_given
+        payload += size_bytes
+        try:
+            if error is not None:
+                pass
+            elif info is None:
+                params = model.detail_params(detail)  # a bad detail is the image's error
+                if params.scheme == "flat":
+                    # spec 3.4: tile-model low costs the base whatever the size: exact, no
+                    # size needed, no bound
+                    images.append(_image(pointer, source, url, file_id, detail_given,
+                                         params.level, None, None, None, params.base, False,
+                                         note, None, assumed))
+                    total += params.base
+                    continue
+                if on_unknown == "error":
+                    unknown = ImageSizeUnknownError(
+                        f"{pointer}: the image's size is unknown: {note}", pointer)
+                    raise unknown from cause
+                tokens = most(detail)  # the resolved model's own bound
+                images.append(_image(pointer, source, url, file_id, detail_given,
+                                     params.level, None, None, None, tokens, True, note, None,
+                                     assumed))
+                total += tokens
+                continue
+            # (the rule is refused_animation's; testing the format first saves a call a still)
+            elif info.format == "gif" and refused_animation(info, undecided_animation):
+                error = animation_error(info, pointer)
+            else:
+                tokens = count(info.width, info.height, detail)
+                level = levels.get(detail)
+                if level is None:  # (count accepted the detail, so it has a level)
+                    level = levels[detail] = model.detail_params(detail).level
+                images.append(_new(RequestImage, (
+                    pointer, source, url, file_id, detail_given, level, info.width, info.height,
+                    info.format or None, tokens, False, None, None, None, assumed)))
+                total += tokens
+                continue
+        except ImageSizeUnknownError:
+            raise
+        except VisionTokensError as failure:  # a bad detail, the patch limit ...
+            error = failure
+        error = violation(error, pointer, on_violation, violations)
+        images.append(_image(pointer, source, url, file_id, detail_given, None, None, None, None,
+                             None, error=error, assumed_from=assumed))
+    check_payload(payload, MAX_PAYLOAD, on_violation, violations)
+    return _new(RequestCount, (model.id, api, total, tuple(images), tuple(violations), 0, False,
+                               skipped))
+
+
+#: This walk's namespace of the one cache (each twin of the walk has its own).
+_MODELS = rules.namespace(f"request.{IMPLEMENTATION}")
+
+
+def _resolved_model(name: str, ruleset: str | None, undocumented: str = "error",
+                    enforce_patch_limit: bool = True) -> tuple[Any, Any, dict[str, str], Any]:
+    """(ModelSpec, its fastest count, detail -> level, its max_tokens) by request model name:
+    resolved once per name and policy, in the one cache; levels fill in as details are seen."""
+    if ruleset is not None and type(ruleset) is not str:  # get_model raises our error for it
+        return _model_record(name, ruleset, undocumented, enforce_patch_limit)
+    key = (name, ruleset, undocumented, enforce_patch_limit)
+    hit = _MODELS.get(key)
+    if hit is None:  # filled under the cache's lock: never from tables a change replaced
+        hit = rules.memoised(_MODELS, key, _model_record, name, ruleset, undocumented,
+                             enforce_patch_limit)
+    return hit  # type: ignore[return-value]
+
+
+def _model_record(name: str, ruleset: str | None, undocumented: str,
+                  enforce_patch_limit: bool) -> tuple[Any, Any, dict[str, str], Any]:
+    model = _tokens.get_model(name, ruleset=ruleset, undocumented=undocumented,
+                              enforce_patch_limit=enforce_patch_limit)
+    return (model.spec, model.count, {}, model.max_tokens)
+
+
+def count_request(body: Any, *, ruleset: str | None = None, fetch: bool | Fetcher | None = None,
+                  resolve_file: FileResolver | None = None, on_unknown: str = "error",
+                  on_violation: str = "raise",
+                  undecided_animation: UndecidedAnimation = "still",
+                  content_type: str | None = None, api: str | None = None,
+                  undocumented: UndocumentedPolicy = "error",
+                  enforce_patch_limit: bool = True) -> RequestCount:
+    """The image tokens of a Chat Completions, Responses or Images API request body (a dict,
+    possibly holding SDK objects, its JSON text or bytes, or multipart/form-data bytes with
+    their ``content_type``), image by image. See the README for every option."""
+    fetcher = _options(fetch, on_unknown, on_violation, undecided_animation, undocumented,
+                       enforce_patch_limit)
+    _check_resolver(resolve_file)
+    body, images = _classified(body, content_type, api)
+    if images is not None:  # spec 6.2: the Images API, walked in _images_api
+        counted: RequestCount = images.count(
+            _sizes(images.refs, fetcher, resolve_file), ruleset, on_unknown, on_violation,
+            RequestCount, RequestImage, undocumented=undocumented,
+            undecided_animation=undecided_animation)
+        return counted
+    kind, refs, skipped = _walk(body)
+    result = _count(body, kind, refs, _sizes(refs, fetcher, resolve_file), ruleset, on_unknown,
+                    on_violation, undecided_animation, tuple(skipped), undocumented,
+                    enforce_patch_limit)
+    return _with_tool(body, result, ruleset, on_violation, undocumented)
+
+
+def _classified(body: Any, content_type: Any, api: Any) -> tuple[dict[str, Any], Any]:
+    """_images_api.classify, without its call for the body every gateway sees most: JSON with
+    'messages' or 'input' and nothing said about it is Chat or Responses, never the Images
+    API (the same answer classify gives)."""
+    if content_type is None and api is None:
+        body = _load(body)
+        if "messages" in body or "input" in body:
+            return body, None
+    classified: tuple[dict[str, Any], Any] = _images_api.classify(body, content_type, api, _load)
+    return classified
+
+
+def _with_tool(body: dict[str, Any], result: RequestCount, ruleset: Any, on_violation: str,
+               undocumented: str) -> RequestCount:
+    if result.api != "responses" or "tools" not in body:  # (nothing it would add)
+        return result
+    with_tool: RequestCount = _images_api.with_generation_tool(body, result, ruleset, on_violation,
+                                                               undocumented)
+    return with_tool
+
+
+async def count_request_async(body: Any, *, ruleset: str | None = None, fetch: bool | Fetcher | None = None,
+                              resolve_file: FileResolver | None = None, on_unknown: str = "error",
+                              on_violation: str = "raise",
+                              undecided_animation: UndecidedAnimation = "still",
+                              content_type: str | None = None, api: str | None = None,
+                              undocumented: UndocumentedPolicy = "error",
+                              enforce_patch_limit: bool = True,
+                              max_concurrency: object = 16) -> RequestCount:
+    """count_request for async code: remote images are fetched concurrently, at most
+    ``max_concurrency`` (an int) at once, and resolve_file may be a coroutine function."""
+    fetcher = _options(fetch, on_unknown, on_violation, undecided_animation, undocumented,
+                       enforce_patch_limit)
+    _check_resolver(resolve_file)
+    if (not isinstance(max_concurrency, int) or isinstance(max_concurrency, bool)
+            or max_concurrency < 1):
+        raise InvalidArgumentError(f"max_concurrency must be an int >= 1, got {max_concurrency!r}")
+    body, images = _classified(body, content_type, api)
+    if images is not None:  # spec 6.2: the Images API, walked in _images_api
+        sizes = await _sizes_async(images.refs, fetcher, resolve_file, max_concurrency)
+        counted: RequestCount = images.count(sizes, ruleset, on_unknown, on_violation,
+                                             RequestCount, RequestImage,
+                                             undocumented=undocumented,
+                                             undecided_animation=undecided_animation)
+        return counted
+    kind, refs, skipped = _walk(body)
+    sizes = await _sizes_async(refs, fetcher, resolve_file, max_concurrency)
+    result = _count(body, kind, refs, sizes, ruleset, on_unknown, on_violation,
+                    undecided_animation, tuple(skipped), undocumented, enforce_patch_limit)
+    return _with_tool(body, result, ruleset, on_violation, undocumented)
