@@ -180,7 +180,7 @@ def test_multipart_edits_as_the_sdk_sends_them(server, client, walk, images, nam
         (w, h), fmt = images[name][1], images[name][2]
         assert (image.width, image.height, image.format, image.source) == (w, h, fmt, "upload")
         assert image.tokens == count_image_tokens(w, h, "gpt-image-1", input_fidelity=fidelity)
-        assert image.rule == f"gpt-image-1 input (spec 3.3), input_fidelity {fidelity or 'low'}"
+        assert image.rule == f"gpt-image-1 input, input_fidelity {fidelity or 'low'}"
         assert image.resolved_detail == "high" and not image.upper_bound
     mask = result.images[-1]
     assert (mask.pointer, mask.tokens) == ("/mask", 0) and "ASSUMED" in mask.rule  # not billed
@@ -322,7 +322,7 @@ def test_the_tool_default_model_is_undocumented(walk):
     body = {"model": "gpt-5.4", "input": "draw a cat", "tools": [{"type": "image_generation"}]}
     with pytest.raises(UndocumentedModelError) as caught:
         walk.count_request(body)
-    assert "/tools/0/model (omitted, so the default)" in str(caught.value)
+    assert "/tools/0/model: (omitted, so the tool's default)" in str(caught.value) and caught.value.pointer == "/tools/0/model"
     assert "gpt-image-2.6-sunburst" in str(caught.value)
 
 

@@ -224,7 +224,7 @@ def _uploads(value: Any, key: str) -> list[bytes]:
                 item.seek(at)  # the upload is read again when LiteLLM sends it on
         else:
             raise MalformedRequestError(
-                f"/{key}: an edit's {key} must be an uploaded file, got {type(item).__name__}",
+                f"an edit's {key} must be an uploaded file, got {type(item).__name__}",
                 f"/{key}")
     return found
 

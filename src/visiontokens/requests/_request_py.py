@@ -41,6 +41,8 @@ from .._errors import (
     VisionTokensError,
     undecided_animation_option,
     check_payload,
+    choice_option,
+    quoted,
     violation,
 )
 from ..images.sources import DEFAULT_MAX_READ, ImageInfo, animation_error, refused_animation
@@ -173,7 +175,7 @@ def _source(url: str | None) -> str:
 # escaping beyond what the indices give (and prompt variable names, escaped per RFC 6901).
 
 def _malformed(where: str, what: str, value: Any) -> MalformedRequestError:
-    return MalformedRequestError(f"{where or '/'}: {what}, got {type(value).__name__}", where)
+    return MalformedRequestError(f"{what}, got {type(value).__name__}", where)
 
 
 def _optional_str(part: dict[str, Any], key: str, where: str) -> str | None:
@@ -211,7 +213,7 @@ def _sdk_dict(value: Any, where: str) -> dict[str, Any] | None:
 
 def _unreadable(where: str, value: Any, error: BaseException) -> MalformedRequestError:
     return MalformedRequestError(
-        f"{where or '/'}: the {type(value).__name__} object cannot be read: "
+        f"the {type(value).__name__} object cannot be read: "
         f"{type(error).__name__}: {error}", where)
 
 
@@ -244,7 +246,7 @@ def _as_list(value: Any, parent: dict[str, Any], key: str, where: str) -> list[A
         for item in iterator:
             if len(items) == MAX_ITERATOR_ITEMS:
                 raise MalformedRequestError(
-                    f"{where}: an iterable of more than {MAX_ITERATOR_ITEMS} items", where)
+                    f"an iterable of more than {MAX_ITERATOR_ITEMS} items", where)
             items.append(item)
     except MalformedRequestError:
         raise
@@ -467,7 +469,7 @@ def _add(refs: list[_Ref], ref: _Ref) -> None:
     """Every image the walk finds goes through here, wherever it sits, so the limit counts
     them all; the walk ends before anything is fetched, so no request fetches more."""
     if len(refs) >= MAX_IMAGES:
-        raise TooManyImagesError(f"the request holds more than {MAX_IMAGES} images (spec 5)")
+        raise TooManyImagesError(f"the request holds more than {MAX_IMAGES} images")
     refs.append(ref)
 
 
@@ -518,7 +520,7 @@ def _responses_image(part: dict[str, Any], where: str) -> _Ref:
     url = _optional_str(part, "image_url", where)
     file_id = _optional_str(part, "file_id", where)
     if url is None and file_id is None:
-        raise MalformedRequestError(f"{where}: an image needs an 'image_url' or a 'file_id'", where)
+        raise MalformedRequestError("an image needs an 'image_url' or a 'file_id'", where)
     return (where, url, file_id, _optional_str(part, "detail", where))
 
 
@@ -555,7 +557,7 @@ def _without_io(ref: tuple[Any, ...], fetcher: Fetcher | None) -> tuple[Any, ...
     if not colon or scheme.lower() not in ("http", "https"):
         what = f"{scheme.lower()!r}" if colon else f"{_clip(url)!r}"
         return _invalid(MalformedRequestError(
-            f"{pointer}: image URLs are http(s) or data:image/... URLs, not {what}", pointer))
+            f"image URLs are http(s) or data:image/... URLs, not {what}", pointer))
     if fetcher is None:
         return _unknown("not fetched (fetching is off)")
     return None
@@ -563,7 +565,7 @@ def _without_io(ref: tuple[Any, ...], fetcher: Fetcher | None) -> tuple[Any, ...
 
 def _resolved(file_id: str, value: Any) -> tuple[Any, ...]:
     if value is None:
-        return _unknown(f"resolve_file gave no size for {file_id!r}")
+        return _unknown(f"resolve_file gave no size for {quoted(file_id)}")
     if isinstance(value, ImageInfo):
         return _known(value)
     if isinstance(value, tuple) and len(value) == 2:
@@ -580,7 +582,7 @@ def _resolved(file_id: str, value: Any) -> tuple[Any, ...]:
     except VisionTokensError as error:
         return _invalid(error)
     except OSError as error:
-        return _unknown(f"resolve_file's path for {file_id!r} is unreadable: {error}", error)
+        return _unknown(f"resolve_file's path for {quoted(file_id)} is unreadable: {error}", error)
     return _known(info, len(value) if isinstance(value, (bytes, bytearray, memoryview)) else 0)
 
 
@@ -700,10 +702,10 @@ def _options(fetch: Any, on_unknown: str, on_violation: str,
     # The defaults skip the shared checks' calls: every request a gateway sees pays for them.
     if not (type(undecided_animation) is str and undecided_animation == "still"):
         undecided_animation_option(undecided_animation)
-    if on_unknown not in ("error", "upper_bound"):
-        raise InvalidArgumentError(f"on_unknown must be 'error' or 'upper_bound', got {on_unknown!r}")
-    if on_violation not in ("raise", "collect"):
-        raise InvalidArgumentError(f"on_violation must be 'raise' or 'collect', got {on_violation!r}")
+    if not (type(on_unknown) is str and on_unknown in ("error", "upper_bound")):
+        choice_option("on_unknown", on_unknown, ("error", "upper_bound"))
+    if not (type(on_violation) is str and on_violation in ("raise", "collect")):
+        choice_option("on_violation", on_violation, ("raise", "collect"))
     if not (enforce_patch_limit is True and type(undocumented) is str and undocumented == "error"):
         _registry.check_policies(undocumented, enforce_patch_limit)
     if fetch is None or fetch is False:
@@ -714,14 +716,16 @@ def _options(fetch: Any, on_unknown: str, on_violation: str,
         return _default_fetcher()
     if isinstance(fetch, Fetcher):
         return fetch
-    raise InvalidArgumentError(f"fetch must be None, True or a Fetcher, got {fetch!r}")
+    raise ArgumentTypeError(f"fetch must be None, True or a Fetcher, got {type(fetch).__name__} "
+                            f"{quoted(fetch)}", argument="fetch")
 
 
 def _check_resolver(resolve_file: Any) -> None:
     # checked up front, not when the first file id is met (a bare TypeError then, or never)
     if resolve_file is not None and not callable(resolve_file):
         raise ArgumentTypeError(
-            f"resolve_file must be a callable or None, got {type(resolve_file).__name__}")
+            f"resolve_file must be a callable or None, got {type(resolve_file).__name__}",
+            argument="resolve_file")
 
 
 _DEFAULT_FETCHER: Fetcher | None = None
@@ -772,7 +776,7 @@ def _count(body: dict[str, Any], api: str, refs: list[tuple[Any, ...]],
                     continue
                 if on_unknown == "error":
                     unknown = ImageSizeUnknownError(
-                        f"{pointer}: the image's size is unknown: {note}", pointer)
+                        f"the image's size is unknown: {note}", pointer)
                     raise unknown from cause
                 tokens = max_image_tokens(model.id, detail, ruleset=model.ruleset,
                                           undocumented=undocumented,
@@ -891,7 +895,8 @@ async def count_request_async(body: Any, *, ruleset: str | None = None, fetch: b
     _check_resolver(resolve_file)
     if (not isinstance(max_concurrency, int) or isinstance(max_concurrency, bool)
             or max_concurrency < 1):
-        raise InvalidArgumentError(f"max_concurrency must be an int >= 1, got {max_concurrency!r}")
+        raise InvalidArgumentError(f"max_concurrency must be an int >= 1, got {quoted(max_concurrency)}",
+                                   argument="max_concurrency")
     body, images = _classified(body, content_type, api)
     if images is not None:  # spec 6.2: the Images API, walked in _images_api
         sizes = await _sizes_async(images.refs, fetcher, resolve_file, max_concurrency)

@@ -26,8 +26,6 @@ from .._errors import (
     MalformedRequestError,
     TooManyImagesError,
     UnknownModelError,
-    UnsupportedQualityError,
-    UnsupportedSizeError,
     VisionTokensError,
     quoted,
     check_payload,
@@ -42,7 +40,7 @@ EDIT_IMAGES_MAX = 16  # spec 6.2: an edit takes up to 16 input images
 #: ASSUMED (spec 6.2): a mask is not billed as an image. The same is assumed for an edit's
 #: "markup" image, which the spec does not name (the SDK documents it for GPT Image 2.5).
 UNBILLED = ("mask", "markup")
-MASK_RULE = "not billed (ASSUMED, spec 6.2)"
+MASK_RULE = "not billed (ASSUMED)"  # spec 6.2
 
 # Multipart limits: an edits form has about twenty fields and up to 16 images.
 PARTS_MAX = 256
@@ -57,7 +55,7 @@ _output = twin("output")  # the output-token twin
 
 
 def _malformed(where: str, what: str) -> MalformedRequestError:
-    return MalformedRequestError(f"{where or '/'}: {what}", where)
+    return MalformedRequestError(what, where)
 
 
 # --- which API a body is for ---------------------------------------------------------------------
@@ -303,20 +301,21 @@ class ImagesRequest:
             return None, model.id
 
 
-def _output_model(name: str, ruleset: Any, undocumented: str, where: str) -> Any:
+def _output_model(name: str, ruleset: Any, undocumented: str, where: str,
+                  omitted: bool = False) -> Any:
     try:
         return _output.get_output_model(name, ruleset=ruleset, undocumented=undocumented)
     except UnknownModelError as error:  # UndocumentedModelError included: always raised
-        raise error.located(where) from None
+        located = error.located(where)
+        if omitted:
+            located.message = f"(omitted, so the tool's default) {located.message}"
+        raise located from None
 
 
 def _argument_pointer(error: VisionTokensError) -> str:
-    """Where an output-argument error points: the checks run quality, size, n, partials."""
-    if isinstance(error, UnsupportedQualityError) or str(error).startswith("quality"):
-        return "/quality"
-    if isinstance(error, UnsupportedSizeError) or str(error).startswith("size"):
-        return "/size"
-    return "/n" if str(error).startswith("n ") else "/partial_images"
+    """Where an output-argument error points: the request field of the argument at fault
+    (size, quality, n, partial_images: each named by the error's ``argument``)."""
+    return "" if error.argument is None else "/" + error.argument
 
 
 _STRING_FIELDS = ("model", "size", "quality", "input_fidelity")
@@ -357,7 +356,7 @@ def _check_count(images: int) -> None:
     refuse the request whole, and a body of 100,000 URLs must not start 100,000 fetches."""
     if images > EDIT_IMAGES_MAX:
         raise TooManyImagesError(
-            f"an edit takes up to {EDIT_IMAGES_MAX} input images, this one has {images} (spec 6.2)")
+            f"an edit takes up to {EDIT_IMAGES_MAX} input images, this one has {images}")
 
 
 def _reference(item: Any, where: str) -> tuple[str, str | None, str | None]:
@@ -451,7 +450,7 @@ def _price_inputs(request: ImagesRequest, model_id: str, entries: list[tuple[Any
         raise unknown.located("/model") from None
     fidelity = _input_fidelity(request, model_id, ruleset, undocumented)
     spec = calculator.spec
-    rule = (f"{spec.id} input (spec 3.3), input_fidelity {fidelity or 'low'}"
+    rule = (f"{spec.id} input, input_fidelity {fidelity or 'low'}"  # spec 3.3
             if spec.status != "registered" else f"{spec.id}: registered parameters")
     assumed = getattr(spec, "assumed_from", None)
     if assumed:
@@ -468,7 +467,7 @@ def _price_inputs(request: ImagesRequest, model_id: str, entries: list[tuple[Any
             elif info is None:
                 if on_unknown == "error":
                     raise ImageSizeUnknownError(
-                        f"{pointer}: the image's size is unknown: {note}", pointer) from cause
+                        f"the image's size is unknown: {note}", pointer) from cause
                 tokens = _most(calculator, fidelity)
                 images.append(image_type(pointer, source, url, file_id, None, level, None, None,
                                          None, tokens, True, note, rule=rule))
@@ -549,10 +548,10 @@ def with_generation_tool(body: dict[str, Any], result: Any, ruleset: Any, on_vio
         table = _registry.output_table(ruleset)
         name = fields["model"]
         if name is None:  # the tool's default model, as the SDK documents it
-            name, where_model = table.tool_default_model, f"{where}/model (omitted, so the default)"
+            name, omitted = table.tool_default_model, True
         else:
-            where_model = f"{where}/model"
-        model = _output_model(name, ruleset, undocumented, where_model)
+            omitted = False
+        model = _output_model(name, ruleset, undocumented, f"{where}/model", omitted)
         try:
             cost = model.explain(fields["size"], fields["quality"], 1,
                                  0 if partial_images is None else partial_images)
