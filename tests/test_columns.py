@@ -26,7 +26,7 @@ from visiontokens import (
     VisionTokensError,
 )
 from visiontokens.calc import columns as _columns
-from visiontokens.rules import registry as _registry
+from visiontokens.rules import resolution as _resolution
 
 W = [1024, 2048, None, 1800, 512, 4096]
 H = [1024, 4096, 700, None, 512, 512]
@@ -254,8 +254,8 @@ def test_a_model_column_is_resolved_once_per_distinct_value(impl, monkeypatch):
     # Unknown names are the costly case (their error suggests close names). The compiled
     # twin resolves each distinct value once; the pure twin, the oracle, goes row by row.
     calls = []
-    original = _registry.unknown_model_error
-    monkeypatch.setattr(_registry, "unknown_model_error",
+    original = _resolution.unknown_model_error
+    monkeypatch.setattr(_resolution, "unknown_model_error",
                         lambda *a, **k: calls.append(a) or original(*a, **k))
     names = pa.array(["nope-a", "nope-b", "gpt-4o"] * 2000).dictionary_encode()
     tokens, rejected = impl.count_image_tokens_batch(np.full(6000, 10), np.full(6000, 10), names,

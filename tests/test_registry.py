@@ -137,7 +137,7 @@ def test_registration_is_validated(kwargs, error):
 def test_multiplier_forms(value, text):
     visiontokens.register_model("m-form", scheme="patch", multiplier=value, details={"high": {"cap": 64}})
     try:
-        assert visiontokens.rules.registry.resolve("m-form").multiplier == text
+        assert visiontokens.rules.resolve("m-form").multiplier == text
     finally:
         visiontokens.unregister_model("m-form")
 

@@ -20,7 +20,7 @@ from headers import data_url, gif_header, jpeg_header, png_header
 from implementations import load_twin
 
 import visiontokens
-from visiontokens.rules import registry as _registry
+from visiontokens import rules
 
 THREADS = 16
 NAME = "threads-test-model"  # flips between two documented models while the threads run
@@ -42,11 +42,11 @@ def switchy():
 @pytest.fixture
 def flipping():
     """NAME registered as an alias; unregistered afterwards whatever happens."""
-    _registry.register_model(NAME, like=LIKES[0], replace_existing=True)
+    rules.register_model(NAME, like=LIKES[0], replace_existing=True)
     try:
         yield
     finally:
-        _registry.unregister_model(NAME)
+        rules.unregister_model(NAME)
 
 
 def hammer(work, n_threads=THREADS):
@@ -109,9 +109,9 @@ def test_model_caches_under_threads_with_registrations_changing(impl, walk, swit
         if index == 0:  # the registration changes under everyone else
             flips = 0
             while min(rounds[1:]) < 40 and flips < 200_000:
-                _registry.register_model(NAME, like=LIKES[flips % 2], replace_existing=True)
+                rules.register_model(NAME, like=LIKES[flips % 2], replace_existing=True)
                 flips += 1
-            _registry.register_model(NAME, like=LIKES[1], replace_existing=True)
+            rules.register_model(NAME, like=LIKES[1], replace_existing=True)
             done.set()
             return
         rng = random.Random(index)
@@ -148,7 +148,7 @@ def test_a_fill_never_outlives_the_registration_change_it_raced(impl, flipping):
     # old table after the change cleared the cache. Cached models are keyed per twin's use, so
     # the calculator's own entry is what is checked.
     resolving, changed = threading.Event(), threading.Event()
-    real_resolve = _registry.resolve
+    real_resolve = rules.resolve
 
     def slow_resolve(name, ruleset=None, *policies):
         spec = real_resolve(name, ruleset, *policies)
@@ -157,12 +157,12 @@ def test_a_fill_never_outlives_the_registration_change_it_raced(impl, flipping):
             changed.wait(timeout=0.5)  # the other thread cannot change it while we hold the lock
         return spec
 
-    _registry.resolve = slow_resolve
+    rules.resolve = slow_resolve
     try:
         counter = threading.Thread(target=impl.count_image_tokens, args=(1024, 1024, NAME, "high"))
         counter.start()
         assert resolving.wait(timeout=10)
-        changer = threading.Thread(target=_registry.register_model, args=(NAME,),
+        changer = threading.Thread(target=rules.register_model, args=(NAME,),
                                    kwargs={"like": LIKES[1], "replace_existing": True})
         changer.start()
         changer.join(timeout=0.2)  # done by now, unless the fill holds it off (as it must)
@@ -170,7 +170,7 @@ def test_a_fill_never_outlives_the_registration_change_it_raced(impl, flipping):
         counter.join(timeout=10)
         changer.join(timeout=10)
     finally:
-        _registry.resolve = real_resolve
+        rules.resolve = real_resolve
     pure = load_twin("tokens", "python")
     assert impl.count_image_tokens(1024, 1024, NAME, "high") == pure.count_image_tokens(
         1024, 1024, LIKES[1], "high")

@@ -45,7 +45,7 @@ from ._errors import (
     VisionTokensError,
 )
 from .images.sources import ImageInfo
-from .rules.registry import DEFAULT_RULESET, ModelSpec, models, register_model, rulesets, unregister_model
+from .rules import DEFAULT_RULESET, ModelSpec, models, register_model, rulesets, unregister_model
 from ._results import ImageCost, OutputImageCost
 
 __version__ = "0.1.0"

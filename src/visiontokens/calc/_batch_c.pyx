@@ -27,7 +27,7 @@ from visiontokens.calc._kernels cimport (
     image_cost, patch_cost, side_ok, tile_cost,
 )
 
-from ..rules import registry as _registry
+from .. import rules
 from .arguments import check_on_error
 from .columns import Labels, prepare
 from .._errors import VisionTokensError
@@ -444,9 +444,9 @@ def count_image_tokens_batch(widths, heights, model, detail, ruleset, on_error,
     else:
         check_on_error(on_error)
     if ruleset is not None:
-        _registry.get_ruleset(ruleset)
+        rules.get_ruleset(ruleset)
     if not (enforce_patch_limit is True and type(undocumented) is str and undocumented == "error"):
-        _registry.check_policies(undocumented, enforce_patch_limit)  # (the defaults need none)
+        rules.check_policies(undocumented, enforce_patch_limit)  # (the defaults need none)
     cdef int kind = side_kind(widths)
     cdef object columns = None
     cdef object valid = None

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
-from ..rules import registry as _registry
+from .. import rules
 from .arguments import check_on_error
 from .columns import Labels, prepare
 from .._errors import VisionTokensError
@@ -30,8 +30,8 @@ def count_image_tokens_batch(widths: Any, heights: Any, model: Any, detail: Any,
     import numpy as np
 
     check_on_error(on_error)
-    _registry.get_ruleset(ruleset)
-    _registry.check_policies(undocumented, enforce_patch_limit)
+    rules.get_ruleset(ruleset)
+    rules.check_policies(undocumented, enforce_patch_limit)
     options = {"ruleset": ruleset, "undocumented": undocumented,
                "enforce_patch_limit": enforce_patch_limit}
     columns = prepare(widths, heights, model, detail)

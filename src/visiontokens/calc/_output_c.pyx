@@ -15,7 +15,7 @@ from cpython.ref cimport PyObject
 from libc.stdint cimport int64_t, uint8_t
 
 from . import output_rules as shared
-from ..rules import registry as _registry
+from .. import rules
 from .._errors import size_type_error, unsupported_quality_error, unsupported_size_error
 
 IMPLEMENTATION = "cython"
@@ -275,28 +275,27 @@ cdef class OutputModel:
                            self.qualities[p.quality], p.tokens, images, partials)
 
 
-# --- name lookup, cached in the registry's one cache -------------------------------------------
+# --- name lookup, cached in this twin's own namespace of the one cache ------------------------
 
-cdef dict _memo = _registry.MEMO
-cdef str _TAG = "output-cython"  # keys of this twin in the one cache
+cdef dict _memo = rules.namespace("output.cython")
+cdef frozenset _SHIPPED = frozenset(rules.SHIPPED)
 
 
 cdef OutputModel lookup(object name, object ruleset, object undocumented):
     cdef object key, hit
-    if type(name) is not str or type(undocumented) is not str or (
-            ruleset is not None and type(ruleset) is not str):
-        return OutputModel(_registry.resolve_output(name, ruleset, undocumented))  # raises
-    # the common case (default ruleset, undocumented="error") keys by a pair: the cheapest
-    key = (_TAG, name) if ruleset is None and undocumented == "error" else (
-        _TAG, name, ruleset, undocumented)
+    if type(name) is not str or type(undocumented) is not str or (ruleset is not None and (
+            type(ruleset) is not str or ruleset not in _SHIPPED)):
+        return OutputModel(rules.resolve_output(name, ruleset, undocumented))  # raises
+    # the common case (default ruleset, undocumented="error") keys by the bare name
+    key = name if ruleset is None and undocumented == "error" else (name, ruleset, undocumented)
     hit = _memo.get(key)  # a new reference: safe while another thread clears the cache
     if hit is not None:
-        return <OutputModel>hit
-    return _registry.memoised(key, _new_output_model, name, ruleset, undocumented)
+        return <OutputModel?>hit
+    return <OutputModel?>rules.memoised(_memo, key, _new_output_model, name, ruleset, undocumented)
 
 
 def _new_output_model(name, ruleset, undocumented):
-    return OutputModel(_registry.resolve_output(name, ruleset, undocumented))
+    return OutputModel(rules.resolve_output(name, ruleset, undocumented))
 
 
 def get_output_model(model, *, ruleset=None, undocumented="error"):

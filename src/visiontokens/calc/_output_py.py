@@ -12,9 +12,9 @@ import re
 from typing import Any
 
 from . import output_rules as shared
-from ..rules import registry as _registry
+from .. import rules
 from .._errors import size_type_error, unsupported_quality_error, unsupported_size_error
-from ..rules.registry import OutputModelSpec
+from ..rules import OutputModelSpec
 from .._results import OutputImageCost
 
 IMPLEMENTATION = "python"
@@ -132,18 +132,22 @@ class OutputModel:
         return self.explain(size, quality, n, partial_images).tokens
 
 
+#: This twin's namespace of the one cache.
+_MODELS = rules.namespace(f"output.{IMPLEMENTATION}")
+
+
 def get_output_model(model: Any, *, ruleset: Any = None, undocumented: Any = "error") -> OutputModel:
     """The output-token rule of an image model, resolved once (spec 6.2, names as 3.5)."""
-    key = ("output", IMPLEMENTATION, model, ruleset, undocumented)
-    hit = _registry.MEMO.get(key) if type(model) is str and type(undocumented) is str and (
+    key = (model, ruleset, undocumented)
+    hit = _MODELS.get(key) if type(model) is str and type(undocumented) is str and (
         ruleset is None or type(ruleset) is str) else None
     if hit is None:
-        hit = _registry.memoised(key, _new_output_model, model, ruleset, undocumented)
+        hit = rules.memoised(_MODELS, key, _new_output_model, model, ruleset, undocumented)
     return hit  # type: ignore[return-value]
 
 
 def _new_output_model(model: Any, ruleset: Any, undocumented: Any) -> OutputModel:
-    return OutputModel(_registry.resolve_output(model, ruleset, undocumented))
+    return OutputModel(rules.resolve_output(model, ruleset, undocumented))
 
 
 def count_output_image_tokens(model: Any, size: Any = AUTO, quality: Any = AUTO, *, n: Any = 1,

@@ -12,11 +12,11 @@ cdef class Model:
     cdef Params low, high, original
     cdef Params* auto_params
     cdef bint has_low, has_high, has_original, has_fidelity
-    cdef int64_t fidelity_square, fidelity_other
+    cdef dict bounds  # detail -> max_tokens
 
     cdef Params* level_params(self, str level)
     cdef Params* params_for(self, object detail) except NULL
-    cdef int64_t extra(self, int64_t w, int64_t h, object input_fidelity) except -1
+    cdef int64_t extra(self, int64_t w, int64_t h, object detail, object input_fidelity) except -1
     cdef int64_t tokens(self, object width, object height, object detail,
                         object input_fidelity) except -1
 

@@ -16,9 +16,10 @@ from visiontokens.calc._kernels cimport (
     SCHEME_FLAT, SCHEME_PATCH, SCHEME_TILE, Outcome, Params, image_cost, side_ok,
 )
 
-from ..rules import registry as _registry
+from .. import rules
 from .arguments import checked_dimension
-from ..rules.registry import fidelity_extra
+from .bounds import worst_case_size
+from ..rules import fidelity_extra
 from .._errors import rejected_error
 from .._results import ImageCost
 
@@ -72,8 +73,7 @@ cdef class Model:
         if self.has_original:
             self.original = params_from(params["original"])
         self.auto_params = self.level_params(spec.auto)
-        for level in params.values():
-            self.fidelity_square, self.fidelity_other = level.fidelity_square, level.fidelity_other
+        self.bounds = {}
 
     def __repr__(self):
         return f"<visiontokens.Model {self.id!r} ruleset={self.ruleset!r} ({IMPLEMENTATION})>"
@@ -101,18 +101,20 @@ cdef class Model:
         # Anything else: the shared rule decides (and raises the shared error).
         return self.level_params(self.spec.detail_params(detail).level)
 
-    cdef int64_t extra(self, int64_t w, int64_t h, object input_fidelity) except -1:
+    cdef int64_t extra(self, int64_t w, int64_t h, object detail, object input_fidelity) except -1:
         if input_fidelity is None:
             return 0
-        return fidelity_extra(self.id, self.has_fidelity, self.fidelity_square,
-                              self.fidelity_other, w, h, input_fidelity)
+        # off the hot path: the extras of the level the detail chose (spec 3.3)
+        p = self.spec.detail_params(detail)
+        return fidelity_extra(self.id, self.has_fidelity, p.fidelity_square,
+                              p.fidelity_other, w, h, input_fidelity)
 
     cdef int64_t tokens(self, object width, object height, object detail,
                         object input_fidelity) except -1:
         cdef int64_t w = as_side("width", width)
         cdef int64_t h = as_side("height", height)
         cdef const Params* p = self.params_for(detail)
-        cdef int64_t extra = self.extra(w, h, input_fidelity)
+        cdef int64_t extra = self.extra(w, h, detail, input_fidelity)
         cdef Outcome o
         image_cost(p, w, h, &o)
         if o.rejected:
@@ -123,12 +125,24 @@ cdef class Model:
         """Input tokens of a width x height image at a detail level."""
         return self.tokens(width, height, detail, input_fidelity)
 
+    def max_tokens(self, detail="auto"):
+        """The most an image of any size can cost at ``detail``: what an image whose size is
+        unknown is charged. Exact: a witness size costs it. ``input_fidelity`` extras are
+        left out."""
+        hit = self.bounds.get(detail) if detail is None or type(detail) is str else None
+        if hit is None:
+            width, height = worst_case_size(self.spec.detail_params(detail))  # a bad level raises
+            hit = self.tokens(width, height, detail, None)
+            if detail is None or type(detail) is str:
+                self.bounds[detail] = hit
+        return hit
+
     def explain(self, width, height, detail="auto", *, input_fidelity=None):
         """The tokens and how they were reached, as an :class:`ImageCost`."""
         cdef int64_t w = as_side("width", width)
         cdef int64_t h = as_side("height", height)
         cdef const Params* p = self.params_for(detail)
-        cdef int64_t extra = self.extra(w, h, input_fidelity)
+        cdef int64_t extra = self.extra(w, h, detail, input_fidelity)
         cdef Outcome o
         image_cost(p, w, h, &o)
         if o.rejected:
@@ -147,17 +161,20 @@ cdef class Model:
 
 # --- name lookup, cached (a dict hit, no resolution per call) --------------------------------
 
-# The models live in the registry's one cache (_registry.MEMO), keyed by the bare name for
-# the default ruleset and by (ruleset, name) otherwise.
-cdef dict _memo = _registry.MEMO
+# The models live in this twin's own namespace of the one cache (rules.memo): nothing but a
+# Model of this module is ever stored there, and every read is a checked cast all the same.
+# Keys: the bare name for the default ruleset, (ruleset, name) for a shipped one, and
+# ("policy", ...) with the policy keywords; a ruleset that is not shipped never makes a key.
+cdef dict _memo = rules.namespace("tokens.cython")
+cdef frozenset _SHIPPED = frozenset(rules.SHIPPED)
 
 
 cdef extern from *:
     """
     /* memo[key] as a new reference, or None. PyDict_GetItem only lends its result: without
-       the GIL another thread's MEMO.clear() could free the model before we own it, so where
+       the GIL another thread's cache clear could free the model before we own it, so where
        PyDict_GetItemRef exists (3.13+, every free-threaded build) it is used instead. Keys
-       are str or tuples of str: hashing them cannot fail. */
+       are str or tuples of str and bool: hashing them cannot fail. */
     static PyObject* vt_memo_get(PyObject* memo, PyObject* key) {
         PyObject* value;
     #if PY_VERSION_HEX >= 0x030D0000
@@ -181,17 +198,18 @@ cdef extern from *:
 
 cdef Model lookup(object name, object ruleset):
     cdef object key, hit
-    if type(name) is not str or (ruleset is not None and type(ruleset) is not str):
-        return Model(_registry.resolve(name, ruleset))  # raises the shared type error
+    if type(name) is not str or (ruleset is not None and (
+            type(ruleset) is not str or ruleset not in _SHIPPED)):
+        return Model(rules.resolve(name, ruleset))  # raises the shared error
     key = name if ruleset is None else (ruleset, name)
     hit = vt_memo_get(_memo, key)
     if hit is not None:
-        return <Model>hit
-    return _registry.memoised(key, _new_model, name, ruleset)
+        return <Model?>hit
+    return <Model?>rules.memoised(_memo, key, _new_model, name, ruleset)
 
 
 def _new_model(name, ruleset):
-    return Model(_registry.resolve(name, ruleset))
+    return Model(rules.resolve(name, ruleset))
 
 
 cdef Model lookup_with(object name, object ruleset, object undocumented,
@@ -199,21 +217,22 @@ cdef Model lookup_with(object name, object ruleset, object undocumented,
     """lookup() with the policy keywords (spec 3.5, 8.6); the defaults take lookup's path."""
     if undocumented is _ERROR and enforce_patch_limit is True:
         return lookup(name, ruleset)
-    _registry.check_policies(undocumented, enforce_patch_limit)
+    rules.check_policies(undocumented, enforce_patch_limit)
     if undocumented == "error" and enforce_patch_limit:
         return lookup(name, ruleset)
-    if type(name) is not str or (ruleset is not None and type(ruleset) is not str):
-        return Model(_registry.resolve(name, ruleset, undocumented, enforce_patch_limit))
+    if type(name) is not str or (ruleset is not None and (
+            type(ruleset) is not str or ruleset not in _SHIPPED)):
+        return Model(rules.resolve(name, ruleset, undocumented, enforce_patch_limit))
     key = ("policy", ruleset, name, undocumented, enforce_patch_limit)
     hit = vt_memo_get(_memo, key)
     if hit is not None:
-        return <Model>hit
-    return _registry.memoised(key, _new_policy_model, name, ruleset, undocumented,
-                              enforce_patch_limit)
+        return <Model?>hit
+    return <Model?>rules.memoised(_memo, key, _new_policy_model, name, ruleset, undocumented,
+                                  enforce_patch_limit)
 
 
 def _new_policy_model(name, ruleset, undocumented, enforce_patch_limit):
-    return Model(_registry.resolve(name, ruleset, undocumented, enforce_patch_limit))
+    return Model(rules.resolve(name, ruleset, undocumented, enforce_patch_limit))
 
 
 cdef str _ERROR = "error"

@@ -12,12 +12,13 @@ import math
 from fractions import Fraction
 from typing import TYPE_CHECKING, Literal, Sequence, SupportsIndex, Union, overload
 
-from ..rules import registry as _registry
+from .. import rules
 from .arguments import checked_dimension
+from .bounds import worst_case_size
 from .._errors import rejected_error
-from ..rules.registry import DetailParams, ModelSpec, UndocumentedPolicy, fidelity_extra
+from ..rules import DetailParams, ModelSpec, UndocumentedPolicy, fidelity_extra
 from .._results import ImageCost
-from ._spec import PATCH, TILE
+from .._spec import PATCH, TILE
 
 if TYPE_CHECKING:  # numpy loads on the first batch call, never at import
     import numpy as np
@@ -99,6 +100,7 @@ class Model:
         self.ruleset = spec.ruleset
         self.scheme = spec.scheme
         self.details = spec.details
+        self._bounds: dict[str | None, int] = {}
 
     def __repr__(self) -> str:
         return f"<visiontokens.Model {self.id!r} ruleset={self.ruleset!r} ({IMPLEMENTATION})>"
@@ -107,6 +109,18 @@ class Model:
               input_fidelity: str | None = None) -> int:
         """Input tokens of a width x height image at a detail level."""
         return self.explain(width, height, detail, input_fidelity=input_fidelity).tokens
+
+    def max_tokens(self, detail: str | None = "auto") -> int:
+        """The most an image of any size can cost at ``detail``: what an image whose size is
+        unknown is charged. Exact: a witness size costs it. ``input_fidelity`` extras are
+        left out."""
+        bound = self._bounds.get(detail) if detail is None or type(detail) is str else None
+        if bound is None:
+            width, height = worst_case_size(self.spec.detail_params(detail))  # a bad level raises
+            bound = self.count(width, height, detail)
+            if detail is None or type(detail) is str:
+                self._bounds[detail] = bound
+        return bound
 
     def explain(self, width: Side, height: Side, detail: str | None = "auto", *,
                 input_fidelity: str | None = None) -> ImageCost:
@@ -141,7 +155,7 @@ def get_model(name: str, *, ruleset: str | None = None, undocumented: Undocument
     ``undocumented="assume"`` counts a known undocumented model like the documented model the
     data names (the figures say so); ``enforce_patch_limit=False`` drops the 30,000-patch
     rejection (spec 8.6)."""
-    return Model(_registry.resolve(name, ruleset, undocumented, enforce_patch_limit))
+    return Model(rules.resolve(name, ruleset, undocumented, enforce_patch_limit))
 
 
 def count_image_tokens(width: Side, height: Side, model: str, detail: str | None = "auto", *,

@@ -8,7 +8,7 @@ exactly as the pure twin does it. Batch columns are read by ``_columns`` (shared
 from __future__ import annotations
 
 from .._errors import choice_option, dimension_error
-from ._spec import MAX_DIMENSION
+from .._spec import MAX_DIMENSION
 
 ON_ERROR = ("raise", "mask")
 

@@ -7,9 +7,8 @@ witness costs the bound and that no size costs more.
 
 from __future__ import annotations
 
-from ..rules import registry as _registry
-from ..rules.registry import DetailParams, ModelSpec
-from ._spec import PATCH
+from ..rules import DetailParams
+from .._spec import PATCH
 
 
 
@@ -44,33 +43,14 @@ def worst_case_size(p: DetailParams) -> tuple[int, int]:
     return 1, 1  # flat: the base, whatever the size
 
 
-def _bound(spec: ModelSpec, detail: str) -> int:
-    """The bound, computed once per model, level and policy (in the registry's one cache)."""
-    limit = any(p.reject_over for p in spec.params.values())
-    key = ("bound", spec.id, spec.ruleset, detail, spec.assumed_from, limit)
-    bound = _registry.MEMO.get(key)
-    if bound is None:
-        bound = _registry.memoised(key, _compute_bound, spec.id, spec.ruleset, detail,
-                                   "assume" if spec.assumed_from else "error", limit)
-    return bound  # type: ignore[return-value]
-
-
-def _compute_bound(model_id: str, ruleset: str, detail: str, undocumented: str,
-                   enforce_patch_limit: bool) -> int:
-    from .._extensions import twin
-
-    # resolved again under the registry's lock: the witness and its cost from one table
-    spec = _registry.resolve(model_id, ruleset, undocumented, enforce_patch_limit)
-    width, height = worst_case_size(spec.detail_params(detail))
-    bound: int = twin("tokens").Model(spec).count(width, height, detail)
-    return bound
-
-
 def max_image_tokens(model: str, detail: str = "auto", *, ruleset: str | None = None,
                      undocumented: str = "error", enforce_patch_limit: bool = True) -> int:
     """The most an image of any size can cost on ``model`` at ``detail``: 1445 for gpt-4o
     high, 6636 for gpt-4.1-mini high (ruleset 2026-09). For GPT Image models this leaves out
-    ``input_fidelity`` extras. The policy keywords are the calculator's (spec 3.5, 8.6)."""
-    spec = _registry.resolve(model, ruleset, undocumented, enforce_patch_limit)
-    spec.detail_params(detail)  # the same errors as the calculator for a bad level
-    return _bound(spec, detail)
+    ``input_fidelity`` extras. The policy keywords are the calculator's."""
+    from .._extensions import twin
+
+    bound: int = twin("tokens").get_model(
+        model, ruleset=ruleset, undocumented=undocumented,
+        enforce_patch_limit=enforce_patch_limit).max_tokens(detail)
+    return bound

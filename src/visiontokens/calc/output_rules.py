@@ -7,7 +7,7 @@ errors by construction; each twin does its own parsing and arithmetic.
 from __future__ import annotations
 
 from .._errors import count_argument_error
-from ..rules.registry import OutputModelSpec
+from ..rules import OutputModelSpec
 from .._results import OutputImageCost
 
 AUTO = "auto"

@@ -423,7 +423,7 @@ def main(argv: Sequence[str]) -> int:
     if args.max_errors < 0:
         raise VisionTokensError("--max-errors must be 0 or more")
     if args.ruleset is not None:
-        from ..rules.registry import get_ruleset
+        from ..rules import get_ruleset
 
         get_ruleset(args.ruleset)
     kinds = [(path, _format(path, args.format)) for path in args.files]

@@ -12,9 +12,9 @@ import re
 import sys
 from typing import Any, Sequence
 
-from ..rules import registry as _registry
+from .. import rules
 from .._errors import PayloadTooLargeError, VisionTokensError
-from ..calc._spec import MAX_PAYLOAD
+from .._spec import MAX_PAYLOAD
 
 _SIZE = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
 #: What a folder walk counts: the formats the API takes, and other image files, so that
@@ -46,7 +46,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 
 def _add_ruleset(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ruleset", "-r", default=None,
-                        help=f"dated ruleset (default: {_registry.DEFAULT_RULESET}, the newest)")
+                        help=f"dated ruleset (default: {rules.DEFAULT_RULESET}, the newest)")
 
 
 def _add_json(parser: argparse.ArgumentParser) -> None:
@@ -94,7 +94,7 @@ def _cmd_size(argv: Sequence[str]) -> int:
     return 0
 
 
-def _describe_levels(spec: _registry.ModelSpec) -> str:
+def _describe_levels(spec: rules.ModelSpec) -> str:
     parts = []
     for level, p in spec.params.items():
         if p.scheme == "patch":
@@ -363,7 +363,7 @@ def _cmd_generate(argv: Sequence[str]) -> int:
     return 0
 
 
-def _level_json(p: _registry.DetailParams) -> dict[str, object]:
+def _level_json(p: rules.DetailParams) -> dict[str, object]:
     """One detail level as ``models --json`` shows it: its scheme and every parameter that
     applies to it."""
     level: dict[str, object] = {"scheme": p.scheme, "cap": p.cap}
@@ -381,7 +381,7 @@ def _level_json(p: _registry.DetailParams) -> dict[str, object]:
 
 def _cmd_models(argv: Sequence[str]) -> int:
     args = _models_parser().parse_args(argv)
-    specs = _registry.models(args.ruleset)
+    specs = rules.models(args.ruleset)
     if args.json:
         print(json.dumps([
             {"id": s.id, "ruleset": s.ruleset, "scheme": s.scheme, "multiplier": s.multiplier,
@@ -391,7 +391,7 @@ def _cmd_models(argv: Sequence[str]) -> int:
             for s in specs
         ], indent=1))
         return 0
-    ruleset = _registry.get_ruleset(args.ruleset)
+    ruleset = rules.get_ruleset(args.ruleset)
     print(f"ruleset {ruleset.name}: {ruleset.description}")
     for s in specs:
         cost = f"x{s.multiplier}" if s.scheme == "patch" else f"{s.base} + {s.per_tile}/tile"

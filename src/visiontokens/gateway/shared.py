@@ -144,7 +144,7 @@ def count_options(walk: Any, *, ruleset: Any, fetch: Any, resolve_file: Any, on_
     """The options a gateway counts every request with (violations collected, to be refused
     or not by the gateway), checked now on ``walk`` (the request twin), not on the first
     request: a text-only body runs every check."""
-    from ..rules.registry import get_ruleset
+    from ..rules import get_ruleset
 
     options = dict(ruleset=ruleset, fetch=fetch, resolve_file=resolve_file,
                    on_unknown=on_unknown, on_violation="collect", undocumented=undocumented,

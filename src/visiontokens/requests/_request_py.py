@@ -28,11 +28,10 @@ from typing import IO, TYPE_CHECKING, Any, Awaitable, Callable, Literal, NamedTu
 from . import images_api as _images_api
 from .pricing import PUBLIC_SOURCE, ImageRef, malformed as _malformed, sdk_dict as _sdk_dict
 from .pricing import unreadable as _unreadable
-from ..rules import registry as _registry
-from ..calc import _spec
-from ..rules.registry import UndocumentedPolicy
+from .. import rules
+from .. import _spec
+from ..rules import UndocumentedPolicy
 from .._extensions import lower
-from ..calc.bounds import max_image_tokens
 from .._errors import (
     ArgumentTypeError,
     FetchError,
@@ -695,7 +694,7 @@ def _options(fetch: Any, on_unknown: str, on_violation: str,
     if not (type(on_violation) is str and on_violation in ("raise", "collect")):
         choice_option("on_violation", on_violation, ("raise", "collect"))
     if not (enforce_patch_limit is True and type(undocumented) is str and undocumented == "error"):
-        _registry.check_policies(undocumented, enforce_patch_limit)
+        rules.check_policies(undocumented, enforce_patch_limit)
     if fetch is None or fetch is False:
         return None
     from ..images.fetch import Fetcher
@@ -739,31 +738,14 @@ def _count(body: dict[str, Any], api: str, refs: list[ImageRef],
                                    (), (), 0, False, skipped))
     if not isinstance(model_name, str):
         raise _malformed("/model", "'model' must be a string", model_name)
-    model, count, levels = _resolved_model(model_name, ruleset, undocumented, enforce_patch_limit)
+    model, count, levels, most = _resolved_model(model_name, ruleset, undocumented,
+                                                 enforce_patch_limit)
     violations: list[VisionTokensError] = []
     images: list[RequestImage] = []
     total = price(model, count, levels, refs, sizes, on_unknown, on_violation,
-                  undecided_animation, violations, images,
-                  _Bound(model, undocumented, enforce_patch_limit))
+                  undecided_animation, violations, images, most)
     return _new(RequestCount, (model.id, api, total, tuple(images), tuple(violations), 0, False,
                                skipped))
-
-
-class _Bound:
-    """The most an image of unknown size costs at a detail, for a resolved model (spec 3.6),
-    with the policies it was resolved under."""
-
-    __slots__ = ("model", "undocumented", "enforce_patch_limit")
-
-    def __init__(self, model: Any, undocumented: str, enforce_patch_limit: bool):
-        self.model, self.undocumented, self.enforce_patch_limit = model, undocumented, enforce_patch_limit
-
-    def __call__(self, detail: str) -> int:
-        model = self.model
-        tokens: int = max_image_tokens(model.id, detail, ruleset=model.ruleset,
-                                       undocumented=self.undocumented,
-                                       enforce_patch_limit=self.enforce_patch_limit)
-        return tokens
 
 
 def price(model: Any, count: Callable[[int, int, str], int], levels: dict[str, str],
@@ -840,25 +822,29 @@ def price(model: Any, count: Callable[[int, int, str], int], levels: dict[str, s
     return total
 
 
+#: This walk's namespace of the one cache (each twin of the walk has its own).
+_MODELS = rules.namespace(f"request.{IMPLEMENTATION}")
+
+
 def _resolved_model(name: str, ruleset: str | None, undocumented: str = "error",
-                    enforce_patch_limit: bool = True) -> tuple[Any, Any, dict[str, str]]:
-    """(ModelSpec, its fastest count, detail -> level) by request model name: resolved once
-    per name and policy, in the registry's one cache; levels fill in as details are seen."""
+                    enforce_patch_limit: bool = True) -> tuple[Any, Any, dict[str, str], Any]:
+    """(ModelSpec, its fastest count, detail -> level, its max_tokens) by request model name:
+    resolved once per name and policy, in the one cache; levels fill in as details are seen."""
     if ruleset is not None and type(ruleset) is not str:  # get_model raises our error for it
         return _model_record(name, ruleset, undocumented, enforce_patch_limit)
-    key = ("request", IMPLEMENTATION, name, ruleset, undocumented, enforce_patch_limit)
-    hit = _registry.MEMO.get(key)
-    if hit is None:  # filled under the registry's lock: never from tables a change replaced
-        hit = _registry.memoised(key, _model_record, name, ruleset, undocumented,
-                                 enforce_patch_limit)
+    key = (name, ruleset, undocumented, enforce_patch_limit)
+    hit = _MODELS.get(key)
+    if hit is None:  # filled under the cache's lock: never from tables a change replaced
+        hit = rules.memoised(_MODELS, key, _model_record, name, ruleset, undocumented,
+                             enforce_patch_limit)
     return hit  # type: ignore[return-value]
 
 
 def _model_record(name: str, ruleset: str | None, undocumented: str,
-                  enforce_patch_limit: bool) -> tuple[Any, Any, dict[str, str]]:
+                  enforce_patch_limit: bool) -> tuple[Any, Any, dict[str, str], Any]:
     model = _tokens.get_model(name, ruleset=ruleset, undocumented=undocumented,
                               enforce_patch_limit=enforce_patch_limit)
-    return (model.spec, model.count, {})
+    return (model.spec, model.count, {}, model.max_tokens)
 
 
 def count_request(body: Any, *, ruleset: str | None = None, fetch: bool | Fetcher | None = None,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, NamedTuple
 
-from ..rules import registry as _registry
+from .. import rules
 from .._errors import (
     InvalidArgumentError,
     MalformedRequestError,
@@ -468,26 +468,20 @@ def _price_inputs(request: ImagesRequest, model_id: str, refs: list[ImageRef],
         return tokens
 
     def most(detail: str) -> int:
-        return _most(calculator, fidelity, undocumented, enforce_patch_limit)
+        return _most(calculator, fidelity)
 
     total: int = price(spec, count, {}, refs, sizes, on_unknown, on_violation,
                        undecided_animation, violations, images, most, rule, None)
     return total
 
 
-def _most(calculator: Any, fidelity: str | None, undocumented: str = "error",
-          enforce_patch_limit: bool = True) -> int:
+def _most(calculator: Any, fidelity: str | None) -> int:
     """The most an image of unknown size can cost: the largest tile cost, plus the larger
     fidelity extra (square or not, spec 3.3); a single tile isolates the extra."""
-    from ..calc.bounds import max_image_tokens
-
-    spec = calculator.spec
     extra = max(calculator.count(1, h, "auto", input_fidelity=fidelity) - calculator.count(1, h, "auto")
                 for h in (1, 2))
-    # (with the policies the model was resolved under: an undocumented model counted with
-    # undocumented="assume" has a bound too)
-    return int(max_image_tokens(spec.id, "auto", ruleset=spec.ruleset, undocumented=undocumented,
-                                enforce_patch_limit=enforce_patch_limit) + extra)
+    # the resolved model's own bound: never the name resolved again (that lost the policy)
+    return int(calculator.max_tokens("auto") + extra)
 
 
 def _input_fidelity(request: ImagesRequest, model_id: str, ruleset: Any,
@@ -497,7 +491,7 @@ def _input_fidelity(request: ImagesRequest, model_id: str, ruleset: Any,
     given = request.input_fidelity
     if given is not None and given not in ("low", "high"):
         raise _malformed("/input_fidelity", f"'input_fidelity' is 'low' or 'high', got {quoted(given)}")
-    output = _registry.resolve_output(model_id, ruleset, undocumented)
+    output = rules.resolve_output(model_id, ruleset, undocumented)
     return "high" if output.input_fidelity == "always high" else given
 
 
@@ -532,7 +526,7 @@ def with_generation_tool(body: dict[str, Any], result: Any, ruleset: Any, on_vio
         if partial_images is not None and type(partial_images) is not int:
             raise _malformed(f"{where}/partial_images",
                              f"'partial_images' must be an integer, got {type(partial_images).__name__}")
-        table = _registry.output_table(ruleset)
+        table = rules.output_table(ruleset)
         name = fields["model"]
         if name is None:  # the tool's default model, as the SDK documents it
             name, omitted = table.tool_default_model, True

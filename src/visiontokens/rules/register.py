@@ -1,0 +1,149 @@
+"""User registrations (spec 1): a deployment name mapped to a documented model, or a new model
+with its own parameters, in one ruleset or in all. Every change clears the resolution cache.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from .._errors import ArgumentTypeError, InvalidArgumentError
+from .._spec import LEVELS, MAX_BUDGET, MAX_CAP, MAX_MULTIPLIER, MAX_TOKENS_PARAM, TILE_FIT, TILE_SHORT_SIDE
+from . import memo
+from .load import openai_ruleset, patch_params, tile_params
+from .memo import locked
+from .resolution import SHIPPED, get_ruleset, resolve
+from .specs import ModelSpec, Ruleset
+
+
+@locked
+def register_model(
+    name: str,
+    *,
+    like: str | None = None,
+    scheme: str | None = None,
+    multiplier: object = None,
+    details: Mapping[str, Mapping[str, int]] | None = None,
+    auto: str | None = None,
+    base: int | None = None,
+    per_tile: int | None = None,
+    short_side: int = TILE_SHORT_SIDE,
+    ruleset: str | None = None,
+    replace_existing: bool = False,
+) -> None:
+    """Register a deployment name or a new model, in one ruleset or (by default) in all.
+
+    An alias: ``register_model("prod-vision", like="gpt-4.1-mini")``; it resolves to the
+    documented model of each ruleset. A new patch model::
+
+        register_model("acme-vision", scheme="patch", multiplier="1.5",
+                       details={"low": {"cap": 512}, "high": {"cap": 2048, "budget": 2500}},
+                       auto="high")
+
+    and a new tile model: ``register_model("acme-tiles", scheme="tile", base=85, per_tile=170)``.
+    Every parameter is validated (caps <= 65535, multipliers with at most 4 decimals).
+    """
+    if not isinstance(name, str) or not name:
+        raise ArgumentTypeError(f"model name must be a non-empty str, got {name!r}")
+    targets = [get_ruleset(ruleset)] if ruleset is not None else [get_ruleset(n) for n in SHIPPED]
+    for rs in targets:
+        if not replace_existing and (name in rs.models or name in rs.aliases):
+            raise InvalidArgumentError(
+                f"model {name!r} already exists in ruleset {rs.name!r}; pass replace_existing=True"
+            )
+    if like is not None:
+        if scheme is not None or details is not None or multiplier is not None:
+            raise InvalidArgumentError("pass either like= (an alias) or the model's parameters, not both")
+        # Validate the target in every ruleset before changing any (all or nothing).
+        resolved = [(rs, resolve(like, rs.name).id) for rs in targets]
+        for rs, target in resolved:
+            rs.models.pop(name, None)
+            rs.aliases[name] = target
+    else:
+        specs = [(rs, _new_spec(name, rs, scheme, multiplier, details, auto, base, per_tile, short_side))
+                 for rs in targets]
+        for rs, spec in specs:
+            rs.aliases.pop(name, None)
+            rs.models[name] = spec
+    memo.clear()
+
+
+@locked
+def unregister_model(name: str, *, ruleset: str | None = None) -> None:
+    """Remove a registration made with :func:`register_model` (shipped models stay)."""
+    targets = [get_ruleset(ruleset)] if ruleset is not None else [get_ruleset(n) for n in SHIPPED]
+    for rs in targets:
+        rs.aliases.pop(name, None)
+        spec = rs.models.get(name)
+        if spec is not None and spec.status == "registered":
+            del rs.models[name]
+    # A replaced shipped model comes back from the data.
+    for rs in targets:
+        if name not in rs.models:
+            shipped = openai_ruleset(rs.name).models.get(name)
+            if shipped is not None:
+                rs.models[name] = shipped
+    memo.clear()
+
+
+def _checked_int(what: str, value: object, low: int, high: int) -> int:
+    if type(value) is not int:
+        raise ArgumentTypeError(f"{what} must be an int, got {type(value).__name__} {value!r}")
+    if not low <= value <= high:
+        raise InvalidArgumentError(f"{what} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _checked_multiplier(value: object) -> str:
+    from decimal import Decimal, InvalidOperation
+
+    if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
+        raise ArgumentTypeError(f"multiplier must be a decimal str, int, float or Decimal, got {value!r}")
+    try:
+        # A float goes through repr(), so 1.62 means the decimal 1.62, not its binary value.
+        number = Decimal(repr(value) if isinstance(value, float) else str(value).strip())
+    except InvalidOperation:
+        raise InvalidArgumentError(f"multiplier must be a decimal number, got {value!r}") from None
+    if not number.is_finite() or not 0 < number <= MAX_MULTIPLIER:
+        raise InvalidArgumentError(f"multiplier must be > 0 and <= {MAX_MULTIPLIER}, got {value!r}")
+    exponent = number.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -4:
+        raise InvalidArgumentError(f"multiplier must have at most 4 decimal places, got {value!r}")
+    return str(number.normalize()) if exponent < 0 else str(int(number))  # type: ignore[operator]
+
+
+def _new_spec(name: str, rs: Ruleset, scheme: object, multiplier: object,
+              details: Mapping[str, Mapping[str, int]] | None, auto: object,
+              base: object, per_tile: object, short_side: object) -> ModelSpec:
+    common: dict[str, Any] = dict(id=name, ruleset=rs.name, status="registered",
+                                  source="register_model()")
+    if scheme == "tile":
+        entry = {
+            "base": _checked_int("base", base, 0, MAX_TOKENS_PARAM),
+            "per_tile": _checked_int("per_tile", per_tile, 0, MAX_TOKENS_PARAM),
+            "short_side": _checked_int("short_side", short_side, 1, TILE_FIT),
+        }
+        params = {level: tile_params(entry, level, TILE_FIT) for level in ("low", "high")}
+        return ModelSpec(scheme="tile", params=MappingProxyType(params), auto="high",
+                         multiplier=None, base=entry["base"], per_tile=entry["per_tile"], **common)
+    if scheme != "patch":
+        raise InvalidArgumentError(f"scheme must be 'patch' or 'tile', got {scheme!r}")
+    text = _checked_multiplier(1 if multiplier is None else multiplier)
+    if not isinstance(details, Mapping) or not details:
+        raise InvalidArgumentError("a patch model needs details={level: {'cap': ..., 'budget': ...}}")
+    params = {}
+    for level, table in details.items():
+        if level not in LEVELS:
+            raise InvalidArgumentError(f"detail levels are low, high and original, got {level!r}")
+        if not isinstance(table, Mapping) or not set(table) <= {"cap", "budget"} or "cap" not in table:
+            raise InvalidArgumentError(f"details[{level!r}] must be {{'cap': int, 'budget': int?}}, got {table!r}")
+        checked = {"cap": _checked_int(f"details[{level!r}]['cap']", table["cap"], 1, MAX_CAP)}
+        if table.get("budget") is not None:
+            checked["budget"] = _checked_int(f"details[{level!r}]['budget']", table["budget"], 1, MAX_BUDGET)
+        params[level] = patch_params(level, checked, text, rs.reject_patches_over)
+    if auto is None:
+        auto = "high" if "high" in params else next(iter(params))
+    if auto not in params:
+        raise InvalidArgumentError(f"auto must name one of the model's levels {sorted(params)}, got {auto!r}")
+    return ModelSpec(scheme="patch", params=MappingProxyType(params), auto=str(auto),
+                     multiplier=text, **common)
