@@ -13,7 +13,7 @@ import sys
 from typing import Any, Sequence
 
 from .. import rules
-from .._errors import PayloadTooLargeError, VisionTokensError
+from .._errors import PayloadTooLargeError, VisionTokensError, quoted
 from .._spec import MAX_PAYLOAD
 
 _SIZE = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
@@ -72,7 +72,7 @@ def _cmd_size(argv: Sequence[str]) -> int:
     args = _size_parser().parse_args(argv)
     match = _SIZE.match(args.size)
     if not match:
-        raise VisionTokensError(f"size must look like 1800x2400, got {args.size!r}")
+        raise VisionTokensError(f"size must look like 1800x2400, got {quoted(args.size)}")
     cost = explain_image_tokens(int(match[1]), int(match[2]), args.model, args.detail,
                                 ruleset=args.ruleset, input_fidelity=args.input_fidelity)
     if args.json:
@@ -438,7 +438,7 @@ def _unknown_command(word: str) -> VisionTokensError:
     names = list(COMMANDS)
     hint = closest(word, names, n=1)
     guess = f"; did you mean {hint[0]!r}?" if hint else ""
-    return VisionTokensError(f"{word!r} is not a command or a WIDTHxHEIGHT size{guess} "
+    return VisionTokensError(f"{quoted(word)} is not a command or a WIDTHxHEIGHT size{guess} "
                              f"(commands: {', '.join(names)}; 'visiontokens --help' lists them)")
 
 

@@ -573,7 +573,7 @@ def _resolved(file_id: str, value: Any) -> tuple[Any, ...]:
     return _known(info, len(value) if isinstance(value, (bytes, bytearray, memoryview)) else 0)
 
 
-def _sizes(refs: list[tuple[Any, ...]], fetcher: Fetcher | None,
+def _sizes(refs: list[ImageRef], fetcher: Fetcher | None,
            resolve_file: FileResolver | None) -> list[tuple[Any, ...]]:
     sizes = []
     for ref in refs:
@@ -601,7 +601,7 @@ def _sizes(refs: list[tuple[Any, ...]], fetcher: Fetcher | None,
     return sizes
 
 
-async def _sizes_async(refs: list[tuple[Any, ...]], fetcher: Fetcher | None,
+async def _sizes_async(refs: list[ImageRef], fetcher: Fetcher | None,
                        resolve_file: FileResolver | None, max_concurrency: int) -> list[tuple[Any, ...]]:
     # Sizes that need no I/O (data URLs: nearly every image a gateway sees) are read here,
     # without a task each: tasks cost time, and keep the body's strings alive longer.
