@@ -269,7 +269,7 @@ def test_mappings_and_repeats():
 # --- the command line -----------------------------------------------------------------------
 
 def test_cli_csv_with_corrupted_rows(tmp_path, capsys):
-    from visiontokens._cli import main
+    from visiontokens.cli.main import main
 
     rows = generated(vt.get_model("gpt-4o").spec)
     rows[4] = (*rows[4][:3], rows[4][3] + 170)
@@ -306,7 +306,7 @@ def test_cli_jsonl_json(tmp_path):
     ('{"width": 10\n', "line 1: not JSON"),
 ])
 def test_cli_bad_files(tmp_path, capsys, text, match):
-    from visiontokens._cli import main
+    from visiontokens.cli.main import main
 
     path = tmp_path / "bad.csv"
     path.write_text(text)

@@ -7,9 +7,19 @@ import subprocess
 import sys
 
 import pytest
+from implementations import KINDS, load_twin
 
 from visiontokens.cli.main import main
 
+
+
+@pytest.fixture(autouse=True, params=KINDS)
+def request_twin(request, monkeypatch):
+    """Every command here runs on both request twins (each on its own lower twins)."""
+    from visiontokens.cli import main as cli_main
+
+    monkeypatch.setattr(cli_main, "WALK", load_twin("request", request.param))
+    return request.param
 
 def test_size_explains(capsys):
     assert main(["1800x2400", "--model", "gpt-4.1-mini", "--ruleset", "2026-04"]) == 0
@@ -138,18 +148,19 @@ def test_image_prints_each_row_as_it_is_counted(capsys, tmp_path, monkeypatch):
     # A long walk shows its rows as it goes: the first row is out before the second is read.
     from headers import png_header
 
-    import visiontokens
+    from visiontokens.cli import main as cli_main
 
     for name in ("a.png", "b.png"):
         (tmp_path / name).write_bytes(png_header(10, 10))
     seen: list[str] = []
-    count_image = visiontokens.count_image
+    walk = cli_main.walk()  # the request twin the command counts with
+    count_image = walk.count_image
 
     def spy(source, *args, **kwargs):
         seen.append(capsys.readouterr().out)
         return count_image(source, *args, **kwargs)
 
-    monkeypatch.setattr(visiontokens, "count_image", spy)
+    monkeypatch.setattr(walk, "count_image", spy)
     assert main(["image", str(tmp_path), "-m", "gpt-4o"]) == 0
     assert seen[0] == "" and "a.png" in seen[1]
 
@@ -159,11 +170,31 @@ def test_version_and_help_list_every_command(capsys):
     from visiontokens.cli.main import COMMANDS
 
     assert main(["--version"]) == 0
-    assert capsys.readouterr().out.strip() == f"visiontokens {visiontokens.__version__} ({visiontokens.IMPLEMENTATION})"
+    first, *rest = capsys.readouterr().out.strip().splitlines()
+    assert first == f"visiontokens {visiontokens.__version__} ({visiontokens.IMPLEMENTATION})"
+    assert bool(rest) == (visiontokens.IMPLEMENTATION != "cython")  # a pure install says why
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
     assert all(f"  {name} " in out for name in COMMANDS) and "WIDTHxHEIGHT" in out
     assert main([]) == 2 and "commands:" in capsys.readouterr().out
+
+
+def test_version_of_a_pure_install_says_why_and_what_it_costs(capsys, monkeypatch):
+    from visiontokens import _extensions
+
+    monkeypatch.setattr("visiontokens.IMPLEMENTATION", "python")
+    monkeypatch.setattr(_extensions, "use_extensions", lambda: True)
+    monkeypatch.setattr(_extensions, "build_note", lambda: "CompileError: the compiler 'cc' failed")
+    assert main(["--version"]) == 0
+    out = capsys.readouterr().out
+    assert "could not be built" in out and "CompileError: the compiler 'cc' failed" in out
+    assert "30-100x slower" in out and _extensions.DOCS in out
+    monkeypatch.setattr(_extensions, "build_note", lambda: None)
+    assert main(["--version"]) == 0
+    assert "is not installed" in capsys.readouterr().out
+    monkeypatch.setattr(_extensions, "use_extensions", lambda: False)
+    assert main(["--version"]) == 0
+    assert "switched off" in capsys.readouterr().out
 
 
 def test_a_mistyped_command_names_the_commands(capsys):
@@ -388,3 +419,18 @@ def test_help_cites_no_spec_or_issue(capsys):
         assert not re.search(r"\b(spec|issue) \d", text), parser.prog
     main(["--help"])
     assert not re.search(r"\b(spec|issue) \d", capsys.readouterr().out)
+
+
+def test_a_file_id_says_the_command_line_has_no_resolver(capsys):
+    import visiontokens as vt
+
+    body = EXAMPLES / "responses_request.json"
+    assert main(["request", str(body)]) == 1
+    err = capsys.readouterr().err
+    assert "no file resolver (not available on the command line" in err
+    assert "no resolve_file" not in err
+    with pytest.raises(vt.ImageSizeUnknownError) as caught:
+        vt.count_request(body.read_bytes())
+    assert "no resolve_file" in str(caught.value)
+    assert caught.value.hint == ("resolve_file", None)
+    assert main(["request", str(body), "--upper-bound"]) == 0  # counted at its most

@@ -12,7 +12,6 @@ sent.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import secrets
@@ -24,13 +23,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from extras import integration_module
 from headers import data_url, gif_header, png_header
 from servers import FakeOpenAI, serve
 
 import visiontokens
 
-if importlib.util.find_spec("litellm") is None:
-    pytest.skip("litellm[proxy] is not installed (pip install '.[test]')", allow_module_level=True)
+pytestmark = integration_module("litellm")
 
 LITELLM = Path(sysconfig.get_path("scripts")) / "litellm"
 STARTUP_TIMEOUT = 150  # seconds; importing the proxy is most of it on this machine
@@ -71,8 +70,10 @@ litellm_settings:
 """
 
 
-@pytest.fixture(scope="module")
-def proxy(tmp_path_factory):
+@pytest.fixture(scope="module", params=["cython", "python"])
+def proxy(tmp_path_factory, request):
+    """The proxy with the hook counting on the compiled stack, then the pure one (the
+    proxy process's switch: VISIONTOKENS_NO_EXTENSIONS)."""
     if not LITELLM.exists():
         pytest.skip(f"the litellm command is not installed ({LITELLM})")
     fake = FakeOpenAI()
@@ -90,7 +91,8 @@ def proxy(tmp_path_factory):
             port = sock.getsockname()[1]
         env = {**os.environ, "LITELLM_MASTER_KEY": key, "VT_RECORD": str(record),
                # the model cost map ships with litellm: no fetch from the network
-               "LITELLM_LOCAL_MODEL_COST_MAP": "True", "PYTHONPATH": str(folder)}
+               "LITELLM_LOCAL_MODEL_COST_MAP": "True", "PYTHONPATH": str(folder),
+               "VISIONTOKENS_NO_EXTENSIONS": "1" if request.param == "python" else "0"}
         log = open(folder / "proxy.log", "w")
         process = subprocess.Popen(
             [str(LITELLM), "--config", str(folder / "config.yaml"), "--host", "127.0.0.1",

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from extras import needs
 from headers import data_url, png_header
 
 import visiontokens as vt
@@ -144,8 +145,10 @@ def test_responses_usage_is_not_comparable_without_text_tokens():
     assert got.difference == 1 and not got.exact
 
 
+@needs("anthropic")
 def test_anthropic_usage():
-    anthropic_types = pytest.importorskip("anthropic.types")
+    import anthropic.types as anthropic_types
+
     count = chat_count("gpt-4o", [(512, 512)])
     usage = anthropic_types.Usage(input_tokens=300, output_tokens=20,
                                   cache_creation_input_tokens=100, cache_read_input_tokens=50)
@@ -184,8 +187,10 @@ def test_gemini_dicts(camel):
     assert got.difference == 5
 
 
+@needs("google.genai")
 def test_gemini_sdk_types():
-    gt = pytest.importorskip("google.genai.types")
+    import google.genai.types as gt
+
     count = chat_count("gpt-4o", [(1024, 1024)])
     usage = gt.GenerateContentResponseUsageMetadata(
         prompt_token_count=785, candidates_token_count=3,

@@ -10,8 +10,10 @@ import sys
 
 import numpy as np
 import pytest
+from extras import integration_module
 
-pyspark = pytest.importorskip("pyspark", reason="the spark extra is not installed")
+integration = integration_module("pyspark", "pandas")
+import pyspark  # noqa: E402
 
 
 def _java() -> str | None:
@@ -28,6 +30,7 @@ def _java() -> str | None:
 
 JAVA = _java()
 pytestmark = [
+    integration,
     pytest.mark.skipif(JAVA is None, reason="no Java runtime (apt-get install -y "
                                             "openjdk-17-jre-headless)"),
     # pyspark warns on every pandas 3 call that it "does not yet fully support" it; the

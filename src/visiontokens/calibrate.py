@@ -141,14 +141,16 @@ class CalibrationRule:
         """A :class:`visiontokens.Model` counting with this rule (no registration, no
         30,000-patch rejection): the library's own kernel, for verification."""
         from . import Model
-        from . import _registry
+        from .rules import get_ruleset
+        from .rules.register import _new_spec
 
-        spec = _registry._new_spec("calibrated", _registry.get_ruleset(None), self.scheme,
+        spec = _new_spec("calibrated", get_ruleset(None), self.scheme,
                                    self.multiplier, None if self.scheme != "patch" else
                                    self.register_kwargs()["details"], self.auto,
                                    self.base, self.per_tile,
                                    self.short_side if self.short_side is not None else 768)
-        params = {level: replace(p, reject_over=0, cap=self.fit if self.scheme == "tile" else p.cap)
+        params = {level: replace(p, reject_over=0, cap=self.fit if self.scheme == "tile" and
+                                 self.fit is not None else p.cap)
                   for level, p in spec.params.items()}
         from types import MappingProxyType
 
@@ -768,7 +770,8 @@ def _tile_fit(groups: Mapping[str, _Group], base: int, per_tile: int) -> SchemeF
     sides, s_scores = side_scan(fit_box)
     fits, f_scores = fit_scan(side)
     s_ok, f_ok = s_scores == tiled_score, f_scores == tiled_score
-    levels = {d: {} for d in ("low", "high") if d in groups or (d == "high" and tiled)}
+    levels: dict[str, dict[str, int]] = {
+        d: {} for d in ("low", "high") if d in groups or (d == "high" and tiled)}
     rule = CalibrationRule("tile", levels, "high", base=base, per_tile=per_tile,
                            fit=fit_box if fit_box != top_long or top_long >= TILE_FIT else TILE_FIT,
                            short_side=side)
@@ -854,7 +857,7 @@ class Calibration:
     def register(self, name: str, *, ruleset: str | None = None, replace_existing: bool = False) -> None:
         """Make the fitted rule a model: :func:`visiontokens.register_model` with its
         parameters, so ``count_image_tokens(w, h, name, detail)`` counts with it."""
-        from ._registry import register_model
+        from .rules import register_model
 
         register_model(name, ruleset=ruleset, replace_existing=replace_existing,
                        **self.rule.register_kwargs())
@@ -883,7 +886,7 @@ class Calibration:
 def load(path: str | os.PathLike[str], name: str, *, ruleset: str | None = None,
          replace_existing: bool = False) -> None:
     """Register the model a :meth:`Calibration.save` file describes, under ``name``."""
-    from ._registry import register_model
+    from .rules import register_model
 
     with open(path, encoding="utf-8") as file:
         try:
@@ -936,7 +939,8 @@ def _probes(rules: Sequence[CalibrationRule], details: Sequence[str]) -> tuple[t
              if (table[i] != table[j]).any()}
     chosen = []
     while pairs:
-        best, best_split = None, set()
+        best: int | None = None
+        best_split: set[tuple[int, int]] = set()
         for col in range(table.shape[1]):
             values = table[:, col]
             split = {(i, j) for i, j in pairs if values[i] != values[j]}

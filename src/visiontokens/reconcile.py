@@ -168,7 +168,8 @@ def _unwrap(usage: Any) -> Mapping[str, Any]:
 
 
 def _modality_sum(details: Any, where: str) -> int | None:
-    """Gemini's tokens by modality: the IMAGE entries summed (0 when none is listed)."""
+    """Gemini's tokens by modality: the IMAGE entries summed. ASSUMED: a breakdown that lists
+    no IMAGE entry billed no image tokens (0, compared), rather than "not reported"."""
     if details is None:
         return None
     if not isinstance(details, (list, tuple)):
@@ -217,7 +218,9 @@ def billed_usage(usage: Any) -> BilledUsage:
         return BilledUsage("images", input_tokens, image or 0, output_tokens, image_out)
     if "cache_creation_input_tokens" in u or "cache_read_input_tokens" in u or \
             (input_details is None and output_details is None and "total_tokens" not in u):
-        # Anthropic: input_tokens excludes the cache; the input billed is all three
+        # Anthropic: input_tokens excludes the cache; the input billed is all three. A bare
+        # {input_tokens, output_tokens} without details or total is read as Anthropic's
+        # (ASSUMED; either way it reports no image figure).
         parts = [input_tokens] + [_count(u.get(k), k) for k in ("cache_creation_input_tokens",
                                                                 "cache_read_input_tokens")]
         total = None if input_tokens is None else sum(p or 0 for p in parts)
@@ -277,8 +280,8 @@ def reconcile(count: Any, usage: Any, *, text_tokens: int | None = None) -> Reco
         str(count.api).startswith("images") else None
     billed_out = bill.image_output_tokens
     if billed_out is None and bill.format == "images":
-        # The Images API generates images only: its output tokens are image tokens (the
-        # usage of gpt-image-1 gives no output breakdown).
+        # ASSUMED: the Images API generates images only, so its output tokens are image
+        # tokens (the usage of gpt-image-1 gives no output breakdown).
         billed_out = bill.output_tokens
     output_difference = None if estimated_out is None or billed_out is None \
         else billed_out - estimated_out

@@ -19,7 +19,7 @@ visiontokens installed where the Python workers run. Not imported by ``import vi
 
 from typing import Any
 
-from . import _engines
+from .calc import engines as _engines
 
 __all__ = ["image_tokens"]
 
@@ -49,11 +49,11 @@ def image_tokens(width: Any, height: Any, model: Any, detail: Any = "auto", *,
     """
     import pandas as pd
     from pyspark.sql import Column
-    from pyspark.sql.functions import pandas_udf
+    from pyspark.sql.functions import pandas_udf  # type: ignore[attr-defined]
 
     _engines.check_on_error(on_error)
     if ruleset is not None:
-        from ._registry import get_ruleset
+        from .rules import get_ruleset
 
         get_ruleset(ruleset)  # a bad name fails here, not in a worker
     per_row_model, per_row_detail = isinstance(model, Column), isinstance(detail, Column)

@@ -375,10 +375,11 @@ def read_usage(paths: list[str], tally: Tally) -> dict[str, Any]:
 
 def _count_jsonl(path: str, tally: Tally, progress: Progress, base: int,
                  usage: dict[str, Any]) -> int:
-    from .. import count_request
     from .. import get_model
     from .. import reconcile
-    from .main import fetch_option, policies
+    from .main import fetch_option, policies, walk
+
+    count_request = walk().count_request
 
     args = tally.args
     fetch = fetch_option(args)

@@ -14,7 +14,8 @@ import sys
 from typing import Any, Sequence
 
 from .. import rules
-from .._errors import VisionTokensError
+from .._errors import PayloadTooLargeError, VisionTokensError, quoted
+from .._spec import MAX_PAYLOAD
 
 class UsageError(Exception):
     """The command line itself is wrong (exit status 2): nothing was counted."""
@@ -41,9 +42,10 @@ FLAGS = {
 }
 
 
-def cli_message(error: BaseException) -> str:
-    """The error's text, its hint (when it has one) naming the flag instead of the keyword."""
-    text = str(error)
+def cli_message(error: BaseException, text: str | None = None) -> str:
+    """The error's text (or ``text``, its message alone), its hint (when it has one) naming
+    the flag instead of the keyword."""
+    text = str(error) if text is None else text
     seen = 0
     cause: BaseException | None = error
     while cause is not None and seen < 8:  # the hint may sit on the cause (a fetch's refusal)
@@ -156,7 +158,7 @@ def _cmd_size(argv: Sequence[str]) -> int:
     args = _size_parser().parse_args(argv)
     match = _SIZE.match(args.size)
     if not match:
-        raise UsageError(f"size must look like 1800x2400, got {args.size!r}")
+        raise UsageError(f"size must look like 1800x2400, got {quoted(args.size)}")
     cost = explain_image_tokens(int(match[1]), int(match[2]), args.model, args.detail,
                                 ruleset=args.ruleset, input_fidelity=args.input_fidelity,
                                 **policies(args))
@@ -230,14 +232,13 @@ def _image_paths(arguments: Sequence[str]) -> tuple[list[str], int]:
 def _count_file(source: Any, args: argparse.Namespace, model: str) -> Any:
     """``count_image`` with the policy flags: the header's size, counted by
     ``explain_image_tokens`` (which takes ``undocumented=`` and ``enforce_patch_limit=``)."""
-    from .. import count_image
     from .. import explain_image_tokens
     from .. import image_info
     from ..images.sources import animation_error
     from ..images.sources import refused_animation
 
     if args.undocumented == "error" and args.enforce_patch_limit:
-        return count_image(source, args.model, args.detail, ruleset=args.ruleset,
+        return walk().count_image(source, args.model, args.detail, ruleset=args.ruleset,
                            input_fidelity=args.input_fidelity)
     info = image_info(source)
     if refused_animation(info):
@@ -249,6 +250,8 @@ def _count_file(source: Any, args: argparse.Namespace, model: str) -> Any:
 
 def _cmd_image(argv: Sequence[str]) -> int:
     from .. import get_model
+
+    count_image = walk().count_image
 
     args = _image_parser().parse_args(argv)
     # Model, detail, ruleset and fidelity are checked once, up front: one error, not one a row.
@@ -265,13 +268,14 @@ def _cmd_image(argv: Sequence[str]) -> int:
     total = failed = 0
     for done, path in enumerate(paths, 1):
         try:
-            source = sys.stdin.buffer.read() if path == "-" else path
+            source = read_limited(sys.stdin.buffer, "standard input") if path == "-" else path
             cost = _count_file(source, args, model.id)
             row: dict[str, object] = {"path": path, **cost.as_dict(), "error": None}
             total += cost.tokens
             line = f"{path:<{width}}  {f'{cost.width}x{cost.height}':>11}  {cost.tokens:>8}"
         except (VisionTokensError, OSError) as error:  # reported on its row; the rest go on
-            row = {"path": path, "tokens": None, "error": cli_message(error)}
+            row = {"path": path, "tokens": None, "error": cli_message(error),
+                   "code": getattr(error, "code", "os_error")}
             failed += 1
             line = f"{path:<{width}}  error: {cli_message(error)}"
         rows.append(row)
@@ -338,17 +342,16 @@ def multipart_type(body: bytes) -> str | None:
 
 
 def _cmd_request(argv: Sequence[str]) -> int:
-    from .. import count_request
-
+    count_request = walk().count_request
     args = _request_parser().parse_args(argv)
     fetch = fetch_option(args)
     if args.body == "-":
-        text = sys.stdin.buffer.read()
+        text = read_limited(sys.stdin.buffer, "standard input")
     else:
         if not os.path.exists(args.body):
             raise UsageError(f"no such file: {args.body}")
         with open(args.body, "rb") as file:
-            text = file.read()
+            text = read_limited(file, args.body)
     content_type = args.content_type or multipart_type(text)
     result = count_request(text, ruleset=args.ruleset, fetch=fetch,
                            on_unknown="upper_bound" if args.upper_bound else "error",
@@ -360,9 +363,9 @@ def _cmd_request(argv: Sequence[str]) -> int:
             "upper_bound": result.upper_bound,
             "output_image_tokens": result.output_image_tokens,
             "output_upper_bound": result.output_upper_bound,
-            "images": [{**i._asdict(), "error": None if i.error is None else cli_message(i.error)}
+            "images": [{**i._asdict(), "error": None if i.error is None else _error_json(i.error)}
                        for i in result.images],
-            "violations": [cli_message(v) for v in result.violations],
+            "violations": [_error_json(v) for v in result.violations],
             "skipped": [s._asdict() for s in result.skipped]}))
         return 1 if result.violations else 0
     print(f"{result.api} request, model {result.model}: {_plural(len(result.images), 'image')}")
@@ -391,11 +394,56 @@ def _cmd_request(argv: Sequence[str]) -> int:
     return 1 if result.violations else 0
 
 
+#: The request twin the commands count with: None for the facade's (the process's choice);
+#: the tests set either twin, so the commands run on both.
+WALK: Any = None
+
+
+def walk() -> Any:
+    """The request twin to count with (see WALK)."""
+    if WALK is not None:
+        return WALK
+    from .._extensions import twin
+
+    return twin("request")
+
+
+def _error_json(error: VisionTokensError) -> dict[str, object]:
+    """A violation in ``--json`` output: data, not text to parse (its hint naming the flag)."""
+    return {"pointer": error.pointer, "code": error.code,
+            "message": cli_message(error, error.message)}
+
+
+#: How many bytes a body or an image read from a file or standard input may hold: the API's
+#: limit on a request's payload (spec 5), so a stream of zeros ends with our error, not a
+#: MemoryError.
+READ_LIMIT = MAX_PAYLOAD
+
+
+def read_limited(stream: Any, what: str, limit: int | None = None) -> bytes:
+    """All of ``stream``, or PayloadTooLargeError as soon as it holds more than ``limit``
+    bytes (READ_LIMIT when None): never more than ``limit`` + one chunk is held."""
+    limit = READ_LIMIT if limit is None else limit
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = stream.read(min(1 << 20, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            chunks.clear()
+            raise PayloadTooLargeError(f"{what} holds more than {limit} bytes, the most a "
+                                       "request may carry")
+    return b"".join(chunks)
+
+
 def _generate_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="visiontokens generate",
-        description="Output image tokens of generating images with a GPT Image model, and "
-        "how they are reached.")
+        description="Output image tokens of generating images with a GPT Image model, "
+        "and how they are reached.")
     parser.add_argument("--model", "-m", required=True, help="image model, e.g. gpt-image-2")
     parser.add_argument("--size", "-s", default="auto",
                         help="WIDTHxHEIGHT as the API takes it, or auto (default: auto, an "
@@ -603,7 +651,7 @@ def _unknown_command(word: str) -> str:
     names = list(COMMANDS)
     hint = closest(word, names, n=1)
     guess = f"; did you mean {hint[0]!r}?" if hint else ""
-    return (f"{word!r} is not a command or a WIDTHxHEIGHT size{guess} "
+    return (f"{quoted(word)} is not a command or a WIDTHxHEIGHT size{guess} "
             f"(commands: {', '.join(names)}; 'visiontokens --help' lists them)")
 
 
@@ -615,10 +663,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(_usage())
             return 0 if first else 2
         if first in ("-V", "--version"):
-            from .. import IMPLEMENTATION
+            from .. import IMPLEMENTATION, _extensions
             from .. import __version__
 
             print(f"visiontokens {__version__} ({IMPLEMENTATION})")
+            if IMPLEMENTATION != "cython":
+                print(_extensions.fallback_text())
             return 0
         if first in COMMANDS:
             return COMMANDS[first][1](argv[1:])
