@@ -298,7 +298,7 @@ def _read_line(line: bytes, usage: dict[str, Any]) -> Line:
         custom_id, url = value["custom_id"], value.get("url")
         if not isinstance(custom_id, str):
             raise MalformedRequestError(f"custom_id must be a string, got {quoted(custom_id)}")
-        api = BATCH_URLS.get(url.split("?", 1)[0].rstrip("/") if isinstance(url, str) else url)
+        api = BATCH_URLS.get(url.split("?", 1)[0].rstrip("/")) if isinstance(url, str) else None
         if api is None:
             raise MalformedRequestError(
                 f"custom_id {custom_id!r}: url {quoted(url)} is not one that is priced "
@@ -314,7 +314,8 @@ def _read_line(line: bytes, usage: dict[str, Any]) -> Line:
         response = value["response"]
         if not isinstance(response, dict):
             return Line(value["request"], no_usage="the response is not an object")
-        body = response.get("body") if isinstance(response.get("body"), dict) else response
+        inner = response.get("body")
+        body: dict[str, Any] = inner if isinstance(inner, dict) else response
         if body.get("usage") is None and body.get("usageMetadata") is None:
             return Line(value["request"], no_usage="the response has no usage")
         return Line(value["request"], usage=body)
@@ -376,7 +377,7 @@ def read_usage(paths: list[str], tally: Tally) -> dict[str, Any]:
 def _count_jsonl(path: str, tally: Tally, progress: Progress, base: int,
                  usage: dict[str, Any]) -> int:
     from .. import get_model
-    from .. import reconcile
+    from ..reconcile import reconcile
     from .main import fetch_option, policies, walk
 
     count_request = walk().count_request

@@ -11,11 +11,12 @@ import json
 import os
 import re
 import sys
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from .. import rules
 from .._errors import PayloadTooLargeError, VisionTokensError, quoted
 from .._spec import MAX_PAYLOAD
+
 
 class UsageError(Exception):
     """The command line itself is wrong (exit status 2): nothing was counted."""
@@ -27,7 +28,7 @@ EXIT_OK, EXIT_UNCOUNTED, EXIT_USAGE = 0, 1, 2
 #: A Python keyword an error's hint names -> how the command line says it. An error carries
 #: its hint as data (``error.hint = (argument, value)`` and ``error.hint_text``, the phrase of
 #: its message that names the keyword); the CLI puts the flag in the phrase's place.
-FLAGS = {
+FLAGS: dict[str, Callable[[object], str]] = {
     "undocumented": lambda value: f"pass --undocumented {value}",
     "enforce_patch_limit": lambda value: ("pass --no-enforce-patch-limit" if value is False
                                           else "pass --enforce-patch-limit"),
@@ -250,8 +251,6 @@ def _count_file(source: Any, args: argparse.Namespace, model: str) -> Any:
 
 def _cmd_image(argv: Sequence[str]) -> int:
     from .. import get_model
-
-    count_image = walk().count_image
 
     args = _image_parser().parse_args(argv)
     # Model, detail, ruleset and fidelity are checked once, up front: one error, not one a row.
