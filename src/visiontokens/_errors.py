@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Iterable, Sequence
 
-from .calc._spec import MAX_DIMENSION
+from ._spec import MAX_DIMENSION
 
 __all__ = [
     "VisionTokensError",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .._errors import InvalidArgumentError, dimension_error
-from ._spec import MAX_DIMENSION
+from .._spec import MAX_DIMENSION
 
 if TYPE_CHECKING:
     from ..rules import DetailParams, ModelSpec

@@ -11,7 +11,7 @@ import math
 
 from .._errors import NoUpperBoundError
 from ..rules import DetailParams
-from ._spec import PATCH
+from .._spec import PATCH
 
 
 

@@ -24,7 +24,7 @@ import sys
 from typing import Any, Sequence
 
 from .._errors import ArgumentTypeError, InvalidArgumentError
-from ._spec import MAX_DIMENSION
+from .._spec import MAX_DIMENSION
 
 #: Output kinds, from the first argument (widths, heights, model, detail) that is a column.
 NUMPY, MASKED, ARROW, PANDAS, POLARS = "numpy", "masked", "arrow", "pandas", "polars"

@@ -34,10 +34,10 @@ def unlocated(error: VisionTokensError) -> VisionTokensError:
 def count(widths: Any, heights: Any, model: Any, detail: Any, ruleset: Any, on_error: str) -> Any:
     """count_image_tokens_batch on columns of one engine: (tokens, rejected) of the input's
     kind with on_error="null", tokens with "raise"."""
-    from .. import count_image_tokens_batch
+    from .._extensions import twin
 
     try:
-        return count_image_tokens_batch(widths, heights, model, detail, ruleset=ruleset,
+        return twin("tokens").count_image_tokens_batch(widths, heights, model, detail, ruleset=ruleset,
                                         on_error="mask" if on_error == "null" else "raise")
     except VisionTokensError as error:
         raise unlocated(error) from None

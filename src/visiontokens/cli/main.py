@@ -411,6 +411,12 @@ def _cmd_logs(argv: Sequence[str]) -> int:
     return logs(argv)
 
 
+def _cmd_serve(argv: Sequence[str]) -> int:
+    from .serve import main as serve  # uvicorn loads only here
+
+    return serve(argv)
+
+
 #: Subcommand -> (what it does, its function). A first argument that is none of these and
 #: looks like a size (digits, an x, digits) is the size command.
 COMMANDS = {
@@ -421,6 +427,8 @@ COMMANDS = {
     "logs": ("image tokens of request logs (JSONL, Parquet, CSV) per model and detail",
              _cmd_logs),
     "generate": ("output image tokens of generating images (GPT Image models)", _cmd_generate),
+    "serve": ("an HTTP service counting request bodies for gateways (/v1/count, /v1/check)",
+              _cmd_serve),
 }
 
 

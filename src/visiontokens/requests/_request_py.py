@@ -27,7 +27,7 @@ from typing import IO, TYPE_CHECKING, Any, Awaitable, Callable, Literal, NamedTu
 
 from . import images_api as _images_api
 from .. import rules
-from ..calc import _spec
+from .. import _spec
 from ..rules import UndocumentedPolicy
 from .._extensions import twin
 from .._errors import (

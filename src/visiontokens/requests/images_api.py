@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from .. import rules
-from ..calc import _spec
+from .. import _spec
 from .._errors import (
     ImageSizeUnknownError,
     InvalidArgumentError,

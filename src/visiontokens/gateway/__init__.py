@@ -1,0 +1,5 @@
+"""Gateways: what the ASGI middleware, the LiteLLM hook and ``visiontokens serve`` share, and
+the ``serve`` application itself (:mod:`visiontokens.gateway.server`).
+
+Nothing here is imported by ``import visiontokens``: a gateway pays for it when it uses it.
+"""
