@@ -47,9 +47,9 @@ def on_config(config: Any) -> Any:
     return config
 
 _CITATION = re.compile(
-    r"\s*\((?:see )?(?:spec|issue)s?[ -]\d[^()]*\)"      # "(spec 3.5)", "(see spec 6.2)"
-    r"|,\s*(?:spec|issue)s?[ -]\d[\w.]*(?:(?:,| and) \d[\w.]*)*(?: step \d+)?(?: note \d+)?"  # ", spec 4.1"
-    r"|\b(?:spec|issue)s?[ -]\d[\w.]*(?:(?:,| and) \d[\w.]*)*(?: step \d+)?(?: note \d+)?:?\s*",
+    r"\s*\((?:see )?(?:specs?|issues?|providers)[ -]\d[^()]*\)"      # "(spec 3.5)", "(see spec 6.2)"
+    r"|,\s*(?:specs?|issues?|providers)[ -]\d[\w.]*(?:(?:,| and) \d[\w.]*)*(?: step \d+)?(?: note \d+)?"  # ", spec 4.1"
+    r"|\b(?:specs?|issues?|providers)[ -]\d[\w.]*(?:(?:,| and) \d[\w.]*)*(?: step \d+)?(?: note \d+)?:?\s*",
     re.I)
 
 
