@@ -3,8 +3,9 @@
 A LiteLLM ``CustomLogger`` whose ``async_pre_call_hook`` counts the images of the request the
 proxy is about to send (its ``data``: Chat Completions, Responses, and the Images API's image
 generations and edits, spec 6.2), stores the count in the request's metadata, and refuses
-spec-5 violations (HTTP 400) and requests over an image-token budget (HTTP 429, or 413) by raising the ``fastapi.HTTPException`` that LiteLLM turns into an
-OpenAI-shaped error. Register it in the proxy's ``config.yaml``::
+spec-5 violations (HTTP 400) and requests over an image-token budget (HTTP 429, or 413) by
+raising the ``fastapi.HTTPException`` that LiteLLM turns into an OpenAI-shaped error.
+Register it in the proxy's ``config.yaml``::
 
     litellm_settings:
       callbacks: visiontokens.litellm.image_token_hook

@@ -468,10 +468,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(_usage())
             return 0 if first else 2
         if first in ("-V", "--version"):
-            from .. import IMPLEMENTATION
+            from .. import IMPLEMENTATION, _extensions
             from .. import __version__
 
             print(f"visiontokens {__version__} ({IMPLEMENTATION})")
+            if IMPLEMENTATION != "cython":
+                print(_extensions.fallback_text())
             return 0
         if first in COMMANDS:
             return COMMANDS[first][1](argv[1:])
