@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .._errors import InvalidArgumentError, dimension_error
+from .._errors import InvalidArgumentError, choice_option, dimension_error
 from .._spec import MAX_DIMENSION
 
 if TYPE_CHECKING:
@@ -34,8 +34,8 @@ def checked_dimension(name: str, value: object) -> int:
 
 
 def check_on_error(on_error: object) -> None:
-    if on_error not in ON_ERROR:
-        raise InvalidArgumentError(f"on_error must be 'raise' or 'mask', got {on_error!r}")
+    if not (type(on_error) is str and on_error in ON_ERROR):
+        choice_option("on_error", on_error, ON_ERROR)
 
 
 #: Largest min_pixels/max_pixels accepted (Qwen, providers 4.2): the kernels' products of two
@@ -48,10 +48,12 @@ def checked_pixels(name: str, value: object) -> int:
         if isinstance(value, bool) or not hasattr(value, "__index__"):
             from .._errors import ArgumentTypeError, quoted
 
-            raise ArgumentTypeError(f"{name} must be an int or None, got {quoted(value)}")
+            raise ArgumentTypeError(f"{name} must be an int or None, got {quoted(value)}",
+                                    argument=name)
         value = value.__index__()
     if not 1 <= value <= MAX_PIXELS:  # type: ignore[operator]
-        raise InvalidArgumentError(f"{name} must be between 1 and {MAX_PIXELS}, got {value}")
+        raise InvalidArgumentError(f"{name} must be between 1 and {MAX_PIXELS}, got {value}",
+                                   argument=name)
     return value  # type: ignore[return-value]
 
 
@@ -69,7 +71,8 @@ def with_pixel_limits(model: str, p: DetailParams, min_pixels: object,
     lo = p.lo if min_pixels is None else checked_pixels("min_pixels", min_pixels)
     hi = p.hi if max_pixels is None else checked_pixels("max_pixels", max_pixels)
     if lo > hi:
-        raise InvalidArgumentError(f"min_pixels ({lo}) must not exceed max_pixels ({hi})")
+        raise InvalidArgumentError(f"min_pixels ({lo}) must not exceed max_pixels ({hi})",
+                                   argument="min_pixels")
     return replace(p, lo=lo, hi=hi)
 
 
