@@ -7,9 +7,19 @@ import subprocess
 import sys
 
 import pytest
+from implementations import KINDS, load_twin
 
 from visiontokens.cli.main import main
 
+
+
+@pytest.fixture(autouse=True, params=KINDS)
+def request_twin(request, monkeypatch):
+    """Every command here runs on both request twins (each on its own lower twins)."""
+    from visiontokens.cli import main as cli_main
+
+    monkeypatch.setattr(cli_main, "WALK", load_twin("request", request.param))
+    return request.param
 
 def test_size_explains(capsys):
     assert main(["1800x2400", "--model", "gpt-4.1-mini", "--ruleset", "2026-04"]) == 0

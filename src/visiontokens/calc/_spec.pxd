@@ -1,4 +1,4 @@
-# The numbers of the specification the compiled twins use: the C mirror of _spec.py, which
+# The numbers of the specification the compiled twins use: the C mirror of visiontokens/_spec.py, which
 # tests/test_spec_constants.py holds equal to it (through _tokens_c.SPEC_CONSTANTS).
 
 cdef enum:

@@ -18,7 +18,7 @@ from .bounds import worst_case_size
 from .._errors import rejected_error
 from ..rules import DetailParams, ModelSpec, UndocumentedPolicy, fidelity_extra
 from .._results import ImageCost
-from ._spec import PATCH, TILE
+from .._spec import PATCH, TILE
 
 if TYPE_CHECKING:  # numpy loads on the first batch call, never at import
     import numpy as np

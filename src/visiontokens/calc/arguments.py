@@ -7,8 +7,8 @@ exactly as the pure twin does it. Batch columns are read by ``_columns`` (shared
 
 from __future__ import annotations
 
-from .._errors import InvalidArgumentError, dimension_error
-from ._spec import MAX_DIMENSION
+from .._errors import choice_option, dimension_error
+from .._spec import MAX_DIMENSION
 
 ON_ERROR = ("raise", "mask")
 
@@ -29,5 +29,5 @@ def checked_dimension(name: str, value: object) -> int:
 
 
 def check_on_error(on_error: object) -> None:
-    if on_error not in ON_ERROR:
-        raise InvalidArgumentError(f"on_error must be 'raise' or 'mask', got {on_error!r}")
+    if not (type(on_error) is str and on_error in ON_ERROR):
+        choice_option("on_error", on_error, ON_ERROR)

@@ -8,7 +8,7 @@ witness costs the bound and that no size costs more.
 from __future__ import annotations
 
 from ..rules import DetailParams
-from ._spec import PATCH
+from .._spec import PATCH
 
 
 

@@ -24,7 +24,7 @@ import sys
 from typing import Any, Sequence
 
 from .._errors import ArgumentTypeError, InvalidArgumentError
-from ._spec import MAX_DIMENSION
+from .._spec import MAX_DIMENSION
 
 #: Output kinds, from the first argument (widths, heights, model, detail) that is a column.
 NUMPY, MASKED, ARROW, PANDAS, POLARS = "numpy", "masked", "arrow", "pandas", "polars"
@@ -464,7 +464,11 @@ def _pandas_labels(series: Any) -> tuple[Labels, Any]:
 def _numpy_labels(name: str, values: Any, n: int) -> Labels | None:
     import numpy as np
 
-    column = np.asarray(values)
+    try:
+        column = np.asarray(values)
+    except ValueError:  # ragged: a list among the labels ("gpt-4o", ["x"]); told per row below
+        column = np.empty(len(values), dtype=object)
+        column[:] = [value for value in values]
     if column.ndim == 1 and column.dtype.kind in "UT" and len(column) == n:
         # Hashing in C (pyarrow) when it is there, else sorting (numpy): never a Python
         # loop over rows.

@@ -10,10 +10,11 @@ import argparse
 import json
 import re
 import sys
-from typing import Sequence
+from typing import Any, Sequence
 
 from .. import rules
-from .._errors import VisionTokensError
+from .._errors import PayloadTooLargeError, VisionTokensError
+from .._spec import MAX_PAYLOAD
 
 _SIZE = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
 #: What a folder walk counts: the formats the API takes, and other image files, so that
@@ -141,8 +142,9 @@ def _image_paths(arguments: Sequence[str]) -> tuple[list[str], int]:
 
 
 def _cmd_image(argv: Sequence[str]) -> int:
-    from .. import count_image
     from .. import get_model
+
+    count_image = walk().count_image
 
     args = _image_parser().parse_args(argv)
     # Model, detail, ruleset and fidelity are checked once, up front: one error, not one a row.
@@ -156,14 +158,15 @@ def _cmd_image(argv: Sequence[str]) -> int:
     total = failed = 0
     for done, path in enumerate(paths, 1):
         try:
-            source = sys.stdin.buffer.read() if path == "-" else path
+            source = read_limited(sys.stdin.buffer, "standard input") if path == "-" else path
             cost = count_image(source, args.model, args.detail, ruleset=args.ruleset,
                                input_fidelity=args.input_fidelity)
             row: dict[str, object] = {"path": path, **cost.as_dict(), "error": None}
             total += cost.tokens
             line = f"{path:<{width}}  {f'{cost.width}x{cost.height}':>11}  {cost.tokens:>8}"
         except (VisionTokensError, OSError) as error:  # reported on its row; the rest go on
-            row = {"path": path, "tokens": None, "error": str(error)}
+            row = {"path": path, "tokens": None, "error": str(error),
+                   "code": getattr(error, "code", "os_error")}
             failed += 1
             line = f"{path:<{width}}  error: {error}"
         rows.append(row)
@@ -216,14 +219,13 @@ def _request_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_request(argv: Sequence[str]) -> int:
-    from .. import count_request
-
+    count_request = walk().count_request
     args = _request_parser().parse_args(argv)
     if args.body == "-":
-        text = sys.stdin.buffer.read()
+        text = read_limited(sys.stdin.buffer, "standard input")
     else:
         with open(args.body, "rb") as file:
-            text = file.read()
+            text = read_limited(file, args.body)
     result = count_request(text, ruleset=args.ruleset, fetch=args.fetch,
                            on_unknown="upper_bound" if args.upper_bound else "error",
                            on_violation="collect" if args.collect else "raise",
@@ -234,9 +236,9 @@ def _cmd_request(argv: Sequence[str]) -> int:
             "upper_bound": result.upper_bound,
             "output_image_tokens": result.output_image_tokens,
             "output_upper_bound": result.output_upper_bound,
-            "images": [{**i._asdict(), "error": None if i.error is None else str(i.error)}
+            "images": [{**i._asdict(), "error": None if i.error is None else _error_json(i.error)}
                        for i in result.images],
-            "violations": [str(v) for v in result.violations],
+            "violations": [_error_json(v) for v in result.violations],
             "skipped": [s._asdict() for s in result.skipped]}))
         return 1 if result.violations else 0
     print(f"{result.api} request, model {result.model}: {_plural(len(result.images), 'image')}")
@@ -265,11 +267,55 @@ def _cmd_request(argv: Sequence[str]) -> int:
     return 1 if result.violations else 0
 
 
+#: The request twin the commands count with: None for the facade's (the process's choice);
+#: the tests set either twin, so the commands run on both.
+WALK: Any = None
+
+
+def walk() -> Any:
+    """The request twin to count with (see WALK)."""
+    if WALK is not None:
+        return WALK
+    from .._extensions import twin
+
+    return twin("request")
+
+
+def _error_json(error: VisionTokensError) -> dict[str, object]:
+    """A violation in ``--json`` output: data, not text to parse."""
+    return {"pointer": error.pointer, "code": error.code, "message": error.message}
+
+
+#: How many bytes a body or an image read from a file or standard input may hold: the API's
+#: limit on a request's payload (spec 5), so a stream of zeros ends with our error, not a
+#: MemoryError.
+READ_LIMIT = MAX_PAYLOAD
+
+
+def read_limited(stream: Any, what: str, limit: int | None = None) -> bytes:
+    """All of ``stream``, or PayloadTooLargeError as soon as it holds more than ``limit``
+    bytes (READ_LIMIT when None): never more than ``limit`` + one chunk is held."""
+    limit = READ_LIMIT if limit is None else limit
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = stream.read(min(1 << 20, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            chunks.clear()
+            raise PayloadTooLargeError(f"{what} holds more than {limit} bytes, the most a "
+                                       "request may carry")
+    return b"".join(chunks)
+
+
 def _generate_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="visiontokens generate",
-        description="Output image tokens of generating images with a GPT Image model "
-        "(spec 6.2), and how they are reached.")
+        description="Output image tokens of generating images with a GPT Image model, "
+        "and how they are reached.")
     parser.add_argument("--model", "-m", required=True, help="image model, e.g. gpt-image-2")
     parser.add_argument("--size", "-s", default="auto",
                         help="WIDTHxHEIGHT as the API takes it, or auto (default: auto, an "

@@ -11,7 +11,7 @@ import os
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from ..calc._spec import TILE_SHORT_SIDE
+from .._spec import TILE_SHORT_SIDE
 from .memo import LOCK
 from .specs import DetailParams, ModelSpec, OUTPUT_RULES, OutputModelSpec, OutputTable, Ruleset, Undocumented
 

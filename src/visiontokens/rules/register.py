@@ -8,7 +8,7 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from .._errors import ArgumentTypeError, InvalidArgumentError
-from ..calc._spec import LEVELS, MAX_BUDGET, MAX_CAP, MAX_MULTIPLIER, MAX_TOKENS_PARAM, TILE_FIT, TILE_SHORT_SIDE
+from .._spec import LEVELS, MAX_BUDGET, MAX_CAP, MAX_MULTIPLIER, MAX_TOKENS_PARAM, TILE_FIT, TILE_SHORT_SIDE
 from . import memo
 from .load import openai_ruleset, patch_params, tile_params
 from .memo import locked

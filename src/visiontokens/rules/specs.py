@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping
 
 from .._errors import input_fidelity_error, unsupported_detail_error
-from ..calc._spec import LEVELS
+from .._spec import LEVELS
 
 #: What a caller may do with a known but undocumented model (spec 3.5): "error" (the default)
 #: raises UndocumentedModelError; "assume" counts it like the documented model the data names.

@@ -1,9 +1,9 @@
 """The numbers of the specification (``shared/spec.md``), each once, with its section.
 
 Both twins and every shared module read them from here; the compiled kernels read the same
-values from ``_spec.pxd``, which ``tests/test_spec_constants.py`` holds equal to this file.
+values from ``calc/_spec.pxd``, which ``tests/test_spec_constants.py`` holds equal to this file.
 Per-model numbers (caps, budgets, multipliers, base and per-tile tokens) are not here: they
-are data, in ``_rulesets/*.json`` (spec 1).
+are data, in ``rules/data/<provider>/*.json`` (spec 1).
 """
 
 from __future__ import annotations
