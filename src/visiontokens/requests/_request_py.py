@@ -836,6 +836,12 @@ def _check_model(model: Any) -> None:
                                 argument="model")
 
 
+def _no_model_for_images(model: Any) -> None:
+    if model is not None:
+        raise InvalidArgumentError("model= is not taken for an Images API body: its 'model' "
+                                   "field names the model", argument="model")
+
+
 def price(model: Any, count: Callable[[int, int, str], int], levels: dict[str, str],
           refs: list[ImageRef], sizes: list[tuple[Any, ...]], on_unknown: str,
           on_violation: str, undecided_animation: str, violations: list[VisionTokensError],
@@ -958,6 +964,7 @@ def count_request(body: Any, *, ruleset: str | None = None, fetch: bool | Fetche
                              ruleset, on_unknown, on_violation, undecided_animation,
                              undocumented, enforce_patch_limit)
     if images is not None:  # spec 6.2: the Images API, walked in _images_api
+        _no_model_for_images(model)
         counted: RequestCount = images.count(
             _sizes(images.refs, fetcher, resolve_file), ruleset, on_unknown, on_violation,
             RequestCount, RequestImage, price, undocumented=undocumented,
@@ -1039,6 +1046,7 @@ async def count_request_async(body: Any, *, ruleset: str | None = None, fetch: b
         return _count_walked(walked, sizes, model, ruleset, on_unknown, on_violation,
                              undecided_animation, undocumented, enforce_patch_limit)
     if images is not None:  # spec 6.2: the Images API, walked in _images_api
+        _no_model_for_images(model)
         sizes = await _sizes_async(images.refs, fetcher, resolve_file, max_concurrency)
         counted: RequestCount = images.count(sizes, ruleset, on_unknown, on_violation,
                                              RequestCount, RequestImage, price,
