@@ -19,9 +19,12 @@ from ._extensions import twin as _twin
 from .calc.bounds import max_image_tokens
 from ._errors import (
     AnimatedImageError,
+    ArgumentNotApplicableError,
     ArgumentTypeError,
+    AspectRatioError,
     BlockedAddressError,
     CorruptImageError,
+    DetailNotApplicableError,
     DimensionTypeError,
     FetchError,
     ImageRejectedError,
@@ -31,6 +34,7 @@ from ._errors import (
     InvalidDimensionsError,
     InvalidImageError,
     MalformedRequestError,
+    NoUpperBoundError,
     PayloadTooLargeError,
     RequestLimitError,
     TooManyImagesError,
@@ -113,6 +117,8 @@ __all__ = [
     "PayloadTooLargeError", "ImageSizeUnknownError", "FetchError", "BlockedAddressError",
     "count_output_image_tokens", "explain_output_image_tokens", "OutputImageCost",
     "UnsupportedSizeError", "UnsupportedQualityError",
+    "DetailNotApplicableError", "AspectRatioError", "NoUpperBoundError",
+    "ArgumentNotApplicableError",
 ]
 
 

@@ -39,6 +39,10 @@ __all__ = [
     "ImageSizeUnknownError",
     "FetchError",
     "BlockedAddressError",
+    "DetailNotApplicableError",
+    "AspectRatioError",
+    "NoUpperBoundError",
+    "ArgumentNotApplicableError",
 ]
 
 
@@ -168,6 +172,33 @@ class InvalidDimensionsError(VisionTokensError, ValueError):
     """A width or height that is not a whole number of pixels in range."""
 
     code = "invalid_dimensions"
+
+
+class DetailNotApplicableError(UnsupportedDetailError):
+    """The model has no detail levels (Claude, Mistral, Qwen, Amazon Nova): only None or
+    "auto" is accepted."""
+
+    code = "detail_not_applicable"
+
+
+class AspectRatioError(InvalidDimensionsError):
+    """The model's processor refuses the image's aspect ratio (Qwen: more than 200 to 1)."""
+
+    code = "aspect_ratio_too_large"
+
+
+class NoUpperBoundError(VisionTokensError, ValueError):
+    """No size limit is documented for the model, so no image cost is the most an image of
+    unknown size can cost (Gemini 1.5 and 2.x tiles)."""
+
+    code = "no_upper_bound"
+
+
+class ArgumentNotApplicableError(InvalidArgumentError):
+    """An argument that only some models take (``min_pixels``/``max_pixels``: Qwen) was
+    given for a model it does not apply to."""
+
+    code = "argument_not_applicable"
 
 
 class DimensionTypeError(InvalidDimensionsError, TypeError):
@@ -373,26 +404,50 @@ def unknown_model_error(name: str, ruleset: str, known: Iterable[str]) -> Unknow
 
 
 def undocumented_model_error(name: str, ruleset: str, like: str, evidence: str,
-                             like_in_ruleset: bool) -> UndocumentedModelError:
+                             like_in_ruleset: bool, vendor: str = "OpenAI") -> UndocumentedModelError:
     if like_in_ruleset:
         advice = f"pass undocumented='assume' to count it like {like!r}, marked as assumed"
     else:
         advice = f"ruleset {ruleset!r} has no {like!r} to count it like"
     return UndocumentedModelError(
-        f"{quoted(name)} is a known model whose image input cost OpenAI does not document "
+        f"{quoted(name)} is a known model whose image input cost {vendor} does not document "
         f"(ruleset {ruleset!r}); the closest documented model is {like!r} "
         f"(evidence: {evidence}); {advice}", name, (like,), like, evidence)
 
 
-def unsupported_detail_error(model: str, detail: object, supported: Sequence[str]) -> UnsupportedDetailError:
+def unsupported_detail_error(model: str, detail: object, supported: Sequence[str],
+                             known: Sequence[str] = ("low", "high", "original", "auto"),
+                             ) -> UnsupportedDetailError:
     levels = ", ".join(supported)
-    if isinstance(detail, str) and detail in ("low", "high", "original", "auto"):
+    if isinstance(detail, str) and detail in known:
         return UnsupportedDetailError(
             f"model {quoted(model)} does not support detail {detail!r}; it supports: {levels}"
         )
     return UnsupportedDetailError(
-        f"detail must be one of low, high, original, auto (case-sensitive), got {quoted(detail)}"
+        f"detail must be one of {', '.join(known)} (case-sensitive), got {quoted(detail)}"
     )
+
+
+def detail_not_applicable_error(model: str, detail: object) -> DetailNotApplicableError:
+    return DetailNotApplicableError(
+        f"detail does not apply to {quoted(model)}: pass None or 'auto', got {quoted(detail)}")
+
+
+def aspect_ratio_error(model: str, width: int, height: int) -> AspectRatioError:
+    return AspectRatioError(
+        f"{quoted(model)} refuses images whose long side is more than 200 times the short "
+        f"side, got {width} x {height}")
+
+
+def no_upper_bound_error(model: str, level: str) -> NoUpperBoundError:
+    return NoUpperBoundError(
+        f"{quoted(model)} at detail {level!r} has no upper bound: the provider documents no "
+        f"largest image size, and its tiles grow with the size")
+
+
+def argument_not_applicable_error(name: str, model: str) -> ArgumentNotApplicableError:
+    return ArgumentNotApplicableError(
+        f"{name} applies only to Qwen models, not to {quoted(model)}")
 
 
 def rejected_error(model: str, patches: int, limit: int) -> ImageRejectedError:
