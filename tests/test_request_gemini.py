@@ -112,10 +112,16 @@ def test_heic_is_of_unknown_size(walk):
     heic = inline(b"\0\0\0\x18ftypheic" + b"\0" * 40, "image/heic")
     with pytest.raises(visiontokens.ImageSizeUnknownError):
         walk.count_request(body(heic), model=FLASH)
-    bound = walk.count_request(body(heic), model=FLASH, on_unknown="upper_bound")
-    assert bound.images[0].upper_bound and "HEIC" in bound.images[0].note
+    # Gemini 2.x tiles grow with the size: no upper bound exists (the image's violation)
+    bound = walk.count_request(body(heic), model=FLASH, on_unknown="upper_bound",
+                               on_violation="collect")
+    assert [v.code for v in bound.violations] == ["no_upper_bound"]
     fixed = walk.count_request(body(heic), model=PRO3)
     assert fixed.images[0].tokens == 1120 and not fixed.images[0].upper_bound
+    assert "HEIC" in fixed.images[0].note
+    medium = walk.count_request(body(heic, generationConfig={"mediaResolution": "MEDIA_RESOLUTION_MEDIUM"}),
+                                model=FLASH)
+    assert medium.image_tokens == 256
 
 
 def test_limits(walk):

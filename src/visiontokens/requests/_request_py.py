@@ -874,9 +874,10 @@ def price(model: Any, count: Callable[[int, int, str], int], levels: dict[str, s
                 pass
             elif info is None:
                 params = model.detail_params(detail)  # a bad detail is the image's error
-                if params.scheme == "flat":
+                if params.scheme == "flat" or params.scheme == "fixed":
                     # spec 3.4: tile-model low costs the base whatever the size: exact, no
-                    # size needed, no bound
+                    # size needed, no bound (so do fixed budgets: Gemini 3's levels, Gemini
+                    # 2.5 low and medium, providers 2.1; Nova 2 Lite, providers 5)
                     images.append(_new(RequestImage, (
                         pointer, source, url, file_id, detail_given, params.level, None, None,
                         None, params.base, False, note, None, rule, assumed)))
