@@ -345,3 +345,53 @@ def test_arbitrary_json_under_the_messages_shape(walk, request_):
     except VisionTokensError:
         return
     assert result.image_tokens >= 0
+
+
+# --- the anthropic SDK's own request types and what its client sends ---------------------------
+
+def test_the_sdks_params_and_the_bytes_its_client_sends(walk):
+    anthropic_sdk = pytest.importorskip("anthropic", reason="the anthropic SDK is in the integration extra")
+    httpx = pytest.importorskip("httpx2", reason="the anthropic SDK's own HTTP client")
+    from anthropic.types import (
+        Base64ImageSourceParam,
+        ImageBlockParam,
+        TextBlockParam,
+        ToolResultBlockParam,
+        URLImageSourceParam,
+    )
+
+    messages = [
+        dict(role="user", content=[
+            TextBlockParam(type="text", text="what is it?"),
+            ImageBlockParam(type="image", source=Base64ImageSourceParam(
+                type="base64", media_type="image/png", data=b64(png_header(2000, 1500))))]),
+        dict(role="assistant", content=[
+            {"type": "tool_use", "id": "toolu_1", "name": "shot", "input": {}}]),
+        dict(role="user", content=[ToolResultBlockParam(
+            type="tool_result", tool_use_id="toolu_1", content=[
+                ImageBlockParam(type="image", source=URLImageSourceParam(
+                    type="url", url="https://example.com/shot.png"))])]),
+    ]
+    sent: list[bytes] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request.content)
+        return httpx.Response(200, json={
+            "id": "msg_1", "type": "message", "role": "assistant", "model": SONNET,
+            "content": [{"type": "text", "text": "ok"}], "stop_reason": "end_turn",
+            "stop_sequence": None, "usage": {"input_tokens": 1, "output_tokens": 1}})
+
+    client = anthropic_sdk.Anthropic(api_key="test", max_retries=0,
+                                     http_client=httpx.Client(transport=httpx.MockTransport(handler)))
+    client.messages.create(model=SONNET, max_tokens=16, messages=messages)
+    params = {"model": SONNET, "max_tokens": 16, "messages": messages}
+    counts = [walk.count_request(form, on_unknown="upper_bound") for form in (params, sent[0])]
+    assert counts[0] == counts[1]
+    assert [i.pointer for i in counts[0].images] == ["/messages/0/content/1",
+                                                      "/messages/2/content/0/content/0"]
+    assert [i.tokens for i in counts[0].images] == [1564, 1568]  # the tie case; the tier's most
+    # the SDK's response objects resent as the next assistant turn (pydantic models)
+    reply = client.messages.create(model=SONNET, max_tokens=16, messages=messages)
+    more = {**params, "messages": [*messages, {"role": "assistant", "content": reply.content}]}
+    assert walk.count_request(more, on_unknown="upper_bound").image_tokens == counts[0].image_tokens
+    client.close()
