@@ -793,7 +793,7 @@ def _count_walked(walked: Any, sizes: list[tuple[Any, ...]], model_given: str | 
     total = 0
     model_id = name
     if refs:
-        model, count, levels, most = _resolved_model(name, ruleset, undocumented,  # type: ignore[arg-type]
+        model, count, levels, most = _resolved_model(str(name), ruleset, undocumented,
                                                      enforce_patch_limit)
         model_id = model.id
         total = price(model, count, levels, refs, sizes, on_unknown, on_violation,
@@ -961,7 +961,8 @@ def count_request(body: Any, *, ruleset: str | None = None, fetch: bool | Fetche
         _check_model(model)
     body, images, walked = _classified(body, content_type, api)
     if walked is not None:  # Anthropic Messages, Gemini generateContent
-        return _count_walked(walked, _sizes(walked.images, fetcher, resolve_file), model,
+        walked_refs: list[Any] = walked.images
+        return _count_walked(walked, _sizes(walked_refs, fetcher, resolve_file), model,
                              ruleset, on_unknown, on_violation, undecided_animation,
                              undocumented, enforce_patch_limit)
     if images is not None:  # spec 6.2: the Images API, walked in _images_api
@@ -1043,7 +1044,8 @@ async def count_request_async(body: Any, *, ruleset: str | None = None, fetch: b
         _check_model(model)
     body, images, walked = _classified(body, content_type, api)
     if walked is not None:  # Anthropic Messages, Gemini generateContent
-        sizes = await _sizes_async(walked.images, fetcher, resolve_file, max_concurrency)
+        walked_refs: list[Any] = walked.images
+        sizes = await _sizes_async(walked_refs, fetcher, resolve_file, max_concurrency)
         return _count_walked(walked, sizes, model, ruleset, on_unknown, on_violation,
                              undecided_animation, undocumented, enforce_patch_limit)
     if images is not None:  # spec 6.2: the Images API, walked in _images_api
