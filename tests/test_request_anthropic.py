@@ -395,3 +395,11 @@ def test_the_sdks_params_and_the_bytes_its_client_sends(walk):
     more = {**params, "messages": [*messages, {"role": "assistant", "content": reply.content}]}
     assert walk.count_request(more, on_unknown="upper_bound").image_tokens == counts[0].image_tokens
     client.close()
+
+
+@pytest.mark.parametrize("request_", [
+    {"messages": [{"role": []}]}, {"messages": [{"role": {}, "content": [{"type": {}}]}]},
+    {"messages": [{"content": [{"type": ["image"]}, []]}]}, {"messages": "x"},
+])
+def test_detection_never_fails_on_odd_values(request_):
+    assert anthropic.detect(request_) is False

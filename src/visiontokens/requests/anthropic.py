@@ -228,7 +228,8 @@ def detect(body: dict[str, Any]) -> bool:
     for message in messages:
         if type(message) is not dict:
             return False
-        if message.get("role") in CHAT_ROLES:
+        role = message.get("role")
+        if type(role) is str and role in CHAT_ROLES:  # (a list is no role, nor hashable)
             return False
         content = message.get("content")
         if type(content) is not list:
