@@ -97,7 +97,7 @@ class FakeOpenAI:
             return {"id": "msg_fake", "type": "message", "role": "assistant",
                     "model": "claude-sonnet-4-5", "content": [{"type": "text", "text": "ok"}],
                     "stop_reason": "end_turn", "stop_sequence": None,
-                    "usage": {"input_tokens": 10, "output_tokens": 2}}
+                    "usage": {"input_tokens": 10, "output_tokens": 2}, "received": record}
         if path.endswith("/responses"):
             return {"id": "resp_fake", "object": "response", "created_at": 0, "status": "completed",
                     "model": "gpt-4o", "output": [{
