@@ -100,7 +100,10 @@ def proxy(tmp_path_factory, request):
             port = sock.getsockname()[1]
         env = {**os.environ, "LITELLM_MASTER_KEY": key, "VT_RECORD": str(record),
                # the model cost map ships with litellm: no fetch from the network
-               "LITELLM_LOCAL_MODEL_COST_MAP": "True", "PYTHONPATH": str(folder),
+               "LITELLM_LOCAL_MODEL_COST_MAP": "True", "PYTHONPATH": os.pathsep.join(
+                   # the recorder's folder, and the visiontokens under test (this tree's,
+                   # not whichever the proxy's interpreter would find first)
+                   [str(folder), str(Path(visiontokens.__file__).resolve().parents[1])]),
                "VISIONTOKENS_NO_EXTENSIONS": "1" if request.param == "python" else "0"}
         log = open(folder / "proxy.log", "w")
         process = subprocess.Popen(
@@ -383,6 +386,7 @@ def test_an_alias_is_counted_by_its_deployments_model(proxy):
     assert len(proxy["upstream"].received) == before + 1
     assert proxy["upstream"].received[-1]["path"].endswith("/v1/messages")
     stored = last_record(proxy, seen)["image_tokens"]
+    assert "error" not in stored, stored
     assert stored["model"] == visiontokens.get_model("claude-sonnet-4-5").id
     assert stored["total"] == 1560 + visiontokens.count_image_tokens(1800, 600, "claude-sonnet-4-5")
 
