@@ -117,9 +117,11 @@ def test_multipart_email_peer(benchmark, edit):
 # --- ratio checks (same run) --------------------------------------------------------------------
 
 def test_output_ratios(measured):
-    floor = per_call_ns(loop_gcd, number=200, repeat=9) / len(SIZES)
-    fast = per_call_ns(loop_over_sizes(compiled().count_output_image_tokens), number=200,
-                       repeat=9) / len(SIZES)
+    floor = fast = math.inf
+    for _ in range(3):  # interleaved rounds, best of each (a shared machine)
+        floor = min(floor, per_call_ns(loop_gcd, number=200, repeat=3) / len(SIZES))
+        fast = min(fast, per_call_ns(loop_over_sizes(compiled().count_output_image_tokens),
+                                     number=200, repeat=3) / len(SIZES))
     slow = per_call_ns(loop_over_sizes(pure().count_output_image_tokens), number=20,
                        repeat=5) / len(SIZES)
     print(f"\noutput tokens ns/call: gcd {floor:.0f}, cython {fast:.0f} ({fast / floor:.1f}x), "
@@ -131,9 +133,14 @@ def test_output_ratios(measured):
 def test_multipart_ratios(measured, edit):
     body, content_type = edit
     message = b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body
-    floor = per_call_ns(find_boundaries, body, number=20, repeat=9)
-    ours = per_call_ns(lambda: visiontokens.count_request(body, content_type=content_type),
-                       number=20, repeat=9)
+    # Interleaved rounds, best of each: the floor and ours see the same machine (it is shared;
+    # each taken once, a neighbour's burst during one of them moved the ratio past the gate).
+    floor = ours = math.inf
+    for _ in range(3):
+        floor = min(floor, per_call_ns(find_boundaries, body, number=20, repeat=3))
+        ours = min(ours, per_call_ns(
+            lambda: visiontokens.count_request(body, content_type=content_type),
+            number=20, repeat=3))
     peer = per_call_ns(email_parse, message, number=1, repeat=3)
     print(f"\nmultipart edit ({len(body) / 1e6:.1f} MB): boundary find {floor / 1e3:.0f} us, "
           f"count_request {ours / 1e3:.0f} us ({ours / floor:.2f}x), email parser "

@@ -41,6 +41,7 @@ def _twins(name: str) -> list[Any]:
 
 HEADER = _twins("header")
 REQUEST = _twins("request")
+SCAN = _twins("scan")
 
 
 def _outcome(action: Callable[[], Any]) -> tuple[str, Any]:
@@ -141,8 +142,85 @@ def request_body(data: bytes) -> None:
                                  for twin in REQUEST], REQUEST)
 
 
+def _lazy(twin: Any, value: Any, urls: list[Any]) -> Any:
+    """A scanned value made plain through the lazy API only; data-URL strings are kept."""
+    if isinstance(value, twin.ObjectNode):
+        members = [(key, _lazy(twin, item, urls)) for key, item in value.items()]
+        plain = dict(members)
+        for key in plain:  # the last duplicate, found again by get
+            if _lazy(twin, value.get(key), []) != plain[key]:
+                raise AssertionError(f"get({key!r}) differs from items()")
+        return plain
+    if isinstance(value, twin.ArrayNode):
+        return [_lazy(twin, item, urls) for item in value]
+    if isinstance(value, twin.BodyString):
+        if value.head(5).lower() == "data:":
+            urls.append(value)
+        return value.str()
+    if isinstance(value, str) and value[:5].lower() == "data:":
+        urls.append(value)
+    return value
+
+
+def _scan_once(twin: Any, data: bytes, urls: list[Any]) -> Any:
+    twin.validate(data)
+    root = twin.Document(data).root
+    plain = _lazy(twin, root, urls)
+    if hasattr(root, "value") and root.value() != plain:
+        raise AssertionError("value() differs from the lazy walk")
+    return plain
+
+
+def _rfc_8259(data: bytes) -> bool:
+    """Valid by RFC 8259 and the depth rule, as json.loads reads the strict subset."""
+    def refuse(name: str) -> Any:
+        raise ValueError(name)
+
+    try:
+        value = json.loads(data.decode("utf-8"), parse_constant=refuse)
+    except (ValueError, RecursionError):
+        return False
+    pending = [(value, 0)]
+    while pending:
+        node, depth = pending.pop()
+        if isinstance(node, (dict, list)):
+            if depth == 200:
+                return False
+            pending.extend((child, depth + 1)
+                           for child in (node.values() if isinstance(node, dict) else node))
+    return True
+
+
+def scan(data: bytes) -> None:
+    """The request scan on a body, in every scan twin: validate, then every value reached
+    lazily (items, get, iteration, value()); valid exactly when RFC 8259 says so; and each
+    data URL found read by data_url_info from the body's bytes, as image_info reads the str."""
+    if len(data) > MAX_INPUT:
+        return
+    found: list[list[Any]] = [[] for _ in SCAN]
+    outcomes = [_outcome(lambda twin=twin, urls=urls: _scan_once(twin, data, urls))
+                for twin, urls in zip(SCAN, found)]
+    _agree("scan", outcomes, SCAN)
+    if (outcomes[0][0] == "ok") != _rfc_8259(data):
+        raise AssertionError(f"scan gave {outcomes[0]!r}, RFC 8259 says the opposite")
+    for url in found[-1][:4]:
+        text = url if isinstance(url, str) else url.str()
+        if isinstance(url, str):
+            try:
+                raw: Any = text.encode("utf-8")
+            except UnicodeEncodeError:  # a lone surrogate from an escape: not an image
+                continue
+        else:
+            raw = url.view()
+        for twin in HEADER:
+            expected = _outcome(lambda twin=twin: twin.image_info(text))
+            if _outcome(lambda twin=twin: twin.data_url_info(raw)) != expected:
+                raise AssertionError(f"{twin.__name__}: data_url_info differs from image_info")
+
+
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "image_bytes": image_bytes,
     "data_url": data_url,
     "request": request_body,
+    "scan": scan,
 }

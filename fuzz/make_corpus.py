@@ -185,10 +185,33 @@ def wrong_types() -> dict[str, bytes]:
     return seeds
 
 
+def scans(pictures: dict[str, bytes]) -> dict[str, bytes]:
+    """Seeds for the scan target: JSON bodies as they are, valid and not."""
+    png = "data:image/png;base64," + base64.b64encode(pictures["png"]).decode()
+    chat = {"model": "gpt-4.1-mini", "messages": [
+        {"role": "user", "content": [
+            {"type": "text", "text": "What is this? \u00e9\u6f22\U0001F600 \"quoted\"\n"},
+            {"type": "image_url", "image_url": {"url": png, "detail": "high"}}]}]}
+    long_url = "data:image/png;base64," + "A" * 1100  # a BodyString (1,024 bytes or more)
+    return {
+        "chat": json.dumps(chat).encode(),
+        "chat-raw-utf8": json.dumps(chat, ensure_ascii=False, indent=1).encode(),
+        "long-string": json.dumps({"input": [{"image_url": long_url}]}).encode(),
+        "dense": b'{"model":"gpt-4o","messages":[' + b",".join([b"{}"] * 300) + b"]}",
+        "depth-200": b"[" * 200 + b"]" * 200,
+        "depth-201": b"[" * 201 + b"]" * 201,
+        "numbers": b"[0,-0,1.5e-3,1E+400,123456789012345678901234567890,-0.0,1e2,01,1.,-]",
+        "escapes": b'{"k\\u0061":"\\ud800\\udc00\\ud83d\\u0041\\/\\b\\f\\t","ka":1,"ka":2}',
+        "bad-utf8": b'{"a":"\xed\xa0\x80\xc0\x80\xf4\x90\x80\x80"}',
+        "not-rfc": b'[NaN, Infinity, -Infinity, "\x01", \xef\xbb\xbf]',
+        "truncated": json.dumps(chat).encode()[:300],
+    }
+
+
 def main() -> None:
     pictures = images()
     for target, seeds in (("image_bytes", pictures), ("data_url", data_urls(pictures)),
-                          ("request", requests(pictures))):
+                          ("request", requests(pictures)), ("scan", scans(pictures))):
         folder = HERE / target
         folder.mkdir(parents=True, exist_ok=True)
         for name, data in seeds.items():

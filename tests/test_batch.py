@@ -51,6 +51,35 @@ def test_per_row_models_and_details(impl):
         impl.count_image_tokens(w, h, "gpt-5.4", d) for w, h, d in zip(W, H, details[:4] + ["low"])]
 
 
+@pytest.mark.parametrize("dtype", [np.int16, np.int32, np.int64, np.uint32, np.uint64])
+def test_per_row_models_across_blocks(impl, dtype):
+    # Rows of several models and details, interleaved, over more than one block of the
+    # compiled loop's sort (1,024 rows): each row as the scalar path counts it, bad rows
+    # (sizes out of range, past the tile lanes' range, a pair that raises) flagged in place.
+    rng = np.random.default_rng(17)
+    n = 2600
+    top = min(np.iinfo(dtype).max, 20000)
+    w = rng.integers(0, top, n).astype(dtype)
+    h = rng.integers(1, top, n).astype(dtype)
+    w[::97] = 9000  # beyond the tile lanes' range (8191), still a valid size
+    models = np.array(["gpt-4o", "gpt-5.4", "gpt-4.1-mini", "o3", "gpt-6-astra", "gpt-5"])
+    details = np.array(["auto", "low", "high", "original"])
+    model = models[rng.integers(0, len(models), n)]
+    detail = details[rng.integers(0, len(details), n)]
+    tokens, rejected = impl.count_image_tokens_batch(w, h, model, detail, on_error="mask")
+    expected, bad = [], []
+    for a, b, m, d in zip(w.tolist(), h.tolist(), model.tolist(), detail.tolist()):
+        try:
+            expected.append(impl.count_image_tokens(a, b, m, d))
+            bad.append(False)
+        except (InvalidDimensionsError, ImageRejectedError, UnsupportedDetailError):
+            expected.append(0)
+            bad.append(True)
+    assert any(bad) and not all(bad)
+    assert rejected.tolist() == bad
+    assert tokens.tolist() == expected
+
+
 def test_many_distinct_model_detail_pairs(impl):
     # more distinct pairs than the direct table holds: the unique-pairs path
     n = 300

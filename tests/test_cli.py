@@ -144,18 +144,19 @@ def test_image_prints_each_row_as_it_is_counted(capsys, tmp_path, monkeypatch):
     # A long walk shows its rows as it goes: the first row is out before the second is read.
     from headers import png_header
 
-    import visiontokens
+    from visiontokens.cli import main as cli_main
 
     for name in ("a.png", "b.png"):
         (tmp_path / name).write_bytes(png_header(10, 10))
     seen: list[str] = []
-    count_image = visiontokens.count_image
+    walk = cli_main.walk()  # the request twin the command counts with
+    count_image = walk.count_image
 
     def spy(source, *args, **kwargs):
         seen.append(capsys.readouterr().out)
         return count_image(source, *args, **kwargs)
 
-    monkeypatch.setattr(visiontokens, "count_image", spy)
+    monkeypatch.setattr(walk, "count_image", spy)
     assert main(["image", str(tmp_path), "-m", "gpt-4o"]) == 0
     assert seen[0] == "" and "a.png" in seen[1]
 

@@ -110,3 +110,43 @@ def test_no_user_facing_text_cites_the_spec():
                              capture_output=True, text=True)
         messages.append(run.stdout)
     assert not [m for m in messages if re.search(r"(spec|issue) [0-9]", m)]
+
+
+def test_cli_json_violations_are_objects(tmp_path, capsys):
+    import json
+
+    from visiontokens.cli.main import main
+
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": "ftp://example.com/a.png"}}]}]}
+    path = tmp_path / "body.json"
+    path.write_text(json.dumps(body))
+    assert main(["request", str(path), "--collect", "--json"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert out["violations"] == [{"pointer": "/messages/0/content/0", "code": "malformed_request",
+                                  "message": "image URLs are http(s) or data:image/... URLs, not 'ftp'"}]
+    assert out["images"][0]["error"] == out["violations"][0]
+
+
+def test_gateway_codes_come_from_error_codes():
+    from visiontokens._errors import AnimatedImageError, TooManyImagesError
+    from visiontokens.gateway import shared
+
+    assert shared.api_code(ImageRejectedError("x", 1, 1)) == "image_too_large"
+    assert shared.api_code(AnimatedImageError("x")) == "invalid_image_format"
+    assert shared.api_code(TooManyImagesError("x")) == "too_many_images"
+    assert shared.api_code(VisionTokensError("x", code="truncated_image")) == "invalid_image"
+    assert set(shared.API_CODES) <= set(_errors.CODES)
+    refused = shared.refusal(AnimatedImageError("animated").located("/input/0/content/2"))
+    assert refused == ("/input/0/content/2: animated", "invalid_request_error",
+                       "input[0].content[2]", "invalid_image_format")
+
+
+def test_litellm_does_not_import_asgi_privates():
+    import ast
+    from pathlib import Path
+
+    source = Path(visiontokens.__file__).parent / "litellm.py"
+    for node in ast.walk(ast.parse(source.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.endswith("asgi"):
+            assert not [alias.name for alias in node.names if alias.name.startswith("_")]

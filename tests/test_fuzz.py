@@ -178,7 +178,7 @@ def retyped(draw):
         node = body
         for step in path:
             node = node[step]
-        node[key] = draw(WRONG_TYPED)
+        node[key] = copy.deepcopy(draw(WRONG_TYPED))  # (a fresh value: never a cycle)
     return bytes([mode]) + json.dumps(body).encode()
 
 
@@ -186,6 +186,16 @@ def retyped(draw):
 @given(retyped())
 def test_fuzz_request_fields_of_the_wrong_type(data):
     targets.request_body(data)
+
+
+def _same_package_env() -> dict:
+    """The environment for a subprocess that must import the package these tests import (a
+    relative PYTHONPATH would not follow it into another working directory)."""
+    import visiontokens
+
+    root = str(Path(visiontokens.__file__).resolve().parents[1])
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [root] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
 
 
 @pytest.mark.skipif(importlib.util.find_spec("atheris") is None,
@@ -201,6 +211,6 @@ def test_atheris_short_run(target, tmp_path):
         [sys.executable, str(FUZZ / "atheris_main.py"), target, str(found),
          str(FUZZ / "corpus" / target), "-runs=3000", "-seed=1", "-timeout=10",
          "-rss_limit_mb=2048", f"-artifact_prefix={tmp_path}/"],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path)
+        capture_output=True, text=True, timeout=300, cwd=tmp_path, env=_same_package_env())
     assert run.returncode == 0, run.stderr[-3000:]
     assert "Done 3000 runs" in run.stderr

@@ -20,7 +20,8 @@ from visiontokens import _extensions
 #: compiled module -> its pure twin. _batch_c is the calculator's second extension.
 PAIRS = {"calc._tokens_c": "calc._tokens_py", "calc._batch_c": "calc._batch_py",
          "images._header_c": "images._header_py", "requests._request_c": "requests._request_py",
-         "calc._output_c": "calc._output_py"}
+         "calc._output_c": "calc._output_py",
+         "requests._scan_c": "requests._scan_py"}
 #: How to get an instance of a class whose attributes are set in __init__ (pure twin) or
 #: declared as C fields (compiled twin): its public attributes are compared on an instance.
 INSTANCES = {"Model": lambda module: module.get_model("gpt-4o"),

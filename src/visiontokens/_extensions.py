@@ -28,6 +28,7 @@ TWINS: dict[str, tuple[tuple[str, ...], str]] = {
     "header": (("images._header_c",), "images._header_py"),
     "request": (("requests._request_c",), "requests._request_py"),
     "output": (("calc._output_c",), "calc._output_py"),
+    "scan": (("requests._scan_c",), "requests._scan_py"),
 }
 
 _TRUE = ("1", "true", "yes", "on")

@@ -5,8 +5,8 @@ Pure ASGI (no BaseHTTPMiddleware): for the configured paths it reads the body on
 with :func:`visiontokens.count_request_async`, then hands the app the exact bytes it read, with
 the :class:`~visiontokens.RequestCount` in ``scope["state"]`` (Starlette's ``request.state``).
 The Images API (``/v1/images/generations`` and ``/v1/images/edits``, JSON or multipart/form-data,
-spec 6.2) is counted too: input images, and the output image tokens the request will generate.
-Optionally it adds the input and output figures as request headers, answers spec-5 violations
+see the docs) is counted too: input images, and the output image tokens the request will generate.
+Optionally it adds the input and output figures as request headers, answers the API's request-limit violations
 with an OpenAI-shaped 400, and answers requests over an image-token budget with 429 or 413.
 A body it cannot count (not JSON, not a request, an unknown model ...) goes on untouched: the
 upstream owns that error, and ``scope["state"]`` says why it was not counted.
@@ -70,7 +70,7 @@ class ImageTokenMiddleware:
       when that figure is a bound (``size`` or ``quality`` ``auto``, a Responses
       ``image_generation`` tool the model may not call), else ``false``. A client's own
       values of both are always dropped.
-    - ``reject_violations``: answer spec-5 violations (over 1,500 images, over 512 MB of
+    - ``reject_violations``: answer what the API refuses (over 1,500 images, over 512 MB of
       image data, an animated GIF, an unsupported format, an unreadable image, the
       30,000-patch rejection) with status 400 and ``{"error": {"message", "type", "param",
       "code"}}``, as the API would, without calling the app.

@@ -11,18 +11,22 @@ on every worker. Not imported by ``import visiontokens``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from .calc import engines as _engines
+
+if TYPE_CHECKING:
+    import dask.dataframe as dd
 
 __all__ = ["image_tokens"]
 
 NAME = "image_tokens"
 
 
-def image_tokens(dataframe: Any, width: str = "width", height: str = "height",
+def image_tokens(dataframe: dd.DataFrame, width: str = "width", height: str = "height",
                  model: str = "model", detail: str | None = None, *,
-                 ruleset: str | None = None, on_error: str = "raise") -> Any:
+                 ruleset: str | None = None,
+                 on_error: Literal["raise", "null"] = "raise") -> dd.Series:
     """A Dask Series (nullable ``Int64``, named ``image_tokens``, aligned with ``dataframe``)
     of each row's input tokens.
 
@@ -33,7 +37,8 @@ def image_tokens(dataframe: Any, width: str = "width", height: str = "height",
     column is resolved once per distinct value and partition.
 
     Models added with ``register_model`` exist in the process that registered them: register
-    them on the workers too (``client.run``) before computing.
+    them on the workers too (``client.run``) before computing. ``ruleset`` names the dated
+    ruleset (default: the newest).
     """
     import pandas as pd
 
@@ -46,8 +51,10 @@ def image_tokens(dataframe: Any, width: str = "width", height: str = "height",
         raise InvalidArgumentError(f"no column named {', '.join(map(repr, missing))} in the "
                                    f"dataframe (columns: {', '.join(map(str, dataframe.columns))})")
     meta = pd.Series([], dtype="Int64", name=NAME)
-    return dataframe.map_partitions(_partition, width, height, model, detail, ruleset,
-                                    on_error, meta=meta)
+    frame: Any = dataframe  # dask's map_partitions carries no type information
+    series: dd.Series = frame.map_partitions(_partition, width, height, model, detail, ruleset,
+                                             on_error, meta=meta)
+    return series
 
 
 def _partition(frame: Any, width: str, height: str, model: str, detail: str | None,

@@ -11,15 +11,19 @@ Needs the ``duckdb`` extra (``pip install 'visiontokens[duckdb]'``). Not importe
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from .calc import engines as _engines
+
+if TYPE_CHECKING:
+    from duckdb import DuckDBPyConnection
 
 __all__ = ["register"]
 
 
-def register(connection: Any, name: str = "image_tokens", *, ruleset: str | None = None,
-             on_error: str = "raise") -> Any:
+def register(connection: DuckDBPyConnection, name: str = "image_tokens", *,
+             ruleset: str | None = None,
+             on_error: Literal["raise", "null"] = "raise") -> DuckDBPyConnection:
     """Register ``name(width BIGINT, height BIGINT, model VARCHAR, detail VARCHAR) -> BIGINT``
     on a DuckDB connection, and return the connection.
 
@@ -27,6 +31,8 @@ def register(connection: Any, name: str = "image_tokens", *, ruleset: str | None
     distinct model/detail of a vector is resolved once. A NULL in any argument gives NULL
     (pass 'auto' for a request that left detail out). A row that cannot be counted fails
     the query with its own message; with ``on_error="null"`` it gives NULL instead.
+    ``name`` is the SQL function's name; ``ruleset`` names the dated ruleset (default: the
+    newest).
     """
     _engines.check_on_error(on_error)
 
@@ -39,7 +45,9 @@ def register(connection: Any, name: str = "image_tokens", *, ruleset: str | None
             out = pc.if_else(rejected, None, out)
         return out
 
-    connection.create_function(
+    # duckdb's stubs type these options as its own enums; the strings are what it documents
+    untyped: Any = connection
+    untyped.create_function(
         name, image_tokens, ["BIGINT", "BIGINT", "VARCHAR", "VARCHAR"], "BIGINT",
         type="arrow",
         null_handling="special",  # our own null rule, the same as every other input kind

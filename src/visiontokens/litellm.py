@@ -2,8 +2,8 @@
 
 A LiteLLM ``CustomLogger`` whose ``async_pre_call_hook`` counts the images of the request the
 proxy is about to send (its ``data``: Chat Completions, Responses, and the Images API's image
-generations and edits, spec 6.2), stores the count in the request's metadata, and refuses
-spec-5 violations (HTTP 400) and requests over an image-token budget (HTTP 429, or 413) by raising the ``fastapi.HTTPException`` that LiteLLM turns into an
+generations and edits), stores the count in the request's metadata, and refuses
+what the API would refuse (HTTP 400) and requests over an image-token budget (HTTP 429, or 413) by raising the ``fastapi.HTTPException`` that LiteLLM turns into an
 OpenAI-shaped error. Register it in the proxy's ``config.yaml``::
 
     litellm_settings:
@@ -56,7 +56,7 @@ _EDIT_FIELDS = ("model", "size", "quality", "n", "partial_images", "input_fideli
 class ImageTokenHook(CustomLogger):
     """Counts each request's image tokens in LiteLLM's pre-call hook.
 
-    - ``reject_violations`` (default True): spec-5 violations (over 1,500 images, over 512 MB
+    - ``reject_violations`` (default True): what the API refuses (over 1,500 images, over 512 MB
       of image data, an animated GIF, an unsupported or unreadable image, the 30,000-patch
       rejection) are refused with 400, as the API would refuse them, before any upstream call.
     - ``max_image_tokens``: a per-request budget, refused with ``over_budget_status`` (429 or

@@ -12,15 +12,19 @@ Needs the ``polars`` extra (``pip install 'visiontokens[polars]'``). Not importe
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Sequence
 
 from .calc import engines as _engines
+
+if TYPE_CHECKING:
+    import polars as pl
 
 __all__ = ["image_tokens"]
 
 
-def image_tokens(width: Any, height: Any, model: Any, detail: Any = "auto", *,
-                 ruleset: str | None = None, on_error: str = "raise") -> Any:
+def image_tokens(width: str | pl.Expr, height: str | pl.Expr, model: str | pl.Expr,
+                 detail: str | pl.Expr = "auto", *, ruleset: str | None = None,
+                 on_error: Literal["raise", "null"] = "raise") -> pl.Expr:
     """A Polars expression: the input tokens of each row's image, as Int64.
 
     ``width`` and ``height`` are column names or expressions. ``model`` and ``detail`` are a
@@ -31,15 +35,17 @@ def image_tokens(width: Any, height: Any, model: Any, detail: Any = "auto", *,
 
     The expression is elementwise (``map_batches(..., is_elementwise=True)``), so it runs in
     the streaming engine, a batch at a time, and in ``group_by`` contexts row by row.
+
+    ``ruleset`` names the dated ruleset (default: the newest). The result is an ``Int64``
+    expression named ``image_tokens``.
     """
     import polars as pl
 
     _engines.check_on_error(on_error)
-    inputs = [pl.col(width) if isinstance(width, str) else width,
-              pl.col(height) if isinstance(height, str) else height]
+    inputs: list[pl.Expr] = [pl.col(width) if isinstance(width, str) else width,
+                             pl.col(height) if isinstance(height, str) else height]
     per_row_model, per_row_detail = isinstance(model, pl.Expr), isinstance(detail, pl.Expr)
-    inputs += [value for value, is_expr in ((model, per_row_model), (detail, per_row_detail))
-               if is_expr]
+    inputs += [value for value in (model, detail) if isinstance(value, pl.Expr)]
 
     def tokens(series: Sequence[Any]) -> Any:
         columns = iter(series[2:])
@@ -51,5 +57,6 @@ def image_tokens(width: Any, height: Any, model: Any, detail: Any = "auto", *,
             out = out.scatter(rejected.arg_true(), None) if rejected.any() else out
         return out
 
-    return pl.map_batches(inputs, tokens, return_dtype=pl.Int64,
-                          is_elementwise=True).alias("image_tokens")
+    expression: pl.Expr = pl.map_batches(inputs, tokens, return_dtype=pl.Int64,
+                                          is_elementwise=True).alias("image_tokens")
+    return expression

@@ -344,7 +344,7 @@ def _null_codes(codes: Any, values: list[object], nulls: Any) -> tuple[Labels, A
     if len(values) > MAX_CODES:
         raise InvalidArgumentError(f"a column has more than {MAX_CODES} distinct values")
     present = codes if nulls is None else codes[~nulls]
-    if len(present) and (present.min() < 0 or present.max() >= len(values)):
+    if len(present) and _out_of_range(present, len(values)):
         # A dictionary index out of range: malformed Arrow data, never read past the table.
         raise InvalidArgumentError("a dictionary-encoded column has an index out of range")
     if nulls is not None:
@@ -356,6 +356,19 @@ def _null_codes(codes: Any, values: list[object], nulls: Any) -> tuple[Labels, A
     if not values:
         values = [None]  # every row is null: code 0 must still name an entry
     return Labels(codes, values), (None if nulls is None else ~nulls)
+
+
+def _out_of_range(codes: Any, size: int) -> bool:
+    """Whether any code is outside range(size), in one pass over the codes where it can: a
+    negative code read as unsigned is at least 2**(bits - 1), past any table that small."""
+    import numpy as np
+
+    kind, bits = codes.dtype.kind, codes.dtype.itemsize * 8
+    if kind == "u":
+        return bool(codes.max() >= size)
+    if kind == "i" and size <= 2 ** (bits - 1):
+        return bool(codes.view(np.dtype(f"u{codes.dtype.itemsize}")).max() >= size)
+    return bool(codes.min() < 0 or codes.max() >= size)
 
 
 def _arrow_labels(column: Any) -> tuple[Labels, Any]:

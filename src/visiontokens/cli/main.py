@@ -13,7 +13,7 @@ import sys
 from typing import TYPE_CHECKING, Any, Sequence
 
 from .. import rules
-from .._errors import PayloadTooLargeError, VisionTokensError
+from .._errors import PayloadTooLargeError, VisionTokensError, quoted
 from .._spec import MAX_PAYLOAD
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ def _cmd_size(argv: Sequence[str]) -> int:
     args = _size_parser().parse_args(argv)
     match = _SIZE.match(args.size)
     if not match:
-        raise VisionTokensError(f"size must look like 1800x2400, got {args.size!r}")
+        raise VisionTokensError(f"size must look like 1800x2400, got {quoted(args.size)}")
     cost = explain_image_tokens(int(match[1]), int(match[2]), args.model, args.detail,
                                 ruleset=args.ruleset, input_fidelity=args.input_fidelity)
     if args.json:
@@ -462,6 +462,12 @@ def _cmd_logs(argv: Sequence[str]) -> int:
     return logs(argv)
 
 
+def _cmd_serve(argv: Sequence[str]) -> int:
+    from .serve import main as serve  # uvicorn loads only here
+
+    return serve(argv)
+
+
 #: Subcommand -> (what it does, its function). A first argument that is none of these and
 #: looks like a size (digits, an x, digits) is the size command.
 COMMANDS = {
@@ -473,6 +479,8 @@ COMMANDS = {
     "logs": ("image tokens of request logs (JSONL, Parquet, CSV) per model and detail",
              _cmd_logs),
     "generate": ("output image tokens of generating images (GPT Image models)", _cmd_generate),
+    "serve": ("an HTTP service counting request bodies for gateways (/v1/count, /v1/check)",
+              _cmd_serve),
 }
 
 
@@ -495,7 +503,7 @@ def _unknown_command(word: str) -> VisionTokensError:
     names = list(COMMANDS)
     hint = closest(word, names, n=1)
     guess = f"; did you mean {hint[0]!r}?" if hint else ""
-    return VisionTokensError(f"{word!r} is not a command or a WIDTHxHEIGHT size{guess} "
+    return VisionTokensError(f"{quoted(word)} is not a command or a WIDTHxHEIGHT size{guess} "
                              f"(commands: {', '.join(names)}; 'visiontokens --help' lists them)")
 
 

@@ -697,6 +697,42 @@ def parse_base64(text: Union[str, bytes], media_type: str) -> ImageInfo:
     return _parse(_Base64Reader(text, 0), True)
 
 
+class _ViewText:
+    """A data URL's bytes in a larger buffer, sliced to bytes on demand (the reader slices
+    four characters or one block at a time), so the URL is never copied whole."""
+
+    __slots__ = ("view",)
+
+    def __init__(self, view: Any):
+        self.view = view
+
+    def __len__(self) -> int:
+        return len(self.view)
+
+    def __getitem__(self, key: slice) -> bytes:
+        return bytes(self.view[key])
+
+
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
+
+
+def data_url_info(text: Any, *, ascii: bool = False) -> ImageInfo:
+    """The header of a data URL given as its bytes (bytes, bytearray, memoryview: a window on
+    a request body, say), read in place: the same result and errors as image_info on the
+    equal str. The caller has checked the "data:" scheme; ``ascii=True`` says it knows every
+    byte is ASCII (the request scan knows it of each string), which skips that check."""
+    view = fmt.byte_view(text)
+    if not ascii and _NON_ASCII.search(view):
+        raise err.non_ascii_error()  # as for a str holding a non-ASCII character
+    comma = bytes(view[:fmt.MAX_DATA_URL_HEADER]).find(b",")
+    if comma < 0:
+        raise err.no_comma_error(fmt.MAX_DATA_URL_HEADER)
+    header = bytes(view[5:comma]).decode("latin-1")
+    if not fmt.data_url_header_ok(header):
+        raise err.data_url_header_error(header)
+    return _parse(_Base64Reader(_ViewText(view), comma + 1), True)  # type: ignore[arg-type]
+
+
 def image_info(source: Any, *, max_read: int = fmt.DEFAULT_MAX_READ) -> ImageInfo:
     """See :func:`visiontokens.image_info`."""
     return fmt.info_from_any(source, parse_buffer, parse_data_url, max_read)

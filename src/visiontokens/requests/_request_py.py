@@ -342,7 +342,7 @@ _jiter: Any = None
 
 _CHAT_IMAGE, _RESPONSES_IMAGE = "image_url", "input_image"
 _FILE_REASON = ("a file, not an image under the vision guide (a PDF's pages are billed by "
-                "the file-inputs guide, spec 6.1)")
+                "the file-inputs guide)")  # spec 6.1
 #: Parts that are not counted, and why; each one is noted in RequestCount.skipped (spec 6.1).
 _SKIPPED = {
     "chat": {"file": _FILE_REASON, "input_file": _FILE_REASON,
@@ -581,7 +581,7 @@ def _resolved(file_id: str, value: Any) -> tuple[Any, ...]:
     return _known(info, len(value) if isinstance(value, (bytes, bytearray, memoryview)) else 0)
 
 
-def _sizes(refs: list[tuple[Any, ...]], fetcher: Fetcher | None,
+def _sizes(refs: list[ImageRef], fetcher: Fetcher | None,
            resolve_file: FileResolver | None) -> list[tuple[Any, ...]]:
     sizes = []
     for ref in refs:
@@ -609,7 +609,7 @@ def _sizes(refs: list[tuple[Any, ...]], fetcher: Fetcher | None,
     return sizes
 
 
-async def _sizes_async(refs: list[tuple[Any, ...]], fetcher: Fetcher | None,
+async def _sizes_async(refs: list[ImageRef], fetcher: Fetcher | None,
                        resolve_file: FileResolver | None, max_concurrency: int) -> list[tuple[Any, ...]]:
     # Sizes that need no I/O (data URLs: nearly every image a gateway sees) are read here,
     # without a task each: tasks cost time, and keep the body's strings alive longer.
@@ -669,7 +669,7 @@ def _awaitable(value: Any) -> TypeGuard[Awaitable[Any]]:
 
 def image_info(source: ImageSource, *, max_read: int = DEFAULT_MAX_READ) -> ImageInfo:
     """Width, height, format and animation of an image, read from its header only: bytes, a
-    path, a binary file or a ``data:image/...;base64,`` URL (spec 5). A file is read up to
+    path, a binary file or a ``data:image/...;base64,`` URL. A file is read up to
     ``max_read`` bytes at most."""
     info: ImageInfo = _header.image_info(source, max_read=max_read)
     return info
@@ -679,7 +679,7 @@ def count_image(source: ImageSource, model: str, detail: str = "auto", *, rulese
                 input_fidelity: str | None = None,
                 undecided_animation: UndecidedAnimation = "still") -> ImageCost:
     """What an image costs, its size read from its header: bytes, a path, a binary file or
-    a ``data:image/...;base64,`` URL. An animated GIF is refused (spec 5)."""
+    a ``data:image/...;base64,`` URL. An animated GIF is refused, as the API refuses it."""
     undecided_animation_option(undecided_animation)
     info = _header.image_info(source)
     if refused_animation(info, undecided_animation):

@@ -1,0 +1,402 @@
+"""The request scan (requests/_scan_c.pyx and _scan_py.py): JSON bodies validated and read in
+place, both twins in one run.
+
+The oracle is json.loads, made strict where RFC 8259 is: a body is valid when it decodes as
+strict UTF-8 and json.loads takes the text without NaN or Infinity, nesting at most
+MAX_DEPTH deep. Values are json.loads's. Errors are ours (MalformedRequestError with the byte
+offset), the same type and message in both twins.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+from implementations import KINDS, load_twin
+
+from visiontokens import MalformedRequestError
+from visiontokens._errors import ArgumentTypeError
+
+
+@pytest.fixture(scope="session", params=KINDS)
+def scan(request):
+    """The scan twin: compiled requests._scan_c and pure requests._scan_py."""
+    return load_twin("scan", request.param)
+
+
+def twins():
+    return [load_twin("scan", kind) for kind in KINDS]
+
+
+# --- the oracle ----------------------------------------------------------------------------------
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _depth(value) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
+def strict_loads(data: bytes):
+    """("ok", value) or ("invalid",) by RFC 8259, as json.loads reads the strict subset."""
+    try:
+        text = data.decode("utf-8")  # strict: no encoded surrogates, no overlong forms
+        value = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        return ("invalid",)
+    if _depth(value) > 200:
+        return ("invalid",)
+    return ("ok", value)
+
+
+def outcome(module, data):
+    """("ok", plain value) or ("error", type, message)."""
+    try:
+        module.validate(data)
+        document = module.Document(data)
+        return ("ok", plain(module, document.root))
+    except MalformedRequestError as error:
+        return ("error", type(error).__name__, str(error))
+
+
+def plain(module, value):
+    """A lazy value made plain by the lazy API only (get, items, iteration), checking on the
+    way that get(key) finds the last duplicate and len() counts."""
+    if isinstance(value, module.ObjectNode):
+        members = list(value.items())
+        result = dict((key, plain(module, item)) for key, item in members)
+        assert list(value.keys()) == [key for key, _ in members]
+        for key in result:
+            assert plain(module, value.get(key)) == result[key]
+        assert value.get("\x00no such key", "absent") == "absent"
+        return result
+    if isinstance(value, module.ArrayNode):
+        items = [plain(module, item) for item in value]
+        assert len(value) == len(items)
+        return items
+    if isinstance(value, module.BodyString):
+        text = value.str()
+        assert len(value) == len(text) and str(value) == text
+        assert value.isascii() == text.isascii()
+        assert value.head(5) == text[:5] and value.head(0) == ""
+        assert value.startswith(text[:3]) and not value.startswith(text + "x")
+        assert bytes(value.view()) == text.encode()
+        return text
+    return value
+
+
+# --- values: arbitrary JSON with random whitespace, escapes and numbers ---------------------------
+
+class Raw(str):
+    """A token written as is (a number in a form json.dumps never writes)."""
+
+
+numbers_text = st.from_regex(r"-?(0|[1-9][0-9]{0,40})(\.[0-9]{1,12})?([eE][+-]?[0-9]{1,3})?",
+                             fullmatch=True).map(Raw)
+long_strings = st.builds(lambda c, k, tail: c * k + tail, st.sampled_from(["A", "é", "😀", "b/"]),
+                         st.integers(600, 3000), st.text(max_size=4))
+strings = st.one_of(st.text(), st.text(st.characters(codec="ascii")), long_strings)
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-(10**30), 10**30),
+                    st.floats(allow_nan=False, allow_infinity=False), numbers_text, strings)
+values = st.recursive(
+    scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=5),
+        # (key, value) pairs: an object may repeat a key
+        st.lists(st.tuples(st.one_of(st.text(max_size=6), st.sampled_from(["a", "b"])), children),
+                 max_size=5).map(lambda pairs: ("object", pairs))),
+    max_leaves=30)
+
+
+@st.composite
+def serialised(draw, value=values):
+    """Text for a drawn value: random whitespace, ASCII-escaped or raw UTF-8 strings, and
+    escapes json.dumps never writes (\\/, \\u0041, upper-case hex)."""
+    ws = st.text(" \t\n\r", max_size=3)
+
+    def string(text: str) -> str:
+        ascii_only = draw(st.booleans()) or any("\ud800" <= c <= "\udfff" for c in text)
+        out = json.dumps(text, ensure_ascii=ascii_only)
+        if draw(st.integers(0, 7)) == 0:
+            out = out.replace("/", "\\/").replace("A", "\\u0041").replace("\\u00e9", "\\u00E9")
+        return out
+
+    def dump(item) -> str:
+        if isinstance(item, Raw):
+            return str(item)
+        if isinstance(item, str):
+            return string(item)
+        if isinstance(item, tuple):
+            members = [draw(ws) + string(k) + draw(ws) + ":" + draw(ws) + dump(v) + draw(ws)
+                       for k, v in item[1]]
+            return "{" + (",".join(members) if members else draw(ws)) + "}"
+        if isinstance(item, list):
+            elements = [draw(ws) + dump(v) + draw(ws) for v in item]
+            return "[" + (",".join(elements) if elements else draw(ws)) + "]"
+        return json.dumps(item)
+
+    return (draw(ws) + dump(draw(value)) + draw(ws)).encode("utf-8", "surrogatepass")
+
+
+@given(serialised())
+@example(b'{"a": 1, "a": 2, "b": [1.0, 1e2, -0, 12345678901234567890123456789]}')
+@example(b'"\\ud800 \\udc00\\ud83d\\ude00 \\ud83d\\u0041"')  # lone surrogates, a pair, a broken pair
+@example(b'{"k\\u0061": 1, "ka": 2, "\\u006ba": 3}')  # keys compared after unescaping
+@example(b'{"a\\\\b": 1}')  # a backslash in a key: not a plain byte match for "a\\\\b"
+@example(b'["' + b"A" * 5000 + b'", "' + "é".encode() * 3000 + b'"]')
+def test_valid_bodies_read_as_json_loads_reads_them(scan, data):
+    expected = strict_loads(data)
+    assert expected[0] == "ok"
+    scan.validate(data)
+    document = scan.Document(data)
+    root = document.root
+    materialised = root.value() if hasattr(root, "value") else plain(scan, root)
+    assert materialised == expected[1] or _nan_free_equal(materialised, expected[1])
+    assert plain(scan, root) == expected[1]
+
+
+def _nan_free_equal(a, b) -> bool:
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+@given(serialised())
+def test_twins_agree_on_valid_bodies(data):
+    results = []
+    for module in twins():
+        document = module.Document(data)
+        root = document.root
+        kind = type(root).__name__
+        results.append((kind, plain(module, root)))
+    assert results[0] == results[1]
+
+
+def test_duplicate_keys_last_wins_and_items_keep_them(scan):
+    root = scan.Document(b'{"a": 1, "b": 2, "a": 3}').root
+    assert root.get("a") == 3 and root.value() == {"a": 3, "b": 2} == json.loads('{"a":1,"b":2,"a":3}')
+    assert [k for k, _ in root.items()] == ["a", "b", "a"]
+    assert list(root.value()) == ["a", "b"]  # json.loads's order: the first occurrence's place
+
+
+def test_numbers_have_json_loads_types(scan):
+    body = b"[1, -0, 1.0, 1e2, 1E+2, -0.0, 0e0, 123456789012345678901234567890, 1e400, 2.5e-400]"
+    values = list(scan.Document(body).root)
+    assert values == json.loads(body)
+    assert [type(v) for v in values] == [type(v) for v in json.loads(body)]
+    assert values[-2] == math.inf
+
+
+def test_an_integer_past_pythons_digit_limit_is_our_error(scan):
+    body = b"[" + b"7" * 5000 + b"]"
+    scan.validate(body)  # the grammar allows it; only the conversion refuses
+    with pytest.raises(MalformedRequestError, match="more than 4300 digits at byte 1"):
+        list(scan.Document(body).root)
+
+
+def test_long_strings_stay_in_the_body(scan):
+    url = "data:image/png;base64," + "A" * 50_000
+    body = json.dumps({"image_url": {"url": url, "detail": "high"}, "short": "x" * 10}).encode()
+    root = scan.Document(body).root
+    text = root.get("image_url").get("url")
+    assert isinstance(text, scan.BodyString)
+    assert len(text) == len(url) and text.startswith("data:") and text.startswith(("x", "data:image/"))
+    assert text.head(22) == url[:22] and text.isascii()
+    view = text.view()
+    assert isinstance(view, memoryview) and view.obj is not None and bytes(view[:5]) == b"data:"
+    assert body[text.start:text.end] == url.encode()
+    assert root.get("short") == "x" * 10 and type(root.get("short")) is str
+    # escaped: materialised as str (rare in an image URL)
+    escaped = json.dumps({"u": "A" * 3000 + "\n"}).encode()
+    assert scan.Document(escaped).root.get("u") == "A" * 3000 + "\n"
+
+
+def test_all_input_types(scan):
+    body = b'{"a": [1, 2, {"b": "c"}]}'
+    for data in (body, bytearray(body), memoryview(body), memoryview(b"xx" + body)[2:],
+                 memoryview(bytearray(body))):
+        scan.validate(data)
+        assert scan.Document(data).root.value() == json.loads(body)
+    strided = memoryview(bytes(x for c in body for x in (c, 0)))[::2]  # copied, as image_info does
+    assert scan.Document(strided).root.value() == json.loads(body)
+    with pytest.raises(ArgumentTypeError):
+        scan.validate(body.decode())
+    with pytest.raises(ArgumentTypeError):
+        scan.Document(12)
+    with pytest.raises(ArgumentTypeError):
+        scan.Document(body).root.get(1)
+    document = scan.Document(body)
+    with pytest.raises(ArgumentTypeError):
+        document.__init__(b"[]")
+    assert document.root.value() == json.loads(body)
+
+
+def test_a_document_holds_its_bytearray_in_place(scan):
+    data = bytearray(b'{"a": "' + b"A" * 5000 + b'"}')
+    document = scan.Document(data)
+    with pytest.raises(BufferError):
+        data.extend(b"more")  # the scan's export pins it: no read of freed memory
+    assert len(document.root.get("a")) == 5000
+
+
+def test_the_depth_rule_is_the_request_walks():
+    from visiontokens.requests import _request_py
+
+    assert load_twin("scan", "python").MAX_DEPTH == _request_py.MAX_DEPTH == 200
+
+
+# --- invalid bodies ---------------------------------------------------------------------------------
+
+#: body -> the message both twins give (offsets in bytes; line and column 1-based)
+MESSAGES = {
+    b"": "not valid JSON: expected a value at byte 0 (line 1, column 1)",
+    b"  \n ": "not valid JSON: expected a value at byte 4 (line 2, column 2)",
+    b"[1,]": "not valid JSON: expected a value at byte 3 (line 1, column 4)",
+    b"[1 2]": "not valid JSON: expected ',' or ']' after an array element at byte 3 (line 1, column 4)",
+    b'{"a":1 "b":2}': "not valid JSON: expected ',' or '}' after an object member at byte 7",
+    b'{"a":1,}': "not valid JSON: expected a string key at byte 7",
+    b"{1:2}": "not valid JSON: expected a string key at byte 1",
+    b'{"a" 1}': "not valid JSON: expected ':' after an object key at byte 5",
+    b'["abc': "not valid JSON: unterminated string at byte 1",
+    b'["ab\\': "not valid JSON: unterminated string at byte 1",
+    b'"\\u12': "not valid JSON: unterminated string at byte 0",
+    b'"\\x"': "not valid JSON: invalid escape at byte 1",
+    b'"\\u12g4"': "not valid JSON: invalid \\u escape at byte 1",
+    b'"a\tb"': "not valid JSON: raw control character in a string at byte 2",
+    b'"\xff"': "not valid JSON: invalid UTF-8 at byte 1",
+    b'"\xed\xa0\x80"': "not valid JSON: invalid UTF-8 at byte 1",  # an encoded surrogate
+    b'"\xc0\x80"': "not valid JSON: invalid UTF-8 at byte 1",  # overlong
+    b'"\xf4\x90\x80\x80"': "not valid JSON: invalid UTF-8 at byte 1",  # past U+10FFFF
+    b'"\xe2\x82"': "not valid JSON: invalid UTF-8 at byte 1",  # cut short
+    b"[01]": "not valid JSON: expected ',' or ']' after an array element at byte 2",
+    b"-": "not valid JSON: invalid number at byte 0",
+    b"[1.]": "not valid JSON: invalid number at byte 1",
+    b"1e+": "not valid JSON: invalid number at byte 0",
+    b"+1": "not valid JSON: expected a value at byte 0",
+    b"[tru]": "not valid JSON: invalid literal at byte 1",
+    b"nul": "not valid JSON: invalid literal at byte 0",
+    b"NaN": "not valid JSON: expected a value at byte 0",
+    b"[Infinity]": "not valid JSON: expected a value at byte 1",
+    b"-Infinity": "not valid JSON: invalid number at byte 0",
+    b"\xef\xbb\xbf{}": "not valid JSON: expected a value at byte 0",  # a byte-order mark
+    b"{} {}": "not valid JSON: unexpected data after the value at byte 3",
+    b'{"a":\n\n  [1,\n x]}': "not valid JSON: expected a value at byte 14 (line 4, column 2)",
+    b"[" * 201 + b"]" * 201: "the request body nests deeper than 200 levels: at byte 200 (line 1, column 201)",
+}
+
+
+@pytest.mark.parametrize("body", list(MESSAGES), ids=[repr(b)[:40] for b in MESSAGES])
+def test_each_failure_names_its_place(body):
+    for module in twins():
+        with pytest.raises(MalformedRequestError) as raised:
+            module.validate(body)
+        assert MESSAGES[body] in str(raised.value)
+        assert raised.value.offset == int(str(raised.value).split("at byte ")[1].split()[0])
+        with pytest.raises(MalformedRequestError, match="^" + re.escape(str(raised.value)) + "$"):
+            module.Document(body)
+    assert strict_loads(body) == ("invalid",)
+
+
+def test_depth_200_is_fine_and_201_is_not(scan):
+    scan.validate(b"[" * 200 + b"]" * 200)
+    scan.validate(b'{"a":' * 200 + b"1" + b"}" * 200)
+    assert scan.Document(b"[" * 200 + b"]" * 200).root.value() == json.loads(b"[" * 200 + b"]" * 200)
+    with pytest.raises(MalformedRequestError, match="nests deeper than 200 levels"):
+        scan.validate(b'{"a":' * 200 + b"[]" + b"}" * 200)
+
+
+def test_where_json_loads_is_lenient_we_follow_rfc_8259(scan):
+    # json.loads takes these; RFC 8259 does not, and neither do we (documented in the module)
+    for body in (b"NaN", b"[Infinity]", b"-Infinity", b"\xef\xbb\xbf{}", b'"\xed\xa0\x80"',
+                 '{"a": 1}'.encode("utf-16")):
+        json.loads(body)
+        with pytest.raises(MalformedRequestError):
+            scan.validate(body)
+    # ... and where json.loads keeps a lone surrogate escape, so do we (jiter refuses it)
+    body = b'["\\ud800", "\\udc00\\ud800", "\\ud83d\\ude00"]'
+    assert scan.Document(body).root.value() == json.loads(body) == ["\ud800", "\udc00\ud800", "😀"]
+
+
+def mutate(draw, data: bytes) -> bytes:
+    data = bytearray(data)
+    for _ in range(draw(st.integers(1, 4))):
+        at = draw(st.integers(0, len(data)))
+        action = draw(st.sampled_from(["set", "insert", "delete", "cut"]))
+        if action == "insert":
+            data[at:at] = draw(st.sampled_from([b"[", b"]", b"{", b"}", b",", b":", b'"', b"\\",
+                                                b"\x00", b"\xff", b"\xc3", b"-", b"e", b"0", b" "]))
+        elif not data:
+            continue
+        elif action == "set":
+            data[min(at, len(data) - 1)] = draw(st.integers(0, 255))
+        elif action == "delete":
+            del data[at:at + draw(st.integers(1, 4))]
+        else:
+            del data[at:]
+    return bytes(data)
+
+
+@st.composite
+def mutated_bodies(draw):
+    return mutate(draw, draw(serialised()))
+
+
+@given(st.one_of(mutated_bodies(), st.binary(max_size=64)))
+@example(b'"\\ud800"')
+@example(b"[" * 300)
+@example(b'{"a":' * 201)
+def test_any_bytes_twins_agree_and_validity_is_rfc_8259(data):
+    results = [outcome(module, data) for module in twins()]
+    assert results[0] == results[1]
+    expected = strict_loads(data)
+    assert results[0][0] == ("ok" if expected[0] == "ok" else "error"), (data, results[0])
+    if expected[0] == "ok":
+        assert results[0][1] == expected[1] or _nan_free_equal(results[0][1], expected[1])
+
+
+# --- memory: a dense body, iterated lazily, in a fresh process ---------------------------------------
+
+DENSE_SCRIPT = textwrap.dedent("""
+    import resource, sys
+    from visiontokens.requests import _scan_c as scan
+    data = open(sys.argv[1], "rb").read()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    document = scan.Document(data)
+    count = 0
+    for element in document.root.get("messages"):
+        count += 1
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(len(data), count, (after - before) * 1024)
+""")
+
+
+def test_a_dense_body_scans_in_bounded_memory(tmp_path):
+    """30 MB of {"messages": [{}, {}, ...]}: validated and every element visited, with the
+    process's peak growing by at most twice the body (the old path: about 50 times)."""
+    load_twin("scan", "cython")  # the production twin (the pure one takes minutes here)
+    count = 10_000_000
+    path = tmp_path / "dense.json"
+    with open(path, "wb") as file:
+        file.write(b'{"messages": [')
+        chunk = b"{}," * 100_000
+        for _ in range(count // 100_000 - 1):
+            file.write(chunk)
+        file.write(b"{}," * 99_999 + b"{}]}")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run([sys.executable, "-c", DENSE_SCRIPT, str(path)], capture_output=True,
+                          text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    size, seen, growth = map(int, done.stdout.split())
+    assert seen == count
+    assert growth <= 2 * size, f"body {size} B, peak grew by {growth} B"

@@ -1,0 +1,558 @@
+"""``visiontokens serve`` under a real uvicorn server on 127.0.0.1 (issue 20).
+
+The app runs in a uvicorn thread with its lifespan (so its counting processes start and stop as
+in production); the SIGTERM, logging and CLI tests start ``python -m visiontokens serve`` as a
+subprocess. Every figure is compared with count_request on the same bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from headers import data_url, gif_header, jpeg_header, png_header
+
+pytest.importorskip("uvicorn", reason="uvicorn is in the serve and test extras")
+
+import visiontokens  # noqa: E402
+from visiontokens.gateway.config import ServeConfig, parse_args  # noqa: E402
+from visiontokens.gateway.server import ServeApp  # noqa: E402
+from visiontokens.gateway.workers import error_data  # noqa: E402
+
+SRC = Path(visiontokens.__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running(config: ServeConfig):
+    """The app under uvicorn in a thread, with its lifespan: the counting processes start
+    before the first request and stop at the end."""
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    app = ServeApp(config)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}", app
+    finally:
+        server.should_exit = True
+        thread.join(30)
+        sock.close()
+
+
+BUDGET, OUTPUT_BUDGET = 10_000, 5_000
+
+
+@pytest.fixture(scope="module", params=["inline", "processes"])
+def service(request):
+    """Sparse bodies counted on the event loop, or every body by the counting processes."""
+    config = ServeConfig(max_image_tokens=BUDGET, max_output_image_tokens=OUTPUT_BUDGET,
+                         max_body_size=2_000_000, body_timeout=1.0, concurrency=2,
+                         inline_max_bytes=2_000_000 if request.param == "inline" else 0)
+    with running(config) as (url, app):
+        yield url
+
+
+def chat(*urls: str, model: str = "gpt-4.1-mini", detail: str | None = None) -> bytes:
+    parts: list[dict] = [{"type": "text", "text": "Compare."}]
+    for url in urls:
+        image = {"url": url} if detail is None else {"url": url, "detail": detail}
+        parts.append({"type": "image_url", "image_url": image})
+    parts.append({"type": "file", "file": {"file_id": "file-abc"}})
+    return json.dumps({"model": model, "messages": [{"role": "user", "content": parts}]}).encode()
+
+
+PNG = data_url(png_header(1920, 1080), "image/png")
+JPEG = data_url(jpeg_header(1800, 2400, sos=True), "image/jpeg")
+ANIMATED = data_url(gif_header(64, 64, frames=3), "image/gif")
+JSON = {"content-type": "application/json"}
+
+
+def post(url: str, body: bytes, headers: dict | None = None, **kw) -> httpx.Response:
+    return httpx.post(url, content=body, headers={**JSON, **(headers or {})}, timeout=60, **kw)
+
+
+# --- /v1/count ------------------------------------------------------------------------------
+
+def test_count_gives_count_requests_figures_image_by_image(service):
+    body = chat(PNG, JPEG, "https://example.com/cat.png")
+    response = post(f"{service}/v1/count", body)
+    assert response.status_code == 200
+    data = response.json()
+    expected = visiontokens.count_request(body, on_unknown="upper_bound", on_violation="collect")
+    assert (data["api"], data["model"]) == ("chat", expected.model)
+    assert data["image_tokens"] == expected.image_tokens > 0
+    assert data["upper_bound"] is True  # the URL is not fetched: its upper bound
+    assert [(i["pointer"], i["width"], i["height"], i["tokens"], i["source"], i["upper_bound"])
+            for i in data["images"]] == [
+        (i.pointer, i.width, i.height, i.tokens, i.source, i.upper_bound)
+        for i in expected.images]
+    assert data["images"][2]["width"] is None and data["images"][2]["upper_bound"] is True
+    assert data["skipped"] == [{"pointer": "/messages/0/content/4", "type": "file",
+                                "reason": expected.skipped[0].reason}]
+    assert data["violations"] == [] and data["output_image_tokens"] == 0
+
+
+def test_count_reports_violations_as_data(service):
+    body = chat(PNG, ANIMATED)
+    data = post(f"{service}/v1/count", body).json()
+    assert data["violations"] == [{"pointer": "/messages/0/content/2", "code": "animated_image",
+                                   "message": data["violations"][0]["message"]}]
+    assert "animated" in data["violations"][0]["message"].lower()
+    assert data["images"][1]["error"] == "animated_image" and data["images"][1]["tokens"] is None
+
+
+def test_the_api_by_query_header_or_provider_path(service):
+    """An Images API edit as multipart/form-data: told by ?api=, the header, or the path."""
+    from forms import multipart
+
+    form, content_type = multipart([("model", b"gpt-image-1"), ("prompt", b"x"),
+                                    ("size", b"1024x1024"), ("quality", b"low"),
+                                    ("image[]", png_header(512, 512), "a.png")])
+    expected = visiontokens.count_request(form, content_type=content_type, api="images.edits",
+                                          on_unknown="upper_bound", on_violation="collect")
+    headers = {"content-type": content_type}
+    for response in (post(f"{service}/v1/count?api=images.edits", form, headers),
+                     post(f"{service}/v1/count", form, {**headers,
+                                                        "x-visiontokens-api": "images.edits"}),
+                     post(f"{service}/v1/count/v1/images/edits", form, headers)):
+        assert response.status_code == 200, response.text
+        data = response.json()
+        assert data["api"] == "images.edits"
+        assert (data["image_tokens"], data["output_image_tokens"]) == (
+            expected.image_tokens, expected.output_image_tokens)
+        assert data["output_image_tokens"] > 0
+    bad = post(f"{service}/v1/count?api=telepathy", chat(PNG))
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_argument"
+
+
+def test_count_errors_in_its_own_shape(service):
+    response = post(f"{service}/v1/count", b'{"model": "gpt-4o", "messages": [')
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "malformed_request"
+    response = post(f"{service}/v1/count", chat(PNG, model="no-such-model"))
+    assert response.status_code == 400 and response.json()["error"]["code"] == "unknown_model"
+
+
+# --- /v1/check ------------------------------------------------------------------------------
+
+def test_check_answers_200_with_the_count_headers(service):
+    body = chat(PNG, detail="low")
+    expected = visiontokens.count_request(body)
+    response = post(f"{service}/v1/check", body)
+    assert response.status_code == 200
+    assert response.headers["x-image-tokens"] == str(expected.image_tokens)
+    assert response.headers["x-image-tokens-upper-bound"] == "false"
+    assert response.headers["x-output-image-tokens"] == "0"
+    bound = post(f"{service}/v1/check", chat("https://example.com/a.png", detail="low"))
+    assert bound.status_code == 200 and bound.headers["x-image-tokens-upper-bound"] == "true"
+
+
+def openai_error(response: httpx.Response) -> dict:
+    data = response.json()
+    assert set(data) == {"error"} and set(data["error"]) == {"message", "type", "param", "code"}
+    return data["error"]
+
+
+def test_check_over_budget_429_in_openais_shape(service):
+    body = chat(PNG, JPEG, PNG, JPEG)  # over 10,000 on gpt-4.1-mini
+    assert visiontokens.count_request(body).image_tokens > BUDGET
+    response = post(f"{service}/v1/check", body)
+    assert response.status_code == 429
+    error = openai_error(response)
+    assert error["code"] == "rate_limit_exceeded" and str(BUDGET) in error["message"]
+
+
+def test_budget_header_lowers_the_budget(service):
+    body = chat(PNG, detail="low")
+    tokens = visiontokens.count_request(body).image_tokens
+    assert tokens < BUDGET
+    assert post(f"{service}/v1/check", body).status_code == 200
+    lowered = post(f"{service}/v1/check", body,
+                   {"x-visiontokens-max-image-tokens": str(tokens - 1)})
+    assert lowered.status_code == 429 and str(tokens - 1) in openai_error(lowered)["message"]
+    exact = post(f"{service}/v1/check", body, {"x-visiontokens-max-image-tokens": str(tokens)})
+    assert exact.status_code == 200
+
+
+def test_budget_header_never_raises_the_budget(service):
+    body = chat(PNG, JPEG, PNG, JPEG)
+    response = post(f"{service}/v1/check", body,
+                    {"x-visiontokens-max-image-tokens": str(10 ** 12)})
+    assert response.status_code == 429 and str(BUDGET) in openai_error(response)["message"]
+    bad = post(f"{service}/v1/check", body, {"x-visiontokens-max-image-tokens": "lots"})
+    assert bad.status_code == 400 and openai_error(bad)["code"] == "invalid_budget"
+
+
+def test_output_budget(service):
+    cheap = json.dumps({"model": "gpt-image-1", "prompt": "x", "size": "1024x1024",
+                        "quality": "low"}).encode()
+    dear = json.dumps({"model": "gpt-image-1", "prompt": "x", "size": "1024x1024",
+                       "quality": "high", "n": 4}).encode()
+    expected = visiontokens.count_request(cheap, api="images.generations")
+    ok = post(f"{service}/v1/check/v1/images/generations", cheap)
+    assert ok.status_code == 200
+    assert ok.headers["x-output-image-tokens"] == str(expected.output_image_tokens)
+    assert ok.headers["x-output-image-tokens-upper-bound"] == "false"
+    over = post(f"{service}/v1/check/v1/images/generations", dear)
+    assert visiontokens.count_request(dear, api="images.generations").output_image_tokens > \
+        OUTPUT_BUDGET
+    assert over.status_code == 429 and "output" in openai_error(over)["message"]
+    lowered = post(f"{service}/v1/check/v1/images/generations", cheap,
+                   {"x-visiontokens-max-output-image-tokens": "1"})
+    assert lowered.status_code == 429
+
+
+def test_check_refuses_what_the_provider_would_refuse(service):
+    response = post(f"{service}/v1/check", chat(PNG, ANIMATED, detail="low"))
+    assert response.status_code == 400
+    error = openai_error(response)
+    assert (error["code"], error["param"], error["type"]) == (
+        "invalid_image_format", "messages[0].content[2]", "invalid_request_error")
+    malformed = post(f"{service}/v1/check", b'{"model": ')
+    assert malformed.status_code == 400
+    assert openai_error(malformed)["code"] == "malformed_request"
+    unknown = post(f"{service}/v1/check", chat(PNG, model="no-such-model"))
+    assert unknown.status_code == 404 and openai_error(unknown)["code"] == "model_not_found"
+
+
+def test_check_refusals_in_anthropics_shape_for_messages_bodies(service):
+    """A body for /v1/messages is refused in Anthropic's shape (whatever its walk says)."""
+    response = post(f"{service}/v1/check/v1/messages", b"{not json")
+    assert response.status_code == 400
+    data = response.json()
+    assert data["type"] == "error" and data["error"]["type"] == "invalid_request_error"
+    assert set(data["error"]) == {"type", "message"}
+
+
+def test_413_status_for_over_budget_when_so_configured():
+    with running(ServeConfig(max_image_tokens=1, over_budget_status=413,
+                             concurrency=1)) as (url, _):
+        response = post(f"{url}/v1/check", chat(PNG))
+        assert response.status_code == 413
+        assert openai_error(response)["code"] == "request_too_large"
+
+
+# --- bad input ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("endpoint", ["count", "check"])
+def test_wrong_content_types_get_415(service, endpoint):
+    for headers in ({"content-type": "text/plain"}, {"content-type": "image/png"},
+                    {"content-encoding": "gzip"}):
+        response = post(f"{service}/v1/{endpoint}", chat(PNG), headers)
+        assert response.status_code == 415, headers
+    assert post(f"{service}/v1/{endpoint}", chat(PNG),
+                {"content-type": "application/json; charset=utf-8"}).status_code != 415
+
+
+def raw(url: str) -> socket.socket:
+    host, port = url.removeprefix("http://").split(":")
+    return socket.create_connection((host, int(port)), timeout=30)
+
+
+def status_of(sock: socket.socket) -> int:
+    data = b""
+    while b"\r\n" not in data:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return int(data.split(b" ", 2)[1])
+
+
+def test_an_announced_oversize_body_gets_413_unread(service):
+    with raw(service) as sock:
+        sock.sendall(b"POST /v1/count HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 2000001\r\n\r\n")  # not one byte of body sent
+        assert status_of(sock) == 413
+
+
+def test_a_chunked_body_stops_at_the_limit(service):
+    """413 while the client is still sending: the server stopped reading at the limit."""
+    with raw(service) as sock:
+        sock.sendall(b"POST /v1/check HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n")
+        chunk = b"x" * 65536
+        for _ in range(2_000_000 // len(chunk) + 2):
+            sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        # the terminating chunk is never sent: the answer cannot wait for the end
+        assert status_of(sock) == 413
+
+
+def test_a_slow_client_gets_408(service):
+    with raw(service) as sock:
+        sock.sendall(b"POST /v1/count HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 1000\r\n\r\n{\"model\"")
+        assert status_of(sock) == 408
+
+
+def test_methods_and_unknown_paths(service):
+    assert httpx.get(f"{service}/v1/count").status_code == 405
+    assert httpx.post(f"{service}/healthz").status_code == 405
+    assert httpx.get(f"{service}/v2/nothing").status_code == 404
+
+
+# --- health, metrics, OpenAPI ---------------------------------------------------------------
+
+def test_health_and_readiness(service):
+    assert httpx.get(f"{service}/healthz").json() == {"status": "ok"}
+    ready = httpx.get(f"{service}/readyz")
+    assert ready.status_code == 200 and ready.json() == {"status": "ready"}
+
+
+def metric_values(text: str) -> dict[str, float]:
+    values = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            values[name] = float(value)
+    return values
+
+
+def test_metrics_count_requests_tokens_latency_and_errors():
+    with running(ServeConfig(max_image_tokens=5000, concurrency=1)) as (url, _):
+        body = chat(PNG, detail="low")
+        tokens = visiontokens.count_request(body).image_tokens
+        assert post(f"{url}/v1/count", body).status_code == 200
+        assert post(f"{url}/v1/check", body).status_code == 200
+        assert post(f"{url}/v1/check", b"[").status_code == 400
+        assert post(f"{url}/v1/check", chat(PNG, JPEG)).status_code == 429
+        response = httpx.get(f"{url}/metrics")
+        assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+        values = metric_values(response.text)
+        assert values['visiontokens_requests_total{endpoint="count",status="200"}'] == 1
+        assert values['visiontokens_requests_total{endpoint="check",status="200"}'] == 1
+        assert values['visiontokens_requests_total{endpoint="check",status="400"}'] == 1
+        assert values['visiontokens_requests_total{endpoint="check",status="429"}'] == 1
+        over = visiontokens.count_request(chat(PNG, JPEG)).image_tokens
+        assert values['visiontokens_image_tokens_total{kind="input"}'] == 2 * tokens + over
+        assert values['visiontokens_errors_total{code="malformed_request"}'] == 1
+        assert values['visiontokens_errors_total{code="over_budget"}'] == 1
+        assert values['visiontokens_request_duration_seconds_count{endpoint="check"}'] == 3
+        assert values["visiontokens_counts_in_progress"] == 0
+        assert values['visiontokens_request_duration_seconds_bucket{endpoint="check",le="+Inf"}'] \
+            == 3
+
+
+def test_the_openapi_document_is_valid_and_names_every_endpoint(service):
+    validator = pytest.importorskip("openapi_spec_validator", reason="in the test extra")
+    document = httpx.get(f"{service}/openapi.json").json()
+    validator.validate(document)
+    assert document["openapi"].startswith("3.1")
+    for path, operations in document["paths"].items():
+        concrete = path.replace("{provider_path}", "v1/chat/completions")
+        for method in operations:
+            response = httpx.request(method, f"{service}{concrete}", headers=JSON,
+                                     content=chat(PNG, detail="low") if method == "post" else None)
+            assert str(response.status_code) in operations[method]["responses"], (path, method)
+
+
+# --- off the event loop, bounded ------------------------------------------------------------
+
+def dense_body(objects: int) -> bytes:
+    return b'{"model": "gpt-4o", "messages": [' + b",".join([b"{}"] * objects) + b"]}"
+
+
+def test_a_dense_body_does_not_block_other_requests():
+    """While a dense body is counted, /metrics, /healthz and a small count are answered: they
+    finish first, though the dense body was sent before them."""
+    finished: list[str] = []
+    with running(ServeConfig(concurrency=2, max_body_size=64 << 20)) as (url, _):
+        def dense():
+            response = post(f"{url}/v1/count", dense_body(1_500_000))
+            finished.append(f"dense {response.status_code}")
+
+        thread = threading.Thread(target=dense)
+        thread.start()
+        counting = 0.0
+        while counting < 1:  # until the dense body is being counted
+            assert thread.is_alive(), "the dense body was counted before it could be watched"
+            counting = metric_values(httpx.get(f"{url}/metrics", timeout=60).text)[
+                "visiontokens_counts_in_progress"]
+        assert httpx.get(f"{url}/healthz", timeout=60).status_code == 200
+        finished.append("healthz")
+        assert post(f"{url}/v1/count", chat(PNG)).status_code == 200
+        finished.append("small count")
+        thread.join(300)
+    assert finished == ["healthz", "small count", "dense 200"]
+
+
+def test_a_count_over_the_time_limit_gets_503_and_its_process_is_replaced():
+    with running(ServeConfig(concurrency=1, count_timeout=0.05,
+                             max_body_size=64 << 20)) as (url, _):
+        response = post(f"{url}/v1/count", dense_body(3_000_000))
+        assert response.status_code == 503
+        assert response.json()["error"]["code"] == "count_timeout"
+        check = post(f"{url}/v1/check", dense_body(3_000_000))
+        assert check.status_code == 503 and openai_error(check)["type"] == "server_error"
+        again = post(f"{url}/v1/count", chat(PNG))
+        assert again.status_code == 200 and again.json()["image_tokens"] > 0
+
+
+def test_a_count_over_the_memory_limit_gets_503_and_its_process_is_replaced():
+    """10 MB of ``[{}, {}, ...]`` needs some hundreds of MB to parse: over a 200 MB address
+    space, the count fails (a MemoryError, or the parser aborting its process), 503."""
+    with running(ServeConfig(concurrency=1, worker_memory=200 << 20,
+                             max_body_size=64 << 20)) as (url, _):
+        response = post(f"{url}/v1/count", dense_body(3_500_000))
+        assert response.status_code == 503
+        assert response.json()["error"]["code"] in ("count_out_of_memory", "count_failed")
+        again = post(f"{url}/v1/count", chat(PNG))
+        assert again.status_code == 200 and again.json()["image_tokens"] > 0
+
+
+def test_fetch_is_off_by_default_and_keeps_the_ssrf_rules_when_on():
+    body = chat("http://127.0.0.1:9/cat.png", detail="high")
+    with running(ServeConfig(concurrency=1)) as (url, _):
+        image = post(f"{url}/v1/count", body).json()["images"][0]
+        assert image["upper_bound"] is True and "non-public" not in (image["note"] or "")
+    with running(ServeConfig(concurrency=1, fetch=True, fetch_timeout=2.0)) as (url, _):
+        image = post(f"{url}/v1/count", body).json()["images"][0]
+        assert image["upper_bound"] is True and "non-public address" in image["note"]
+
+
+# --- configuration --------------------------------------------------------------------------
+
+def test_flags_and_environment_variables(tmp_path):
+    environ = {"VISIONTOKENS_PORT": "9001", "VISIONTOKENS_MAX_BODY_SIZE": "3M",
+               "VISIONTOKENS_MAX_IMAGE_TOKENS": "500", "VISIONTOKENS_FETCH": "true",
+               "VISIONTOKENS_MODEL_ALIASES": "prod=gpt-4.1-mini,cheap=gpt-4o-mini",
+               "VISIONTOKENS_UNDOCUMENTED": "assume", "VISIONTOKENS_CONCURRENCY": "3"}
+    config = parse_args([], environ)
+    assert (config.port, config.max_body_size, config.max_image_tokens, config.fetch) == (
+        9001, 3 << 20, 500, True)
+    assert config.undocumented == "assume" and config.concurrency == 3
+    assert dict(config.model_aliases) == {"prod": "gpt-4.1-mini", "cheap": "gpt-4o-mini"}
+    aliases = tmp_path / "aliases.json"
+    aliases.write_text(json.dumps({"prod": "gpt-4o", "staging": "gpt-4.1"}))
+    config = parse_args(["--port", "9002", "--model-alias", "prod=gpt-5", "--model-alias-file",
+                         str(aliases), "--max-image-tokens", "7"], environ)
+    assert (config.port, config.max_image_tokens) == (9002, 7)  # a flag wins
+    assert dict(config.model_aliases) == {"prod": "gpt-5", "staging": "gpt-4.1"}
+    assert parse_args([], {}) == ServeConfig()
+    assert ServeConfig.from_json(config.to_json()) == config
+    for bad in ({"VISIONTOKENS_PORT": "eighty"}, {"VISIONTOKENS_MAX_BODY_SIZE": "-1"},
+                {"VISIONTOKENS_UNDOCUMENTED": "maybe"}, {"VISIONTOKENS_MODEL_ALIASES": "x"}):
+        with pytest.raises(SystemExit):
+            parse_args([], bad)
+    with pytest.raises(visiontokens.UnknownModelError):
+        parse_args(["--model-alias", "prod=no-such-model"], {})
+
+
+def test_aliases_and_the_undocumented_policy_reach_the_counting_processes():
+    body = chat(PNG, model="prod-vision")
+    undocumented = chat(PNG, model="gpt-6-sol")
+    with running(ServeConfig(model_aliases=(("prod-vision", "gpt-4.1-mini"),),
+                             concurrency=1)) as (url, _):
+        data = post(f"{url}/v1/count", body).json()
+        assert data["image_tokens"] == visiontokens.count_request(chat(PNG)).image_tokens
+        refused = post(f"{url}/v1/count", undocumented)
+        assert refused.status_code == 400
+        assert refused.json()["error"]["code"] == "undocumented_model"
+    with running(ServeConfig(undocumented="assume", concurrency=1)) as (url, _):
+        data = post(f"{url}/v1/count", undocumented).json()
+        assert data["image_tokens"] == visiontokens.count_request(
+            undocumented, undocumented="assume").image_tokens > 0
+
+
+def test_error_data_reads_code_pointer_and_message():
+    error = visiontokens.MalformedRequestError("bad part", pointer="/messages/0")
+    assert error_data(error) == {"code": "malformed_request", "pointer": "/messages/0",
+                                 "message": error_data(error)["message"]}
+    assert error_data(visiontokens.TooManyImagesError("x"))["code"] == "too_many_images"
+    assert error_data(visiontokens.FetchError("x"))["code"] == "fetch_failed"
+    assert error_data(visiontokens.AnimatedImageError("x"), "/a")["pointer"] == "/a"
+
+
+# --- the process: SIGTERM, logs -------------------------------------------------------------
+
+@contextlib.contextmanager
+def subprocess_serve(*flags: str):
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    process = subprocess.Popen([sys.executable, "-m", "visiontokens", "serve", "--port",
+                                str(port), *flags], env=env, stderr=subprocess.PIPE,
+                               stdout=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, process.stderr.read().decode()
+            try:
+                if httpx.get(f"{url}/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "serve did not become ready"
+            time.sleep(0.1)
+        yield process, url
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(30)
+        process.stderr.close()
+
+
+def test_sigterm_lets_the_request_in_flight_finish_and_exits_0():
+    body = chat(PNG, JPEG)
+    with subprocess_serve() as (process, url):
+        with raw(url) as sock:
+            sock.sendall(b"POST /v1/count HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+                         b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body[:100])
+            # the first request is in the server's hands once a later one is answered
+            assert httpx.get(f"{url}/healthz").status_code == 200
+            process.send_signal(signal.SIGTERM)
+            time.sleep(0.2)  # (not an assertion: gives the signal time to land mid-request)
+            sock.sendall(body[100:])
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        head, _, payload = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200")
+        assert json.loads(payload)["image_tokens"] == visiontokens.count_request(body).image_tokens
+        assert process.wait(60) == 0
+        log = process.stderr.read().decode()
+    assert "Shutting down" in log
+
+
+def test_logs_are_json_lines_without_image_data():
+    body = chat(PNG, JPEG)
+    encoded = [url.partition(",")[2] for url in (PNG, JPEG)]
+    with subprocess_serve("--log-level", "debug") as (process, url):
+        assert post(f"{url}/v1/count", body).status_code == 200
+        assert post(f"{url}/v1/check", chat(PNG, ANIMATED)).status_code == 400
+        assert post(f"{url}/v1/count", body[:-10]).status_code == 400
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(60) == 0
+        log = process.stderr.read().decode()
+    lines = [json.loads(line) for line in log.splitlines()]  # every line is JSON
+    requests = [line for line in lines if line["message"] == "request"]
+    assert [r["status"] for r in requests] == [200, 400, 400]
+    assert requests[0]["image_tokens"] == visiontokens.count_request(body).image_tokens
+    assert requests[1]["code"] == "invalid_image_format"
+    for text in encoded + [ANIMATED.partition(",")[2]]:
+        for start in range(0, len(text) - 16, 8):
+            assert text[start:start + 16] not in log
