@@ -208,3 +208,12 @@ def test_batch_and_columns(impl):
         impl.count_image_tokens_batch(widths[:2], heights[:2], HIGH, "high")
     with pytest.raises(visiontokens.DetailNotApplicableError, match="row 1"):
         impl.count_image_tokens_batch(widths[:2], heights[:2], HIGH, ["auto", "high"])
+
+
+def test_columns_take_provider_models(impl):
+    pa = pytest.importorskip("pyarrow", reason="Arrow columns need pyarrow")
+    widths = pa.chunked_array([[1920, None], [3840]])
+    heights = pa.chunked_array([[1080, 5], [2160]])
+    models = pa.chunked_array([["claude-sonnet-4-5", "claude-opus-4-8"], ["Qwen/Qwen2.5-VL-7B-Instruct"]])
+    got = impl.count_image_tokens_batch(widths, heights, models)
+    assert got.to_pylist() == [1560, None, 10551]

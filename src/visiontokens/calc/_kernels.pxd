@@ -130,16 +130,26 @@ cdef inline void tile_cost(const Params* p, int64_t w, int64_t h, Outcome* out) 
 
 cdef inline int64_t div_half_even(int64_t a, int64_t b) noexcept nogil:
     # round(a / b) with ties to even, exactly: a >= 0, b > 0, 2 * b < 2**63.
-    cdef int64_t q = a // b
+    cdef int64_t q = quotient(a, b)
     cdef int64_t r2 = 2 * (a - q * b)
     if r2 > b or (r2 == b and (q & 1)):
         q += 1
     return q
 
 
+cdef inline int64_t patches_of(int64_t x, int64_t patch) noexcept nogil:
+    # ceil(x / patch); the documented 28 as a constant divisor (a multiply, not a divide)
+    if patch == 28:
+        return quotient(x + 27, 28)
+    return ceil_div(x, patch)
+
+
 cdef inline bint claude_fits(const Params* p, int64_t w, int64_t h) noexcept nogil:
-    # providers 1.1 step 2: the 28-padded edges against the edge limit, then the patch count
-    cdef int64_t cw = ceil_div(w, p.patch), ch = ceil_div(h, p.patch)
+    # providers 1.1 step 2: the 28-padded edges against the edge limit, then the patch count.
+    # A side over the limit pads over it too: refused before any division (same answer).
+    if w > p.cap or h > p.cap:
+        return False
+    cdef int64_t cw = patches_of(w, p.patch), ch = patches_of(h, p.patch)
     return cw * p.patch <= p.cap and ch * p.patch <= p.cap and cw * ch <= p.budget
 
 
@@ -162,7 +172,7 @@ cdef inline void claude_cost(const Params* p, int64_t w, int64_t h, Outcome* out
         s = div_half_even(lo * short_side, long_side)
         s = s if s > 0 else 1
         w, h = (s, lo) if swapped else (lo, s)
-    out.cols, out.rows = ceil_div(w, p.patch), ceil_div(h, p.patch)
+    out.cols, out.rows = patches_of(w, p.patch), patches_of(h, p.patch)
     out.units = out.cols * out.rows  # step 6: tokens = patches of the resized image
     out.tokens, out.width, out.height, out.rejected = out.units, w, h, False
 

@@ -147,11 +147,12 @@ class Model:
             except providers.AspectRatioTooLarge:
                 raise aspect_ratio_error(self.id, w, h) from None
             return ImageCost(
-                tokens=tokens, model=self.id, detail=p.level, scheme=self.scheme,
+                tokens=tokens + extra, model=self.id, detail=p.level, scheme=self.scheme,
                 width=w, height=h, resized_width=rw, resized_height=rh,
                 patches=None if p.scheme == "gemini_tiles" else units,
                 tiles=units if p.scheme == "gemini_tiles" else None, ruleset=self.ruleset,
-                assumed_from=self.spec.assumed_from, evidence=self.spec.evidence,
+                input_fidelity=input_fidelity, assumed_from=self.spec.assumed_from,
+                evidence=self.spec.evidence,
                 grid=(cols, rows), **result_labels(self.spec, p),  # type: ignore[arg-type]
             )
         patches = tiles = None

@@ -106,7 +106,8 @@ def _build() -> ProviderModels:
         out.claude_tiers[tier] = _spec(f"<claude {tier}>", "anthropic", data, "claude",
                                        {"auto": _params("auto", entry)}, "auto", (),
                                        entry["source"], tier)
-    out.claude_high_from = tuple(data["high_from_version"])  # type: ignore[assignment]
+    major, minor = data["high_from_version"]
+    out.claude_high_from = (int(major), int(minor))
     out.claude_families = tuple(data["families"])
     for entry in data["models"]:
         template = out.claude_tiers[entry["tier"]]
@@ -264,6 +265,8 @@ def _strip_hub(name: str) -> str:
 def resolve_provider(name: str) -> ModelSpec | None:
     """The shipped provider model ``name`` means, with its own id; None when ``name`` is no
     documented provider model (it may still be a known undocumented one)."""
+    if len(name) > _MAX_ID:  # no provider id is this long: never copy or lower-case it
+        return None
     table = provider_models()
     spec = table.specs.get(name)
     if spec is not None:
@@ -297,9 +300,9 @@ def resolve_provider(name: str) -> ModelSpec | None:
     if nova is not None:
         return table.specs.get(nova)
     bare = lowered[5:] if lowered.startswith("qwen/") else lowered
-    for prefix, family in table.qwen_families:
-        if bare.startswith(prefix) and len(bare) > len(prefix) and len(bare) <= _MAX_ID:
-            return replace(family, id=hub if hub.lower().startswith("qwen/") else "Qwen/" + hub)
+    for prefix, qwen_family in table.qwen_families:
+        if bare.startswith(prefix) and len(bare) > len(prefix):
+            return replace(qwen_family, id=hub if lowered.startswith("qwen/") else "Qwen/" + hub)
     return None
 
 
@@ -315,6 +318,8 @@ def undocumented_provider(name: str) -> tuple[str, Undocumented, str] | None:
     """(id, entry, vendor) when ``name`` is a provider's model whose rule the data cannot
     place: a Claude id with no parsable version, a Gemini id of no documented generation, a
     Mistral model without a published image config."""
+    if len(name) > _MAX_ID:
+        return None
     table = provider_models()
     claude = claude_id(name)
     if claude is not None:
