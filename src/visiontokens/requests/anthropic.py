@@ -21,10 +21,13 @@ import re
 from typing import Any
 
 from .._errors import (
-    ImageRejectedError,
-    PayloadTooLargeError,
+    ImageDimensionsTooLargeError,
+    ImageTooLargeError,
+    OversizedImageError,
+    RequestTooLargeError,
     TooManyImagesError,
     UnsupportedImageFormatError,
+    UnsupportedImageSourceError,
     VisionTokensError,
 )
 from ._shapes import (
@@ -301,11 +304,6 @@ def max_images(model: str | None) -> int:
 
 # --- the limits as violations (providers 1.3) ----------------------------------------------------
 
-def _coded(error: VisionTokensError, code: str) -> VisionTokensError:
-    error.code = code  # a more precise code than the class's (errors as data)
-    return error
-
-
 def check_limits(refs: list[ImageRef], sizes: list[tuple[Any, ...]], model: str | None,
                  options: dict[str, Any], request_bytes: int | None,
                  needs_resize: Any = None) -> tuple[list[tuple[Any, ...]], list[VisionTokensError]]:
@@ -335,15 +333,15 @@ def check_limits(refs: list[ImageRef], sizes: list[tuple[Any, ...]], model: str 
     violations: list[VisionTokensError] = []
     most = max_images(model)
     if len(refs) > most:
-        violations.append(_coded(TooManyImagesError(
+        violations.append(TooManyImagesError(
             f"the request holds {len(refs)} images, over the {most} per request "
-            f"{model or 'the model'} takes"), "too_many_images"))
+            f"{model or 'the model'} takes"))
     size_limit = MAX_REQUEST_VERTEX if where == "vertex" else MAX_REQUEST_DIRECT
     total = request_bytes if request_bytes is not None else inline
     if total > size_limit:
-        violations.append(_coded(PayloadTooLargeError(
+        violations.append(RequestTooLargeError(
             f"the request is {total} bytes, over the {size_limit} bytes "
-            f"({size_limit // MB} MB) allowed"), "request_too_large"))
+            f"({size_limit // MB} MB) allowed"))
     return out, violations
 
 
@@ -356,34 +354,31 @@ def _image_error(kind: str, value: Any, info: Any, options: dict[str, Any] | Non
                  per_image: int, side: int, many: bool,
                  needs_resize: Any) -> VisionTokensError | None:
     if where != "anthropic" and kind != "base64":  # providers 1.3: base64 only on clouds
-        return _coded(ImageRejectedError(
+        return UnsupportedImageSourceError(
             f"{'Amazon Bedrock' if where == 'bedrock' else 'Google Cloud Vertex AI'} takes "
-            f"base64 image sources only, not a {'URL' if kind == 'url' else 'Files API'} source"),
-            "unsupported_image_source")
+            f"base64 image sources only, not a {'URL' if kind == 'url' else 'Files API'} source")
     if kind == "base64":
         media_type, data = value
         if media_type.lower() not in FORMATS:
-            return _coded(UnsupportedImageFormatError(
+            return UnsupportedImageFormatError(
                 f"the media type {media_type[:40]!r} is not one Claude takes "
-                f"({', '.join(FORMATS)})"), "unsupported_image_format")
+                f"({', '.join(FORMATS)})")
         if len(data) > per_image:
-            return _coded(PayloadTooLargeError(
+            return ImageTooLargeError(
                 f"the image's base64 is {len(data)} bytes, over the {per_image} bytes "
                 f"({per_image // MB} MB) per image allowed"
-                + (" on this platform" if per_image == MAX_BASE64_CLOUD else "")),
-                "image_too_large")
+                + (" on this platform" if per_image == MAX_BASE64_CLOUD else ""))
     if info is None:
         return None
     width, height = info.width, info.height
     if width > side or height > side:
         why = (f" in a request of more than {MANY_IMAGES} images (a many-image request)"
                if many and side == MANY_IMAGES_MAX_SIDE else "")
-        return _coded(ImageRejectedError(
-            f"the image is {width}x{height}, over the {side} px per side allowed{why}"),
-            "image_dimensions_too_large")
+        return ImageDimensionsTooLargeError(
+            f"the image is {width}x{height}, over the {side} px per side allowed{why}")
     if options is not None and options.get("oversized_image") == "error" and needs_resize is not None:
         if needs_resize(width, height):
-            return _coded(ImageRejectedError(
+            return OversizedImageError(
                 f"the image is {width}x{height}, which the model would resize, and its "
-                f"transformations say oversized_image: 'error'"), "oversized_image")
+                f"transformations say oversized_image: 'error'")
     return None

@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .._errors import PayloadTooLargeError, UnsupportedImageFormatError, VisionTokensError
+from .._errors import RequestTooLargeError, UnsupportedImageFormatError, VisionTokensError
 from ._shapes import (
     MAX_IMAGES_WALKED,
     ImageRef,
@@ -219,10 +219,8 @@ _URLSAFE = str.maketrans("-_", "+/")
 
 # --- limits (providers 2.3) ----------------------------------------------------------------------
 
-def _coded(error: VisionTokensError, code: str, pointer: str | None = None) -> VisionTokensError:
-    error.code = code
-    if pointer is not None:
-        error.pointer = pointer
+def _at(error: VisionTokensError, pointer: str) -> VisionTokensError:
+    error.pointer = pointer
     return error
 
 
@@ -236,9 +234,9 @@ def check_limits(refs: list[ImageRef], sizes: list[tuple[Any, ...]], options: di
         pointer, kind, value = ref[0], ref[1], ref[2]
         mime = value[0] if kind == "base64" else (ref[4] or {}).get("mime_type")
         if mime is not None and mime.lower() not in FORMATS:
-            size = (None, size[1], None, None, _coded(UnsupportedImageFormatError(
+            size = (None, size[1], None, None, _at(UnsupportedImageFormatError(
                 f"the media type {mime[:40]!r} is not one Gemini takes ({', '.join(FORMATS)})"),
-                "unsupported_image_format", pointer))
+                pointer))
         elif mime is not None and mime.lower() in UNSIZED and size[0] is None:
             size = (None, size[1], UNSIZED_NOTE, None, None)
         out.append(size)
@@ -246,9 +244,9 @@ def check_limits(refs: list[ImageRef], sizes: list[tuple[Any, ...]], options: di
     total = request_bytes if request_bytes is not None else options.get("inline_bytes", 0)
     if total > MAX_INLINE:
         what = "request" if request_bytes is not None else "request's inline data"
-        violations.append(_coded(PayloadTooLargeError(
+        violations.append(RequestTooLargeError(
             f"the {what} is {total} bytes, over the {MAX_INLINE} bytes ({MAX_INLINE // MB} MB) "
-            f"of inline data allowed"), "request_too_large"))
+            f"of inline data allowed"))
     return out, violations
 
 
