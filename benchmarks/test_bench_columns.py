@@ -30,6 +30,7 @@ import time
 import numpy as np
 import pytest
 from benchutil import core, per_call_ns
+from extras import needs
 from headers import data_url, pillow_image
 
 N = int(os.environ.get("VISIONTOKENS_BENCH_ROWS", "1000000"))
@@ -172,6 +173,7 @@ NAMES = ["numpy, one model (gpt-4.1-mini)", "Arrow dictionary column, 10 models"
          "Python loop over count_image_tokens (floor to beat)"]
 
 
+@needs("duckdb", "pandas", "polars")
 @pytest.mark.parametrize("name", NAMES)
 def test_columns(benchmark, engines, name):
     benchmark.group = f"columns: {N:,} rows (per call)"
@@ -188,6 +190,7 @@ def best_ns_per_row(rows: int, fn, repeat: int = 5) -> float:
     return best / rows * 1e9
 
 
+@needs("duckdb", "pandas", "polars")
 def test_engine_table(measured, engines):
     figures = {name: best_ns_per_row(*engines[name]) for name in NAMES}
     loop = figures[NAMES[-1]]

@@ -248,7 +248,8 @@ def cases() -> tuple[Case, ...]:
         replace_at(jpeg, dht_at, sof(99, 77)))
     add("Pillow: DHP (0xFFDE) read as a frame header", replace_at(jpeg, frame_at + 1, b"\xde", 1))
     add("Pillow: a 16-bit quantization table", replace_at(jpeg, frame_at, b"\xff\xdb\x00\x83\x10" + bytes(128)))
-    add("Pillow, libjpeg: a quantization table cut short", replace_at(jpeg, frame_at, b"\xff\xdb\x00\x42\x00" + bytes(63)))
+    add("Pillow, libjpeg: a quantization table cut short",
+        replace_at(jpeg, frame_at, b"\xff\xdb\x00\x42\x00" + bytes(63)))
     add("Pillow, libjpeg: 12-bit samples", replace_at(jpeg, frame_at + 4, b"\x0c", 1))
     add("Pillow: 2 colour components", replace_at(jpeg, frame_at, sof(48, 32, components=2)))
     add("Pillow: a frame header whose component table is cut",
@@ -341,8 +342,9 @@ def cases() -> tuple[Case, ...]:
         second2 += 1
     add("gif: still, as Pillow writes it (GIF87a)", gif)
     add("gif: animated, as Pillow writes it (NETSCAPE2.0 loop extension)", gif2)
-    add("gif: a local colour table", gif_header(12, 10).replace(b"\x2c" + struct.pack("<HHHHB", 0, 0, 12, 10, 0),
-                                                                b"\x2c" + struct.pack("<HHHHB", 0, 0, 12, 10, 0x80) + bytes(6)))
+    add("gif: a local colour table",
+        gif_header(12, 10).replace(b"\x2c" + struct.pack("<HHHHB", 0, 0, 12, 10, 0),
+                                   b"\x2c" + struct.pack("<HHHHB", 0, 0, 12, 10, 0x80) + bytes(6)))
     add("gif: sub-blocks of 1 byte", gif_with_sub_blocks(3000, 1))
     add("gif: 1 MB of 255-byte sub-blocks, two images", gif_with_sub_blocks(1 << 20, 255))
     add("giflib, Pillow: no trailer after one image", gif[:-1])
@@ -389,8 +391,8 @@ def cases() -> tuple[Case, ...]:
     add("libwebp: data after the RIFF end is ignored", lossy + b"trailing")
     add("libwebp: a chunk after a simple image", riff(vp8l, webp_chunk(b"EXIF", bytes(4))))
     add("libwebp: the file shorter than its RIFF size", lossy[:-1])
-    add("libwebp: stray bytes inside the RIFF after the image", riff(vp8l) [:4] + struct.pack("<I", len(riff(vp8l)) - 8 + 4)
-        + riff(vp8l)[8:] + b"abcd")
+    add("libwebp: stray bytes inside the RIFF after the image",
+        riff(vp8l)[:4] + struct.pack("<I", len(riff(vp8l)) - 8 + 4) + riff(vp8l)[8:] + b"abcd")
     add("libwebp: VP8 not a key frame", flip_vp8_tag(lossy, set_=1))
     add("libwebp: VP8 frame not shown", flip_vp8_tag(lossy, clear=0x10))
     add("libwebp: VP8 profile 4", flip_vp8_tag(lossy, set_=8))
@@ -415,7 +417,8 @@ def cases() -> tuple[Case, ...]:
     add("libwebp: ALPH after its image, without the alpha flag (dropped)",
         riff(webp_chunk(b"VP8X", vp8x_payload(40, 30)), vp8, webp_chunk(b"ALPH", bytes(9))))
     add("libwebp: VP8X with no image", riff(webp_chunk(b"VP8X", vp8x_payload(40, 30)), webp_chunk(b"EXIF", bytes(4))))
-    add("libwebp: two still images", riff(webp_chunk(b"VP8X", vp8x_payload(40, 30)), vp8l, webp_chunk(b"ICCP", bytes(2)), vp8l))
+    add("libwebp: two still images",
+        riff(webp_chunk(b"VP8X", vp8x_payload(40, 30)), vp8l, webp_chunk(b"ICCP", bytes(2)), vp8l))
     add("libwebp: VP8X alone", riff(webp_chunk(b"VP8X", vp8x_payload(40, 30))))
     return tuple(out)
 

@@ -135,7 +135,8 @@ valid_headers = st.one_of(
     st.builds(jpeg_header, st.integers(1, 65535), st.integers(1, 65535),
               segments=st.lists(st.tuples(st.sampled_from([0xE0, 0xE1, 0xE2, 0xFE, 0xC4]),
                                           st.binary(max_size=60))
-                                | st.builds(lambda wide: (0xDB, bytes([16 if wide else 0]) + bytes(128 if wide else 64)),
+                                | st.builds(lambda wide: (0xDB, bytes([16 if wide else 0])
+                                                          + bytes(128 if wide else 64)),
                                             st.booleans()), max_size=4),
               marker=st.sampled_from([0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC9, 0xCA, 0xCB, 0xCF]),
               fill=st.integers(0, 3), sos=st.booleans()),

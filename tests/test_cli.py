@@ -166,11 +166,31 @@ def test_version_and_help_list_every_command(capsys):
     from visiontokens.cli.main import COMMANDS
 
     assert main(["--version"]) == 0
-    assert capsys.readouterr().out.strip() == f"visiontokens {visiontokens.__version__} ({visiontokens.IMPLEMENTATION})"
+    first, *rest = capsys.readouterr().out.strip().splitlines()
+    assert first == f"visiontokens {visiontokens.__version__} ({visiontokens.IMPLEMENTATION})"
+    assert bool(rest) == (visiontokens.IMPLEMENTATION != "cython")  # a pure install says why
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
     assert all(f"  {name} " in out for name in COMMANDS) and "WIDTHxHEIGHT" in out
     assert main([]) == 2 and "commands:" in capsys.readouterr().out
+
+
+def test_version_of_a_pure_install_says_why_and_what_it_costs(capsys, monkeypatch):
+    from visiontokens import _extensions
+
+    monkeypatch.setattr("visiontokens.IMPLEMENTATION", "python")
+    monkeypatch.setattr(_extensions, "use_extensions", lambda: True)
+    monkeypatch.setattr(_extensions, "build_note", lambda: "CompileError: the compiler 'cc' failed")
+    assert main(["--version"]) == 0
+    out = capsys.readouterr().out
+    assert "could not be built" in out and "CompileError: the compiler 'cc' failed" in out
+    assert "30-100x slower" in out and _extensions.DOCS in out
+    monkeypatch.setattr(_extensions, "build_note", lambda: None)
+    assert main(["--version"]) == 0
+    assert "is not installed" in capsys.readouterr().out
+    monkeypatch.setattr(_extensions, "use_extensions", lambda: False)
+    assert main(["--version"]) == 0
+    assert "switched off" in capsys.readouterr().out
 
 
 def test_a_mistyped_command_names_the_commands(capsys):

@@ -10,10 +10,14 @@ import subprocess
 import sys
 
 import numpy as np
-import pandas as pd
+import pytest
+from extras import integration_module
+
+pytestmark = integration_module("pandas", "polars")
+
+import pandas as pd  # after the skip above
 import polars as pl
 import pyarrow as pa
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -375,7 +379,7 @@ def test_twins_agree_on_every_kind_of_column(data):
 def test_a_constant_text_column_is_seen_without_hashing():
     from visiontokens.calc.columns import _constant_text
 
-    def const(values, kind=pa.string()):
+    def const(values, kind=pa.string()):  # noqa: B008 (an immutable type, made once)
         return _constant_text(pa, pa.chunked_array([pa.array(values, kind)]))
 
     assert const(["auto"] * 3000) == "auto"

@@ -211,12 +211,15 @@ def _eval(expression: ast.expr, namespace: dict, flags: int) -> object:
 
 
 def _imports(code: str) -> set[str]:
-    names = set()
+    """Top-level modules imported, and the engine behind a face (visiontokens.litellm: litellm)."""
+    dotted = []
     for node in ast.walk(ast.parse(code)):
         if isinstance(node, ast.Import):
-            names.update(alias.name.split(".")[0] for alias in node.names)
+            dotted += [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            names.add(node.module.split(".")[0])
+            dotted.append(node.module)
+    names = {name.split(".")[0] for name in dotted}
+    names |= {name.split(".")[1] for name in dotted if name.startswith("visiontokens.")}
     return names
 
 

@@ -4,11 +4,15 @@ DuckDB (SQL over a Parquet file), Dask (a LocalCluster with worker processes).""
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
+import pytest
+from extras import integration_module
+
+pytestmark = integration_module("pandas", "polars", "duckdb", "dask", "distributed")
+
+import pandas as pd  # after the skip above
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 
 import visiontokens as vt
 from visiontokens import InvalidArgumentError, InvalidDimensionsError, UnknownModelError

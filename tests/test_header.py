@@ -151,7 +151,8 @@ def test_jpeg_rst_markers_are_standalone_and_tem_is_refused(parser):
     (webp_header(5, 5, "VP8 ")[:-2], TruncatedImageError, "truncated WebP"),
     (b"RIFF\x18\x00\x00\x00WEBPABCD" + bytes(20), CorruptImageError, "'ABCD', not VP8"),
     (b"RIFF\x00\x00\x00\x00WEBPVP8 " + bytes(20), CorruptImageError, "RIFF size is 0"),
-    (webp_header(5, 5, "VP8L").replace(b"\x2f", b"\x2e"), CorruptImageError, "VP8L image at byte 12: the signature is not 0x2F"),
+    (webp_header(5, 5, "VP8L").replace(b"\x2f", b"\x2e"), CorruptImageError,
+     "VP8L image at byte 12: the signature is not 0x2F"),
 ])
 def test_bad_data_is_a_typed_error(parser, data, error, message):
     with pytest.raises(error, match=message) as caught:

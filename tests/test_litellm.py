@@ -12,7 +12,6 @@ sent.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import secrets
@@ -24,13 +23,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from extras import integration_module
 from headers import data_url, gif_header, png_header
 from servers import FakeOpenAI, serve
 
 import visiontokens
 
-if importlib.util.find_spec("litellm") is None:
-    pytest.skip("litellm[proxy] is not installed (pip install '.[test]')", allow_module_level=True)
+pytestmark = integration_module("litellm")
 
 LITELLM = Path(sysconfig.get_path("scripts")) / "litellm"
 STARTUP_TIMEOUT = 150  # seconds; importing the proxy is most of it on this machine

@@ -9,6 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from extras import needs
 from implementations import KINDS, load_twin
 
 import visiontokens as vt
@@ -179,6 +180,7 @@ def test_table_with_a_missing_column_is_an_error(tables, capsys):
     assert code == 1 and "no column 'width', 'height', 'model'" in err
 
 
+@needs("matplotlib")
 def test_progress_bar_and_plot(tables, tmp_path, capsys):
     parquet, _ = tables
     png = tmp_path / "tokens.png"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
+from extras import needs
 from implementations import load_impl
 
 import visiontokens
@@ -110,6 +111,7 @@ class _Sized:
         self.size = (w, h)
 
 
+@needs("mistral_common")
 @given(st.integers(1, 8000), st.integers(1, 8000), st.sampled_from(MODELS))
 @example(1920, 1080, "mistral-small-2503")
 @example(8000, 1, "pixtral-12b-2409")
@@ -123,6 +125,7 @@ def test_agrees_with_mistral_common(encoders, w, h, model):
         assert cost.grid == (cols, rows) and cost.tokens == vendor_tokens
 
 
+@needs("mistral_common")
 def test_agrees_with_the_full_encoder(encoders, monkeypatch):
     pil = pytest.importorskip("PIL.Image")
     chunk = pytest.importorskip("mistral_common.protocol.instruct.chunk")

@@ -11,6 +11,7 @@ import pathlib
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
+from extras import needs
 from implementations import load_impl
 
 import visiontokens
@@ -147,6 +148,7 @@ def vendor_tokens(smart_resize, w, h, factor, min_pixels, max_pixels):
     return resized_w, resized_h, (resized_h // factor) * (resized_w // factor)
 
 
+@needs("transformers")
 @given(st.integers(1, 8000), st.integers(1, 8000), st.sampled_from(sorted(CONFIGS)))
 @example(98, 1, Q2)
 @example(4000, 4000, Q25)
@@ -165,6 +167,7 @@ def test_agrees_with_transformers(vendor_smart_resize, w, h, model):
         assert (cost.resized_width, cost.resized_height, cost.patches) == expected
 
 
+@needs("transformers")
 @given(st.integers(1, 2**26), st.integers(1, 2**26), st.sampled_from([28, 32]),
        st.integers(1, 2**24), st.integers(1, 2**31 - 1))
 @example(4000, 3000, 28, 3136, 1003520)
@@ -182,6 +185,7 @@ def test_agrees_with_transformers_for_any_limits(vendor_smart_resize, w, h, fact
         assert (cost.resized_width, cost.resized_height, cost.patches) == expected
 
 
+@needs("transformers")
 def test_exact_rationals_would_differ_from_the_floats(vendor_smart_resize):
     # Why the twins reproduce the floats: the vendor's float steps do not always give what
     # exact arithmetic would. Find one such size on a small grid, and check we follow the floats.

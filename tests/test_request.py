@@ -41,7 +41,7 @@ SIZES = {"small png": (64, 48), "jpeg 1800x2400 icc": (1800, 2400), "png 1920x10
 
 def chat_body(images, model="gpt-4.1-mini", detail=None):
     parts = [{"type": "text", "text": "What is in these images?"}]
-    for name, data in images.items():
+    for data in images.values():
         image = {"url": data_url(data)}
         if detail:
             image["detail"] = detail

@@ -11,6 +11,7 @@ import base64
 import json
 
 import pytest
+from extras import needs
 from headers import data_url, gif_header, jpeg_header, png_header
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -349,9 +350,10 @@ def test_arbitrary_json_under_the_messages_shape(walk, request_):
 
 # --- the anthropic SDK's own request types and what its client sends ---------------------------
 
+@needs("anthropic")
 def test_the_sdks_params_and_the_bytes_its_client_sends(walk):
-    anthropic_sdk = pytest.importorskip("anthropic", reason="the anthropic SDK is in the integration extra")
-    httpx = pytest.importorskip("httpx2", reason="the anthropic SDK's own HTTP client")
+    import anthropic as anthropic_sdk
+    import httpx2 as httpx  # (the anthropic SDK's own HTTP client)
     from anthropic.types import (
         Base64ImageSourceParam,
         ImageBlockParam,

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
+from extras import needs
 from headers import gif_header, jpeg_header, png_header
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -141,8 +142,9 @@ def test_text_only_and_string_contents(walk):
     assert walk.count_request({"contents": [{"parts": [{"text": "x"}]}]}).api == "gemini.generate_content"
 
 
+@needs("google.genai")
 def test_google_genai_objects():
-    types = pytest.importorskip("google.genai.types", reason="google-genai is in the integration extra")
+    from google.genai import types
     data = png_header(960, 540) + b"\xff\xfe" * 8
     request = {"contents": [types.Content(role="user", parts=[
         types.Part.from_bytes(data=data, mime_type="image/png"),

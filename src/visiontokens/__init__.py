@@ -57,7 +57,7 @@ from .images.sources import ImageInfo
 from .rules import DEFAULT_RULESET, ModelSpec, models, register_model, rulesets, unregister_model
 from ._results import ImageCost, OutputImageCost
 
-__version__ = "0.1.0"
+from ._version import __version__ as __version__
 
 _tokens = _twin("tokens")  # the calculator
 _request = _twin("request")  # the request walk (it picks the header parser)

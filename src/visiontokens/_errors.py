@@ -415,7 +415,7 @@ def dimension_error(name: str, value: object) -> InvalidDimensionsError:
 
 def _is_integer_like(value: object) -> bool:
     try:
-        value.__index__  # type: ignore[attr-defined]
+        value.__index__  # type: ignore[attr-defined]  # noqa: B018 (a probe)
     except AttributeError:
         return False
     return True

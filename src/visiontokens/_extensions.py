@@ -21,8 +21,9 @@ import os
 import sys
 from types import ModuleType
 
-#: twin name -> (compiled modules, pure module), as dotted names under the package. The calculator's compiled twin is two
-#: extensions: the batch entry point needs numpy's C API, so it is imported on first use.
+#: twin name -> (compiled modules, pure module), as dotted names under the package. The
+#: calculator's compiled twin is two extensions: the batch entry point needs numpy's C API, so
+#: it is imported on first use.
 TWINS: dict[str, tuple[tuple[str, ...], str]] = {
     "tokens": (("calc._tokens_c", "calc._batch_c"), "calc._tokens_py"),
     "header": (("images._header_c",), "images._header_py"),
@@ -88,7 +89,36 @@ def lower(name: str, kind: str) -> ModuleType:
 
 def implementations() -> dict[str, str]:
     """twin name -> "cython" or "python": what each twin really runs."""
-    return {name: getattr(twin(name), "IMPLEMENTATION") for name in TWINS}
+    return {name: twin(name).IMPLEMENTATION for name in TWINS}
+
+
+#: What the pure twins cost, and where the build's prerequisites are described. The docs page
+#: is a path in the repository until the documentation site has an address.
+DOCS = "docs/how-it-is-built.md"
+#: setup.py leaves this next to the package when the compiled core failed to build.
+BUILD_NOTE = "_build_note.txt"
+
+
+def build_note() -> str | None:
+    """Why the build fell back to the pure twins (the compiler's error, shortened), or None."""
+    try:
+        path = os.path.join(os.path.dirname(__file__), BUILD_NOTE)
+        with open(path, encoding="utf-8") as note:
+            return note.read().strip() or None
+    except OSError:
+        return None
+
+
+def fallback_text() -> str:
+    """For a user of a pure (or mixed) install: why, what it costs, what to do."""
+    if not use_extensions():
+        why = "the compiled core is switched off (VISIONTOKENS_NO_EXTENSIONS, or not CPython)"
+    else:
+        note = build_note()
+        why = ("the compiled core could not be built when this was installed:\n  "
+               + note.replace("\n", "\n  ")) if note else "the compiled core is not installed"
+    return (f"{why}\nThe pure-Python twins give the same answers, about 30-100x slower on the hot "
+            f"paths. Install a C compiler and reinstall to get it back: see {DOCS}.")
 
 
 def summary(chosen: dict[str, str]) -> str:

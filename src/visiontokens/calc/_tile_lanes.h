@@ -37,9 +37,19 @@
 #define VT_CLONES
 #endif
 
+/* always_inline is GCC's and Clang's spelling; MSVC has its own, anything else gets a plain
+ * inline (the loop below is where the row must be inlined to vectorise). */
+#if defined(__GNUC__) || defined(__clang__)
+#define VT_ALWAYS_INLINE inline __attribute__((always_inline))
+#elif defined(_MSC_VER)
+#define VT_ALWAYS_INLINE __forceinline
+#else
+#define VT_ALWAYS_INLINE inline
+#endif
+
 /* One row, from its sides minus one (so 0 and negative sides land out of range): the tokens,
  * computed on clamped values so nothing overflows; the caller counts out-of-range rows. */
-static inline __attribute__((always_inline)) int64_t
+static VT_ALWAYS_INLINE int64_t
 vt_tile_row(uint32_t w0, uint32_t h0, int in_range, uint32_t box, uint32_t side,
             int64_t base, int64_t per_tile)
 {

@@ -133,6 +133,10 @@ def _provider_lines(cost: ImageCost) -> list[str]:
 
 
 def _describe_levels(spec: rules.ModelSpec) -> str:
+    if spec.levels == ():  # a provider model without detail levels
+        only = spec.params[spec.auto]
+        what = f"{only.base} per image" if only.scheme == "fixed" else only.scheme
+        return f"{what} ({only.exactness}); detail does not apply"
     parts = []
     for level, p in spec.params.items():
         if p.scheme == "patch":
@@ -446,7 +450,8 @@ def _cmd_models(argv: Sequence[str]) -> int:
         return 0
     ruleset = rules.get_ruleset(args.ruleset)
     print(f"ruleset {ruleset.name}: {ruleset.description}")
-    for s in specs:
+    # OpenAI's models first, then each provider's (their rules resolve in every ruleset)
+    for s in sorted(specs, key=lambda s: (s.provider != "openai", s.provider, s.id)):
         if s.provider != "openai":
             cost = f"{s.provider}, {s.docs_as_of}"
         else:
@@ -515,10 +520,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(_usage())
             return 0 if first else 2
         if first in ("-V", "--version"):
-            from .. import IMPLEMENTATION
+            from .. import IMPLEMENTATION, _extensions
             from .. import __version__
 
             print(f"visiontokens {__version__} ({IMPLEMENTATION})")
+            if IMPLEMENTATION != "cython":
+                print(_extensions.fallback_text())
             return 0
         if first in COMMANDS:
             return COMMANDS[first][1](argv[1:])

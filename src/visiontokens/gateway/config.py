@@ -177,7 +177,7 @@ def parser() -> argparse.ArgumentParser:
         description="An HTTP service that counts the image tokens of provider request bodies "
         "(POST /v1/count) and answers gateways' external-authorisation calls (POST /v1/check). "
         "Every option can also be set by the environment variable named after it.")
-    for flag, (variable, kind, default, text) in _OPTIONS.items():
+    for flag, (variable, kind, _default, text) in _OPTIONS.items():
         help_text = f"{text} [env {ENV_PREFIX}{variable}]"
         if flag == "--fetch":
             parser.add_argument(flag, action="store_true", default=None, help=help_text)
