@@ -473,6 +473,12 @@ def _cmd_serve(argv: Sequence[str]) -> int:
     return serve(argv)
 
 
+def _cmd_calibrate(argv: Sequence[str]) -> int:
+    from .calibrate import main as calibrate  # numpy loads only here
+
+    return calibrate(argv)
+
+
 #: Subcommand -> (what it does, its function). A first argument that is none of these and
 #: looks like a size (digits, an x, digits) is the size command.
 COMMANDS = {
@@ -486,6 +492,7 @@ COMMANDS = {
     "generate": ("output image tokens of generating images (GPT Image models)", _cmd_generate),
     "serve": ("an HTTP service counting request bodies for gateways (/v1/count, /v1/check)",
               _cmd_serve),
+    "calibrate": ("fit a rule to billed rows (width, height, detail, tokens)", _cmd_calibrate),
 }
 
 
