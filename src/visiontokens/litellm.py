@@ -45,6 +45,7 @@ IMAGES_CALL_TYPES = {"image_generation": "images.generations",
                      "image_edit": "images.edits", "aimage_edit": "images.edits",
                      # LiteLLM's /v1/messages and generateContent routes
                      "anthropic_messages": "anthropic.messages",
+                     "aanthropic_messages": "anthropic.messages",
                      "generate_content": "gemini.generate_content",
                      "agenerate_content": "gemini.generate_content",
                      "generate_content_stream": "gemini.generate_content",
