@@ -808,9 +808,10 @@ def undecided_animation_option(value: object) -> str:
     return value
 
 
-def undecided_animation_error(what: str) -> AnimatedImageError:
+def undecided_animation_error(what: str | None) -> AnimatedImageError:
+    prefix = "" if what is None else f"{what}: "
     return AnimatedImageError(
-        f"{what}: cannot tell whether the GIF is animated, its data ends before a second image "
+        f"{prefix}cannot tell whether the GIF is animated, its data ends before a second image "
         "or its trailer (refused: undecided_animation='refuse')")
 
 

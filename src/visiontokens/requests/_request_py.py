@@ -894,7 +894,7 @@ def price(model: Any, count: Callable[[int, int, str], int], levels: dict[str, s
                 continue
             # (the rule is refused_animation's; testing the format first saves a call a still)
             elif info.format == "gif" and refused_animation(info, undecided_animation):
-                error = animation_error(info, pointer)
+                error = animation_error(info, None)  # (located at its pointer below)
             else:
                 tokens = count(info.width, info.height, detail)
                 level = levels.get(detail)
