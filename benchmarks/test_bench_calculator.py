@@ -99,7 +99,8 @@ BATCH = {
     "cython tile gpt-4o": lambda: (core().count_image_tokens_batch, (WIDTHS, HEIGHTS, "gpt-4o", "high"), {}),
     "cython claude-sonnet-4-5": lambda: (core().count_image_tokens_batch, (WIDTHS, HEIGHTS, "claude-sonnet-4-5"), {}),
     # (some random sizes exceed Qwen's 200:1 aspect ratio: masked, not raised)
-    "cython Qwen2.5-VL": lambda: (core().count_image_tokens_batch, (WIDTHS, HEIGHTS, "Qwen/Qwen2.5-VL-7B-Instruct"), {"on_error": "mask"}),
+    "cython Qwen2.5-VL": lambda: (core().count_image_tokens_batch,
+                                  (WIDTHS, HEIGHTS, "Qwen/Qwen2.5-VL-7B-Instruct"), {"on_error": "mask"}),
     "numpy-vectorised patch gpt-4.1-mini": lambda: (numpy_patch, (WIDTHS, HEIGHTS, 2048, 6144, 162, 100), {}),
     "numpy-vectorised tile gpt-4o": lambda: (numpy_tile, (WIDTHS, HEIGHTS, 85, 170), {}),
 }

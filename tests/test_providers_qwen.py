@@ -203,3 +203,17 @@ def test_exact_rationals_would_differ_from_the_floats(vendor_smart_resize):
     w, h, resized = found
     cost = core.explain_image_tokens(w, h, Q25)
     assert (cost.resized_width, cost.resized_height, cost.patches) == resized
+
+
+def test_batch_refuses_the_aspect_ratio_on_every_path(impl):
+    import numpy as np
+
+    widths, heights = np.array([1920, 1000, 64, 1000]), np.array([1080, 1, 64, 4])
+    one = impl.count_image_tokens_batch(widths, heights, Q25, on_error="mask")
+    mixed = impl.count_image_tokens_batch(widths, heights, [Q25, Q25, "gpt-4o", "claude-opus-4-8"],
+                                          on_error="mask")
+    assert one[1].tolist() == [False, True, False, True]
+    assert mixed[1].tolist() == [False, True, False, False]
+    assert mixed[0][0] == 2693 and mixed[0][1] == 0
+    with pytest.raises(visiontokens.AspectRatioError, match="row 1"):
+        impl.count_image_tokens_batch(widths, heights, [Q25, Q25, "gpt-4o", Q3])

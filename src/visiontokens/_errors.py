@@ -470,7 +470,8 @@ def unsupported_detail_error(model: str, detail: object, supported: Sequence[str
 
 def detail_not_applicable_error(model: str, detail: object) -> DetailNotApplicableError:
     return DetailNotApplicableError(
-        f"detail does not apply to {quoted(model)}: pass None or 'auto', got {quoted(detail)}")
+        f"detail does not apply to {quoted(model)}: pass None or 'auto', got {quoted(detail)}",
+        argument="detail")
 
 
 def aspect_ratio_error(model: str, width: int, height: int) -> AspectRatioError:
@@ -487,7 +488,7 @@ def no_upper_bound_error(model: str, level: str) -> NoUpperBoundError:
 
 def argument_not_applicable_error(name: str, model: str) -> ArgumentNotApplicableError:
     return ArgumentNotApplicableError(
-        f"{name} applies only to Qwen models, not to {quoted(model)}")
+        f"{name} applies only to Qwen models, not to {quoted(model)}", argument=name)
 
 
 def rejected_error(model: str, patches: int, limit: int) -> ImageRejectedError:

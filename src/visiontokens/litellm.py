@@ -2,9 +2,11 @@
 
 A LiteLLM ``CustomLogger`` whose ``async_pre_call_hook`` counts the images of the request the
 proxy is about to send (its ``data``: Chat Completions, Responses, and the Images API's image
-generations and edits), stores the count in the request's metadata, and refuses
-what the API would refuse (HTTP 400) and requests over an image-token budget (HTTP 429, or 413) by raising the ``fastapi.HTTPException`` that LiteLLM turns into an
-OpenAI-shaped error. Register it in the proxy's ``config.yaml``::
+generations and edits, Anthropic's Messages and Gemini's generateContent), stores the count
+in the request's metadata, and refuses what the API would refuse (HTTP 400) and requests over
+an image-token budget (HTTP 429, or 413) by raising the ``fastapi.HTTPException`` that LiteLLM
+turns into an OpenAI-shaped error. A request is counted by the model its deployment serves.
+Register it in the proxy's ``config.yaml``::
 
     litellm_settings:
       callbacks: visiontokens.litellm.image_token_hook

@@ -254,6 +254,7 @@ cdef Py_ssize_t bucket_rows(const Params* p, const int32_t* idx, Py_ssize_t size
             continue
         ok = side_ok(w) & side_ok(h) & (p.scheme != SCHEME_INVALID)
         image_cost(p, w if ok else 1, h if ok else 1, &o)
+        ok = ok & (1 - o.rejected)  # a provider kernel's refusal (Qwen's aspect ratio)
         T[i] = o.tokens * ok
         bad[i] = 1 - ok
         nbad += 1 - ok

@@ -48,10 +48,12 @@ def checked_pixels(name: str, value: object) -> int:
         if isinstance(value, bool) or not hasattr(value, "__index__"):
             from .._errors import ArgumentTypeError, quoted
 
-            raise ArgumentTypeError(f"{name} must be an int or None, got {quoted(value)}")
+            raise ArgumentTypeError(f"{name} must be an int or None, got {quoted(value)}",
+                                    argument=name)
         value = value.__index__()
     if not 1 <= value <= MAX_PIXELS:  # type: ignore[operator]
-        raise InvalidArgumentError(f"{name} must be between 1 and {MAX_PIXELS}, got {value}")
+        raise InvalidArgumentError(f"{name} must be between 1 and {MAX_PIXELS}, got {value}",
+                                   argument=name)
     return value  # type: ignore[return-value]
 
 
@@ -69,7 +71,8 @@ def with_pixel_limits(model: str, p: DetailParams, min_pixels: object,
     lo = p.lo if min_pixels is None else checked_pixels("min_pixels", min_pixels)
     hi = p.hi if max_pixels is None else checked_pixels("max_pixels", max_pixels)
     if lo > hi:
-        raise InvalidArgumentError(f"min_pixels ({lo}) must not exceed max_pixels ({hi})")
+        raise InvalidArgumentError(f"min_pixels ({lo}) must not exceed max_pixels ({hi})",
+                                   argument="min_pixels")
     return replace(p, lo=lo, hi=hi)
 
 
