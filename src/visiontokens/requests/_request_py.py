@@ -989,7 +989,7 @@ def _classified(body: Any, content_type: Any, api: Any) -> tuple[dict[str, Any],
         size = _body_bytes(body)
         body = _load(body)
         if "messages" in body:
-            if _anthropic.detect(body):
+            if messages_body(body):
                 return body, None, _walked(_anthropic, body, size)
             return body, None, None
         if "input" in body:
@@ -1005,6 +1005,39 @@ def _classified(body: Any, content_type: Any, api: Any) -> tuple[dict[str, Any],
         return body, None, _walked(_WALKERS[api], body, size)
     body, images = _images_api.classify(body, content_type, api, _load, _LOWER)
     return body, images, None
+
+
+_ANTHROPIC_BLOCKS, _CHAT_PARTS, _CHAT_ROLES = (_anthropic.ANTHROPIC_BLOCKS,
+                                               _anthropic.CHAT_PARTS, _anthropic.CHAT_ROLES)
+
+
+def messages_body(body: dict[str, Any]) -> bool:
+    """anthropic.detect's rule (see there), here to run compiled on every Chat body."""
+    if "system" in body:
+        return True
+    messages = body.get("messages")
+    if type(messages) is not list:
+        return False
+    for message in messages:
+        if type(message) is not dict:
+            return False
+        role = message.get("role")
+        if type(role) is str and role in _CHAT_ROLES:  # (a list is no role, nor hashable)
+            return False
+        content = message.get("content")
+        if type(content) is not list:
+            continue
+        for part in content:
+            if type(part) is not dict:
+                continue
+            kind = part.get("type")
+            if type(kind) is not str:
+                continue
+            if kind in _CHAT_PARTS:
+                return False
+            if kind in _ANTHROPIC_BLOCKS and (kind != "image" or "source" in part):
+                return True
+    return False
 
 
 def _walked(walker: Any, body: dict[str, Any], size: int | None) -> Any:

@@ -220,34 +220,14 @@ def detect(body: dict[str, Any]) -> bool:
     makes it a Messages body; a Chat-only sign (a message whose role is system, developer,
     tool or function, a part of type ``image_url``, ``input_audio`` or ``file``) found first
     makes it Chat Completions, as is every body with neither. The scan stops at the first
-    sign, so an OpenAI body (whose first message is nearly always a system or developer one)
-    costs one look. A Chat body that also holds Anthropic blocks is counted as Chat; its
-    Anthropic image blocks are noted as skipped."""
-    if "system" in body:
-        return True
-    messages = body.get("messages")
-    if type(messages) is not list:
-        return False
-    for message in messages:
-        if type(message) is not dict:
-            return False
-        role = message.get("role")
-        if type(role) is str and role in CHAT_ROLES:  # (a list is no role, nor hashable)
-            return False
-        content = message.get("content")
-        if type(content) is not list:
-            continue
-        for part in content:
-            if type(part) is not dict:
-                continue
-            kind = part.get("type")
-            if type(kind) is not str:
-                continue
-            if kind in CHAT_PARTS:
-                return False
-            if kind in ANTHROPIC_BLOCKS and (kind != "image" or "source" in part):
-                return True
-    return False
+    sign, so an OpenAI body costs a look or two. A Chat body that also holds Anthropic blocks
+    is counted as Chat; its Anthropic image blocks are noted as skipped.
+
+    (The walk runs this rule compiled, as ``_request_py.messages_body``: it runs on every Chat
+    body a gateway sees.)"""
+    from ._request_py import messages_body
+
+    return messages_body(body)
 
 
 # --- the model: platform and image limit ---------------------------------------------------------
