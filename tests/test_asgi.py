@@ -71,6 +71,7 @@ def proxy_app(upstream: str, calls: list) -> Starlette:
 
     paths = ["/v1/chat/completions", "/v1/responses", "/v1/embeddings", "/v1/images/generations",
              "/v1/images/edits"]
+    paths += ["/v1/messages", "/v1beta/{rest:path}", "/v1/projects/{rest:path}"]
     return Starlette(routes=[Route(p, forward, methods=["POST"]) for p in paths])
 
 
@@ -537,3 +538,59 @@ def test_imports_stay_light():
             f"print([m for m in {heavy!r} if m in sys.modules])")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+# --- Anthropic Messages and Gemini generateContent paths ---------------------------------------
+
+def _b64(data: bytes) -> str:
+    import base64
+
+    return base64.b64encode(data).decode()
+
+
+def test_anthropic_messages_path(gateway, upstream):
+    url, calls = gateway
+    body = json.dumps({"model": "claude-sonnet-4-5", "max_tokens": 8, "messages": [
+        {"role": "user", "content": [{"type": "image", "source": {
+            "type": "base64", "media_type": "image/png", "data": _b64(png_header(1920, 1080))}}]}]})
+    response = httpx.post(f"{url}/v1/messages", content=body)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["gateway"]["image_tokens"] == 1560  # providers 1.5
+    assert answer["received"]["headers"][HEADER] == "1560"
+    before = len(upstream.received)
+    refused = httpx.post(f"{url}/v1/messages", content=body.replace(
+        _b64(png_header(1920, 1080)), _b64(png_header(8001, 100))))
+    assert refused.status_code == 400
+    error = error_of(refused)
+    assert (error["code"], error["param"]) == ("image_too_large", "messages[0].content[0]")
+    assert len(upstream.received) == before
+
+
+@pytest.mark.parametrize(("path", "resolution", "expected"), [
+    ("/v1beta/models/gemini-2.5-flash:generateContent", None, 1548),
+    ("/v1beta/models/gemini-2.5-flash:streamGenerateContent", "MEDIA_RESOLUTION_LOW", 64),
+    ("/v1/projects/p1/locations/us-central1/publishers/google/models/gemini-3-pro"
+     ":generateContent", "MEDIA_RESOLUTION_LOW", 280),
+])
+def test_generate_content_paths_take_the_model_from_the_path(gateway, path, resolution, expected):
+    url, _ = gateway
+    body = {"contents": [{"role": "user", "parts": [
+        {"inline_data": {"mime_type": "image/png", "data": _b64(png_header(960, 540))}}]}]}
+    if resolution is not None:
+        body["generationConfig"] = {"mediaResolution": resolution}
+    response = httpx.post(url + path, content=json.dumps(body))
+    assert response.status_code == 200, response.text
+    assert response.json()["gateway"]["image_tokens"] == expected
+    assert response.json()["received"]["headers"][HEADER] == str(expected)
+
+
+def test_generate_content_paths_are_in_the_defaults():
+    from visiontokens.gateway.shared import DEFAULT_PATHS, counted_path
+
+    paths = frozenset(DEFAULT_PATHS)
+    assert counted_path("/v1/messages", paths)
+    assert counted_path("/v1beta/models/gemini-2.5-flash:generateContent", paths)
+    assert not counted_path("/v1beta/models/gemini-2.5-flash:countTokens", paths)
+    assert not counted_path("/v1beta/models/gemini-2.5-flash:generateContent",
+                            frozenset(["/v1/chat/completions"]))

@@ -36,6 +36,11 @@ __all__ = [
     "RequestLimitError",
     "TooManyImagesError",
     "PayloadTooLargeError",
+    "RequestTooLargeError",
+    "ImageTooLargeError",
+    "ImageDimensionsTooLargeError",
+    "OversizedImageError",
+    "UnsupportedImageSourceError",
     "ImageSizeUnknownError",
     "FetchError",
     "BlockedAddressError",
@@ -319,6 +324,41 @@ class PayloadTooLargeError(RequestLimitError):
     """More image bytes than a request may carry (512 MB)."""
 
     code = "payload_too_large"
+
+
+class RequestTooLargeError(PayloadTooLargeError):
+    """A request body over the API's size limit (Anthropic: 32 MB, 30 MB on Vertex AI;
+    Gemini: 20 MB of inline data)."""
+
+    code = "request_too_large"
+
+
+class ImageTooLargeError(PayloadTooLargeError):
+    """One image's base64 over the API's per-image limit (Anthropic: 10 MB, 5 MB on Amazon
+    Bedrock and Vertex AI)."""
+
+    code = "image_too_large"
+
+
+class ImageDimensionsTooLargeError(ImageRejectedError):
+    """An image side over the API's limit (Anthropic: 8,000 px, or 2,000 px in a request of
+    more than 20 images)."""
+
+    code = "image_dimensions_too_large"
+
+
+class OversizedImageError(ImageRejectedError):
+    """An image the model would resize, in a block that asks for an error instead
+    (Anthropic's ``transformations.oversized_image: "error"``)."""
+
+    code = "oversized_image"
+
+
+class UnsupportedImageSourceError(ImageRejectedError):
+    """An image source the platform does not take (Anthropic on Amazon Bedrock and Vertex AI:
+    base64 only, no URL or Files API source)."""
+
+    code = "unsupported_image_source"
 
 
 class ImageSizeUnknownError(VisionTokensError, ValueError):
@@ -793,9 +833,10 @@ def undecided_animation_option(value: object) -> str:
     return value
 
 
-def undecided_animation_error(what: str) -> AnimatedImageError:
+def undecided_animation_error(what: str | None) -> AnimatedImageError:
+    prefix = "" if what is None else f"{what}: "
     return AnimatedImageError(
-        f"{what}: cannot tell whether the GIF is animated, its data ends before a second image "
+        f"{prefix}cannot tell whether the GIF is animated, its data ends before a second image "
         "or its trailer (refused: undecided_animation='refuse')")
 
 

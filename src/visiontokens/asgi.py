@@ -28,6 +28,8 @@ from .gateway.shared import (
     api_for_path,
     check_budgets,
     count_options,
+    counted_path,
+    model_in_path,
     error_body,
     first_refusal,
     over_budgets,
@@ -54,7 +56,11 @@ class ImageTokenMiddleware:
 
     Options (all keyword-only):
 
-    - ``paths``: the request paths counted (exact match, POST only).
+    - ``paths``: the request paths counted (exact match, POST only). The default holds
+      Chat Completions, Responses, the Images API, Anthropic's ``/v1/messages`` and
+      ``":generateContent"``, which stands for every Gemini ``/models/{model}:generateContent``
+      and ``:streamGenerateContent`` path (Gemini API and Vertex AI): the model is read from
+      the path.
     - ``header``: a request-header name (e.g. ``"x-image-tokens"``) set to the image-token
       total for the app and, through a proxy, the upstream. A client's own value is always
       dropped, also from a body that could not be counted.
@@ -119,7 +125,7 @@ class ImageTokenMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (scope["type"] != "http" or scope.get("method") != "POST"
-                or scope.get("path") not in self.paths):
+                or not counted_path(scope.get("path") or "", self.paths)):
             await self.app(scope, receive, send)
             return
         chunks: list[bytes] = []
@@ -203,9 +209,14 @@ def _endpoint(scope: Scope) -> dict[str, Any]:
     whose boundary is in the request's own content type. Chat and Responses bodies are told
     by their shape, as before; their content type is not read (a JSON body is counted
     whatever it says)."""
-    api = api_for_path(scope.get("path") or "")
+    path = scope.get("path") or ""
+    api = api_for_path(path)
     if api is None:
         return {}
+    if api == "gemini.generate_content":  # the model is in the path, not the body
+        return {"api": api, "model": model_in_path(path)}
+    if api == "anthropic.messages":
+        return {"api": api}
     content_type = None
     for name, value in scope.get("headers", ()):
         if name.lower() == b"content-type":

@@ -351,7 +351,8 @@ def _progress(done: int, total: int) -> None:
 def _request_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="visiontokens request",
-        description="Image tokens of a Chat Completions, Responses or Images API request body, "
+        description="Image tokens of a Chat Completions, Responses, Images API, Anthropic "
+        "Messages or Gemini generateContent request body, "
         "image by image, and the output image tokens it may generate ('-' reads standard input).")
     parser.add_argument("body", help="a JSON request body, or - for standard input")
     add_policies(parser, fetch=True)
@@ -361,8 +362,12 @@ def _request_parser() -> argparse.ArgumentParser:
                         help="the body's content type (default: JSON, or multipart/form-data "
                         "when the body's first line is --BOUNDARY, as a form's is)")
     parser.add_argument("--api", default=None,
-                        choices=("chat", "responses", "images.generations", "images.edits"),
+                        choices=("chat", "responses", "images.generations", "images.edits",
+                                 "anthropic.messages", "gemini.generate_content"),
                         help="the endpoint the body is for (default: told by its shape)")
+    parser.add_argument("--model", "-m", default=None,
+                        help="the model the request is for, when the body names none (a "
+                        "generateContent body: its model is in the URL) or another one")
     _add_json(parser)
     return parser
 
@@ -400,7 +405,8 @@ def _cmd_request(argv: Sequence[str]) -> int:
     result = count_request(text, ruleset=args.ruleset, fetch=fetch,
                            on_unknown="upper_bound" if args.upper_bound else "error",
                            on_violation="collect" if args.collect else "raise",
-                           content_type=content_type, api=args.api, **policies(args))
+                           content_type=content_type, api=args.api, model=args.model,
+                           **policies(args))
     if args.json:
         print(json.dumps({
             "model": result.model, "api": result.api, "image_tokens": result.image_tokens,
@@ -689,7 +695,8 @@ def _cmd_calibrate(argv: Sequence[str]) -> int:
 #: looks like a size (digits, an x, digits) is the size command.
 COMMANDS = {
     "image": ("input tokens of image files, sizes read from their headers", _cmd_image),
-    "request": ("image tokens of a Chat Completions, Responses or Images API request body",
+    "request": ("image tokens of a Chat Completions, Responses, Images API, Anthropic Messages "
+                "or Gemini generateContent request body",
                 _cmd_request),
     "models": ("the models of a ruleset and their parameters", _cmd_models),
     "logs": ("image tokens of request logs (JSONL, Parquet, CSV) per model and detail",

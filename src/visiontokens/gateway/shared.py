@@ -26,8 +26,14 @@ from .._errors import (
 
 #: The paths a gateway counts unless told otherwise: the two APIs that take images in a chat
 #: (spec 6) and the Images API's two endpoints (spec 6.2).
+#: Anthropic's Messages API, and Gemini's generateContent: GENERATE_CONTENT stands for every
+#: ``/models/{model}:generateContent`` and ``:streamGenerateContent`` path (the model is in the
+#: path), Gemini API and Vertex AI alike.
+GENERATE_CONTENT = ":generateContent"
 DEFAULT_PATHS = ("/v1/chat/completions", "/v1/responses", "/v1/images/generations",
-                 "/v1/images/edits")
+                 "/v1/images/edits", "/v1/messages", GENERATE_CONTENT)
+#: A path ending so is an Anthropic Messages request.
+MESSAGES_ENDPOINT = "/v1/messages"
 #: A path ending so is told to count_request as that endpoint (spec 6.2: a generations body and
 #: an edit body are told apart by the endpoint, not only by their shape).
 IMAGES_ENDPOINTS = (("/images/generations", "images.generations"),
@@ -40,6 +46,11 @@ API_CODES = {
     "image_rejected": "image_too_large",  # over the patch limit after resizing (spec 3.1 step 4)
     "animated_image": "invalid_image_format",
     "unsupported_image_format": "invalid_image_format",
+    # Anthropic's and Gemini's limits (providers 1.3, 2.3)
+    "image_dimensions_too_large": "image_too_large",
+    "oversized_image": "image_too_large",
+    "image_too_large": "image_too_large",
+    "request_too_large": "request_too_large",
 }
 #: The type of the API's error body for a request it refuses.
 INVALID_REQUEST = "invalid_request_error"
@@ -51,12 +62,32 @@ Answer = tuple[str, str, "str | None", str]
 
 
 def api_for_path(path: str) -> str | None:
-    """The ``api`` a request path is for: an Images API endpoint, or None (Chat and Responses
-    bodies are told by their shape)."""
+    """The ``api`` a request path is for: an Images API endpoint, Anthropic's Messages, Gemini's
+    generateContent, or None (Chat and Responses bodies are told by their shape)."""
     for suffix, api in IMAGES_ENDPOINTS:
         if path.endswith(suffix):
             return api
+    if path.endswith(MESSAGES_ENDPOINT):
+        return "anthropic.messages"
+    if model_in_path(path) is not None:
+        return "gemini.generate_content"
     return None
+
+
+def model_in_path(path: str) -> str | None:
+    """The model of a generateContent path (``/v1beta/models/{model}:generateContent``, Vertex's
+    ``/v1/projects/*/locations/*/publishers/google/models/{model}:streamGenerateContent``)."""
+    if "enerateContent" not in path:  # (the common case: one substring test)
+        return None
+    from ..requests.gemini import model_from_path
+
+    return model_from_path(path)
+
+
+def counted_path(path: str, paths: frozenset[str]) -> bool:
+    """Whether a gateway counts a request to ``path``: one of ``paths``, or a generateContent
+    path when ``paths`` holds GENERATE_CONTENT."""
+    return path in paths or (GENERATE_CONTENT in paths and model_in_path(path) is not None)
 
 
 def api_code(error: VisionTokensError) -> str:
