@@ -109,7 +109,7 @@ def requests(pictures: dict[str, bytes]) -> dict[str, bytes]:
             "type": "computer_screenshot", "image_url": png}}]}
     malformed = {"model": "gpt-4o", "messages": [{"role": "user", "content": [
         {"type": "image_url", "image_url": {"url": 5}}]}]}
-    return {
+    seeds = {
         "chat": b"\x00" + json.dumps(chat).encode(),
         "chat-collect-upper-bound": b"\x0c" + json.dumps(chat).encode(),
         "responses": b"\x04" + json.dumps(responses).encode(),
@@ -121,6 +121,68 @@ def requests(pictures: dict[str, bytes]) -> dict[str, bytes]:
         "image-jpeg": b"\x07" + pictures["jpeg"],
         "image-gif-animated": b"\x0f" + pictures["gif-animated"],
     }
+    seeds.update(wrong_types())
+    return seeds
+
+
+#: Values of every JSON type but the one a field wants: a list or an object where a str is
+#: read was a bare TypeError once ({"type": []} as a dict key: unhashable).
+WRONG = {"list": [], "object": {}, "number": 7, "null": None, "bool": True, "string": "x",
+         "list-of-object": [{}]}
+
+
+def wrong_types() -> dict[str, bytes]:
+    """Seeds for the request target: a small body of each part type, with each field the walk
+    reads given a value of each wrong type."""
+    url = "https://example.com/a.png"
+    templates = {
+        # (name, body maker taking the wrong value)
+        "chat-part-type": lambda v: {"model": "gpt-4o", "messages": [
+            {"role": "user", "content": [{"type": v, "image_url": {"url": url}}]}]},
+        "chat-image-url": lambda v: {"model": "gpt-4o", "messages": [
+            {"role": "user", "content": [{"type": "image_url", "image_url": v}]}]},
+        "chat-url": lambda v: {"model": "gpt-4o", "messages": [
+            {"role": "user", "content": [{"type": "image_url", "image_url": {"url": v}}]}]},
+        "chat-detail": lambda v: {"model": "gpt-4o", "messages": [
+            {"role": "user", "content": [{"type": "image_url",
+                                          "image_url": {"url": url, "detail": v}}]}]},
+        "chat-content": lambda v: {"model": "gpt-4o", "messages": [{"role": "user", "content": v}]},
+        "chat-messages": lambda v: {"model": "gpt-4o", "messages": v},
+        "chat-model": lambda v: {"model": v, "messages": [
+            {"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}}]}]},
+        "responses-item-type": lambda v: {"model": "gpt-4o", "input": [{"type": v, "content": []}]},
+        "responses-part-type": lambda v: {"model": "gpt-4o", "input": [
+            {"role": "user", "content": [{"type": v, "image_url": url}]}]},
+        "responses-image-url": lambda v: {"model": "gpt-4o", "input": [
+            {"role": "user", "content": [{"type": "input_image", "image_url": v}]}]},
+        "responses-file-id": lambda v: {"model": "gpt-4o", "input": [
+            {"role": "user", "content": [{"type": "input_image", "file_id": v}]}]},
+        "responses-detail": lambda v: {"model": "gpt-4o", "input": [
+            {"role": "user", "content": [{"type": "input_image", "image_url": url, "detail": v}]}]},
+        "responses-output": lambda v: {"model": "gpt-4o", "input": [
+            {"type": "function_call_output", "call_id": "c", "output": v}]},
+        "responses-output-part-type": lambda v: {"model": "gpt-4o", "input": [
+            {"type": "function_call_output", "call_id": "c", "output": [{"type": v}]}]},
+        "responses-screenshot": lambda v: {"model": "gpt-4o", "input": [
+            {"type": "computer_call_output", "call_id": "c", "output": v}]},
+        "responses-input": lambda v: {"model": "gpt-4o", "input": v},
+        "prompt": lambda v: {"model": "gpt-4o", "prompt": v},
+        "prompt-variables": lambda v: {"model": "gpt-4o", "prompt": {"id": "p", "variables": v}},
+        "prompt-variable-type": lambda v: {"model": "gpt-4o", "prompt": {"id": "p", "variables": {
+            "a": {"type": v, "image_url": url}}}},
+        "tools-type": lambda v: {"model": "gpt-4o", "input": "x", "tools": [{"type": v}]},
+        "tools-model": lambda v: {"model": "gpt-4o", "input": "x", "tools": [
+            {"type": "image_generation", "model": v}]},
+        "images-edit-images": lambda v: {"model": "gpt-image-1", "prompt": "x", "images": v},
+        "images-edit-image-url": lambda v: {"model": "gpt-image-1", "prompt": "x",
+                                            "images": [{"image_url": v}]},
+        "images-size": lambda v: {"model": "gpt-image-1", "prompt": "x", "size": v},
+    }
+    seeds = {}
+    for name, make in templates.items():
+        for kind, value in WRONG.items():
+            seeds[f"wrong-{name}-{kind}"] = b"\x04" + json.dumps(make(value)).encode()
+    return seeds
 
 
 def scans(pictures: dict[str, bytes]) -> dict[str, bytes]:

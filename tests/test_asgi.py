@@ -31,6 +31,7 @@ from starlette.responses import JSONResponse  # noqa: E402
 from starlette.routing import Route  # noqa: E402
 
 import visiontokens  # noqa: E402
+from implementations import KINDS, load_twin  # noqa: E402
 from visiontokens import InvalidArgumentError  # noqa: E402
 from visiontokens.asgi import (  # noqa: E402
     ERROR_STATE_KEY,
@@ -81,13 +82,15 @@ def upstream():
         yield fake
 
 
-@pytest.fixture(scope="module")
-def gateway(upstream):
-    """The middleware with every option on, over the proxying app."""
+@pytest.fixture(scope="module", params=KINDS)
+def gateway(upstream, request):
+    """The middleware with every option on, over the proxying app, counting with either
+    request twin (each on its own lower twins)."""
     calls: list = []
     app = ImageTokenMiddleware(proxy_app(upstream.url, calls), header=HEADER,
                                output_header=OUTPUT_HEADER, reject_violations=True,
-                               max_image_tokens=50_000, max_output_image_tokens=30_000)
+                               max_image_tokens=50_000, max_output_image_tokens=30_000,
+                               _walk=load_twin("request", request.param))
     with serve(app) as url:
         yield url, calls
 

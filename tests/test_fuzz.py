@@ -11,7 +11,9 @@ tests with VISIONTOKENS_FUZZ_EXAMPLES=1000000.
 
 from __future__ import annotations
 
+import copy
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -119,6 +121,83 @@ def test_fuzz_request_bodies(data):
     targets.request_body(data)
 
 
+#: Values of every JSON type: a value of the wrong type where the walk reads a field (a list
+#: as a part's "type" was a bare TypeError: unhashable) is the crash byte mutations miss.
+WRONG_TYPED = st.sampled_from([[], {}, 0, -1, 1.5, None, True, "", "x", [{}], {"type": []},
+                               [[]], "data:", "https://"])
+
+
+def _json_seeds() -> list[tuple[int, object]]:
+    found = []
+    for data in seeds("request"):
+        if data and data[0] % 4 != 3:
+            try:
+                body = json.loads(data[1:])
+            except (ValueError, RecursionError):
+                continue
+            if not _deeper(body, 20):  # (the deep-nesting seeds have their own tests)
+                found.append((data[0], body))
+    return found
+
+
+def _deeper(value, limit: int) -> bool:
+    pending = [(value, 0)]
+    while pending:
+        node, depth = pending.pop()
+        if depth > limit:
+            return True
+        if isinstance(node, (dict, list)):
+            pending.extend((child, depth + 1)
+                           for child in (node.values() if isinstance(node, dict) else node))
+    return False
+
+
+def _slots(value, path=()):
+    """Every place in a JSON value: (container path, key or index)."""
+    if isinstance(value, dict):
+        for key, child in value.items():
+            yield path, key
+            yield from _slots(child, path + (key,))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield path, index
+            yield from _slots(child, path + (index,))
+
+
+@st.composite
+def retyped(draw):
+    """A JSON seed with one to three values replaced by values of other types: structure
+    aware, so every field the walk reads meets every wrong type within a short run."""
+    mode, body = draw(st.sampled_from(_json_seeds()))
+    body = copy.deepcopy(body)
+    for _ in range(draw(st.integers(1, 3))):
+        slots = list(_slots(body))
+        if not slots:
+            break
+        path, key = draw(st.sampled_from(slots))
+        node = body
+        for step in path:
+            node = node[step]
+        node[key] = copy.deepcopy(draw(WRONG_TYPED))  # (a fresh value: never a cycle)
+    return bytes([mode]) + json.dumps(body).encode()
+
+
+@fuzz_settings
+@given(retyped())
+def test_fuzz_request_fields_of_the_wrong_type(data):
+    targets.request_body(data)
+
+
+def _same_package_env() -> dict:
+    """The environment for a subprocess that must import the package these tests import (a
+    relative PYTHONPATH would not follow it into another working directory)."""
+    import visiontokens
+
+    root = str(Path(visiontokens.__file__).resolve().parents[1])
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [root] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
+
+
 @pytest.mark.skipif(importlib.util.find_spec("atheris") is None,
                     reason="atheris is not installed (the test extra installs it on Linux "
                            "x86-64 CPython < 3.14)")
@@ -132,6 +211,6 @@ def test_atheris_short_run(target, tmp_path):
         [sys.executable, str(FUZZ / "atheris_main.py"), target, str(found),
          str(FUZZ / "corpus" / target), "-runs=3000", "-seed=1", "-timeout=10",
          "-rss_limit_mb=2048", f"-artifact_prefix={tmp_path}/"],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path)
+        capture_output=True, text=True, timeout=300, cwd=tmp_path, env=_same_package_env())
     assert run.returncode == 0, run.stderr[-3000:]
     assert "Done 3000 runs" in run.stderr

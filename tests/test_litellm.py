@@ -70,8 +70,10 @@ litellm_settings:
 """
 
 
-@pytest.fixture(scope="module")
-def proxy(tmp_path_factory):
+@pytest.fixture(scope="module", params=["cython", "python"])
+def proxy(tmp_path_factory, request):
+    """The proxy with the hook counting on the compiled stack, then the pure one (the
+    proxy process's switch: VISIONTOKENS_NO_EXTENSIONS)."""
     if not LITELLM.exists():
         pytest.skip(f"the litellm command is not installed ({LITELLM})")
     fake = FakeOpenAI()
@@ -89,7 +91,8 @@ def proxy(tmp_path_factory):
             port = sock.getsockname()[1]
         env = {**os.environ, "LITELLM_MASTER_KEY": key, "VT_RECORD": str(record),
                # the model cost map ships with litellm: no fetch from the network
-               "LITELLM_LOCAL_MODEL_COST_MAP": "True", "PYTHONPATH": str(folder)}
+               "LITELLM_LOCAL_MODEL_COST_MAP": "True", "PYTHONPATH": str(folder),
+               "VISIONTOKENS_NO_EXTENSIONS": "1" if request.param == "python" else "0"}
         log = open(folder / "proxy.log", "w")
         process = subprocess.Popen(
             [str(LITELLM), "--config", str(folder / "config.yaml"), "--host", "127.0.0.1",

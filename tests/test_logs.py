@@ -10,9 +10,19 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from extras import needs
+from implementations import KINDS, load_twin
 
 import visiontokens as vt
 from visiontokens.cli.main import main
+
+
+@pytest.fixture(autouse=True, params=KINDS)
+def request_twin(request, monkeypatch):
+    """Every command here runs on both request twins (each on its own lower twins)."""
+    from visiontokens.cli import main as cli_main
+
+    monkeypatch.setattr(cli_main, "WALK", load_twin("request", request.param))
+    return request.param
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "chat_request.json"
 

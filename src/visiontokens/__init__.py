@@ -19,9 +19,12 @@ from ._extensions import twin as _twin
 from .calc.bounds import max_image_tokens
 from ._errors import (
     AnimatedImageError,
+    ArgumentNotApplicableError,
     ArgumentTypeError,
+    AspectRatioError,
     BlockedAddressError,
     CorruptImageError,
+    DetailNotApplicableError,
     DimensionTypeError,
     FetchError,
     ImageRejectedError,
@@ -31,6 +34,7 @@ from ._errors import (
     InvalidDimensionsError,
     InvalidImageError,
     MalformedRequestError,
+    NoUpperBoundError,
     PayloadTooLargeError,
     RequestLimitError,
     TooManyImagesError,
@@ -113,7 +117,14 @@ __all__ = [
     "PayloadTooLargeError", "ImageSizeUnknownError", "FetchError", "BlockedAddressError",
     "count_output_image_tokens", "explain_output_image_tokens", "OutputImageCost",
     "UnsupportedSizeError", "UnsupportedQualityError",
+    "DetailNotApplicableError", "AspectRatioError", "NoUpperBoundError",
+    "ArgumentNotApplicableError",
+    "reconcile", "Reconciliation", "calibrate", "Calibration",
 ]
+
+
+_LAZY = {"reconcile": "reconcile", "Reconciliation": "reconcile",
+         "calibrate": "calibrate", "Calibration": "calibrate"}
 
 
 def __getattr__(name: str) -> object:
@@ -122,4 +133,13 @@ def __getattr__(name: str) -> object:
         from .images.fetch import Fetcher
 
         return Fetcher
+    # The bill: reconcile an estimate with a usage object; calibrate a rule from billed rows
+    # (numpy). Loaded on first use, so that `import visiontokens` stays light. Each module is
+    # named as its function and callable as it: `visiontokens.reconcile(...)` works whether
+    # the attribute is still the function or the module the import system put there.
+    module_name = _LAZY.get(name)
+    if module_name is not None:
+        import importlib
+
+        return getattr(importlib.import_module(f".{module_name}", __name__), name)
     raise AttributeError(f"module 'visiontokens' has no attribute {name!r}")

@@ -39,42 +39,101 @@ __all__ = [
     "ImageSizeUnknownError",
     "FetchError",
     "BlockedAddressError",
+    "DetailNotApplicableError",
+    "AspectRatioError",
+    "NoUpperBoundError",
+    "ArgumentNotApplicableError",
 ]
 
 
 class VisionTokensError(Exception):
-    """Base of every error this library raises on purpose."""
+    """Base of every error this library raises on purpose.
 
+    Errors are data (as pydantic-core's are): ``code`` is a stable snake_case name for what
+    went wrong (a class default, see :func:`error_codes`), ``pointer`` the JSON pointer of the
+    request value at fault (or None), ``row`` the row of a batch or column (or None),
+    ``argument`` the parameter at fault (or None), and ``message`` the text without its
+    location. ``str(error)`` composes them; no caller needs to parse it."""
+
+    #: The stable name of this kind of error; an instance may carry a more precise one.
+    code: str = "error"
     #: Row of a batch the error belongs to (set by the batch API), else None.
     row: int | None = None
+    #: JSON pointer of the request value at fault ("" is the whole body), else None.
+    #: ``str(error)`` names it when it points below the body.
+    pointer: str | None = None
+    #: The parameter at fault ("quality", "on_unknown" ...), else None.
+    argument: str | None = None
 
-    def located(self, where: str) -> "VisionTokensError":
-        """A copy of this error, its message prefixed with ``where`` (a batch row, a JSON
-        pointer), its attributes and cause kept: one error raised where it is understood."""
+    def __init__(self, message: str = "", *, code: str | None = None,
+                 pointer: str | None = None, row: int | None = None,
+                 argument: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if pointer is not None:
+            self.pointer = pointer
+        if row is not None:
+            self.row = row
+        if argument is not None:
+            self.argument = argument
+
+    def __str__(self) -> str:
+        message = getattr(self, "message", None)
+        if message is None:  # (an instance made without __init__)
+            message = self.args[0] if self.args else ""
+        if self.pointer:  # ("" is the whole body: the message says so)
+            message = f"{self.pointer}: {message}"
+        if self.row is not None:
+            message = f"row {self.row}: {message}"
+        return str(message)
+
+    def _copy(self, **attributes: object) -> "VisionTokensError":
         clone = self.__class__.__new__(self.__class__)
         clone.__dict__.update(self.__dict__)
-        message = self.args[0] if self.args else str(self)
-        clone.args = (f"{where}: {message}",) + tuple(self.args[1:])
+        clone.__dict__.update(attributes)
+        clone.args = self.args
         clone.__cause__ = self.__cause__
         return clone
 
+    def located(self, pointer: str) -> "VisionTokensError":
+        """A copy of this error at JSON pointer ``pointer`` (a pointer the error already has
+        is kept below it: ``/model`` then ``/tools/0`` gives ``/tools/0/model``), its other
+        attributes and cause kept: one error raised where it is understood."""
+        inner = self.pointer
+        return self._copy(pointer=pointer if not inner else pointer + inner)
+
     def at_row(self, row: int) -> "VisionTokensError":
-        """A copy of this error whose message names the batch row it came from."""
-        clone = self.located(f"row {row}")
-        clone.row = row
-        return clone
+        """A copy of this error at batch row ``row``."""
+        return self._copy(row=row)
+
+    def unlocated(self) -> "VisionTokensError":
+        """A copy of this error without its batch row."""
+        return self._copy(row=None)
+
+    def as_dict(self) -> dict[str, object]:
+        """The error as JSON-safe data: ``{code, message, pointer, row, argument}``."""
+        return {"code": self.code, "message": self.message if hasattr(self, "message") else str(self),
+                "pointer": self.pointer, "row": self.row, "argument": self.argument}
 
 
 class InvalidArgumentError(VisionTokensError, ValueError):
     """An argument has an allowed type but a value outside its domain."""
 
+    code = "invalid_argument"
+
 
 class ArgumentTypeError(InvalidArgumentError, TypeError):
     """An argument has the wrong type (a number for a model name, say)."""
 
+    code = "argument_type"
+
 
 class UnknownModelError(VisionTokensError, ValueError):
-    """The model name matches no model of the ruleset (spec 3.5)."""
+    """The model name matches no model of the ruleset."""
+
+    code = "unknown_model"
 
     def __init__(self, message: str, model: str = "", suggestions: Sequence[str] = ()):
         super().__init__(message)
@@ -83,10 +142,12 @@ class UnknownModelError(VisionTokensError, ValueError):
 
 
 class UndocumentedModelError(UnknownModelError):
-    """A real model whose input-token rule OpenAI does not document (spec 3.3, 3.5).
+    """A real model whose input-token rule OpenAI does not document.
 
     ``like`` is the closest documented model, the one ``undocumented="assume"`` counts it
     like; ``evidence`` is what that rests on ("measured-auto-only" or "none")."""
+
+    code = "undocumented_model"
 
     def __init__(self, message: str, model: str = "", suggestions: Sequence[str] = (),
                  like: str | None = None, evidence: str | None = None):
@@ -96,23 +157,60 @@ class UndocumentedModelError(UnknownModelError):
 
 
 class UnknownRulesetError(VisionTokensError, ValueError):
-    """No ruleset has that name (spec 1)."""
+    """No ruleset has that name."""
+
+    code = "unknown_ruleset"
 
 
 class UnsupportedDetailError(VisionTokensError, ValueError):
-    """The detail level is not a level at all, or not one this model supports (spec 3.4)."""
+    """The detail level is not a level at all, or not one this model supports."""
+
+    code = "unsupported_detail"
 
 
 class InvalidDimensionsError(VisionTokensError, ValueError):
     """A width or height that is not a whole number of pixels in range."""
 
+    code = "invalid_dimensions"
+
+
+class DetailNotApplicableError(UnsupportedDetailError):
+    """The model has no detail levels (Claude, Mistral, Qwen, Amazon Nova): only None or
+    "auto" is accepted."""
+
+    code = "detail_not_applicable"
+
+
+class AspectRatioError(InvalidDimensionsError):
+    """The model's processor refuses the image's aspect ratio (Qwen: more than 200 to 1)."""
+
+    code = "aspect_ratio_too_large"
+
+
+class NoUpperBoundError(VisionTokensError, ValueError):
+    """No size limit is documented for the model, so no image cost is the most an image of
+    unknown size can cost (Gemini 1.5 and 2.x tiles)."""
+
+    code = "no_upper_bound"
+
+
+class ArgumentNotApplicableError(InvalidArgumentError):
+    """An argument that only some models take (``min_pixels``/``max_pixels``: Qwen) was
+    given for a model it does not apply to."""
+
+    code = "argument_not_applicable"
+
 
 class DimensionTypeError(InvalidDimensionsError, TypeError):
     """A width or height of the wrong type: a float, a bool, a string ..."""
 
+    code = "dimension_type"
+
 
 class ImageRejectedError(VisionTokensError, ValueError):
-    """The API would reject the image: too many patches after resizing (spec 3.1 step 4)."""
+    """The API would reject the image: too many patches after resizing."""
+
+    code = "image_rejected"
 
     def __init__(self, message: str, patches: int = 0, limit: int = 0):
         super().__init__(message)
@@ -121,8 +219,10 @@ class ImageRejectedError(VisionTokensError, ValueError):
 
 
 class UnsupportedSizeError(InvalidDimensionsError):
-    """A size the image model cannot generate (spec 6.2): not one of its sizes, or outside
+    """A size the image model cannot generate: not one of its sizes, or outside
     its flexible-size limits. ``model`` and ``size`` say which."""
+
+    code = "unsupported_size"
 
     def __init__(self, message: str, model: str = "", size: object = None):
         super().__init__(message)
@@ -131,16 +231,22 @@ class UnsupportedSizeError(InvalidDimensionsError):
 
 
 class UnsupportedQualityError(InvalidArgumentError):
-    """A quality the image model does not offer (spec 6.2)."""
+    """A quality the image model does not offer."""
+
+    code = "unsupported_quality"
 
 
 class InvalidImageError(VisionTokensError, ValueError):
-    """Image data whose size cannot be read from its header (spec 5)."""
+    """Image data whose size cannot be read from its header."""
+
+    code = "invalid_image"
 
 
 class UnsupportedImageFormatError(InvalidImageError):
     """Not PNG, JPEG, GIF or WebP. ``format`` names what it is when its magic is known
     ("bmp", "tiff", "heif", "avif", "jpeg2000", "jpegxl", "ico", "psd", "svg", "pdf"), else None."""
+
+    code = "unsupported_image_format"
 
     def __init__(self, message: str, format: str | None = None):
         super().__init__(message)
@@ -155,6 +261,8 @@ class TruncatedImageError(InvalidImageError):
     ``animation_undecided`` when the rest of the file could still make it animated. A reader
     that cannot read further (a fetch or file read stopped at its byte cap) uses it."""
 
+    code = "truncated_image"
+
     def __init__(self, message: str, needed: int = 0, info: object = None):
         super().__init__(message)
         self.needed = needed
@@ -164,53 +272,71 @@ class TruncatedImageError(InvalidImageError):
 class CorruptImageError(InvalidImageError):
     """The header contradicts its format (a bad marker, a zero size, an unknown chunk ...)."""
 
+    code = "corrupt_image"
+
 
 class AnimatedImageError(InvalidImageError):
-    """An animated GIF: the API takes non-animated GIF only (spec 5). Also, with
+    """An animated GIF: the API takes non-animated GIF only. Also, with
     ``undecided_animation="refuse"``, a GIF whose data ends before it can tell."""
+
+    code = "animated_image"
 
 
 class InvalidDataURLError(InvalidImageError):
     """A ``data:`` URL that is not ``data:image/...;base64,...`` with valid base64."""
 
+    code = "invalid_data_url"
+
 
 class MalformedRequestError(VisionTokensError, ValueError):
-    """A request body that is not a Chat Completions or Responses request (spec 6).
+    """A request body that is not a Chat Completions or Responses request.
     ``pointer`` is the JSON pointer of the offending value."""
 
+    code = "malformed_request"
+
     def __init__(self, message: str, pointer: str = ""):
-        super().__init__(message)
-        self.pointer = pointer
+        super().__init__(message, pointer=pointer)
 
 
 class RequestLimitError(VisionTokensError, ValueError):
-    """The API would refuse the whole request (spec 5)."""
+    """The API would refuse the whole request."""
+
+    code = "request_limit"
 
 
 class TooManyImagesError(RequestLimitError):
-    """More images than a request may carry (spec 5: 1,500)."""
+    """More images than a request may carry (1,500)."""
+
+    code = "too_many_images"
 
 
 class PayloadTooLargeError(RequestLimitError):
-    """More image bytes than a request may carry (spec 5: 512 MB)."""
+    """More image bytes than a request may carry (512 MB)."""
+
+    code = "payload_too_large"
 
 
 class ImageSizeUnknownError(VisionTokensError, ValueError):
     """An image's size cannot be known: not fetched, fetch failed, or no file resolver.
     ``pointer`` names the image; ``__cause__`` holds the fetch error, if any."""
 
+    code = "image_size_unknown"
+
     def __init__(self, message: str, pointer: str = ""):
-        super().__init__(message)
-        self.pointer = pointer
+        super().__init__(message, pointer=pointer)
 
 
 class FetchError(VisionTokensError, OSError):
     """A remote image could not be fetched: timeout, HTTP error, too many redirects ..."""
 
+    code = "fetch_failed"
+
 
 class BlockedAddressError(FetchError):
     """SSRF protection: the host resolves to a loopback, private, link-local, multicast,
     reserved or unspecified address, and the fetcher does not allow private addresses."""
+
+    code = "blocked_address"
 
 
 # --- message builders, shared by both implementations ---------------------------------
@@ -240,11 +366,11 @@ def quoted(value: object, limit: int = QUOTE_LIMIT) -> str:
 def dimension_error(name: str, value: object) -> InvalidDimensionsError:
     if isinstance(value, bool) or not _is_integer_like(value):
         return DimensionTypeError(
-            f"{name} must be an int number of pixels, got {type(value).__name__} {quoted(value)}"
-        )
+            f"{name} must be an int number of pixels, got {type(value).__name__} {quoted(value)}",
+            argument=name)
     return InvalidDimensionsError(
-        f"{name} must be between 1 and {MAX_DIMENSION} pixels, got {int(value)}"  # type: ignore[call-overload]
-    )
+        f"{name} must be between 1 and {MAX_DIMENSION} pixels, got {int(value)}",  # type: ignore[call-overload]
+        argument=name)
 
 
 def _is_integer_like(value: object) -> bool:
@@ -278,26 +404,51 @@ def unknown_model_error(name: str, ruleset: str, known: Iterable[str]) -> Unknow
 
 
 def undocumented_model_error(name: str, ruleset: str, like: str, evidence: str,
-                             like_in_ruleset: bool) -> UndocumentedModelError:
+                             like_in_ruleset: bool, vendor: str = "OpenAI") -> UndocumentedModelError:
     if like_in_ruleset:
         advice = f"pass undocumented='assume' to count it like {like!r}, marked as assumed"
     else:
         advice = f"ruleset {ruleset!r} has no {like!r} to count it like"
     return UndocumentedModelError(
-        f"{quoted(name)} is a known model whose image input cost OpenAI does not document "
-        f"(ruleset {ruleset!r}, spec 3.5); the closest documented model is {like!r} "
+        f"{quoted(name)} is a known model whose image input cost {vendor} does not document "
+        f"(ruleset {ruleset!r}); the closest documented model is {like!r} "
         f"(evidence: {evidence}); {advice}", name, (like,), like, evidence)
 
 
-def unsupported_detail_error(model: str, detail: object, supported: Sequence[str]) -> UnsupportedDetailError:
+def unsupported_detail_error(model: str, detail: object, supported: Sequence[str],
+                             known: Sequence[str] = ("low", "high", "original", "auto"),
+                             ) -> UnsupportedDetailError:
     levels = ", ".join(supported)
-    if isinstance(detail, str) and detail in ("low", "high", "original", "auto"):
+    if isinstance(detail, str) and detail in known:
         return UnsupportedDetailError(
             f"model {quoted(model)} does not support detail {detail!r}; it supports: {levels}"
         )
     return UnsupportedDetailError(
-        f"detail must be one of low, high, original, auto (case-sensitive), got {quoted(detail)}"
+        f"detail must be one of {', '.join(known)} (case-sensitive), got {quoted(detail)}"
     )
+
+
+def detail_not_applicable_error(model: str, detail: object) -> DetailNotApplicableError:
+    return DetailNotApplicableError(
+        f"detail does not apply to {quoted(model)}: pass None or 'auto', got {quoted(detail)}",
+        argument="detail")
+
+
+def aspect_ratio_error(model: str, width: int, height: int) -> AspectRatioError:
+    return AspectRatioError(
+        f"{quoted(model)} refuses images whose long side is more than 200 times the short "
+        f"side, got {width} x {height}")
+
+
+def no_upper_bound_error(model: str, level: str) -> NoUpperBoundError:
+    return NoUpperBoundError(
+        f"{quoted(model)} at detail {level!r} has no upper bound: the provider documents no "
+        f"largest image size, and its tiles grow with the size")
+
+
+def argument_not_applicable_error(name: str, model: str) -> ArgumentNotApplicableError:
+    return ArgumentNotApplicableError(
+        f"{name} applies only to Qwen models, not to {quoted(model)}", argument=name)
 
 
 def rejected_error(model: str, patches: int, limit: int) -> ImageRejectedError:
@@ -311,12 +462,14 @@ def rejected_error(model: str, patches: int, limit: int) -> ImageRejectedError:
 
 def input_fidelity_error(model: str, value: object) -> InvalidArgumentError:
     if value is not None and not isinstance(value, str):
-        return ArgumentTypeError(f"input_fidelity must be 'low', 'high' or None, got {quoted(value)}")
+        return ArgumentTypeError(f"input_fidelity must be 'low', 'high' or None, got {quoted(value)}",
+                                 argument="input_fidelity")
     if value in ("low", "high"):
         return InvalidArgumentError(
-            f"input_fidelity applies to GPT Image models only, not {model!r}"
-        )
-    return InvalidArgumentError(f"input_fidelity must be 'low', 'high' or None, got {quoted(value)}")
+            f"input_fidelity applies to GPT Image models only, not {model!r}",
+            argument="input_fidelity")
+    return InvalidArgumentError(f"input_fidelity must be 'low', 'high' or None, got {quoted(value)}",
+                                argument="input_fidelity")
 
 
 # --- image headers: every message of both parsers (spec 5) --------------------------------------
@@ -608,9 +761,11 @@ UNDECIDED_ANIMATION = ("still", "refuse")
 def undecided_animation_option(value: object) -> str:
     """``value`` checked as an ``undecided_animation=`` argument."""
     if not isinstance(value, str):
-        raise ArgumentTypeError(f"undecided_animation must be 'still' or 'refuse', got {value!r}")
+        raise ArgumentTypeError(f"undecided_animation must be 'still' or 'refuse', got "
+                                f"{type(value).__name__} {quoted(value)}", argument="undecided_animation")
     if value not in UNDECIDED_ANIMATION:
-        raise InvalidArgumentError(f"undecided_animation must be 'still' or 'refuse', got {value!r}")
+        raise InvalidArgumentError(f"undecided_animation must be 'still' or 'refuse', got {quoted(value)}",
+                                   argument="undecided_animation")
     return value
 
 
@@ -623,13 +778,16 @@ def undecided_animation_error(what: str) -> AnimatedImageError:
 # --- output image tokens (spec 6.2) ------------------------------------------------------------
 
 def unsupported_size_error(model: str, size: object, reason: str) -> UnsupportedSizeError:
-    return UnsupportedSizeError(f"{model!r} cannot make images of size {quoted(size)}: {reason}",
-                                model, size)
+    error = UnsupportedSizeError(f"{model!r} cannot make images of size {quoted(size)}: {reason}",
+                                 model, size)
+    error.argument = "size"
+    return error
 
 
 def size_type_error(size: object) -> ArgumentTypeError:
     return ArgumentTypeError(
-        f"size must be a str such as '1024x1024' or 'auto', got {type(size).__name__} {quoted(size)}")
+        f"size must be a str such as '1024x1024' or 'auto', got {type(size).__name__} {quoted(size)}",
+        argument="size")
 
 
 def unsupported_quality_error(model: str, quality: object,
@@ -637,18 +795,19 @@ def unsupported_quality_error(model: str, quality: object,
     if not isinstance(quality, str):
         return ArgumentTypeError(
             f"quality must be a str such as 'high' or 'auto', got {type(quality).__name__} "
-            f"{quoted(quality)}")
+            f"{quoted(quality)}", argument="quality")
     return UnsupportedQualityError(
         f"{model!r} does not offer quality {quoted(quality)}; it offers: "
-        f"{', '.join(supported)}, auto")
+        f"{', '.join(supported)}, auto", argument="quality")
 
 
 def count_argument_error(name: str, value: object, low: int, high: int) -> InvalidArgumentError:
     if isinstance(value, bool) or not _is_integer_like(value):
         return ArgumentTypeError(f"{name} must be an int from {low} to {high}, got "
-                                 f"{type(value).__name__} {quoted(value)}")
+                                 f"{type(value).__name__} {quoted(value)}", argument=name)
     return InvalidArgumentError(
-        f"{name} must be from {low} to {high}, got {quoted(value.__index__())}")  # type: ignore[attr-defined]
+        f"{name} must be from {low} to {high}, got {quoted(value.__index__())}",  # type: ignore[attr-defined]
+        argument=name)
 
 
 # --- collecting violations: one rule for every request walk (spec 5, on_violation) ---------------
@@ -657,7 +816,7 @@ def violation(error: VisionTokensError, pointer: str, on_violation: str,
               violations: list[VisionTokensError]) -> VisionTokensError:
     """An image's violation, located at its pointer, raised (``on_violation="raise"``) or
     collected into ``violations``; returns it located."""
-    if not str(error).startswith(pointer):
+    if not error.pointer:
         error = error.located(pointer)
     if on_violation == "raise":
         raise error
@@ -669,7 +828,49 @@ def check_payload(payload: int, limit: int, on_violation: str,
                   violations: list[VisionTokensError]) -> None:
     """spec 5: the images' bytes of one request, over ``limit``, raised or collected."""
     if payload > limit:
-        violation(PayloadTooLargeError(
-            f"the request's images hold {payload} bytes, over the {limit} allowed (spec 5)"),
-            "", on_violation, violations)
+        error = PayloadTooLargeError(
+            f"the request's images hold {payload} bytes, over the {limit} allowed")
+        if on_violation == "raise":
+            raise error
+        violations.append(error)
 
+
+
+# --- options every walk checks, with one rule for their messages ------------------------------------
+
+def choice_option(name: str, value: object, choices: Sequence[str]) -> str:
+    """``value`` checked as the ``name=`` argument, one of ``choices``: a value of the wrong
+    type is an ArgumentTypeError, a wrong str an InvalidArgumentError; both quote it bounded."""
+    allowed = " or ".join(repr(choice) for choice in choices)
+    if not isinstance(value, str):
+        raise ArgumentTypeError(f"{name} must be {allowed}, got {type(value).__name__} "
+                                f"{quoted(value)}", argument=name)
+    if value not in choices:
+        raise InvalidArgumentError(f"{name} must be {allowed}, got {quoted(value)}", argument=name)
+    return value
+
+
+# --- the code table ------------------------------------------------------------------------------
+
+def error_classes() -> list[type[VisionTokensError]]:
+    """Every error class of the hierarchy, base first, in the order of ``__all__``."""
+    module = globals()
+    return [module[name] for name in __all__ if isinstance(module.get(name), type)
+            and issubclass(module[name], VisionTokensError)]
+
+
+def error_codes() -> list[dict[str, str]]:
+    """The code table, one row per class (for the docs): ``{code, error, bases, meaning}``.
+    ``bases`` names the builtin exceptions it can also be caught as."""
+    rows = []
+    for cls in error_classes():
+        builtins = [base.__name__ for base in cls.__mro__
+                    if base.__module__ == "builtins" and base not in (Exception, BaseException, object)]
+        doc = (cls.__doc__ or "").strip().split("\n\n")[0]
+        rows.append({"code": cls.code, "error": cls.__name__, "bases": ", ".join(builtins),
+                     "meaning": " ".join(doc.split())})
+    return rows
+
+
+#: code -> class, one entry per code (the table is the classes themselves).
+CODES = {cls.code: cls for cls in error_classes()}

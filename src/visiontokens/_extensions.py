@@ -78,6 +78,15 @@ def _choose(name: str) -> ModuleType:
     return importlib.import_module(f"{package}.{pure}")
 
 
+def lower(name: str, kind: str) -> ModuleType:
+    """The twin ``name`` a twin of ``kind`` ("cython" or "python") builds on: a pure twin
+    uses pure lower twins, so the pure stack is pure end to end in any process; a compiled
+    one uses the process's choice (compiled when built)."""
+    if kind == "python":
+        return importlib.import_module(f"{__name__.rpartition('.')[0]}.{TWINS[name][1]}")
+    return twin(name)
+
+
 def implementations() -> dict[str, str]:
     """twin name -> "cython" or "python": what each twin really runs."""
     return {name: twin(name).IMPLEMENTATION for name in TWINS}

@@ -2,8 +2,8 @@
 
 A LiteLLM ``CustomLogger`` whose ``async_pre_call_hook`` counts the images of the request the
 proxy is about to send (its ``data``: Chat Completions, Responses, and the Images API's image
-generations and edits, spec 6.2), stores the count in the request's metadata, and refuses
-spec-5 violations (HTTP 400) and requests over an image-token budget (HTTP 429, or 413) by
+generations and edits), stores the count in the request's metadata, and refuses what the
+API would refuse (HTTP 400) and requests over an image-token budget (HTTP 429, or 413) by
 raising the ``fastapi.HTTPException`` that LiteLLM turns into an OpenAI-shaped error.
 Register it in the proxy's ``config.yaml``::
 
@@ -28,8 +28,15 @@ from litellm.integrations.custom_logger import CustomLogger
 
 from ._errors import MalformedRequestError, RequestLimitError, UnknownModelError, VisionTokensError
 from ._extensions import twin
-from .rules import get_ruleset
-from .asgi import _check_budget, _code, _first_refusal, _over_budgets
+from .gateway.shared import (
+    INVALID_REQUEST,
+    api_code,
+    check_budgets,
+    count_options,
+    error_body,
+    first_refusal,
+    over_budgets,
+)
 
 #: Where the count goes in the request's metadata.
 METADATA_KEY = "image_tokens"
@@ -44,7 +51,7 @@ _EDIT_FIELDS = ("model", "size", "quality", "n", "partial_images", "input_fideli
 class ImageTokenHook(CustomLogger):
     """Counts each request's image tokens in LiteLLM's pre-call hook.
 
-    - ``reject_violations`` (default True): spec-5 violations (over 1,500 images, over 512 MB
+    - ``reject_violations`` (default True): what the API refuses (over 1,500 images, over 512 MB
       of image data, an animated GIF, an unsupported or unreadable image, the 30,000-patch
       rejection) are refused with 400, as the API would refuse them, before any upstream call.
     - ``max_image_tokens``: a per-request budget, refused with ``over_budget_status`` (429 or
@@ -61,7 +68,7 @@ class ImageTokenHook(CustomLogger):
     The metadata entry (``metadata["image_tokens"]``; ``litellm_metadata`` on the routes
     where LiteLLM keeps its own there, such as ``/v1/responses``) is JSON-safe: ``{"total",
     "images", "upper_bound", "output_tokens", "output_upper_bound", "model", "assumed_from",
-    "violations", "skipped"}``, or ``{"error": ...}`` when the body could not be counted (it
+    "violations", "skipped"}`` (each violation ``{"pointer", "code", "message"}``), or ``{"error": ...}`` when the body could not be counted (it
     then goes on untouched). ``output_tokens`` is ``RequestCount.output_image_tokens`` (0 when
     nothing is generated) and ``output_upper_bound`` says when it is a bound.
 
@@ -77,26 +84,21 @@ class ImageTokenHook(CustomLogger):
                  models: Mapping[str, str] | None = None,
                  ruleset: str | None = None, fetch: Any = None, resolve_file: Any = None,
                  on_unknown: str = "upper_bound", undocumented: str = "error",
-                 enforce_patch_limit: bool = True, **kwargs: Any) -> None:
+                 enforce_patch_limit: bool = True, _walk: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        from ._errors import InvalidArgumentError
-
-        _check_budget("max_image_tokens", max_image_tokens)
-        _check_budget("max_output_image_tokens", max_output_image_tokens)
-        if over_budget_status not in (429, 413):
-            raise InvalidArgumentError(
-                f"over_budget_status must be 429 or 413, got {over_budget_status!r}")
+        check_budgets(max_image_tokens, max_output_image_tokens, over_budget_status)
         self.reject_violations = bool(reject_violations)
         self.max_image_tokens = max_image_tokens
         self.max_output_image_tokens = max_output_image_tokens
         self.over_budget_status = over_budget_status
         self.models = dict(models or {})
-        self._options = dict(ruleset=ruleset, fetch=fetch, resolve_file=resolve_file,
-                             on_unknown=on_unknown, on_violation="collect",
-                             undocumented=undocumented, enforce_patch_limit=enforce_patch_limit)
-        get_ruleset(ruleset)  # every option checked now, not on the first request
-        twin("request").count_request(b'{"model": "", "input": ""}',
-                                      **{**self._options, "resolve_file": None})
+        # (_walk: the request twin to count with; the facade's by default, either in tests)
+        self._walk = twin("request") if _walk is None else _walk
+        # every option checked now, not on the first request
+        self._options = count_options(self._walk, ruleset=ruleset, fetch=fetch,
+                                      resolve_file=resolve_file, on_unknown=on_unknown,
+                                      undocumented=undocumented,
+                                      enforce_patch_limit=enforce_patch_limit)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         # LiteLLM's proxy calls a callback's pre-call hook only when the method is in the
@@ -120,8 +122,8 @@ class ImageTokenHook(CustomLogger):
             # (a count another hook instance stored is not replaced by this error)
             metadata.setdefault(METADATA_KEY, {"error": f"{type(error).__name__}: {error}"})
             if self.reject_violations and isinstance(error, RequestLimitError):
-                raise _http_error(400, str(error), "invalid_request_error", None,
-                                  _code(error)) from None
+                raise _http_error(400, str(error), INVALID_REQUEST, None,
+                                  api_code(error)) from None
             return data  # the upstream owns errors about the body itself
         metadata[METADATA_KEY] = {
             "total": result.image_tokens, "images": len(result.images),
@@ -129,14 +131,15 @@ class ImageTokenHook(CustomLogger):
             "output_upper_bound": result.output_upper_bound, "model": result.model,
             "assumed_from": next((i.assumed_from for i in result.images if i.assumed_from),
                                  None),
-            "violations": [str(v) for v in result.violations],
+            "violations": [{"pointer": v.pointer, "code": v.code, "message": v.message}
+                           for v in result.violations],
             "skipped": [s.pointer for s in result.skipped],
         }
         if self.reject_violations:
-            refused = _first_refusal(result)
+            refused = first_refusal(result)
             if refused is not None:
                 raise _http_error(400, *refused)
-        over = _over_budgets(result, self.max_image_tokens, self.max_output_image_tokens,
+        over = over_budgets(result, self.max_image_tokens, self.max_output_image_tokens,
                              self.over_budget_status)
         if over is not None:
             raise _http_error(self.over_budget_status, *over)
@@ -155,7 +158,7 @@ class ImageTokenHook(CustomLogger):
             return await self._count_as(data, model.rsplit("/", 1)[1], api)
 
     async def _count_as(self, data: dict[str, Any], model: Any, api: str | None) -> Any:
-        count = twin("request").count_request_async
+        count = self._walk.count_request_async
         if api == "images.edits":
             body, content_type = _edit_form(data, model)
             return await count(body, content_type=content_type, api=api, **self._options)
@@ -181,7 +184,7 @@ def _edit_form(data: dict[str, Any], model: Any) -> tuple[bytes, str]:
     """An edit as LiteLLM holds it (form fields, and the uploads as ``BytesIO``) back into
     the multipart/form-data body it came as, so it is counted as the ASGI middleware counts
     the client's own body: the ``image[]`` parts read as far as their headers, the mask not
-    billed (ASSUMED, spec 6.2). The boundary is random (128 bits): no upload can hold it."""
+    billed (ASSUMED). The boundary is random (128 bits): no upload can hold it."""
     boundary = "vt" + secrets.token_hex(16)
     out: list[bytes] = []
 
@@ -225,7 +228,7 @@ def _uploads(value: Any, key: str) -> list[bytes]:
                 item.seek(at)  # the upload is read again when LiteLLM sends it on
         else:
             raise MalformedRequestError(
-                f"/{key}: an edit's {key} must be an uploaded file, got {type(item).__name__}",
+                f"an edit's {key} must be an uploaded file, got {type(item).__name__}",
                 f"/{key}")
     return found
 
@@ -233,8 +236,7 @@ def _uploads(value: Any, key: str) -> list[bytes]:
 def _http_error(status: int, message: str, kind: str, param: str | None, code: str) -> Exception:
     from fastapi import HTTPException  # the proxy's own web framework
 
-    return HTTPException(status_code=status, detail={
-        "error": {"message": message, "type": kind, "param": param, "code": code}})
+    return HTTPException(status_code=status, detail=error_body(message, kind, param, code))
 
 
 #: A ready instance for ``config.yaml``: ``callbacks: visiontokens.litellm.image_token_hook``.

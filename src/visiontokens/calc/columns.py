@@ -477,7 +477,11 @@ def _pandas_labels(series: Any) -> tuple[Labels, Any]:
 def _numpy_labels(name: str, values: Any, n: int) -> Labels | None:
     import numpy as np
 
-    column = np.asarray(values)
+    try:
+        column = np.asarray(values)
+    except ValueError:  # ragged: a list among the labels ("gpt-4o", ["x"]); told per row below
+        column = np.empty(len(values), dtype=object)
+        column[:] = [value for value in values]
     if column.ndim == 1 and column.dtype.kind in "UT" and len(column) == n:
         # Hashing in C (pyarrow) when it is there, else sorting (numpy): never a Python
         # loop over rows.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._errors import InvalidArgumentError, VisionTokensError
+from .._errors import VisionTokensError, choice_option
 
 #: "raise": a row that cannot be counted fails the query, with the row's own error;
 #: "null": that row's result is null, as a SQL function would give.
@@ -14,21 +14,13 @@ ON_ERROR = ("raise", "null")
 
 def check_on_error(on_error: object) -> None:
     if on_error not in ON_ERROR:
-        raise InvalidArgumentError(f"on_error must be 'raise' or 'null', got {on_error!r}")
+        choice_option("on_error", on_error, ON_ERROR)
 
 
 def unlocated(error: VisionTokensError) -> VisionTokensError:
     """The error without its batch row: in an engine, the row of a batch is the row of one
     chunk the engine happened to cut, which would mislead."""
-    if error.row is None:
-        return error
-    clone = error.__class__.__new__(error.__class__)
-    clone.__dict__.update(error.__dict__)
-    clone.row = None
-    message = error.args[0] if error.args else str(error)
-    prefix = f"row {error.row}: "
-    clone.args = (message[len(prefix):] if message.startswith(prefix) else message,) + tuple(error.args[1:])
-    return clone
+    return error if error.row is None else error.unlocated()
 
 
 def count(widths: Any, heights: Any, model: Any, detail: Any, ruleset: Any, on_error: str) -> Any:

@@ -68,7 +68,7 @@ def why(spec: OutputModelSpec, size: str, quality: str, priced_size: str,
         parts.append(f"quality auto: priced at the costliest quality, {priced_quality}")
     if not parts:
         return None
-    return "; ".join(parts) + " (the API picks at generation time; ASSUMED, spec 6.2)"
+    return "; ".join(parts) + " (the API picks at generation time; ASSUMED)"  # spec 6.2
 
 
 def cost(spec: OutputModelSpec, size: str, quality: str, priced_size: str, priced_quality: str,

@@ -167,8 +167,10 @@ def _jsonl_lines(path: str) -> Iterator[tuple[int, bytes, int]]:
 
 
 def _count_jsonl(path: str, tally: Tally, progress: Progress, base: int) -> int:
-    from .. import count_request
     from .. import get_model
+    from .main import walk
+
+    count_request = walk().count_request
 
     args = tally.args
     fetch = bool(args.fetch)

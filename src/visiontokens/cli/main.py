@@ -10,10 +10,14 @@ import argparse
 import json
 import re
 import sys
-from typing import Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from .. import rules
-from .._errors import VisionTokensError
+from .._errors import PayloadTooLargeError, VisionTokensError, quoted
+from .._spec import MAX_PAYLOAD
+
+if TYPE_CHECKING:
+    from .._results import ImageCost
 
 _SIZE = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
 #: What a folder walk counts: the formats the API takes, and other image files, so that
@@ -26,8 +30,8 @@ PROGRESS_FROM = 50  # images: fewer finish before a bar would help
 def _size_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="visiontokens WIDTHxHEIGHT",
-        description="Input tokens of a WIDTHxHEIGHT image on an OpenAI vision model, and how "
-        "they are reached.")
+        description="Input tokens of a WIDTHxHEIGHT image on a vision model (OpenAI, Claude, "
+        "Gemini, Mistral, Qwen, Amazon Nova 2 Lite), and how they are reached.")
     parser.add_argument("size", help="WIDTHxHEIGHT in pixels, e.g. 1800x2400")
     _add_common(parser)
     return parser
@@ -36,7 +40,8 @@ def _size_parser() -> argparse.ArgumentParser:
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", "-m", required=True, help="model id, e.g. gpt-4.1-mini")
     parser.add_argument("--detail", "-d", default="auto",
-                        help="low, high, original or auto (default: auto)")
+                        help="low, high, original or auto (default: auto); Gemini also takes "
+                        "medium and ultra_high")
     _add_ruleset(parser)
     parser.add_argument("--input-fidelity", choices=("low", "high"), default=None,
                         help="GPT Image 1 input fidelity (default: low)")
@@ -71,11 +76,14 @@ def _cmd_size(argv: Sequence[str]) -> int:
     args = _size_parser().parse_args(argv)
     match = _SIZE.match(args.size)
     if not match:
-        raise VisionTokensError(f"size must look like 1800x2400, got {args.size!r}")
+        raise VisionTokensError(f"size must look like 1800x2400, got {quoted(args.size)}")
     cost = explain_image_tokens(int(match[1]), int(match[2]), args.model, args.detail,
                                 ruleset=args.ruleset, input_fidelity=args.input_fidelity)
     if args.json:
         print(json.dumps(cost.as_dict()))
+        return 0
+    if cost.provider != "openai":
+        print("\n".join(_provider_lines(cost)))
         return 0
     lines = [
         f"{cost.model} (ruleset {cost.ruleset}), detail {cost.detail}, {cost.scheme} scheme",
@@ -93,13 +101,52 @@ def _cmd_size(argv: Sequence[str]) -> int:
     return 0
 
 
+#: How the size command says what a provider figure is (ImageCost.exactness).
+_EXACTNESS_TEXT = {"exact": "exact", "documented_maximum": "the documented maximum",
+                   "assumed": "assumed (part of the rule is inferred)",
+                   "empirical": "empirical (third-party evidence)"}
+
+
+def _provider_lines(cost: ImageCost) -> list[str]:
+    """The size command's lines for a model beyond OpenAI: the OpenAI layout, plus what the
+    figure is."""
+    detail = "does not apply" if cost.detail == "auto" else cost.detail
+    tier = f", {cost.tier} tier" if cost.tier else ""
+    lines = [
+        f"{cost.model} ({cost.provider}, docs as of {cost.docs_as_of}), detail {detail}, "
+        f"{cost.scheme} scheme{tier}",
+        f"  image       {cost.width} x {cost.height}",
+        f"  resized     {cost.resized_width} x {cost.resized_height}",
+    ]
+    if cost.grid is not None:
+        unit = "tiles" if cost.tiles is not None else "patches"
+        lines.append(f"  {unit:<11} {cost.grid[0]} x {cost.grid[1]} = {cost.tiles or cost.patches}")
+    else:
+        lines.append("  flat rate   (the same count whatever the size)")
+    if cost.scheme == "mistral" and cost.grid is not None:
+        lines.append(f"  breaks      {cost.grid[1]} (a break or end token per row)")
+    if cost.marker_tokens:
+        lines.append(f"  markers     {cost.marker_tokens} (vision start and end tokens, included)")
+    lines.append(f"  tokens      {cost.tokens}")
+    lines.append(f"  figure      {_EXACTNESS_TEXT.get(cost.exactness, cost.exactness)}")
+    return lines
+
+
 def _describe_levels(spec: rules.ModelSpec) -> str:
+    if spec.levels == ():  # a provider model without detail levels
+        only = spec.params[spec.auto]
+        what = f"{only.base} per image" if only.scheme == "fixed" else only.scheme
+        return f"{what} ({only.exactness}); detail does not apply"
     parts = []
     for level, p in spec.params.items():
         if p.scheme == "patch":
             parts.append(f"{level}: cap {p.cap}" + (f", B {p.budget}" if p.budget else ""))
         elif p.scheme == "flat":
             parts.append(f"{level}: base")
+        elif p.scheme == "fixed":
+            parts.append(f"{level}: {p.base} ({p.exactness})")
+        elif p.scheme != "tile":  # the provider schemes
+            parts.append(f"{level}: {p.scheme} ({p.exactness})")
         else:
             parts.append(f"{level}: tiles, S {p.short_side}")
     return "; ".join(parts) + f"; auto = {spec.auto}"
@@ -141,8 +188,9 @@ def _image_paths(arguments: Sequence[str]) -> tuple[list[str], int]:
 
 
 def _cmd_image(argv: Sequence[str]) -> int:
-    from .. import count_image
     from .. import get_model
+
+    count_image = walk().count_image
 
     args = _image_parser().parse_args(argv)
     # Model, detail, ruleset and fidelity are checked once, up front: one error, not one a row.
@@ -156,14 +204,15 @@ def _cmd_image(argv: Sequence[str]) -> int:
     total = failed = 0
     for done, path in enumerate(paths, 1):
         try:
-            source = sys.stdin.buffer.read() if path == "-" else path
+            source = read_limited(sys.stdin.buffer, "standard input") if path == "-" else path
             cost = count_image(source, args.model, args.detail, ruleset=args.ruleset,
                                input_fidelity=args.input_fidelity)
             row: dict[str, object] = {"path": path, **cost.as_dict(), "error": None}
             total += cost.tokens
             line = f"{path:<{width}}  {f'{cost.width}x{cost.height}':>11}  {cost.tokens:>8}"
         except (VisionTokensError, OSError) as error:  # reported on its row; the rest go on
-            row = {"path": path, "tokens": None, "error": str(error)}
+            row = {"path": path, "tokens": None, "error": str(error),
+                   "code": getattr(error, "code", "os_error")}
             failed += 1
             line = f"{path:<{width}}  error: {error}"
         rows.append(row)
@@ -216,14 +265,13 @@ def _request_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_request(argv: Sequence[str]) -> int:
-    from .. import count_request
-
+    count_request = walk().count_request
     args = _request_parser().parse_args(argv)
     if args.body == "-":
-        text = sys.stdin.buffer.read()
+        text = read_limited(sys.stdin.buffer, "standard input")
     else:
         with open(args.body, "rb") as file:
-            text = file.read()
+            text = read_limited(file, args.body)
     result = count_request(text, ruleset=args.ruleset, fetch=args.fetch,
                            on_unknown="upper_bound" if args.upper_bound else "error",
                            on_violation="collect" if args.collect else "raise",
@@ -234,9 +282,9 @@ def _cmd_request(argv: Sequence[str]) -> int:
             "upper_bound": result.upper_bound,
             "output_image_tokens": result.output_image_tokens,
             "output_upper_bound": result.output_upper_bound,
-            "images": [{**i._asdict(), "error": None if i.error is None else str(i.error)}
+            "images": [{**i._asdict(), "error": None if i.error is None else _error_json(i.error)}
                        for i in result.images],
-            "violations": [str(v) for v in result.violations],
+            "violations": [_error_json(v) for v in result.violations],
             "skipped": [s._asdict() for s in result.skipped]}))
         return 1 if result.violations else 0
     print(f"{result.api} request, model {result.model}: {_plural(len(result.images), 'image')}")
@@ -265,11 +313,55 @@ def _cmd_request(argv: Sequence[str]) -> int:
     return 1 if result.violations else 0
 
 
+#: The request twin the commands count with: None for the facade's (the process's choice);
+#: the tests set either twin, so the commands run on both.
+WALK: Any = None
+
+
+def walk() -> Any:
+    """The request twin to count with (see WALK)."""
+    if WALK is not None:
+        return WALK
+    from .._extensions import twin
+
+    return twin("request")
+
+
+def _error_json(error: VisionTokensError) -> dict[str, object]:
+    """A violation in ``--json`` output: data, not text to parse."""
+    return {"pointer": error.pointer, "code": error.code, "message": error.message}
+
+
+#: How many bytes a body or an image read from a file or standard input may hold: the API's
+#: limit on a request's payload (spec 5), so a stream of zeros ends with our error, not a
+#: MemoryError.
+READ_LIMIT = MAX_PAYLOAD
+
+
+def read_limited(stream: Any, what: str, limit: int | None = None) -> bytes:
+    """All of ``stream``, or PayloadTooLargeError as soon as it holds more than ``limit``
+    bytes (READ_LIMIT when None): never more than ``limit`` + one chunk is held."""
+    limit = READ_LIMIT if limit is None else limit
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = stream.read(min(1 << 20, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            chunks.clear()
+            raise PayloadTooLargeError(f"{what} holds more than {limit} bytes, the most a "
+                                       "request may carry")
+    return b"".join(chunks)
+
+
 def _generate_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="visiontokens generate",
-        description="Output image tokens of generating images with a GPT Image model "
-        "(spec 6.2), and how they are reached.")
+        description="Output image tokens of generating images with a GPT Image model, "
+        "and how they are reached.")
     parser.add_argument("--model", "-m", required=True, help="image model, e.g. gpt-image-2")
     parser.add_argument("--size", "-s", default="auto",
                         help="WIDTHxHEIGHT as the API takes it, or auto (default: auto, an "
@@ -320,6 +412,12 @@ def _cmd_generate(argv: Sequence[str]) -> int:
 def _level_json(p: rules.DetailParams) -> dict[str, object]:
     """One detail level as ``models --json`` shows it: its scheme and every parameter that
     applies to it."""
+    if p.scheme in ("claude", "gemini_tiles", "fixed", "mistral", "qwen"):  # providers.md
+        names = {"claude": ("patch", "cap", "budget"), "fixed": ("base",),
+                 "gemini_tiles": ("short_side", "base", "per_tile", "lo", "hi"),
+                 "mistral": ("patch", "cap", "merge"), "qwen": ("patch", "lo", "hi", "markers")}
+        return {"scheme": p.scheme, **{name: getattr(p, name) for name in names[p.scheme]},
+                "exactness": p.exactness}
     level: dict[str, object] = {"scheme": p.scheme, "cap": p.cap}
     if p.scheme == "patch":
         level.update(budget=p.budget or None, multiplier=f"{p.mult_num}/{p.mult_den}",
@@ -340,15 +438,19 @@ def _cmd_models(argv: Sequence[str]) -> int:
         print(json.dumps([
             {"id": s.id, "ruleset": s.ruleset, "scheme": s.scheme, "multiplier": s.multiplier,
              "base": s.base, "per_tile": s.per_tile, "auto": s.auto, "status": s.status,
-             "source": s.source,
+             "source": s.source, "provider": s.provider, "docs_as_of": s.docs_as_of or s.ruleset,
              "details": {lvl: _level_json(p) for lvl, p in s.params.items()}}
             for s in specs
         ], indent=1))
         return 0
     ruleset = rules.get_ruleset(args.ruleset)
     print(f"ruleset {ruleset.name}: {ruleset.description}")
-    for s in specs:
-        cost = f"x{s.multiplier}" if s.scheme == "patch" else f"{s.base} + {s.per_tile}/tile"
+    # OpenAI's models first, then each provider's (their rules resolve in every ruleset)
+    for s in sorted(specs, key=lambda s: (s.provider != "openai", s.provider, s.id)):
+        if s.provider != "openai":
+            cost = f"{s.provider}, {s.docs_as_of}"
+        else:
+            cost = f"x{s.multiplier}" if s.scheme == "patch" else f"{s.base} + {s.per_tile}/tile"
         flag = "" if s.status == "current" else f" [{s.status}]"
         print(f"  {s.id:<22} {s.scheme:<5} {cost:<16} {_describe_levels(s)}{flag}")
     return 0
@@ -366,6 +468,12 @@ def _cmd_serve(argv: Sequence[str]) -> int:
     return serve(argv)
 
 
+def _cmd_calibrate(argv: Sequence[str]) -> int:
+    from .calibrate import main as calibrate  # numpy loads only here
+
+    return calibrate(argv)
+
+
 #: Subcommand -> (what it does, its function). A first argument that is none of these and
 #: looks like a size (digits, an x, digits) is the size command.
 COMMANDS = {
@@ -378,6 +486,7 @@ COMMANDS = {
     "generate": ("output image tokens of generating images (GPT Image models)", _cmd_generate),
     "serve": ("an HTTP service counting request bodies for gateways (/v1/count, /v1/check)",
               _cmd_serve),
+    "calibrate": ("fit a rule to billed rows (width, height, detail, tokens)", _cmd_calibrate),
 }
 
 
@@ -400,7 +509,7 @@ def _unknown_command(word: str) -> VisionTokensError:
     names = list(COMMANDS)
     hint = closest(word, names, n=1)
     guess = f"; did you mean {hint[0]!r}?" if hint else ""
-    return VisionTokensError(f"{word!r} is not a command or a WIDTHxHEIGHT size{guess} "
+    return VisionTokensError(f"{quoted(word)} is not a command or a WIDTHxHEIGHT size{guess} "
                              f"(commands: {', '.join(names)}; 'visiontokens --help' lists them)")
 
 

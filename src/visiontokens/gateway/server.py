@@ -241,7 +241,7 @@ class ServeApp:
 
     async def _check(self, send: Send, provider: str, answer: dict[str, Any],
                      budgets: tuple[int | None, int | None]) -> tuple[int, str | None, Any]:
-        from ..asgi import _over_budgets, _param
+        from .shared import over_budgets as _over_budgets, param as _param
 
         if "error" in answer:
             error = answer["error"]

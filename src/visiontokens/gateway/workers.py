@@ -49,7 +49,7 @@ def _count(body: bytes | bytearray, api: str | None, content_type: str | None, c
     """count_request's answer as plain data: what /v1/count shows and /v1/check decides on."""
     from .. import count_request
     from .._errors import RequestLimitError, UnknownModelError, VisionTokensError
-    from ..asgi import _first_refusal
+    from .shared import first_refusal as _first_refusal
 
     try:
         result = count_request(body, ruleset=config.ruleset, fetch=fetcher,

@@ -1301,6 +1301,8 @@ def image_info(source, *, max_read=fmt.DEFAULT_MAX_READ):
     """See :func:`visiontokens.image_info`."""
     cdef const uint8_t* data
     cdef Py_ssize_t size
+    if type(max_read) is not int or max_read < 1:  # checked for every source, as the twin does
+        fmt.check_max_read(max_read)
     if type(source) is bytes:  # the hot paths first, with no Python-level call
         data, size = <const uint8_t*>PyBytes_AS_STRING(source), PyBytes_GET_SIZE(source)
         if data_scheme(data, size):

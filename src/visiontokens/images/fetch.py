@@ -384,7 +384,7 @@ def _number(name: str, value: Any, *, allow_none: bool = False) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ArgumentTypeError(f"{name} must be a number of seconds, got {quoted(value)}")
     if not (math.isfinite(value) and value > 0):
-        raise InvalidArgumentError(f"{name} must be a finite number of seconds > 0, got {value!r}")
+        raise InvalidArgumentError(f"{name} must be a finite number of seconds > 0, got {quoted(value)}")
     return float(value)
 
 

@@ -16,6 +16,7 @@ from .._errors import (
     InvalidArgumentError,
     TruncatedImageError,
     buffer_error,
+    quoted,
     too_long_error,
     undecided_animation_error,
 )
@@ -101,10 +102,21 @@ def byte_view(data: Any) -> bytes | bytearray | memoryview:
 
 # --- files and paths: read only as far as the header needs --------------------------------------
 
+def check_max_read(max_read: Any) -> None:
+    """``max_read`` checked as an argument: a positive int (both header twins, every source)."""
+    if type(max_read) is not int or max_read < 1:
+        raise (ArgumentTypeError if not isinstance(max_read, int) or isinstance(max_read, bool)
+               else InvalidArgumentError)(f"max_read must be a positive int, got {quoted(max_read)}",
+                                          argument="max_read")
+
+
 def info_from_any(source: Any, parse_buffer: Callable[..., ImageInfo],
                   parse_data_url: Callable[[Any], ImageInfo], max_read: int) -> ImageInfo:
     """What image_info does with a source, given a parser's two entry points: bytes-like
-    data or a "data:" URL (bytes or str) in memory; any other str, or a path, is a file."""
+    data or a "data:" URL (bytes or str) in memory; any other str, or a path, is a file.
+    ``max_read`` is checked for every source, read from memory or not: a wrong one is the
+    caller's error whatever it passed with it."""
+    check_max_read(max_read)
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = byte_view(source)
         # (a bytes-like data URL: its bytes, whatever the item size). URL schemes are
@@ -114,9 +126,6 @@ def info_from_any(source: Any, parse_buffer: Callable[..., ImageInfo],
         return parse_buffer(data)
     if isinstance(source, str) and source[:5].lower() == "data:":
         return parse_data_url(source)
-    if type(max_read) is not int or max_read < 1:
-        raise (ArgumentTypeError if not isinstance(max_read, int) or isinstance(max_read, bool)
-               else InvalidArgumentError)(f"max_read must be a positive int, got {max_read!r}")
     if isinstance(source, (str, os.PathLike)):
         try:
             file = open(source, "rb")  # OSError stays OSError

@@ -26,10 +26,12 @@ from collections.abc import Mapping
 from typing import IO, TYPE_CHECKING, Any, Awaitable, Callable, Literal, NamedTuple, TypeGuard, Union
 
 from . import images_api as _images_api
+from .pricing import PUBLIC_SOURCE, ImageRef, malformed as _malformed, sdk_dict as _sdk_dict
+from .pricing import unreadable as _unreadable
 from .. import rules
 from .. import _spec
 from ..rules import UndocumentedPolicy
-from .._extensions import twin
+from .._extensions import lower
 from .._errors import (
     ArgumentTypeError,
     FetchError,
@@ -40,6 +42,8 @@ from .._errors import (
     VisionTokensError,
     undecided_animation_option,
     check_payload,
+    choice_option,
+    quoted,
     violation,
 )
 from ..images.sources import DEFAULT_MAX_READ, ImageInfo, animation_error, refused_animation
@@ -55,8 +59,14 @@ try:  # setup.py also compiles this file as is, as the module _request_c
 except ImportError:  # a pure install need not have Cython
     IMPLEMENTATION = "python"
 
-_header = twin("header")  # the image-header parser
-_tokens = twin("tokens")  # the calculator
+# The lower twins, of this twin's own kind: the pure walk runs on the pure parser and
+# calculator (so the pure stack is pure end to end, tested in one process), the compiled one
+# on the compiled ones. The Images API walk (images_api, one module for both) gets them from
+# here, in _LOWER.
+_header = lower("header", IMPLEMENTATION)  # the image-header parser
+_tokens = lower("tokens", IMPLEMENTATION)  # the calculator
+_output = lower("output", IMPLEMENTATION)  # the output-token calculator
+_LOWER = _images_api.Lower(_header, _tokens, _output)
 
 # spec 5: the request limits. The payload counted is the images' own bytes.
 MAX_IMAGES, MAX_PAYLOAD = _spec.MAX_IMAGES, _spec.MAX_PAYLOAD
@@ -129,18 +139,11 @@ class RequestCount(NamedTuple):
 _new = tuple.__new__
 
 
-def _image(pointer: str, source: str, url: str | None, file_id: str | None, detail: str | None,
-           resolved: str | None, width: int | None, height: int | None, fmt: str | None,
-           tokens: int | None, upper_bound: bool = False, note: str | None = None,
-           error: VisionTokensError | None = None, assumed_from: str | None = None) -> RequestImage:
-    return _new(RequestImage, (pointer, source, url, file_id, detail, resolved, width, height,
-                               fmt, tokens, upper_bound, note, error, None, assumed_from))
-
-
 # --- the walk (spec 6) ------------------------------------------------------------------------
 
-# An image found by the walk: (pointer, url, file_id, detail), a plain tuple for speed.
-_Ref = tuple[str, Union[str, None], Union[str, None], Union[str, None]]
+# An image found by the walk: the walker contract's ImageRef (requests/pricing.py), built as a
+# tuple for speed.
+_Ref = ImageRef
 
 #: How many characters of a URL an error or a note quotes (a data URL is megabytes).
 URL_QUOTE = 60
@@ -161,19 +164,9 @@ def _is_raw_base64(url: str) -> bool:
     return url.find(":", 0, 64) < 0
 
 
-def _source(url: str | None) -> str:
-    if url is None:
-        return "file"
-    return "data" if _is_data_url(url) else "url"
-
-
 # The walk runs on every request a gateway sees: checks are inline and a JSON pointer is only
 # built for an image or an error. Every key followed is a fixed name, so pointers need no
 # escaping beyond what the indices give (and prompt variable names, escaped per RFC 6901).
-
-def _malformed(where: str, what: str, value: Any) -> MalformedRequestError:
-    return MalformedRequestError(f"{where or '/'}: {what}, got {type(value).__name__}", where)
-
 
 def _optional_str(part: dict[str, Any], key: str, where: str) -> str | None:
     value = part.get(key)
@@ -186,32 +179,6 @@ def _optional_str(part: dict[str, Any], key: str, where: str) -> str | None:
 
 #: The most items read from a one-shot iterator (a generator) standing for a JSON list.
 MAX_ITERATOR_ITEMS = 1_000_000
-
-
-def _sdk_dict(value: Any, where: str) -> dict[str, Any] | None:
-    """An SDK object or other mapping as the JSON object the SDK sends for it; None when
-    ``value`` is neither. The SDK dumps pydantic models with exclude_unset, in JSON mode,
-    leaving out ``__api_exclude__`` (openai/_utils/_transform.py)."""
-    cls = type(value)
-    if hasattr(cls, "model_dump") and hasattr(cls, "model_fields"):  # pydantic v2
-        try:
-            dumped = value.model_dump(mode="json", exclude_unset=True,
-                                      exclude=getattr(value, "__api_exclude__", None))
-        except Exception as error:  # whatever the model raises is a bad body, told as ours
-            raise _unreadable(where, value, error) from None
-        return dumped if isinstance(dumped, dict) else None
-    if isinstance(value, Mapping):
-        try:
-            return dict(value)
-        except Exception as error:  # a broken mapping is a bad body, told as ours
-            raise _unreadable(where, value, error) from None
-    return None
-
-
-def _unreadable(where: str, value: Any, error: BaseException) -> MalformedRequestError:
-    return MalformedRequestError(
-        f"{where or '/'}: the {type(value).__name__} object cannot be read: "
-        f"{type(error).__name__}: {error}", where)
 
 
 def _as_dict(value: Any, where: str, what: str) -> dict[str, Any]:
@@ -243,7 +210,7 @@ def _as_list(value: Any, parent: dict[str, Any], key: str, where: str) -> list[A
         for item in iterator:
             if len(items) == MAX_ITERATOR_ITEMS:
                 raise MalformedRequestError(
-                    f"{where}: an iterable of more than {MAX_ITERATOR_ITEMS} items", where)
+                    f"an iterable of more than {MAX_ITERATOR_ITEMS} items", where)
             items.append(item)
     except MalformedRequestError:
         raise
@@ -373,7 +340,7 @@ _jiter: Any = None
 
 _CHAT_IMAGE, _RESPONSES_IMAGE = "image_url", "input_image"
 _FILE_REASON = ("a file, not an image under the vision guide (a PDF's pages are billed by "
-                "the file-inputs guide, spec 6.1)")
+                "the file-inputs guide)")  # spec 6.1
 #: Parts that are not counted, and why; each one is noted in RequestCount.skipped (spec 6.1).
 _SKIPPED = {
     "chat": {"file": _FILE_REASON, "input_file": _FILE_REASON,
@@ -425,6 +392,10 @@ def _input_items(body: dict[str, Any], refs: list[_Ref], skipped: list[SkippedPa
         if not isinstance(item, dict):
             item = _as_dict(item, f"/input/{i}", "an input item must be an object")
         kind = item.get("type", "message")
+        if not isinstance(kind, str):  # (a list or an object is no type, nor a dict key)
+            if kind is None:
+                continue  # as an item of a type we do not know: no image here
+            raise _malformed(f"/input/{i}/type", "'type' must be a string", kind)
         if kind == "message":
             content = item.get("content")
             if content is not None and not isinstance(content, str):
@@ -456,6 +427,10 @@ def _prompt_variables(prompt: Any, refs: list[_Ref], skipped: list[SkippedPart])
         where = f"/prompt/variables/{_pointer_key(str(name))}"
         value = _as_dict(value, where, "a prompt variable must be a string or an input part")
         kind = value.get("type")
+        if not isinstance(kind, str):  # (a list or an object is no type, nor a dict key)
+            if kind is None:
+                continue
+            raise _malformed(f"{where}/type", "'type' must be a string", kind)
         if kind == _RESPONSES_IMAGE:
             _add(refs, _responses_image(value, where))
         elif kind in _SKIPPED["responses"]:
@@ -466,7 +441,7 @@ def _add(refs: list[_Ref], ref: _Ref) -> None:
     """Every image the walk finds goes through here, wherever it sits, so the limit counts
     them all; the walk ends before anything is fetched, so no request fetches more."""
     if len(refs) >= MAX_IMAGES:
-        raise TooManyImagesError(f"the request holds more than {MAX_IMAGES} images (spec 5)")
+        raise TooManyImagesError(f"the request holds more than {MAX_IMAGES} images")
     refs.append(ref)
 
 
@@ -486,6 +461,9 @@ def _content_parts(content: Any, parent: dict[str, Any], key: str, where: str, r
         if kind == image_type:
             _add(refs, _chat_image(part, f"{where}/{j}") if image_type == _CHAT_IMAGE
                  else _responses_image(part, f"{where}/{j}"))
+        elif not isinstance(kind, str):  # (a list or an object is no type, nor a dict key)
+            if kind is not None:
+                raise _malformed(f"{where}/{j}/type", "'type' must be a string", kind)
         elif kind in not_counted:
             skipped.append(_new(SkippedPart, (f"{where}/{j}", kind, not_counted[kind])))
 
@@ -493,7 +471,7 @@ def _content_parts(content: Any, parent: dict[str, Any], key: str, where: str, r
 def _chat_image(part: dict[str, Any], where: str) -> _Ref:
     image = part.get("image_url")
     if isinstance(image, str):  # older clients: "image_url": "https://..."
-        return (where, _BASE64_HEADER + image if _is_raw_base64(image) else image, None, None)
+        return _url_ref(where, _BASE64_HEADER + image if _is_raw_base64(image) else image, None)
     if not isinstance(image, dict):
         image = _sdk_dict(image, f"{where}/image_url")
         if image is None:
@@ -507,7 +485,12 @@ def _chat_image(part: dict[str, Any], where: str) -> _Ref:
         # spec 6.1: the SDK lets Chat send the base64 alone; read it as the data URL it
         # stands for (the format comes from the bytes, never from this header).
         url = _BASE64_HEADER + url
-    return (where, url, None, _optional_str(image, "detail", f"{where}/image_url"))
+    return _url_ref(where, url, _optional_str(image, "detail", f"{where}/image_url"))
+
+
+def _url_ref(where: str, url: str, detail: str | None, options: Any = None) -> _Ref:
+    return _new(ImageRef, (where, "data_url" if _is_data_url(url) else "url", url, detail,
+                           options))
 
 
 _BASE64_HEADER = "data:image/*;base64,"
@@ -517,8 +500,12 @@ def _responses_image(part: dict[str, Any], where: str) -> _Ref:
     url = _optional_str(part, "image_url", where)
     file_id = _optional_str(part, "file_id", where)
     if url is None and file_id is None:
-        raise MalformedRequestError(f"{where}: an image needs an 'image_url' or a 'file_id'", where)
-    return (where, url, file_id, _optional_str(part, "detail", where))
+        raise MalformedRequestError("an image needs an 'image_url' or a 'file_id'", where)
+    detail = _optional_str(part, "detail", where)
+    if url is None:
+        return _new(ImageRef, (where, "file_id", file_id, detail, None))
+    # (a part with both: the URL is what is read; the id is kept for the record)
+    return _url_ref(where, url, detail, None if file_id is None else {"file_id": file_id})
 
 
 # --- sizes ---------------------------------------------------------------------------------------
@@ -541,10 +528,13 @@ def _invalid(error: VisionTokensError) -> tuple[Any, ...]:
 def _without_io(ref: tuple[Any, ...], fetcher: Fetcher | None) -> tuple[Any, ...] | None:
     """The size when it needs no fetch and no resolver: a data URL, or a URL that we may not
     or will not fetch; None when it does."""
-    pointer, url, file_id, _ = ref
-    if url is None:
+    pointer, kind, url = ref[0], ref[1], ref[2]
+    if kind == "file_id" or kind == "file_uri":
         return None
-    if _is_data_url(url):
+    if kind == "base64":  # (media type, base64): read as the data URL it stands for
+        url = f"data:{url[0]};base64,{url[1]}"
+        kind = "data_url"
+    if kind == "data_url":
         try:
             info = _header.parse_data_url(url)
         except VisionTokensError as error:
@@ -554,7 +544,7 @@ def _without_io(ref: tuple[Any, ...], fetcher: Fetcher | None) -> tuple[Any, ...
     if not colon or scheme.lower() not in ("http", "https"):
         what = f"{scheme.lower()!r}" if colon else f"{_clip(url)!r}"
         return _invalid(MalformedRequestError(
-            f"{pointer}: image URLs are http(s) or data:image/... URLs, not {what}", pointer))
+            f"image URLs are http(s) or data:image/... URLs, not {what}", pointer))
     if fetcher is None:
         return _unknown("not fetched (fetching is off)")
     return None
@@ -562,7 +552,7 @@ def _without_io(ref: tuple[Any, ...], fetcher: Fetcher | None) -> tuple[Any, ...
 
 def _resolved(file_id: str, value: Any) -> tuple[Any, ...]:
     if value is None:
-        return _unknown(f"resolve_file gave no size for {file_id!r}")
+        return _unknown(f"resolve_file gave no size for {quoted(file_id)}")
     if isinstance(value, ImageInfo):
         return _known(value)
     if isinstance(value, tuple) and len(value) == 2:
@@ -579,21 +569,21 @@ def _resolved(file_id: str, value: Any) -> tuple[Any, ...]:
     except VisionTokensError as error:
         return _invalid(error)
     except OSError as error:
-        return _unknown(f"resolve_file's path for {file_id!r} is unreadable: {error}", error)
+        return _unknown(f"resolve_file's path for {quoted(file_id)} is unreadable: {error}", error)
     return _known(info, len(value) if isinstance(value, (bytes, bytearray, memoryview)) else 0)
 
 
-def _sizes(refs: list[tuple[Any, ...]], fetcher: Fetcher | None,
+def _sizes(refs: list[ImageRef], fetcher: Fetcher | None,
            resolve_file: FileResolver | None) -> list[tuple[Any, ...]]:
     sizes = []
     for ref in refs:
         size = _without_io(ref, fetcher)
-        if size is None and ref[1] is not None:
+        if size is None and ref[1] == "url":
             try:
-                info, total = fetcher.fetch(ref[1])  # type: ignore[union-attr]
+                info, total = fetcher.fetch(ref[2])  # type: ignore[union-attr]
                 size = _known(info, total or 0)
             except FetchError as error:
-                size = _unknown(_fetch_failed(ref[1], error), error)
+                size = _unknown(_fetch_failed(ref[2], error), error)
             except VisionTokensError as error:
                 size = _invalid(error)
         elif size is None:
@@ -611,7 +601,7 @@ def _sizes(refs: list[tuple[Any, ...]], fetcher: Fetcher | None,
     return sizes
 
 
-async def _sizes_async(refs: list[tuple[Any, ...]], fetcher: Fetcher | None,
+async def _sizes_async(refs: list[ImageRef], fetcher: Fetcher | None,
                        resolve_file: FileResolver | None, max_concurrency: int) -> list[tuple[Any, ...]]:
     # Sizes that need no I/O (data URLs: nearly every image a gateway sees) are read here,
     # without a task each: tasks cost time, and keep the body's strings alive longer.
@@ -642,12 +632,12 @@ async def _size_in_slot(slots: Any, ref: tuple[Any, ...], fetcher: Fetcher | Non
 # on the next request's parse).
 async def _size_async(ref: tuple[Any, ...], fetcher: Fetcher | None,
                       resolve_file: FileResolver | None) -> tuple[Any, ...]:
-    if ref[1] is not None:
+    if ref[1] == "url":
         try:
-            info, total = await fetcher.fetch_async(ref[1])  # type: ignore[union-attr]
+            info, total = await fetcher.fetch_async(ref[2])  # type: ignore[union-attr]
             return _known(info, total or 0)
         except FetchError as error:
-            return _unknown(_fetch_failed(ref[1], error), error)
+            return _unknown(_fetch_failed(ref[2], error), error)
         except VisionTokensError as error:
             return _invalid(error)
     if resolve_file is None:
@@ -671,7 +661,7 @@ def _awaitable(value: Any) -> TypeGuard[Awaitable[Any]]:
 
 def image_info(source: ImageSource, *, max_read: int = DEFAULT_MAX_READ) -> ImageInfo:
     """Width, height, format and animation of an image, read from its header only: bytes, a
-    path, a binary file or a ``data:image/...;base64,`` URL (spec 5). A file is read up to
+    path, a binary file or a ``data:image/...;base64,`` URL. A file is read up to
     ``max_read`` bytes at most."""
     info: ImageInfo = _header.image_info(source, max_read=max_read)
     return info
@@ -681,7 +671,7 @@ def count_image(source: ImageSource, model: str, detail: str = "auto", *, rulese
                 input_fidelity: str | None = None,
                 undecided_animation: UndecidedAnimation = "still") -> ImageCost:
     """What an image costs, its size read from its header: bytes, a path, a binary file or
-    a ``data:image/...;base64,`` URL. An animated GIF is refused (spec 5)."""
+    a ``data:image/...;base64,`` URL. An animated GIF is refused, as the API refuses it."""
     undecided_animation_option(undecided_animation)
     info = _header.image_info(source)
     if refused_animation(info, undecided_animation):
@@ -699,10 +689,10 @@ def _options(fetch: Any, on_unknown: str, on_violation: str,
     # The defaults skip the shared checks' calls: every request a gateway sees pays for them.
     if not (type(undecided_animation) is str and undecided_animation == "still"):
         undecided_animation_option(undecided_animation)
-    if on_unknown not in ("error", "upper_bound"):
-        raise InvalidArgumentError(f"on_unknown must be 'error' or 'upper_bound', got {on_unknown!r}")
-    if on_violation not in ("raise", "collect"):
-        raise InvalidArgumentError(f"on_violation must be 'raise' or 'collect', got {on_violation!r}")
+    if not (type(on_unknown) is str and on_unknown in ("error", "upper_bound")):
+        choice_option("on_unknown", on_unknown, ("error", "upper_bound"))
+    if not (type(on_violation) is str and on_violation in ("raise", "collect")):
+        choice_option("on_violation", on_violation, ("raise", "collect"))
     if not (enforce_patch_limit is True and type(undocumented) is str and undocumented == "error"):
         rules.check_policies(undocumented, enforce_patch_limit)
     if fetch is None or fetch is False:
@@ -713,14 +703,16 @@ def _options(fetch: Any, on_unknown: str, on_violation: str,
         return _default_fetcher()
     if isinstance(fetch, Fetcher):
         return fetch
-    raise InvalidArgumentError(f"fetch must be None, True or a Fetcher, got {fetch!r}")
+    raise ArgumentTypeError(f"fetch must be None, True or a Fetcher, got {type(fetch).__name__} "
+                            f"{quoted(fetch)}", argument="fetch")
 
 
 def _check_resolver(resolve_file: Any) -> None:
     # checked up front, not when the first file id is met (a bare TypeError then, or never)
     if resolve_file is not None and not callable(resolve_file):
         raise ArgumentTypeError(
-            f"resolve_file must be a callable or None, got {type(resolve_file).__name__}")
+            f"resolve_file must be a callable or None, got {type(resolve_file).__name__}",
+            argument="resolve_file")
 
 
 _DEFAULT_FETCHER: Fetcher | None = None
@@ -735,7 +727,7 @@ def _default_fetcher() -> Fetcher:
     return _DEFAULT_FETCHER
 
 
-def _count(body: dict[str, Any], api: str, refs: list[tuple[Any, ...]],
+def _count(body: dict[str, Any], api: str, refs: list[ImageRef],
            sizes: list[tuple[Any, ...]], ruleset: str | None, on_unknown: str, on_violation: str,
            undecided_animation: UndecidedAnimation = "still",
            skipped: tuple[SkippedPart, ...] = (), undocumented: str = "error",
@@ -748,13 +740,39 @@ def _count(body: dict[str, Any], api: str, refs: list[tuple[Any, ...]],
         raise _malformed("/model", "'model' must be a string", model_name)
     model, count, levels, most = _resolved_model(model_name, ruleset, undocumented,
                                                  enforce_patch_limit)
-    assumed = model.assumed_from  # spec 3.5: every figure of an assumed model says so
     violations: list[VisionTokensError] = []
-    images, total, payload = [], 0, 0
-    for (pointer, url, file_id, detail_given), (info, size_bytes, note, cause, error) in zip(refs, sizes):
-        source = _source(url)
-        if source != "url":
-            url = None  # a data URL is megabytes: the pointer locates it
+    images: list[RequestImage] = []
+    total = price(model, count, levels, refs, sizes, on_unknown, on_violation,
+                  undecided_animation, violations, images, most)
+    return _new(RequestCount, (model.id, api, total, tuple(images), tuple(violations), 0, False,
+                               skipped))
+
+
+def price(model: Any, count: Callable[[int, int, str], int], levels: dict[str, str],
+          refs: list[ImageRef], sizes: list[tuple[Any, ...]], on_unknown: str,
+          on_violation: str, undecided_animation: str, violations: list[VisionTokensError],
+          images: list[RequestImage], most: Callable[[str], int], rule: str | None = None,
+          assumed: Any = False) -> int:
+    """THE pricing loop: every walker's images (the walker contract, requests/pricing.py)
+    with their sizes, priced by a resolved model into ``images`` (RequestImage records);
+    returns the total. ``model`` is the resolved model's spec (detail levels, id), ``count``
+    its fastest count (width, height, detail), ``levels`` a detail -> level cache, ``most``
+    the upper bound at a detail. Sizes known are counted; unknown ones raise
+    ImageSizeUnknownError (on_unknown="error") or count at ``most``, exactly when the level
+    needs no size (spec 3.4); invalid and animated images (spec 5) and the payload limit are
+    violations, raised or collected. ``rule`` names the rule on each record; ``assumed``
+    (False: the model's own) the documented model an undocumented one is counted like."""
+    if assumed is False:
+        assumed = model.assumed_from  # spec 3.5: every figure of an assumed model says so
+    total = payload = 0
+    for ref, (info, size_bytes, note, cause, error) in zip(refs, sizes):
+        pointer, kind, value, detail_given, options = ref
+        source = PUBLIC_SOURCE[kind]
+        url = value if kind == "url" else None  # a data URL is megabytes: the pointer locates it
+        if kind == "file_id" or kind == "file_uri":
+            file_id = value
+        else:
+            file_id = None if options is None else options.get("file_id")
         detail = "auto" if detail_given is None else detail_given
         payload += size_bytes
         try:
@@ -765,19 +783,18 @@ def _count(body: dict[str, Any], api: str, refs: list[tuple[Any, ...]],
                 if params.scheme == "flat":
                     # spec 3.4: tile-model low costs the base whatever the size: exact, no
                     # size needed, no bound
-                    images.append(_image(pointer, source, url, file_id, detail_given,
-                                         params.level, None, None, None, params.base, False,
-                                         note, None, assumed))
+                    images.append(_new(RequestImage, (
+                        pointer, source, url, file_id, detail_given, params.level, None, None,
+                        None, params.base, False, note, None, rule, assumed)))
                     total += params.base
                     continue
                 if on_unknown == "error":
-                    unknown = ImageSizeUnknownError(
-                        f"{pointer}: the image's size is unknown: {note}", pointer)
+                    unknown = ImageSizeUnknownError(f"the image's size is unknown: {note}", pointer)
                     raise unknown from cause
-                tokens = most(detail)  # the resolved model's own bound
-                images.append(_image(pointer, source, url, file_id, detail_given,
-                                     params.level, None, None, None, tokens, True, note, None,
-                                     assumed))
+                tokens = most(detail)
+                images.append(_new(RequestImage, (
+                    pointer, source, url, file_id, detail_given, params.level, None, None, None,
+                    tokens, True, note, None, rule, assumed)))
                 total += tokens
                 continue
             # (the rule is refused_animation's; testing the format first saves a call a still)
@@ -790,7 +807,7 @@ def _count(body: dict[str, Any], api: str, refs: list[tuple[Any, ...]],
                     level = levels[detail] = model.detail_params(detail).level
                 images.append(_new(RequestImage, (
                     pointer, source, url, file_id, detail_given, level, info.width, info.height,
-                    info.format or None, tokens, False, None, None, None, assumed)))
+                    info.format or None, tokens, False, None, None, rule, assumed)))
                 total += tokens
                 continue
         except ImageSizeUnknownError:
@@ -798,11 +815,11 @@ def _count(body: dict[str, Any], api: str, refs: list[tuple[Any, ...]],
         except VisionTokensError as failure:  # a bad detail, the patch limit ...
             error = failure
         error = violation(error, pointer, on_violation, violations)
-        images.append(_image(pointer, source, url, file_id, detail_given, None, None, None, None,
-                             None, error=error, assumed_from=assumed))
+        images.append(_new(RequestImage, (pointer, source, url, file_id, detail_given, None,
+                                          None, None, None, None, False, None, error, rule,
+                                          assumed)))
     check_payload(payload, MAX_PAYLOAD, on_violation, violations)
-    return _new(RequestCount, (model.id, api, total, tuple(images), tuple(violations), 0, False,
-                               skipped))
+    return total
 
 
 #: This walk's namespace of the one cache (each twin of the walk has its own).
@@ -847,8 +864,8 @@ def count_request(body: Any, *, ruleset: str | None = None, fetch: bool | Fetche
     if images is not None:  # spec 6.2: the Images API, walked in _images_api
         counted: RequestCount = images.count(
             _sizes(images.refs, fetcher, resolve_file), ruleset, on_unknown, on_violation,
-            RequestCount, RequestImage, undocumented=undocumented,
-            undecided_animation=undecided_animation)
+            RequestCount, RequestImage, price, undocumented=undocumented,
+            undecided_animation=undecided_animation, enforce_patch_limit=enforce_patch_limit)
         return counted
     kind, refs, skipped = _walk(body)
     result = _count(body, kind, refs, _sizes(refs, fetcher, resolve_file), ruleset, on_unknown,
@@ -865,7 +882,8 @@ def _classified(body: Any, content_type: Any, api: Any) -> tuple[dict[str, Any],
         body = _load(body)
         if "messages" in body or "input" in body:
             return body, None
-    classified: tuple[dict[str, Any], Any] = _images_api.classify(body, content_type, api, _load)
+    classified: tuple[dict[str, Any], Any] = _images_api.classify(body, content_type, api, _load,
+                                                                  _LOWER)
     return classified
 
 
@@ -874,7 +892,7 @@ def _with_tool(body: dict[str, Any], result: RequestCount, ruleset: Any, on_viol
     if result.api != "responses" or "tools" not in body:  # (nothing it would add)
         return result
     with_tool: RequestCount = _images_api.with_generation_tool(body, result, ruleset, on_violation,
-                                                               undocumented)
+                                                               undocumented, _LOWER)
     return with_tool
 
 
@@ -893,14 +911,16 @@ async def count_request_async(body: Any, *, ruleset: str | None = None, fetch: b
     _check_resolver(resolve_file)
     if (not isinstance(max_concurrency, int) or isinstance(max_concurrency, bool)
             or max_concurrency < 1):
-        raise InvalidArgumentError(f"max_concurrency must be an int >= 1, got {max_concurrency!r}")
+        raise InvalidArgumentError(f"max_concurrency must be an int >= 1, got {quoted(max_concurrency)}",
+                                   argument="max_concurrency")
     body, images = _classified(body, content_type, api)
     if images is not None:  # spec 6.2: the Images API, walked in _images_api
         sizes = await _sizes_async(images.refs, fetcher, resolve_file, max_concurrency)
         counted: RequestCount = images.count(sizes, ruleset, on_unknown, on_violation,
-                                             RequestCount, RequestImage,
+                                             RequestCount, RequestImage, price,
                                              undocumented=undocumented,
-                                             undecided_animation=undecided_animation)
+                                             undecided_animation=undecided_animation,
+                                             enforce_patch_limit=enforce_patch_limit)
         return counted
     kind, refs, skipped = _walk(body)
     sizes = await _sizes_async(refs, fetcher, resolve_file, max_concurrency)

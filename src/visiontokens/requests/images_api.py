@@ -16,25 +16,19 @@ pass their own result types, so one walk serves both.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from .. import rules
-from .. import _spec
 from .._errors import (
-    ImageSizeUnknownError,
     InvalidArgumentError,
     MalformedRequestError,
     TooManyImagesError,
     UnknownModelError,
-    UnsupportedQualityError,
-    UnsupportedSizeError,
     VisionTokensError,
     quoted,
-    check_payload,
-    violation,
 )
-from .._extensions import twin
-from ..images.sources import ImageInfo, animation_error, refused_animation
+from ..images.sources import ImageInfo
+from .pricing import PUBLIC_SOURCE, ImageRef, malformed, sdk_dict
 
 #: What ``count_request(api=...)`` accepts: which endpoint a body is for.
 APIS = ("chat", "responses", "images.generations", "images.edits")
@@ -42,7 +36,7 @@ EDIT_IMAGES_MAX = 16  # spec 6.2: an edit takes up to 16 input images
 #: ASSUMED (spec 6.2): a mask is not billed as an image. The same is assumed for an edit's
 #: "markup" image, which the spec does not name (the SDK documents it for GPT Image 2.5).
 UNBILLED = ("mask", "markup")
-MASK_RULE = "not billed (ASSUMED, spec 6.2)"
+MASK_RULE = "not billed (ASSUMED)"  # spec 6.2
 
 # Multipart limits: an edits form has about twenty fields and up to 16 images.
 PARTS_MAX = 256
@@ -51,19 +45,25 @@ FIELD_MAX = 1024  # bytes of a form field this walk reads (model, size, quality 
 BOUNDARY_MAX = 70  # RFC 2046
 CONTENT_TYPE_MAX = 4096  # characters of a content type: a multipart one needs under a hundred
 
-_header = twin("header")  # the image-header parser
-_tokens = twin("tokens")  # the input calculator
-_output = twin("output")  # the output-token twin
+
+
+class Lower(NamedTuple):
+    """The lower twins a walk runs on, handed in by the request twin calling (of its own
+    kind: the pure walk is pure all the way down)."""
+
+    header: Any  # the image-header parser
+    tokens: Any  # the input calculator
+    output: Any  # the output-token calculator
 
 
 def _malformed(where: str, what: str) -> MalformedRequestError:
-    return MalformedRequestError(f"{where or '/'}: {what}", where)
+    return malformed(where, what, typed=False)
 
 
 # --- which API a body is for ---------------------------------------------------------------------
 
 def classify(body: Any, content_type: Any, api: Any,
-             load: Callable[[Any], dict[str, Any]]) -> tuple[Any, ImagesRequest | None]:
+             load: Callable[[Any], dict[str, Any]], lower: Lower) -> tuple[Any, ImagesRequest | None]:
     """(the body, loaded if it was JSON text, and an ImagesRequest when the body is an
     Images API request, else None). The endpoint is ``api`` when given, else told by the
     content type (multipart is an edit) and the body's shape: a string ``prompt`` and no
@@ -75,12 +75,12 @@ def classify(body: Any, content_type: Any, api: Any,
         if api not in (None, "images.edits"):
             raise InvalidArgumentError(
                 f"a multipart/form-data body is an images.edits request, not {api}")
-        return body, _from_form(_parse_form(body, boundary))
+        return body, _from_form(_parse_form(body, boundary), lower)
     body = load(body)
     if api is None:
         api = _shape(body)
     if api in ("images.generations", "images.edits"):
-        return body, _from_json(body, api)
+        return body, _from_json(body, api, lower)
     if api == "chat" and "messages" not in body:
         raise MalformedRequestError("api='chat', but the body has no 'messages'")
     if api == "responses" and "messages" in body:
@@ -247,22 +247,23 @@ class ImagesRequest:
     """An Images API request, walked: the output it asks for and its input images.
 
     ``refs`` are the JSON images whose size needs the caller's I/O (data URLs, URLs, file
-    ids), in the request walk's form ``(pointer, url, file_id, detail)``; ``uploads`` are
-    multipart images, already sized: ``(pointer, size)``. ``unbilled`` are masks.
+    ids), as the walker contract's ImageRef (requests/pricing.py); ``uploads`` are multipart
+    images, already sized: ``(ImageRef, size)``. ``unbilled`` are masks.
     """
 
     __slots__ = ("api", "model", "size", "quality", "n", "partial_images", "input_fidelity",
-                 "refs", "uploads", "unbilled")
+                 "refs", "uploads", "unbilled", "lower")
 
-    def __init__(self, api: str, fields: dict[str, Any]):
+    def __init__(self, api: str, fields: dict[str, Any], lower: Lower):
         self.api = api
+        self.lower = lower
         self.size = fields.get("size")
         self.quality = fields.get("quality")
         self.n = fields.get("n")
         self.partial_images = fields.get("partial_images")
         self.input_fidelity = fields.get("input_fidelity")
-        self.refs: list[tuple[Any, ...]] = []
-        self.uploads: list[tuple[str, tuple[Any, ...]]] = []
+        self.refs: list[ImageRef] = []
+        self.uploads: list[tuple[ImageRef, tuple[Any, ...]]] = []
         self.unbilled: list[tuple[str, str, str | None, str | None]] = []  # pointer, source, url, file id
         model = fields.get("model")
         if model is None:
@@ -272,16 +273,20 @@ class ImagesRequest:
         self.model: str = model
 
     def count(self, sizes: list[tuple[Any, ...]], ruleset: Any, on_unknown: str, on_violation: str,
-              count_type: Any, image_type: Any, undocumented: str = "error",
-              undecided_animation: str = "still") -> Any:
-        """The RequestCount (the caller's type): input images and output tokens."""
+              count_type: Any, image_type: Any, price: Any, undocumented: str = "error",
+              undecided_animation: str = "still", enforce_patch_limit: bool = True) -> Any:
+        """The RequestCount (the caller's type): input images, priced by the caller's pricing
+        loop ``price`` (the request twin's), and output tokens."""
         violations: list[VisionTokensError] = []
         output, model_id = self._output(ruleset, undocumented, on_violation, violations)
-        entries = [(ref[0], ref[1], ref[2], size) for ref, size in zip(self.refs, sizes)]
-        entries += [(pointer, None, None, size) for pointer, size in self.uploads]
-        images, total = _price_inputs(self, model_id, entries, ruleset, on_unknown,
-                                      on_violation, violations, image_type, undocumented,
-                                      undecided_animation)
+        refs = self.refs + [ref for ref, _ in self.uploads]
+        sizes = list(sizes) + [size for _, size in self.uploads]
+        images: list[Any] = []
+        total = 0
+        if refs:
+            total = _price_inputs(self, model_id, refs, sizes, ruleset, on_unknown, on_violation,
+                                  violations, images, price, undocumented, undecided_animation,
+                                  enforce_patch_limit)
         for pointer, source, url, file_id in self.unbilled:
             images.append(image_type(pointer, source, url, file_id, None, None, None, None,
                                      None, 0, rule=MASK_RULE))
@@ -291,7 +296,7 @@ class ImagesRequest:
 
     def _output(self, ruleset: Any, undocumented: str, on_violation: str,
                 violations: list[VisionTokensError]) -> tuple[Any, str]:
-        model = _output_model(self.model, ruleset, undocumented, "/model")
+        model = _output_model(self.lower, self.model, ruleset, undocumented, "/model")
         try:
             return model.explain(self.size, self.quality, 1 if self.n is None else self.n,
                                  0 if self.partial_images is None else self.partial_images), model.id
@@ -303,27 +308,28 @@ class ImagesRequest:
             return None, model.id
 
 
-def _output_model(name: str, ruleset: Any, undocumented: str, where: str) -> Any:
+def _output_model(lower: Lower, name: str, ruleset: Any, undocumented: str, where: str,
+                  omitted: bool = False) -> Any:
     try:
-        return _output.get_output_model(name, ruleset=ruleset, undocumented=undocumented)
+        return lower.output.get_output_model(name, ruleset=ruleset, undocumented=undocumented)
     except UnknownModelError as error:  # UndocumentedModelError included: always raised
-        raise error.located(where) from None
+        located = error.located(where)
+        if omitted:
+            located.message = f"(omitted, so the tool's default) {located.message}"
+        raise located from None
 
 
 def _argument_pointer(error: VisionTokensError) -> str:
-    """Where an output-argument error points: the checks run quality, size, n, partials."""
-    if isinstance(error, UnsupportedQualityError) or str(error).startswith("quality"):
-        return "/quality"
-    if isinstance(error, UnsupportedSizeError) or str(error).startswith("size"):
-        return "/size"
-    return "/n" if str(error).startswith("n ") else "/partial_images"
+    """Where an output-argument error points: the request field of the argument at fault
+    (size, quality, n, partial_images: each named by the error's ``argument``)."""
+    return "" if error.argument is None else "/" + error.argument
 
 
 _STRING_FIELDS = ("model", "size", "quality", "input_fidelity")
 _INT_FIELDS = ("n", "partial_images")
 
 
-def _from_json(body: dict[str, Any], api: str) -> ImagesRequest:
+def _from_json(body: dict[str, Any], api: str, lower: Lower) -> ImagesRequest:
     fields: dict[str, Any] = {}
     for key in _STRING_FIELDS:
         value = body.get(key)
@@ -335,7 +341,7 @@ def _from_json(body: dict[str, Any], api: str) -> ImagesRequest:
         if value is not None and (type(value) is not int):
             raise _malformed(f"/{key}", f"'{key}' must be an integer, got {type(value).__name__}")
         fields[key] = value
-    request = ImagesRequest(api, fields)
+    request = ImagesRequest(api, fields, lower)
     if api == "images.generations":
         return request  # spec 6.2: no input image
     images = body.get("images")
@@ -344,11 +350,13 @@ def _from_json(body: dict[str, Any], api: str) -> ImagesRequest:
                          "{'image_url': ...} or {'file_id': ...}")
     _check_count(len(images))  # before any image is sized, fetched or resolved
     for k, image in enumerate(images):
-        request.refs.append(_reference(image, f"/images/{k}") + (None,))
+        request.refs.append(_image_ref(*_reference(image, f"/images/{k}")))
     mask = body.get("mask")
     if mask is not None:
-        pointer, url, file_id = _reference(mask, "/mask")
-        request.unbilled.append((pointer, _source(url), _public_url(url), file_id))
+        ref = _image_ref(*_reference(mask, "/mask"))
+        file_id = ref.value if ref.kind == "file_id" else (ref.options or {}).get("file_id")
+        request.unbilled.append((ref.pointer, PUBLIC_SOURCE[ref.kind],
+                                 ref.value if ref.kind == "url" else None, file_id))
     return request
 
 
@@ -357,7 +365,7 @@ def _check_count(images: int) -> None:
     refuse the request whole, and a body of 100,000 URLs must not start 100,000 fetches."""
     if images > EDIT_IMAGES_MAX:
         raise TooManyImagesError(
-            f"an edit takes up to {EDIT_IMAGES_MAX} input images, this one has {images} (spec 6.2)")
+            f"an edit takes up to {EDIT_IMAGES_MAX} input images, this one has {images}")
 
 
 def _reference(item: Any, where: str) -> tuple[str, str | None, str | None]:
@@ -373,17 +381,16 @@ def _reference(item: Any, where: str) -> tuple[str, str | None, str | None]:
     return where, url, file_id
 
 
-def _source(url: str | None) -> str:
+def _image_ref(where: str, url: str | None, file_id: str | None) -> ImageRef:
+    """An image of the Images API as the walker contract's ImageRef: no detail (spec 6.2:
+    the input rule has none); a URL wins over a file id given with it, the id kept."""
     if url is None:
-        return "file"
-    return "data" if url[:5].lower() == "data:" else "url"
+        return ImageRef(where, "file_id", file_id, None, None)
+    kind = "data_url" if url[:5].lower() == "data:" else "url"
+    return ImageRef(where, kind, url, None, None if file_id is None else {"file_id": file_id})
 
 
-def _public_url(url: str | None) -> str | None:
-    return url if url is not None and _source(url) == "url" else None  # data URLs are megabytes
-
-
-def _from_form(form: _Form) -> ImagesRequest:
+def _from_form(form: _Form, lower: Lower) -> ImagesRequest:
     """An edit from its form: the fields this count needs, then the image parts, sized."""
     fields: dict[str, Any] = {}
     images: list[_Part] = []
@@ -405,13 +412,14 @@ def _from_form(form: _Form) -> ImagesRequest:
             if not (value.isascii() and value.isdigit() and len(value) <= 6):
                 raise _malformed(f"/{key}", f"'{key}' must be an integer, got {quoted(value)}")
             fields[key] = int(value)
-    request = ImagesRequest("images.edits", fields)
+    request = ImagesRequest("images.edits", fields, lower)
     if not images:
         raise _malformed("/image", "an images.edits form needs an 'image' or 'image[]' file part")
     _check_count(len(images))
     view = memoryview(form.data)
     for k, part in enumerate(images):
-        request.uploads.append((f"/image/{k}", _size_of_part(view[part.start:part.end])))
+        request.uploads.append((ImageRef(f"/image/{k}", "upload", None, None, None),
+                                _size_of_part(lower.header, view[part.start:part.end])))
     for part in unbilled:
         request.unbilled.append((f"/{part.name}", "upload", None, None))
     return request
@@ -426,71 +434,45 @@ def _field(form: _Form, part: _Part) -> str:
         raise _malformed(f"/{part.name}", f"'{part.name}' is not UTF-8") from None
 
 
-def _size_of_part(view: memoryview) -> tuple[Any, ...]:
+def _size_of_part(header: Any, view: memoryview) -> tuple[Any, ...]:
     """An uploaded image's size from its header only: the parser reads a few bytes of the
     view (the compiled one copies nothing)."""
     try:
-        return _sized(_header.parse_buffer(view), len(view), None)
+        return _sized(header.parse_buffer(view), len(view), None)
     except VisionTokensError as error:
         return _sized(None, len(view), error)
 
 
 # --- input images: GPT Image 1's rule (spec 3.3) ------------------------------------------------
 
-def _price_inputs(request: ImagesRequest, model_id: str, entries: list[tuple[Any, ...]],
-                  ruleset: Any, on_unknown: str, on_violation: str,
-                  violations: list[VisionTokensError], image_type: Any,
-                  undocumented: str, undecided_animation: str) -> tuple[list[Any], int]:
-    images: list[Any] = []
-    if not entries:
-        return images, 0
+def _price_inputs(request: ImagesRequest, model_id: str, refs: list[ImageRef],
+                  sizes: list[tuple[Any, ...]], ruleset: Any, on_unknown: str, on_violation: str,
+                  violations: list[VisionTokensError], images: list[Any], price: Any,
+                  undocumented: str, undecided_animation: str, enforce_patch_limit: bool) -> int:
+    """The input images, priced by the one pricing loop with GPT Image 1's input rule."""
     try:  # spec 3.3 for gpt-image-1; any other image model: the undocumented rule (spec 3.5)
-        calculator = _tokens.get_model(request.model, ruleset=ruleset) if undocumented == "error" \
-            else _tokens.get_model(request.model, ruleset=ruleset, undocumented=undocumented)
+        calculator = request.lower.tokens.get_model(request.model, ruleset=ruleset, undocumented=undocumented,
+                                       enforce_patch_limit=enforce_patch_limit)
     except UnknownModelError as unknown:
         raise unknown.located("/model") from None
     fidelity = _input_fidelity(request, model_id, ruleset, undocumented)
     spec = calculator.spec
-    rule = (f"{spec.id} input (spec 3.3), input_fidelity {fidelity or 'low'}"
+    rule = (f"{spec.id} input, input_fidelity {fidelity or 'low'}"  # spec 3.3
             if spec.status != "registered" else f"{spec.id}: registered parameters")
     assumed = getattr(spec, "assumed_from", None)
     if assumed:
         rule = f"assumed like {assumed}: " + rule
-    level = spec.detail_params("auto").level
-    total = payload = 0
-    for pointer, url, file_id, (info, size_bytes, note, cause, error) in entries:
-        source = "upload" if url is None and file_id is None else _source(url)
-        url = _public_url(url)
-        payload += size_bytes
-        try:
-            if error is not None:
-                pass
-            elif info is None:
-                if on_unknown == "error":
-                    raise ImageSizeUnknownError(
-                        f"{pointer}: the image's size is unknown: {note}", pointer) from cause
-                tokens = _most(calculator, fidelity)
-                images.append(image_type(pointer, source, url, file_id, None, level, None, None,
-                                         None, tokens, True, note, rule=rule))
-                total += tokens
-                continue
-            elif refused_animation(info, undecided_animation):  # spec 5
-                error = animation_error(info, pointer)
-            else:
-                tokens = calculator.count(info.width, info.height, "auto", input_fidelity=fidelity)
-                images.append(image_type(pointer, source, url, file_id, None, level, info.width,
-                                         info.height, info.format or None, tokens, rule=rule))
-                total += tokens
-                continue
-        except ImageSizeUnknownError:
-            raise
-        except VisionTokensError as failure:
-            error = failure
-        error = violation(error, pointer, on_violation, violations)
-        images.append(image_type(pointer, source, url, file_id, None, None, None, None, None,
-                                 None, error=error, rule=rule))
-    check_payload(payload, _spec.MAX_PAYLOAD, on_violation, violations)
-    return images, total
+
+    def count(width: int, height: int, detail: str) -> int:
+        tokens: int = calculator.count(width, height, detail, input_fidelity=fidelity)
+        return tokens
+
+    def most(detail: str) -> int:
+        return _most(calculator, fidelity)
+
+    total: int = price(spec, count, {}, refs, sizes, on_unknown, on_violation,
+                       undecided_animation, violations, images, most, rule, None)
+    return total
 
 
 def _most(calculator: Any, fidelity: str | None) -> int:
@@ -516,7 +498,7 @@ def _input_fidelity(request: ImagesRequest, model_id: str, ruleset: Any,
 # --- the Responses image_generation tool --------------------------------------------------------
 
 def with_generation_tool(body: dict[str, Any], result: Any, ruleset: Any, on_violation: str,
-                         undocumented: str = "error") -> Any:
+                         undocumented: str, lower: Lower) -> Any:
     """A Responses result with what its ``image_generation`` tool may generate: the most one
     call of the tool can cost in output tokens, always an upper bound (the model may not
     call it). ASSUMED: one image per call."""
@@ -529,8 +511,8 @@ def with_generation_tool(body: dict[str, Any], result: Any, ruleset: Any, on_vio
         raise _malformed("/tools", f"'tools' must be a list, got {type(tools).__name__}")
     most, violations = -1, list(result.violations)
     for i, tool in enumerate(tools):
-        if hasattr(tool, "model_dump"):  # an SDK object (a previous response's tools): as sent
-            tool = tool.model_dump(mode="json", exclude_unset=True)
+        if not isinstance(tool, dict):  # an SDK object (a previous response's tools): as sent
+            tool = sdk_dict(tool, f"/tools/{i}")
         if not isinstance(tool, dict) or tool.get("type") != "image_generation":
             continue
         where = f"/tools/{i}"
@@ -547,10 +529,10 @@ def with_generation_tool(body: dict[str, Any], result: Any, ruleset: Any, on_vio
         table = rules.output_table(ruleset)
         name = fields["model"]
         if name is None:  # the tool's default model, as the SDK documents it
-            name, where_model = table.tool_default_model, f"{where}/model (omitted, so the default)"
+            name, omitted = table.tool_default_model, True
         else:
-            where_model = f"{where}/model"
-        model = _output_model(name, ruleset, undocumented, where_model)
+            omitted = False
+        model = _output_model(lower, name, ruleset, undocumented, f"{where}/model", omitted)
         try:
             cost = model.explain(fields["size"], fields["quality"], 1,
                                  0 if partial_images is None else partial_images)

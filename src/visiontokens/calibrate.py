@@ -1,0 +1,1030 @@
+"""Teach the library a model from its bill: fit a rule to rows of (width, height, detail,
+billed image tokens).
+
+>>> import visiontokens
+>>> fit = visiontokens.calibrate(rows)          # rows from logs, or from a small probe
+>>> fit.rule, fit.matched, fit.total
+>>> fit.register("acme-vision")                 # then count_image_tokens(..., "acme-vision")
+>>> fit.save("acme-vision.json")                # register_model(name, **data["register_model"])
+
+The search knows the rule families of the library (the patch scheme of spec 3.1 and the
+tile scheme of spec 3.2), one small searcher per scheme in ``SEARCHERS``: a new provider's
+scheme is one more function there. A searcher reads the parameters off the rows' structure
+(the multiplier from images too small to be resized, the tile costs from differences of
+tile counts, the low-detail constant), scans only the one-dimensional ranges that are left
+(size cap, patch budget, fit box, shortest side) on numpy arrays, and every rule it reports
+is then checked row by row with the library's own kernel (``visiontokens.Model``).
+
+When the rows cannot tell rules apart, the result says so: :attr:`Calibration.ranges`
+holds each parameter the rows leave open, :attr:`Calibration.candidates` the rules at the
+ends of those ranges, and :attr:`Calibration.probes` the image sizes whose bills would split
+them. Needs numpy only (a runtime dependency); not imported by ``import visiontokens``.
+"""
+
+from __future__ import annotations
+
+import sys as _sys
+import types as _types
+
+import functools
+import json
+import math
+import os
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
+
+from ._errors import ArgumentTypeError, InvalidArgumentError
+from ._spec import LEVELS, MAX_BUDGET, MAX_CAP, MAX_DIMENSION, MAX_MULTIPLIER, MAX_TOKENS_PARAM, PATCH, TILE, TILE_FIT
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
+__all__ = ["Calibration", "CalibrationRule", "Disagreement", "Row", "SEARCHERS", "calibrate",
+           "load", "searcher"]
+
+DETAILS = LEVELS + ("auto",)
+#: Distinct rows the search looks at (every row is verified): bounds time and memory. Rows of
+#: a log repeat a lot; beyond this many distinct ones, an even spread by size is taken.
+SEARCH_ROWS = 400
+#: Elements of one scan block (rows x parameter values): bounds the memory of a scan.
+SCAN_BLOCK = 1 << 21
+#: Most multipliers tried (the simplest first, spec 2: at most 4 decimal places).
+MULTIPLIER_TRIES = 48
+#: Multipliers searched in full (caps and budgets rescanned); the rest are checked at the
+#: caps and budgets found.
+FULL_TRIES = 3
+DECIMALS = 10_000  # spec 2: a multiplier has at most 4 decimal places
+
+
+class Row(tuple):  # type: ignore[type-arg]
+    """One billed image: (width, height, detail, tokens)."""
+
+    __slots__ = ()
+
+    def __new__(cls, width: int, height: int, detail: str, tokens: int) -> "Row":
+        return tuple.__new__(cls, (width, height, detail, tokens))
+
+    width = property(lambda self: self[0])
+    height = property(lambda self: self[1])
+    detail = property(lambda self: self[2])
+    tokens = property(lambda self: self[3])
+
+
+@dataclass(frozen=True, slots=True)
+class Disagreement:
+    """A row the fitted rule does not reproduce."""
+
+    row: int  # index into the rows as given
+    width: int
+    height: int
+    detail: str
+    billed: int
+    predicted: int | None  # None: the rule cannot count it (rejected)
+
+
+@dataclass(frozen=True, slots=True)
+class CalibrationRule:
+    """A fitted rule: the scheme and its parameters, per detail level.
+
+    Patch scheme (spec 3.1): ``details[level] = {"cap": C, "budget": B}`` (B 0 = none) and one
+    ``multiplier``. Tile scheme (spec 3.2): ``base``, ``per_tile``, ``fit`` (the box every
+    image first fits, 2048 for OpenAI's models) and ``short_side``; low detail costs ``base``.
+    ``auto`` is the level "auto" stands for.
+    """
+
+    scheme: str
+    details: Mapping[str, Mapping[str, int]]
+    auto: str
+    multiplier: str | None = None
+    base: int | None = None
+    per_tile: int | None = None
+    fit: int | None = None
+    short_side: int | None = None
+
+    def register_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`visiontokens.register_model` for this rule."""
+        if self.scheme == "patch":
+            details = {level: {"cap": p["cap"], **({"budget": p["budget"]} if p["budget"] else {})}
+                       for level, p in self.details.items()}
+            return {"scheme": "patch", "multiplier": self.multiplier, "details": details,
+                    "auto": self.auto}
+        if self.scheme == "tile":
+            if self.fit != TILE_FIT:
+                raise InvalidArgumentError(
+                    f"the fitted tile rule fits images into {self.fit} px, and register_model "
+                    f"takes tile models that fit into {TILE_FIT} px only")
+            return {"scheme": "tile", "base": self.base, "per_tile": self.per_tile,
+                    "short_side": self.short_side}
+        raise InvalidArgumentError(f"no registration for scheme {self.scheme!r}")
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"scheme": self.scheme, "auto": self.auto,
+                               "details": {k: dict(v) for k, v in self.details.items()}}
+        for key in ("multiplier", "base", "per_tile", "fit", "short_side"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        return out
+
+    def describe(self) -> str:
+        if self.scheme == "patch":
+            parts = [f"{level}: cap {p['cap']}" + (f", budget {p['budget']}" if p["budget"] else "")
+                     for level, p in self.details.items()]
+            return f"patch scheme, multiplier {self.multiplier}; " + "; ".join(parts)
+        if self.scheme == "tile":
+            return (f"tile scheme, base {self.base}, {self.per_tile} per tile, fit {self.fit}, "
+                    f"shortest side {self.short_side}; levels {', '.join(self.details)}")
+        return f"{self.scheme} scheme {self.as_dict()}"
+
+    def model(self) -> Any:
+        """A :class:`visiontokens.Model` counting with this rule (no registration, no
+        30,000-patch rejection): the library's own kernel, for verification."""
+        from . import Model
+        from .rules import get_ruleset
+        from .rules.register import _new_spec
+
+        spec = _new_spec("calibrated", get_ruleset(None), self.scheme,
+                                   self.multiplier, None if self.scheme != "patch" else
+                                   self.register_kwargs()["details"], self.auto,
+                                   self.base, self.per_tile,
+                                   self.short_side if self.short_side is not None else 768)
+        params = {level: replace(p, reject_over=0, cap=self.fit if self.scheme == "tile" and
+                                 self.fit is not None else p.cap)
+                  for level, p in spec.params.items()}
+        from types import MappingProxyType
+
+        return Model(replace(spec, params=MappingProxyType(params)))
+
+
+# --- the numpy evaluators the search scans with (spec 3, the exact integer form) -----------
+# Tested equal to the library's kernels (tests/test_calibrate.py); the search only proposes,
+# and every reported rule is verified with the kernels themselves.
+
+def _cdiv(a: Any, b: Any) -> Any:
+    return -(-a // b)
+
+
+def _isqrt(x: Any) -> Any:
+    import numpy as np
+
+    r = np.floor(np.sqrt(x.astype(np.float64))).astype(np.int64)
+    r = np.where(r * r > x, r - 1, r)
+    return np.where((r + 1) * (r + 1) <= x, r + 1, r)
+
+
+def _fit(w: Any, h: Any, box: Any) -> tuple[Any, Any]:
+    """spec 3.1 step 1 / 3.2 step 1: shrink into box x box, the short side rounded half up."""
+    import numpy as np
+
+    wide = w >= h
+    long, short = np.where(wide, w, h), np.where(wide, h, w)
+    over = long > box
+    fitted = np.maximum((2 * short * box + long) // (2 * long), 1)
+    return (np.where(over & wide, box, np.where(over, fitted, w)),
+            np.where(over & wide, fitted, np.where(over, box, h)))
+
+
+def _patches(w: Any, h: Any, cap: Any, budget: Any) -> Any:
+    """Patches after the size cap and the budget (spec 3.1 steps 1-3); budget 0 = none."""
+    import numpy as np
+
+    w, h = _fit(w, h, cap)
+    p = _cdiv(w, PATCH) * _cdiv(h, PATCH)
+    p, w, h, b = np.broadcast_arrays(p, w, h, np.asarray(budget, dtype=np.int64))
+    need = (b > 0) & (p > b)
+    if not need.any():
+        return p
+    bs = np.where(need, b, 1)
+    kw, kh = _isqrt(bs * w // h), _isqrt(bs * h // w)
+    first = kw * h <= kh * w
+    w2 = np.maximum(np.where(first, PATCH * kw, (PATCH * kh * w) // h), 1)
+    h2 = np.maximum(np.where(first, (PATCH * kw * h) // w, PATCH * kh), 1)
+    return np.where(need, np.minimum(_cdiv(w2, PATCH) * _cdiv(h2, PATCH), bs), p)
+
+
+def _tiles(w: Any, h: Any, fit: Any, short_side: Any) -> Any:
+    """Tiles after the fit box and the shortest side (spec 3.2 steps 1-3)."""
+    import numpy as np
+
+    w, h = _fit(w, h, fit)
+    over = np.minimum(w, h) > short_side
+    tall = w <= h
+    w2 = np.where(over, np.where(tall, short_side, (w * short_side) // np.maximum(h, 1)), w)
+    h2 = np.where(over, np.where(tall, (h * short_side) // np.maximum(w, 1), short_side), h)
+    return _cdiv(w2, TILE) * _cdiv(h2, TILE)
+
+
+def predict(rule: CalibrationRule, widths: Any, heights: Any, detail: str) -> Any:
+    """Tokens of ``rule`` for arrays of sizes at one detail (the search's evaluator)."""
+    import numpy as np
+
+    w = np.asarray(widths, dtype=np.int64)
+    h = np.asarray(heights, dtype=np.int64)
+    level = rule.auto if detail == "auto" else detail
+    if rule.scheme == "patch":
+        p = rule.details[level]
+        num, den = _fraction(rule.multiplier or "1")
+        return _cdiv(_patches(w, h, p["cap"], p["budget"]) * num, den)
+    assert rule.base is not None and rule.per_tile is not None
+    if level == "low":
+        return np.full(w.shape, rule.base, dtype=np.int64)
+    return rule.base + _tiles(w, h, rule.fit, rule.short_side) * rule.per_tile
+
+
+def _fraction(text: str) -> tuple[int, int]:
+    whole, _, decimals = text.partition(".")
+    return int(whole + decimals), 10 ** len(decimals)
+
+
+def _decimal(k: int) -> str:
+    """k / 10**4 as the shortest decimal string: 12000 -> "1.2"."""
+    whole, frac = divmod(k, DECIMALS)
+    text = f"{frac:04d}".rstrip("0")
+    return f"{whole}.{text}" if text else str(whole)
+
+
+# --- rows ------------------------------------------------------------------------------------
+
+_TOKEN_KEYS = ("tokens", "billed", "image_tokens", "billed_image_tokens")
+
+
+def _int(value: object, what: str, row: int, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, str) and value.strip().lstrip("+").isdigit():
+            value = int(value)
+        elif isinstance(value, float) and value.is_integer():
+            value = int(value)
+        else:
+            raise ArgumentTypeError(f"row {row}: {what} must be an integer, got {value!r}")
+    if not low <= value <= high:
+        raise InvalidArgumentError(f"row {row}: {what} must be between {low} and {high}, got {value}")
+    return int(value)
+
+
+def _row(item: object, index: int) -> Row:
+    if isinstance(item, Mapping):
+        token_key = next((k for k in _TOKEN_KEYS if k in item), None)
+        if token_key is None or "width" not in item or "height" not in item:
+            raise InvalidArgumentError(
+                f"row {index}: needs width, height and tokens (or billed, image_tokens), got "
+                f"keys {sorted(map(str, item))[:8]}")
+        values: Sequence[object] = (item["width"], item["height"], item.get("detail", "auto"),
+                                    item[token_key])
+    elif isinstance(item, (tuple, list)) and len(item) in (3, 4):
+        values = item if len(item) == 4 else (item[0], item[1], "auto", item[2])
+    else:
+        raise ArgumentTypeError(f"row {index}: expected (width, height, detail, tokens) or a "
+                                f"mapping, got {type(item).__name__}")
+    detail = "auto" if values[2] is None or values[2] == "" else values[2]
+    if detail not in DETAILS:
+        raise InvalidArgumentError(f"row {index}: detail must be one of {', '.join(DETAILS)}, "
+                                   f"got {detail!r}")
+    return Row(_int(values[0], "width", index, 1, MAX_DIMENSION),
+               _int(values[1], "height", index, 1, MAX_DIMENSION), str(detail),
+               _int(values[3], "tokens", index, 0, 2**62))
+
+
+def rows_from(items: Iterable[object]) -> list[Row]:
+    """Rows checked and typed; a bad one is an error naming its index."""
+    if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
+        raise ArgumentTypeError(f"rows must be an iterable of rows, got {type(items).__name__}")
+    rows = [_row(item, i) for i, item in enumerate(items)]
+    if not rows:
+        raise InvalidArgumentError("calibrate needs at least one row")
+    return rows
+
+
+def _by_short(group: "_Group", short: Any) -> "_Group":
+    """The group with ``long`` standing for the short side (after the fit box): what a
+    shortest-side scan compares its values with."""
+    out = _Group.__new__(_Group)
+    out.__dict__.update(group.__dict__)
+    out.long = short
+    return out
+
+
+class _Group:
+    """The distinct rows of one detail label as arrays (weights: how often each repeats)."""
+
+    def __init__(self, detail: str, rows: Sequence[Row]):
+        import numpy as np
+
+        counted: dict[tuple[int, int, int], int] = {}
+        for r in rows:
+            key = (min(r.width, 2**40), min(r.height, 2**40), r.tokens)
+            counted[key] = counted.get(key, 0) + 1
+        keys = sorted(counted, key=lambda k: (k[0] * k[1], k))
+        if len(keys) > SEARCH_ROWS:  # an even spread by area, ends included
+            step = (len(keys) - 1) / (SEARCH_ROWS - 1)
+            keys = [keys[round(i * step)] for i in range(SEARCH_ROWS)]
+        self.detail = detail
+        self.w = np.array([k[0] for k in keys], dtype=np.int64)
+        self.h = np.array([k[1] for k in keys], dtype=np.int64)
+        self.t = np.array([k[2] for k in keys], dtype=np.int64)
+        self.weight = np.array([counted[k] for k in keys], dtype=np.int64)
+        self.long = np.maximum(self.w, self.h)
+        self.short = np.minimum(self.w, self.h)
+
+    @classmethod
+    def merged(cls, groups: Sequence["_Group"]) -> "_Group":
+        import numpy as np
+
+        out = cls.__new__(cls)
+        out.detail = "high"
+        for name in ("w", "h", "t", "weight", "long", "short"):
+            setattr(out, name, np.concatenate([getattr(g, name) for g in groups]))
+        return out
+
+    def score(self, ok: Any) -> Any:
+        """Rows reproduced, counting repeats: ``ok`` is (..., rows) of bool."""
+        return (ok * self.weight).sum(axis=-1)
+
+
+def _scan(group: _Group, values: Any, evaluate: Callable[[Any], Any]) -> Any:
+    """Score of every parameter value: ``evaluate(values[:, None])`` -> (values, rows) bool,
+    in blocks of SCAN_BLOCK elements."""
+    import numpy as np
+
+    n = max(len(group.w), 1)
+    block = max(1, SCAN_BLOCK // n)
+    out = np.empty(len(values), dtype=np.int64)
+    for start in range(0, len(values), block):
+        chunk = values[start:start + block, None]
+        out[start:start + block] = group.score(evaluate(chunk))
+    return out
+
+
+def _scan_from(group: _Group, top: int, evaluate: Callable[[Any, Any], Any]) -> tuple[Any, Any]:
+    """(values, scores) of a size parameter (a cap, a fit box, a shortest side) over 1..top,
+    where ``top`` stands for every value at or above it. ``evaluate(values, rows)`` gives
+    (values, rows) of bool: which of the rows (an index array) a value reproduces.
+
+    The rows that ``top`` already reproduces would mostly break below their own long side,
+    so the scan starts at the longest of them; unless that explains every row, it scans
+    the whole range too (a row can be right at ``top`` by coincidence). Rows no value of the range changes (long side at or under
+    its start) are evaluated once."""
+    import numpy as np
+
+    everyone = np.arange(len(group.w))
+    at_top = evaluate(np.array([[top]], dtype=np.int64), everyone)[0]
+    sides = group.long[at_top]
+    start = int(min(sides.max(), top)) if len(sides) else 1
+    for low in ((start, 1) if start > 1 else (1,)):
+        values = np.arange(low, top + 1, dtype=np.int64)
+        fixed = group.long <= low
+        base = int((at_top & fixed) @ group.weight)
+        rows = np.flatnonzero(~fixed)
+        n = max(len(rows), 1)
+        block = max(1, SCAN_BLOCK // n)
+        scores = np.full(len(values), base, dtype=np.int64)
+        if len(rows):
+            weight = group.weight[rows]
+            for i in range(0, len(values), block):
+                chunk = values[i:i + block, None]
+                scores[i:i + block] += evaluate(chunk, rows) @ weight
+        if scores.max() >= int(group.weight.sum()):
+            break
+    return values, scores
+
+
+def _ranges(values: Any, mask: Any) -> list[tuple[int, int]]:
+    """Runs of True in ``mask`` as (first, last) of ``values`` (consecutive integers)."""
+    import numpy as np
+
+    idx = np.flatnonzero(mask)
+    if not len(idx):
+        return []
+    breaks = np.flatnonzero(np.diff(idx) != 1)
+    starts = np.concatenate([[idx[0]], idx[breaks + 1]])
+    ends = np.concatenate([idx[breaks], [idx[-1]]])
+    return [(int(values[s]), int(values[e])) for s, e in zip(starts, ends)]
+
+
+@functools.lru_cache(maxsize=None)
+def _prior(name: str) -> list[int]:
+    """Values of a parameter the shipped models use, most common first: the pick within a
+    range the rows leave open (any value in it reproduces them equally)."""
+    from . import models, rulesets
+
+    counts: dict[int, int] = {}
+    for rs in rulesets():
+        for spec in models(rs):
+            for p in spec.params.values():
+                value = {"cap": p.cap if p.scheme == "patch" else 0,
+                         "budget": p.budget if p.scheme == "patch" else 0,
+                         "fit": p.cap if p.scheme != "patch" else 0,
+                         "short_side": p.short_side if p.scheme != "patch" else 0}[name]
+                if value:
+                    counts[value] = counts.get(value, 0) + 1
+    return sorted(counts, key=lambda v: (-counts[v], v))
+
+
+def _pick(ranges: Sequence[tuple[int, int]], prior: Sequence[int]) -> int:
+    for value in prior:
+        for lo, hi in ranges:
+            if lo <= value <= hi:
+                return value
+    return ranges[0][0]
+
+
+# --- searchers: one per scheme ---------------------------------------------------------------
+
+@dataclass
+class SchemeFit:
+    """What a searcher found: its best rule, the rows that rule reproduces (weighted
+    score), the parameters the rows leave open, and the rules at their ends."""
+
+    rule: CalibrationRule
+    score: int
+    ranges: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    alternatives: list[CalibrationRule] = field(default_factory=list)
+    multipliers: list[str] = field(default_factory=list)
+
+
+Searcher = Callable[[Mapping[str, _Group]], "SchemeFit | None"]
+#: scheme name -> searcher. A searcher takes the rows grouped by detail label and returns its
+#: best fit (or None when the rows do not have its structure at all).
+SEARCHERS: dict[str, Searcher] = {}
+
+
+def searcher(name: str) -> Callable[[Searcher], Searcher]:
+    """Register a scheme's searcher: ``@searcher("mistral")`` over a function of the groups."""
+    def add(function: Searcher) -> Searcher:
+        SEARCHERS[name] = function
+        return function
+    return add
+
+
+def _multiplier_candidates(groups: Mapping[str, _Group]) -> list[int]:
+    """Multipliers (as k / 10**4) the rows allow, most likely first (spec 3.1 step 5).
+
+    A row that is not resized bills ceil(P0 * m) for its raw patch count P0, so m lies in
+    ((t - 1) / P0, t / P0]; rows that are resized give lower intervals, each its own. The
+    value the most rows agree on is the unresized rows' common interval: a sweep over the
+    intervals' ends finds it, without assuming which rows were resized."""
+    import numpy as np
+
+    ws = np.concatenate([g.w for g in groups.values()])
+    hs = np.concatenate([g.h for g in groups.values()])
+    ts = np.concatenate([g.t for g in groups.values()])
+    weights = np.concatenate([g.weight for g in groups.values()])
+    p0 = _cdiv(np.minimum(ws, MAX_CAP * 64), PATCH) * _cdiv(np.minimum(hs, MAX_CAP * 64), PATCH)
+    lo = (np.maximum(ts - 1, 0) * DECIMALS) // p0 + 1
+    hi = (ts * DECIMALS) // p0
+    hi = np.minimum(hi, MAX_MULTIPLIER * DECIMALS)
+    keep = (ts > 0) & (lo <= hi)
+    if not keep.any():
+        return []
+    events: dict[int, int] = {}
+    for a, b, wgt in zip(lo[keep].tolist(), hi[keep].tolist(), weights[keep].tolist()):
+        events[a] = events.get(a, 0) + wgt
+        events[b + 1] = events.get(b + 1, 0) - wgt
+    level, regions = 0, []
+    points = sorted(events)
+    for here, nxt in zip(points, points[1:]):
+        level += events[here]
+        if level > 0:
+            regions.append((level, here, nxt - 1))
+    regions.sort(key=lambda r: -r[0])
+    best = regions[0][0]
+    out: list[int] = []
+    for level, a, b in regions:
+        if level < best and len(out) >= 4:
+            break
+        ks = range(a, b + 1) if b - a < 4 * MULTIPLIER_TRIES else (
+            sorted({k for step in (DECIMALS, 1000, 100, 10) for k in
+                    range(-(-a // step) * step, b + 1, step)} | {a, b}))
+        out.extend(sorted(ks, key=lambda k: (len(_decimal(k)), abs(k - (a + b) / 2))))
+    return out[:MULTIPLIER_TRIES]
+
+
+def _patch_level(group: _Group, num: int, den: int) -> tuple[int, int, int, Any, Any]:
+    """The best (score, cap, budget) of one detail group at multiplier num/den, and the caps
+    (at that budget) and budgets (at that cap) that score as well.
+
+    Coordinate search: the cap that explains the most rows with no budget, then the budget
+    that explains the most at that cap, then the cap again at that budget, until stable.
+    Each step scans one parameter over its whole useful range (caps up to the longest side
+    seen, budgets in the window the billed patch counts allow)."""
+    import numpy as np
+
+    # The patch counts each row allows: ceil(P * num / den) == t.
+    plo = ((group.t - 1) * den) // num + 1
+    phi = (group.t * den) // num
+    top = int(min(group.long.max(), MAX_CAP))  # `top` stands for every cap >= top
+
+    def ok(p: Any) -> Any:
+        return (p >= plo) & (p <= phi)
+
+    def cap_scores(budget: int) -> tuple[Any, Any]:
+        return _scan_from(group, top, lambda c, i: (
+            lambda p: (p >= plo[i]) & (p <= phi[i]))(_patches(group.w[i], group.h[i], c, budget)))
+
+    def budget_window(cap: int) -> Any:
+        pc = _patches(group.w, group.h, cap, 0)
+        need = pc > phi
+        if not need.any():
+            return np.zeros(1, dtype=np.int64)
+        low = int(max(1, plo[need].min()))
+        high = int(phi[need].max())
+        high = min(high + 3 * math.isqrt(high) + 64, low + 200_000, MAX_BUDGET)
+        return np.concatenate([[0], np.arange(low, high + 1, dtype=np.int64)])
+
+    budget, cap = 0, top
+    seen: set[tuple[int, int]] = set()
+    cap_ok = budgets = scores_b = None
+    for _ in range(4):
+        caps, scores_c = cap_scores(budget)
+        cap_ok = scores_c == scores_c.max()
+        cap = _pick(_ranges(caps, cap_ok), _prior("cap") + [top])
+        budgets = budget_window(cap)
+        scores_b = _scan(group, budgets, lambda b: ok(_patches(group.w, group.h, cap, b)))
+        best_b = budgets[scores_b == scores_b.max()]
+        if 0 in best_b.tolist():
+            budget = 0
+        else:
+            budget = _pick(_ranges(budgets, np.isin(budgets, best_b)), _prior("budget"))
+        if (cap, budget) in seen:
+            break
+        seen.add((cap, budget))
+    score = int(group.score(ok(_patches(group.w, group.h, cap, budget))))
+    caps, cap_scores_final = cap_scores(budget)
+    assert budgets is not None and scores_b is not None
+    return score, cap, budget, (caps, cap_scores_final == score), (budgets, scores_b == score)
+
+
+@searcher("patch")
+def search_patch(groups: Mapping[str, _Group]) -> SchemeFit | None:
+    """spec 3.1: tokens = ceil(patches x m), patches after a size cap and a patch budget,
+    per detail level; one multiplier for the model."""
+    import numpy as np
+
+    candidates = _multiplier_candidates(groups)
+    if not candidates:
+        return None
+    results: list[tuple[int, int, dict[str, Any], str | None]] = []
+    everything = sum(int(g.weight.sum()) for g in groups.values())
+    for k in candidates[:FULL_TRIES]:
+        g = math.gcd(k, DECIMALS)
+        num, den = k // g, DECIMALS // g
+        levels = {d: _patch_level(group, num, den) for d, group in groups.items()}
+        auto = _auto_level(groups, levels, num, den)
+        results.append((sum(v[0] for v in levels.values()), k, levels, auto))
+        if results[-1][0] == everything:
+            break
+    # The other multipliers the rows allow, at the caps and budgets just found: a tie is a
+    # multiplier the rows cannot tell from the first (no rescan needed to know).
+    score, k0, levels0, auto0 = max(results, key=lambda r: r[0])
+    for k in candidates:
+        if k in {r[1] for r in results}:
+            continue
+        g = math.gcd(k, DECIMALS)
+        num, den = k // g, DECIMALS // g
+        total = 0
+        for d, group in groups.items():
+            p = _patches(group.w, group.h, levels0[d][1], levels0[d][2])
+            total += int(group.score(_cdiv(p * num, den) == group.t))
+        if total == score:
+            results.append((score, k, levels0, auto0))
+    best = max(r[0] for r in results)
+    tied = [r for r in results if r[0] == best]
+    total, k, levels, auto = tied[0]  # candidates come simplest first
+
+    def rule_of(k: int, levels: Mapping[str, Any], auto: str | None,
+                change: tuple[str, str, int] | None = None) -> CalibrationRule:
+        params = {d: (v[1], v[2]) for d, v in levels.items() if d != "auto" or auto is None}
+        if change is not None:
+            d, name, value = change
+            c, b = params[d]
+            params[d] = (value, b) if name == "cap" else (c, value)
+        return _patch_rule(_decimal(k), params, auto)
+
+    fit = SchemeFit(rule_of(k, levels, auto), total, multipliers=[_decimal(r[1]) for r in tied])
+    for d, (score, cap, budget, (caps, cap_ok), (budgets, budget_ok)) in levels.items():
+        if d == "auto" and auto is not None:
+            continue
+        top = int(min(groups[d].long.max(), MAX_CAP))
+        cap_ranges = _ranges(caps, cap_ok)
+        cap_ranges = [(lo, MAX_CAP if hi == top else hi) for lo, hi in cap_ranges]
+        fit.ranges[f"{d}.cap"] = cap_ranges
+        if budget == 0 or 0 in budgets[budget_ok].tolist():
+            # no budget needed: any budget at or above the most patches a row has is the same
+            most = int(_patches(groups[d].w, groups[d].h, cap, 0).max())
+            fit.ranges[f"{d}.budget"] = [(most, MAX_BUDGET)]
+        else:
+            fit.ranges[f"{d}.budget"] = _ranges(budgets, budget_ok & (budgets > 0))
+        for name in ("cap", "budget"):
+            for lo, hi in fit.ranges[f"{d}.{name}"]:
+                for value in (lo, hi):
+                    value = 0 if name == "budget" and value == MAX_BUDGET else value
+                    try:
+                        fit.alternatives.append(rule_of(k, levels, auto, (d, name, value)))
+                    except InvalidArgumentError:
+                        pass
+    for r in tied[1:]:
+        try:
+            fit.alternatives.append(rule_of(r[1], r[2], r[3]))
+        except InvalidArgumentError:
+            pass
+    return fit
+
+
+def _auto_level(groups: Mapping[str, _Group], levels: Mapping[str, Any], num: int,
+                den: int) -> str | None:
+    """The level the "auto" rows are billed as: the first whose fitted cap and budget
+    reproduce them as well as their own fit does (spec 3.4: auto is an alias, per model)."""
+    if "auto" not in groups:
+        return None
+    group = groups["auto"]
+    own = levels["auto"][0]
+    plo = ((group.t - 1) * den) // num + 1
+    phi = (group.t * den) // num
+    for d in ("original", "high", "low"):
+        if d in levels:
+            p = _patches(group.w, group.h, levels[d][1], levels[d][2])
+            if int(group.score((p >= plo) & (p <= phi))) >= own:
+                return d
+    return None
+
+
+def _patch_rule(multiplier: str, params: Mapping[str, tuple[int, int]],
+                auto: str | None) -> CalibrationRule:
+    """A patch rule from (cap, budget) per detail label; ``auto``: the level "auto" rows
+    are billed as, or None when they have parameters of their own (or there are none)."""
+    details = {d: {"cap": c, "budget": b} for d, (c, b) in params.items() if d != "auto"}
+    if auto is None and "auto" in params:
+        # "auto" rows billed like no level given: they get the first free level
+        free = next((d for d in ("high", "original", "low") if d not in details), None)
+        if free is None:
+            raise InvalidArgumentError("the 'auto' rows fit the parameters of no detail level "
+                                       "given, and every level is taken")
+        details[free] = {"cap": params["auto"][0], "budget": params["auto"][1]}
+        auto = free
+    if auto is None:
+        auto = "high" if "high" in details else next(d for d in LEVELS if d in details)
+    ordered = {d: details[d] for d in LEVELS if d in details}
+    return CalibrationRule("patch", ordered, auto, multiplier=multiplier)
+
+
+def _mode(values: Iterable[int]) -> list[int]:
+    counts: dict[int, int] = {}
+    for v in values:
+        counts[v] = counts.get(v, 0) + 1
+    return sorted(counts, key=lambda v: (-counts[v], v))
+
+
+@searcher("tile")
+def search_tile(groups: Mapping[str, _Group]) -> SchemeFit | None:
+    """spec 3.2: tokens = base + tiles x per_tile after a fit box and a shortest side; low
+    detail costs the base. The structure gives base and per-tile cost first: low rows are
+    one constant, and differences of billed tokens are multiples of the per-tile cost."""
+    import numpy as np
+
+    tiled = [g for d, g in groups.items() if d != "low"]
+    low = groups.get("low")
+    base_guess = _mode(low.t.tolist())[:2] if low is not None else []
+    if not tiled:
+        if not base_guess:
+            return None
+        # Only low rows: the base is all they tell; the tile costs stay open.
+        rule = CalibrationRule("tile", {"low": {}}, "low", base=base_guess[0], per_tile=0,
+                               fit=TILE_FIT, short_side=768)
+        return SchemeFit(rule, int(low.score(low.t == base_guess[0])) if low else 0,
+                         ranges={"per_tile": [(0, MAX_TOKENS_PARAM)]})
+    w = np.concatenate([g.w for g in tiled])
+    h = np.concatenate([g.h for g in tiled])
+    t = np.concatenate([g.t for g in tiled])
+    # Rows small enough that no fit box or shortest side >= 512 changes them.
+    small = (np.maximum(w, h) <= TILE_FIT) & (np.minimum(w, h) <= TILE)
+    if small.sum() < 2:
+        small = np.ones(len(w), dtype=bool)
+    raw = (_cdiv(w, TILE) * _cdiv(h, TILE))[small]
+    ts = t[small]
+    per_tile: list[int] = []
+    order = np.argsort(raw, kind="stable")
+    raw, ts = raw[order], ts[order]
+    diffs = [int((ts[j] - ts[i]) // (raw[j] - raw[i])) for i in range(len(raw))
+             for j in range(i + 1, min(len(raw), i + 8))
+             if raw[j] != raw[i] and (ts[j] - ts[i]) % (raw[j] - raw[i]) == 0 and ts[j] > ts[i]]
+    per_tile = _mode(diffs)[:3]
+    for base in base_guess:
+        per_tile += [q for q in _mode(int((x - base) // n) for x, n in zip(ts.tolist(), raw.tolist())
+                                      if x > base and (x - base) % n == 0)[:2] if q not in per_tile]
+    if not per_tile:
+        return None
+    best: SchemeFit | None = None
+    for pt in per_tile:
+        bases = list(base_guess) + [b for b in _mode((ts - raw * pt).tolist())[:2]
+                                    if b >= 0 and b not in base_guess]
+        for base in bases:
+            fit = _tile_fit(groups, base, pt)
+            if fit is not None and (best is None or fit.score > best.score):
+                best = fit
+    return best
+
+
+def _tile_fit(groups: Mapping[str, _Group], base: int, per_tile: int) -> SchemeFit | None:
+    import numpy as np
+
+    if per_tile <= 0 or base < 0:
+        return None
+    tiled = {d: g for d, g in groups.items() if d != "low"}
+    merged = _Group.merged(list(tiled.values()))
+    target = (merged.t - base) // per_tile
+    exact = ((merged.t - base) % per_tile == 0) & (target >= 1)
+    if int(merged.score(exact)) * 2 < int(merged.weight.sum()):
+        return None  # most rows are not base + a multiple of the tile cost: not this scheme
+    top_long = int(min(merged.long.max(), MAX_CAP))
+    top_short = int(min(merged.short.max(), TILE_FIT * 32))
+
+    def ok(tiles: Any) -> Any:
+        return exact & (tiles == target)
+
+    def check(i: Any, tiles: Any) -> Any:
+        return exact[i] & (tiles == target[i])
+
+    def side_scan(fit_box: int) -> tuple[Any, Any]:
+        # rows whose short side after the fit is under the value are unchanged by it
+        fitted = _by_short(merged, np.minimum(*_fit(merged.w, merged.h, fit_box)))
+        return _scan_from(fitted, top_short,
+                          lambda s, i: check(i, _tiles(merged.w[i], merged.h[i], fit_box, s)))
+
+    def fit_scan(side: int) -> tuple[Any, Any]:
+        return _scan_from(merged, top_long,
+                          lambda f, i: check(i, _tiles(merged.w[i], merged.h[i], f, side)))
+
+    fit_box, side = top_long, top_short
+    seen: set[tuple[int, int]] = set()
+    for _ in range(4):
+        sides, s_scores = side_scan(fit_box)
+        side = _pick(_ranges(sides, s_scores == s_scores.max()), _prior("short_side") + [top_short])
+        fits, f_scores = fit_scan(side)
+        fit_box = _pick(_ranges(fits, f_scores == f_scores.max()), _prior("fit") + [top_long])
+        if (fit_box, side) in seen:
+            break
+        seen.add((fit_box, side))
+    tiled_score = int(merged.score(ok(_tiles(merged.w, merged.h, fit_box, side))))
+    low = groups.get("low")
+    score = tiled_score + (int(low.score(low.t == base)) if low is not None else 0)
+    sides, s_scores = side_scan(fit_box)
+    fits, f_scores = fit_scan(side)
+    s_ok, f_ok = s_scores == tiled_score, f_scores == tiled_score
+    levels: dict[str, dict[str, int]] = {
+        d: {} for d in ("low", "high") if d in groups or (d == "high" and tiled)}
+    rule = CalibrationRule("tile", levels, "high", base=base, per_tile=per_tile,
+                           fit=fit_box if fit_box != top_long or top_long >= TILE_FIT else TILE_FIT,
+                           short_side=side)
+    fit = SchemeFit(rule, score)
+    fit_ranges = [(lo, MAX_CAP if hi == top_long else hi) for lo, hi in _ranges(fits, f_ok)]
+    side_ranges = [(lo, TILE_FIT if hi == top_short else hi) for lo, hi in _ranges(sides, s_ok)]
+    fit.ranges = {"fit": fit_ranges, "short_side": side_ranges}
+    if low is None:
+        fit.ranges["base"] = [(base, base)]
+    for lo, hi in fit_ranges:
+        for value in (lo, hi):
+            fit.alternatives.append(replace(rule, fit=value))
+    for lo, hi in side_ranges:
+        for value in (lo, hi):
+            fit.alternatives.append(replace(rule, short_side=value))
+    return fit
+
+
+# --- the result ------------------------------------------------------------------------------
+
+#: Probe sizes: what a probe run could send. Squares, and 2:1 to 16:1 in both orientations.
+def _probe_sizes() -> list[tuple[int, int]]:
+    sides = sorted({s for k in range(1, 33) for s in (32 * k, 32 * k + 1)} |
+                   {s for s in range(1024, 8193, 256)} | {768, 1000, 1500, 2000, 3000, 4000, 6000,
+                                                         8000, 12000, 16000, 32000, 65535})
+    sizes = [(s, s) for s in sides]
+    for ratio in (2, 3, 4, 8, 16):
+        for s in sides:
+            if s // ratio >= 1:
+                sizes += [(s, s // ratio), (s // ratio, s)]
+    return sorted(set(sizes))
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """What :func:`calibrate` found."""
+
+    rule: CalibrationRule
+    matched: int  # rows the rule reproduces exactly
+    total: int
+    disagreeing: tuple[Disagreement, ...]
+    #: Rules that reproduce the matched rows as well as ``rule`` and count some other size
+    #: differently (``rule`` first); one rule when the rows decide.
+    candidates: tuple[CalibrationRule, ...]
+    #: Parameters the rows leave open: "high.cap" -> [(low, high), ...] (inclusive ranges).
+    ranges: Mapping[str, tuple[tuple[int, int], ...]]
+    #: Image sizes (width, height, detail) whose bills would split the candidates.
+    probes: tuple[tuple[int, int, str], ...]
+
+    @property
+    def exact(self) -> bool:
+        return self.matched == self.total
+
+    @property
+    def decided(self) -> bool:
+        """True when one rule remains: every other rule the search knows disagrees with a row."""
+        return len(self.candidates) == 1
+
+    def statement(self) -> str:
+        """The result in plain words: the rule, the match rate, what stays open and which
+        probe sizes would close it."""
+        lines = [f"{self.rule.describe()}",
+                 f"reproduces {self.matched} of {self.total} rows exactly"
+                 + ("" if self.exact else f" ({100 * self.matched / self.total:.1f}%); "
+                    f"{len(self.disagreeing)} rows disagree")]
+        if self.decided:
+            lines.append("the rows decide the rule: no other rule reproduces them")
+            return "\n".join(lines)
+        open_ = [f"{name} in {' or '.join(f'{lo}..{hi}' if lo != hi else str(lo) for lo, hi in r)}"
+                 for name, r in self.ranges.items()]
+        lines.append(f"{len(self.candidates)} rules reproduce these rows and differ elsewhere"
+                     + (f" ({'; '.join(open_)})" if open_ else ""))
+        if self.probes:
+            sizes = ", ".join(f"{w}x{h} {d}" for w, h, d in self.probes)
+            lines.append(f"{len(self.probes)} more rows would split them: bill images of {sizes}")
+        else:
+            lines.append("no probe size up to 65535 px splits them: they count every size alike")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.statement()
+
+    def register(self, name: str, *, ruleset: str | None = None, replace_existing: bool = False) -> None:
+        """Make the fitted rule a model: :func:`visiontokens.register_model` with its
+        parameters, so ``count_image_tokens(w, h, name, detail)`` counts with it."""
+        from .rules import register_model
+
+        register_model(name, ruleset=ruleset, replace_existing=replace_existing,
+                       **self.rule.register_kwargs())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule.as_dict(), "matched": self.matched, "total": self.total,
+                "exact": self.exact,
+                "disagreeing": [{"row": d.row, "width": d.width, "height": d.height,
+                                 "detail": d.detail, "billed": d.billed, "predicted": d.predicted}
+                                for d in self.disagreeing],
+                "candidates": [c.as_dict() for c in self.candidates],
+                "ranges": {k: [list(r) for r in v] for k, v in self.ranges.items()},
+                "probes": [{"width": w, "height": h, "detail": d} for w, h, d in self.probes],
+                "statement": self.statement()}
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the rule as a model file: ``{"register_model": {...}, "calibration": {...}}``.
+        ``register_model(name, **data["register_model"])`` (or :func:`load`) makes it a model."""
+        data = {"format": "visiontokens-model", "version": 1,
+                "register_model": self.rule.register_kwargs(), "calibration": self.as_dict()}
+        with open(path, "w", encoding="utf-8") as file:
+            json.dump(data, file, indent=2)
+            file.write("\n")
+
+
+def load(path: str | os.PathLike[str], name: str, *, ruleset: str | None = None,
+         replace_existing: bool = False) -> None:
+    """Register the model a :meth:`Calibration.save` file describes, under ``name``."""
+    from .rules import register_model
+
+    with open(path, encoding="utf-8") as file:
+        try:
+            data = json.load(file)
+        except ValueError as error:
+            raise InvalidArgumentError(f"{os.fspath(path)!r} is not a model file: {error}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("register_model"), dict):
+        raise InvalidArgumentError(f"{os.fspath(path)!r} is not a model file (no 'register_model')")
+    register_model(name, ruleset=ruleset, replace_existing=replace_existing, **data["register_model"])
+
+
+def _verify(rule: CalibrationRule, rows: Sequence[Row]) -> list[Disagreement]:
+    """The rows ``rule`` does not reproduce, counted by the library's own kernel."""
+    from ._errors import VisionTokensError
+
+    model = rule.model()
+    out = []
+    for i, r in enumerate(rows):
+        level = rule.auto if r.detail == "auto" else r.detail
+        try:
+            got: int | None = model.count(r.width, r.height, level)
+        except VisionTokensError:
+            got = None
+        if got != r.tokens:
+            out.append(Disagreement(i, r.width, r.height, r.detail, r.tokens, got))
+    return out
+
+
+def _probes(rules: Sequence[CalibrationRule], details: Sequence[str]) -> tuple[tuple[int, int, str], ...]:
+    """Fewest probe sizes that tell every pair of rules apart (greedy set cover)."""
+    import numpy as np
+
+    if len(rules) < 2:
+        return ()
+    sizes = _probe_sizes()
+    w = np.array([s[0] for s in sizes], dtype=np.int64)
+    h = np.array([s[1] for s in sizes], dtype=np.int64)
+    columns, labels = [], []
+    for d in details:
+        try:
+            table = np.stack([predict(r, w, h, d) for r in rules])  # rules x sizes
+        except KeyError:  # a level one rule lacks
+            continue
+        columns.append(table)
+        labels += [(int(a), int(b), d) for a, b in sizes]
+    if not columns:
+        return ()
+    table = np.concatenate(columns, axis=1)
+    pairs = {(i, j) for i in range(len(rules)) for j in range(i + 1, len(rules))
+             if (table[i] != table[j]).any()}
+    chosen = []
+    while pairs:
+        best: int | None = None
+        best_split: set[tuple[int, int]] = set()
+        for col in range(table.shape[1]):
+            values = table[:, col]
+            split = {(i, j) for i, j in pairs if values[i] != values[j]}
+            if len(split) > len(best_split):
+                best, best_split = col, split
+        if best is None:
+            break
+        chosen.append(labels[best])
+        pairs -= best_split
+    return tuple(chosen)
+
+
+def calibrate(rows: Iterable[object], *, schemes: Sequence[str] | None = None) -> Calibration:
+    """Fit a rule to billed rows: ``(width, height, detail, tokens)`` tuples, or mappings with
+    ``width``, ``height``, ``detail`` (default "auto") and ``tokens`` (or ``billed``,
+    ``image_tokens``). ``schemes`` limits the search (default: every scheme of SEARCHERS).
+
+    Returns a :class:`Calibration`: the rule reproducing the most rows (every row, when one
+    does), the rows it does not, the other rules the rows cannot rule out and the probe
+    sizes that would.
+    """
+    checked = rows_from(rows)
+    names = list(SEARCHERS) if schemes is None else list(schemes)
+    for name in names:
+        if name not in SEARCHERS:
+            raise InvalidArgumentError(f"unknown scheme {name!r}; known: {', '.join(SEARCHERS)}")
+    by_detail: dict[str, list[Row]] = {}
+    for r in checked:
+        by_detail.setdefault(r.detail, []).append(r)
+    groups = {d: _Group(d, rs) for d, rs in by_detail.items()}
+    fits = []
+    for name in names:
+        try:
+            fit = SEARCHERS[name](groups)
+        except InvalidArgumentError:
+            fit = None
+        if fit is not None:
+            fits.append(fit)
+    if not fits:
+        raise InvalidArgumentError("no rule of the known schemes fits any of these rows")
+    # Verify with the library's kernel: the score of every rule on every row, as given.
+    scored = []
+    for fit in fits:
+        for rule in [fit.rule] + fit.alternatives:
+            try:
+                misses = _verify(rule, checked)
+            except InvalidArgumentError:  # parameters register_model refuses
+                continue
+            scored.append((len(checked) - len(misses), rule, misses, fit))
+    if not scored:
+        raise InvalidArgumentError("no rule of the known schemes fits any of these rows")
+    best = max(s[0] for s in scored)
+    winners = [s for s in scored if s[0] == best]
+    rule, misses, fit = winners[0][1], winners[0][2], winners[0][3]
+    missed = {d.row for d in misses}
+    candidates = [rule]
+    for s in winners[1:]:
+        if {d.row for d in s[2]} == missed and s[1] not in candidates:
+            candidates.append(s[1])
+    details = sorted({r.detail for r in checked} | set(rule.details), key=DETAILS.index)
+    probes = _probes(candidates, details)
+    if len(candidates) > 1 and not probes:
+        candidates = [rule]  # they count every size alike: one rule in effect
+    ranges = {}
+    for s in winners:
+        if s[1] in candidates:
+            for k, v in s[3].ranges.items():
+                if any(lo != hi for lo, hi in v) and not (len(v) == 1 and _rule_fixed(k, v)):
+                    ranges[k] = tuple(v)
+    if len(candidates) == 1:
+        ranges = {}
+    return Calibration(rule, best, len(checked), tuple(misses), tuple(candidates), ranges, probes)
+
+
+def _rule_fixed(name: str, ranges: Sequence[tuple[int, int]]) -> bool:
+    return False
+
+
+class _CallableModule(_types.ModuleType):
+    """This module, callable as its function: importing ``visiontokens.calibrate`` puts the module
+    where ``visiontokens.calibrate`` is looked up, and both must work."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return calibrate(*args, **kwargs)
+
+
+_sys.modules[__name__].__class__ = _CallableModule

@@ -1,0 +1,154 @@
+"""What every gateway shares: the ASGI middleware (``visiontokens.asgi``), the LiteLLM hook
+(``visiontokens.litellm``) and the server of ``visiontokens serve``.
+
+- which API a request path is for (``endpoint``), so a gateway passes ``api=`` on;
+- the count options a gateway passes to ``count_request_async``, checked once up front
+  (``count_options``), over a given request walk (the twin: the tests run both);
+- refusals: the first violation the API would refuse a request for (``first_refusal``),
+  and budgets (``over_budgets``), as (message, type, param, code) in the OpenAI error shape;
+- ``API_CODES``: our error codes (``VisionTokensError.code``) to the API's own codes.
+
+Imports nothing heavy: ``import visiontokens.asgi`` stays light.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._errors import (
+    ImageRejectedError,
+    InvalidArgumentError,
+    InvalidImageError,
+    RequestLimitError,
+    VisionTokensError,
+    quoted,
+)
+
+#: The paths a gateway counts unless told otherwise: the two APIs that take images in a chat
+#: (spec 6) and the Images API's two endpoints (spec 6.2).
+DEFAULT_PATHS = ("/v1/chat/completions", "/v1/responses", "/v1/images/generations",
+                 "/v1/images/edits")
+#: A path ending so is told to count_request as that endpoint (spec 6.2: a generations body and
+#: an edit body are told apart by the endpoint, not only by their shape).
+IMAGES_ENDPOINTS = (("/images/generations", "images.generations"),
+                    ("/images/edits", "images.edits"))
+#: Our error codes to the code of the API's error body; any other refused image error is
+#: "invalid_image" (spec 5: the API's answers to images it refuses).
+API_CODES = {
+    "too_many_images": "too_many_images",
+    "payload_too_large": "payload_too_large",
+    "image_rejected": "image_too_large",  # over the patch limit after resizing (spec 3.1 step 4)
+    "animated_image": "invalid_image_format",
+    "unsupported_image_format": "invalid_image_format",
+}
+#: The type of the API's error body for a request it refuses.
+INVALID_REQUEST = "invalid_request_error"
+#: The statuses a gateway may answer a request over budget with.
+OVER_BUDGET_STATUSES = (429, 413)
+
+#: (message, type, param, code): an error body in the OpenAI shape.
+Answer = tuple[str, str, "str | None", str]
+
+
+def api_for_path(path: str) -> str | None:
+    """The ``api`` a request path is for: an Images API endpoint, or None (Chat and Responses
+    bodies are told by their shape)."""
+    for suffix, api in IMAGES_ENDPOINTS:
+        if path.endswith(suffix):
+            return api
+    return None
+
+
+def api_code(error: VisionTokensError) -> str:
+    return API_CODES.get(error.code, "invalid_image")
+
+
+def param(pointer: str | None) -> str | None:
+    """A JSON pointer as the API names a parameter: /messages/0/content/1 -> messages[0].content[1]."""
+    if not pointer:
+        return None
+    out = ""
+    for token in pointer.strip("/").split("/"):
+        token = token.replace("~1", "/").replace("~0", "~")
+        out += f"[{token}]" if token.isdigit() else (f".{token}" if out else token)
+    return out
+
+
+def error_body(message: str, kind: str, param: str | None, code: str) -> dict[str, Any]:
+    """The body of an error answer, as the API shapes it."""
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
+def refused(error: VisionTokensError) -> bool:
+    """Whether the API would refuse a request for this error (spec 5): a whole-request limit,
+    an image it cannot read or takes not, the patch limit. A bad detail, a non-http URL, a
+    malformed body are not: the upstream owns those errors."""
+    return isinstance(error, (RequestLimitError, InvalidImageError, ImageRejectedError))
+
+
+def refusal(error: VisionTokensError) -> Answer:
+    """The answer to a refused error: its message without location, and its pointer as the
+    parameter."""
+    return (str(error), INVALID_REQUEST, param(error.pointer), api_code(error))
+
+
+def first_refusal(result: Any) -> Answer | None:
+    """The answer to the first violation of a count the API would refuse, or None."""
+    for error in result.violations:
+        if refused(error):
+            return refusal(error)
+    return None
+
+
+def check_budget(option: str, value: Any) -> None:
+    if value is not None and (type(value) is not int or value < 0):
+        raise InvalidArgumentError(f"{option} must be an int >= 0 or None, got {quoted(value)}",
+                                   argument=option)
+
+
+def check_budgets(max_image_tokens: Any, max_output_image_tokens: Any,
+                  over_budget_status: Any) -> None:
+    check_budget("max_image_tokens", max_image_tokens)
+    check_budget("max_output_image_tokens", max_output_image_tokens)
+    if over_budget_status not in OVER_BUDGET_STATUSES:
+        raise InvalidArgumentError(
+            f"over_budget_status must be 429 or 413, got {quoted(over_budget_status)}",
+            argument="over_budget_status")
+
+
+def _budget_answer(message: str, status: int) -> Answer:
+    if status == 429:
+        return message, "tokens", None, "rate_limit_exceeded"
+    return message, INVALID_REQUEST, None, "request_too_large"
+
+
+def over_budgets(result: Any, max_input: int | None, max_output: int | None,
+                 status: int) -> Answer | None:
+    """The answer to a request over either per-request budget (input first), or None."""
+    if max_input is not None and result.image_tokens > max_input:
+        bound = " (some at their upper bound: size unknown)" if result.upper_bound else ""
+        return _budget_answer(
+            f"the request's images cost {result.image_tokens} input tokens{bound}, over "
+            f"the limit of {max_input} image tokens per request", status)
+    if max_output is not None and result.output_image_tokens > max_output:
+        bound = " at most (an upper bound)" if result.output_upper_bound else ""
+        return _budget_answer(
+            f"the request's generated images cost {result.output_image_tokens} output "
+            f"tokens{bound}, over the limit of {max_output} output image tokens per request",
+            status)
+    return None
+
+
+def count_options(walk: Any, *, ruleset: Any, fetch: Any, resolve_file: Any, on_unknown: Any,
+                  undocumented: Any, enforce_patch_limit: Any) -> dict[str, Any]:
+    """The options a gateway counts every request with (violations collected, to be refused
+    or not by the gateway), checked now on ``walk`` (the request twin), not on the first
+    request: a text-only body runs every check."""
+    from ..rules import get_ruleset
+
+    options = dict(ruleset=ruleset, fetch=fetch, resolve_file=resolve_file,
+                   on_unknown=on_unknown, on_violation="collect", undocumented=undocumented,
+                   enforce_patch_limit=enforce_patch_limit)
+    get_ruleset(ruleset)
+    walk.count_request(b'{"model": "", "input": ""}', **{**options, "resolve_file": None})
+    return options
