@@ -26,12 +26,14 @@ from typing import Any, Mapping
 
 from litellm.integrations.custom_logger import CustomLogger
 
-from ._errors import MalformedRequestError, RequestLimitError, UnknownModelError, VisionTokensError
+from ._errors import MalformedRequestError, RequestLimitError, VisionTokensError
 from ._extensions import twin
 from .gateway.shared import (
     INVALID_REQUEST,
     api_code,
     check_budgets,
+    check_models,
+    count_aliased,
     count_options,
     error_body,
     first_refusal,
@@ -60,8 +62,9 @@ class ImageTokenHook(CustomLogger):
       request will generate (image generations and edits, the Responses
       ``image_generation`` tool), refused the same way; an upper bound counts as the figure.
     - ``models``: proxy model names to OpenAI model ids, for model groups whose names are not
-      OpenAI's (``{"vision-prod": "gpt-4.1-mini"}``); a ``provider/model`` name is also tried
-      as ``model``.
+      OpenAI's (``{"vision-prod": "gpt-4.1-mini"}``); a name not in it is counted as is, and a
+      ``provider/model`` name not known as is is tried as ``model``. The same rule as
+      :class:`visiontokens.asgi.ImageTokenMiddleware`'s ``models=``.
     - ``ruleset``, ``fetch``, ``resolve_file``, ``on_unknown``, ``undocumented``,
       ``enforce_patch_limit``: passed to :func:`visiontokens.count_request_async`.
 
@@ -91,7 +94,7 @@ class ImageTokenHook(CustomLogger):
         self.max_image_tokens = max_image_tokens
         self.max_output_image_tokens = max_output_image_tokens
         self.over_budget_status = over_budget_status
-        self.models = dict(models or {})
+        self.models = check_models(models)
         # (_walk: the request twin to count with; the facade's by default, either in tests)
         self._walk = twin("request") if _walk is None else _walk
         # every option checked now, not on the first request
@@ -146,24 +149,18 @@ class ImageTokenHook(CustomLogger):
         return data
 
     async def _count(self, data: dict[str, Any], api: str | None) -> Any:
-        model = data.get("model")
-        if isinstance(model, str) and model in self.models:
-            return await self._count_as(data, self.models[model], api)
-        try:
-            return await self._count_as(data, model, api)
-        except UnknownModelError:
-            if not (isinstance(model, str) and "/" in model):
-                raise
-            # "openai/gpt-4o", "azure/gpt-4o": the provider prefix is LiteLLM's, not the model's
-            return await self._count_as(data, model.rsplit("/", 1)[1], api)
+        # models= first, then a "provider/model" name's model part (the same rule as the ASGI
+        # middleware's: gateway.shared.model_candidates)
+        async def count(data: dict[str, Any]) -> Any:
+            return await self._count_as(data, data.get("model"), api)
+
+        return await count_aliased(count, self.models, data)
 
     async def _count_as(self, data: dict[str, Any], model: Any, api: str | None) -> Any:
         count = self._walk.count_request_async
         if api == "images.edits":
             body, content_type = _edit_form(data, model)
             return await count(body, content_type=content_type, api=api, **self._options)
-        if model is not data.get("model"):
-            data = {**data, "model": model}
         if api is not None:
             return await count(data, api=api, **self._options)
         return await count(data, **self._options)
