@@ -532,7 +532,7 @@ def test_imports_stay_light():
     import sys
 
     heavy = ["jiter", "litellm", "starlette", "uvicorn", "httpx", "numpy", "pydantic", "openai",
-             "fastapi"]
+             "fastapi", "opentelemetry", "visiontokens.otel"]
     code = ("import sys, visiontokens, visiontokens.asgi; "
             f"print([m for m in {heavy!r} if m in sys.modules])")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -13,6 +13,10 @@ upstream owns that error, and ``scope["state"]`` says why it was not counted; or
 ``on_uncountable="refuse"``, it is answered with 400 naming why. Either way it is logged on the
 ``visiontokens`` logger.
 
+With OpenTelemetry installed and configured (``pip install "visiontokens[otel]"``), each
+counted request's estimate, and the bill read from the response (JSON, or the last event of a
+stream), go on its span and into metrics: see :mod:`visiontokens.otel`.
+
 Imports nothing beyond the package: ``import visiontokens.asgi`` is as light as the rest.
 """
 
@@ -140,6 +144,7 @@ class ImageTokenMiddleware:
             raise InvalidArgumentError(f"on_uncountable must be 'pass' or 'refuse', got "
                                        f"{quoted(on_uncountable)}", argument="on_uncountable")
         self.on_uncountable = on_uncountable
+        self._otel_installed: bool | None = None
         self.header = _header_name("header", header)
         self.output_header = _header_name("output_header", output_header)
         self.output_bound_header = (None if self.output_header is None
@@ -172,6 +177,30 @@ class ImageTokenMiddleware:
         if endpoint is None:
             await self.app(scope, receive, send)
             return
+        if not self._otel:
+            await self._handle(scope, receive, send, endpoint, None)
+            return
+        from .otel import request_span  # only once telemetry was asked for and found
+
+        with request_span() as telemetry:
+            await self._handle(scope, receive, send, endpoint, telemetry)
+
+    @property
+    def _otel(self) -> bool:
+        """Whether OpenTelemetry is installed and configured (looked for on the first request,
+        then one cheap check each time: a provider may be set after the app is made)."""
+        if self._otel_installed is None:
+            import importlib.util
+
+            self._otel_installed = importlib.util.find_spec("opentelemetry") is not None
+        if not self._otel_installed:
+            return False
+        from .otel import api
+
+        return api() is not None
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send, endpoint: Endpoint,
+                      telemetry: Any) -> None:
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -191,6 +220,8 @@ class ImageTokenMiddleware:
                     f"the body is over max_body_size ({self.max_body_size} bytes): not counted",
                     code="payload_too_large")
                 _log_uncounted(scope, error, self.on_uncountable)
+                if telemetry is not None:
+                    telemetry.uncounted(error.code)
                 if self.on_uncountable == "refuse":
                     await _send_error(send, 413, error.message, INVALID_REQUEST, None,
                                       error.code, endpoint.provider)
@@ -206,6 +237,8 @@ class ImageTokenMiddleware:
         except VisionTokensError as error:  # not JSON, not a request, unknown model ...
             state[ERROR_STATE_KEY] = error
             _log_uncounted(scope, error, self.on_uncountable)
+            if telemetry is not None:
+                telemetry.uncounted(error.code)
             if self.reject_violations and isinstance(error, RequestLimitError):
                 # a whole-request limit may stop the walk itself (over 1,500 images, or over
                 # the 16 input images of an edit, spec 6.2)
@@ -219,6 +252,8 @@ class ImageTokenMiddleware:
             await self.app(self._with_header(scope, None), _replay([body], receive), send)
             return
         state[STATE_KEY] = result
+        if telemetry is not None:
+            telemetry.counted(result)
         if self.reject_violations:
             refused = first_refusal(result)
             if refused is not None:
@@ -229,7 +264,12 @@ class ImageTokenMiddleware:
         if over is not None:
             await _send_error(send, self.over_budget_status, *over, endpoint.provider)
             return
-        await self.app(self._with_header(scope, result), _replay([body], receive), send)
+        if telemetry is None:
+            await self.app(self._with_header(scope, result), _replay([body], receive), send)
+            return
+        await self.app(self._with_header(scope, result), _replay([body], receive),
+                       telemetry.watch(send))
+        telemetry.finish()  # the bill, read from the response as it passed
 
     async def _count_body(self, body: bytes, scope: Scope, endpoint: Endpoint) -> Any:
         """The count of ``body``, its model resolved through ``models=`` and the path's
