@@ -238,3 +238,32 @@ asyncio.run(main())
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["200", "0", "False"]
+
+
+# --- visiontokens serve: /v1/count and /v1/check --------------------------------------------
+
+def test_serve_count_and_check_spans():
+    from test_serve import running
+
+    from visiontokens.gateway.config import ServeConfig
+
+    config = ServeConfig(max_image_tokens=2_000, concurrency=1)
+    body = chat("gpt-4o", 1500, 900)
+    with running(config) as (url, _):
+        SPANS.clear()
+        assert httpx.post(url + "/v1/count", json=body).status_code == 200
+        assert httpx.post(url + "/v1/check", json=body).status_code == 200
+        over = {**body, "messages": [{**body["messages"][0], "content":
+                                      body["messages"][0]["content"] * 2}]}
+        assert httpx.post(url + "/v1/check", json=over).status_code == 429
+        assert httpx.post(url + "/v1/count", json=chat("my-deployment", 64, 64)).status_code == 400
+        spans = spans_named("visiontokens.request", 4)
+    estimate = {"visiontokens.model": "gpt-4o", "visiontokens.api": "chat",
+                "visiontokens.images": 1, "visiontokens.image.input_tokens": 1105,
+                "visiontokens.image.output_tokens": 0, "visiontokens.upper_bound": False,
+                "visiontokens.output_upper_bound": False}
+    assert [dict(s.attributes) for s in spans] == [
+        estimate, estimate,
+        {**estimate, "visiontokens.images": 2, "visiontokens.image.input_tokens": 2210,
+         "visiontokens.error.code": "over_budget"},
+        {"visiontokens.error.code": "unknown_model"}]

@@ -49,6 +49,7 @@ from .gateway.shared import (
     model_candidates,
     over_budgets,
     param,
+    telemetry_on,
 )
 
 #: Where uncounted requests are logged (WARNING): the path, the code and the message, never
@@ -144,7 +145,6 @@ class ImageTokenMiddleware:
             raise InvalidArgumentError(f"on_uncountable must be 'pass' or 'refuse', got "
                                        f"{quoted(on_uncountable)}", argument="on_uncountable")
         self.on_uncountable = on_uncountable
-        self._otel_installed: bool | None = None
         self.header = _header_name("header", header)
         self.output_header = _header_name("output_header", output_header)
         self.output_bound_header = (None if self.output_header is None
@@ -177,27 +177,13 @@ class ImageTokenMiddleware:
         if endpoint is None:
             await self.app(scope, receive, send)
             return
-        if not self._otel:
+        if not telemetry_on():
             await self._handle(scope, receive, send, endpoint, None)
             return
         from .otel import request_span  # only once telemetry was asked for and found
 
         with request_span() as telemetry:
             await self._handle(scope, receive, send, endpoint, telemetry)
-
-    @property
-    def _otel(self) -> bool:
-        """Whether OpenTelemetry is installed and configured (looked for on the first request,
-        then one cheap check each time: a provider may be set after the app is made)."""
-        if self._otel_installed is None:
-            import importlib.util
-
-            self._otel_installed = importlib.util.find_spec("opentelemetry") is not None
-        if not self._otel_installed:
-            return False
-        from .otel import api
-
-        return api() is not None
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send, endpoint: Endpoint,
                       telemetry: Any) -> None:
@@ -257,11 +243,15 @@ class ImageTokenMiddleware:
         if self.reject_violations:
             refused = first_refusal(result)
             if refused is not None:
+                if telemetry is not None:
+                    telemetry.refused(refused[3])
                 await _send_error(send, 400, *refused, endpoint.provider)
                 return
         over = over_budgets(result, self.max_image_tokens, self.max_output_image_tokens,
                              self.over_budget_status)
         if over is not None:
+            if telemetry is not None:
+                telemetry.refused(over[3])
             await _send_error(send, self.over_budget_status, *over, endpoint.provider)
             return
         if telemetry is None:

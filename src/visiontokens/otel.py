@@ -12,7 +12,7 @@ named ``visiontokens.request``):
 - the estimate: ``visiontokens.model``, ``visiontokens.api``, ``visiontokens.images``,
   ``visiontokens.image.input_tokens``, ``visiontokens.image.output_tokens``,
   ``visiontokens.upper_bound``, ``visiontokens.output_upper_bound``;
-- a request that could not be counted: ``visiontokens.error.code``;
+- a request that could not be counted, or was refused: ``visiontokens.error.code``;
 - the bill, after the response, when the provider reports it: ``gen_ai.usage.image.input_tokens``
   and ``gen_ai.usage.image.output_tokens`` (OpenTelemetry's GenAI names), and, when the two
   are comparable, ``visiontokens.image.drift`` (billed - estimated) and ``visiontokens.exact``.
@@ -113,6 +113,11 @@ class Telemetry:
         if self.span.is_recording():
             self.span.set_attribute("visiontokens.error.code", code)
         self.otel.uncounted.add(1, {"visiontokens.error.code": code})
+
+    def refused(self, code: str) -> None:
+        """A counted request refused (a violation, over budget): its code on the span."""
+        if self.span.is_recording():
+            self.span.set_attribute("visiontokens.error.code", code)
 
     def billed(self, usage: Any) -> None:
         """The bill beside the estimate: ``usage`` is the provider's usage, or a response

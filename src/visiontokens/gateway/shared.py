@@ -274,3 +274,27 @@ def count_options(walk: Any, *, ruleset: Any, fetch: Any, resolve_file: Any, on_
     get_ruleset(ruleset)
     walk.count_request(b'{"model": "", "input": ""}', **{**options, "resolve_file": None})
     return options
+
+
+# --- telemetry ------------------------------------------------------------------------------
+
+_otel_installed: bool | None = None
+
+
+def telemetry_on() -> bool:
+    """Whether OpenTelemetry is installed and configured: looked for once (without importing
+    it), then one cheap check per call, since a provider may be set after a gateway is made.
+    ``visiontokens.otel`` is imported only when it is installed."""
+    global _otel_installed
+    if _otel_installed is None:
+        import importlib.util
+
+        try:
+            _otel_installed = importlib.util.find_spec("opentelemetry") is not None
+        except ValueError:  # a module set to None in sys.modules: not importable
+            _otel_installed = False
+    if not _otel_installed:
+        return False
+    from ..otel import api
+
+    return api() is not None
