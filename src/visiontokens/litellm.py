@@ -22,6 +22,7 @@ This module imports litellm; ``import visiontokens`` never imports this module.
 from __future__ import annotations
 
 import secrets
+from collections import OrderedDict
 from typing import Any, Mapping
 
 from litellm.integrations.custom_logger import CustomLogger
@@ -38,6 +39,7 @@ from .gateway.shared import (
     error_body,
     first_refusal,
     over_budgets,
+    telemetry_on,
 )
 
 #: Where the count goes in the request's metadata.
@@ -46,6 +48,9 @@ METADATA_KEY = "image_tokens"
 IMAGES_CALL_TYPES = {"image_generation": "images.generations",
                      "aimage_generation": "images.generations",
                      "image_edit": "images.edits", "aimage_edit": "images.edits"}
+#: How many counts wait for their call's success event (OpenTelemetry only): the oldest is
+#: dropped past it, so calls that never end cannot hold memory.
+MAX_PENDING = 10_000
 #: The fields of an edit this count reads (spec 6.2); the prompt and the rest are not needed.
 _EDIT_FIELDS = ("model", "size", "quality", "n", "partial_images", "input_fidelity")
 
@@ -67,6 +72,11 @@ class ImageTokenHook(CustomLogger):
       :class:`visiontokens.asgi.ImageTokenMiddleware`'s ``models=``.
     - ``ruleset``, ``fetch``, ``resolve_file``, ``on_unknown``, ``undocumented``,
       ``enforce_patch_limit``: passed to :func:`visiontokens.count_request_async`.
+
+    With OpenTelemetry installed and configured in the proxy (``visiontokens.otel``), the
+    success callback puts each call's estimate and its bill (the response's ``usage``) on a
+    ``visiontokens.request`` span and into metrics; a subclass overriding
+    ``async_log_success_event`` calls ``super()`` to keep that.
 
     The metadata entry (``metadata["image_tokens"]``; ``litellm_metadata`` on the routes
     where LiteLLM keeps its own there, such as ``/v1/responses``) is JSON-safe: ``{"total",
@@ -95,6 +105,8 @@ class ImageTokenHook(CustomLogger):
         self.max_output_image_tokens = max_output_image_tokens
         self.over_budget_status = over_budget_status
         self.models = check_models(models)
+        # litellm_call_id -> RequestCount, for the bill in the success event (telemetry only)
+        self._pending: OrderedDict[str, Any] = OrderedDict()
         # (_walk: the request twin to count with; the facade's by default, either in tests)
         self._walk = twin("request") if _walk is None else _walk
         # every option checked now, not on the first request
@@ -146,7 +158,35 @@ class ImageTokenHook(CustomLogger):
                              self.over_budget_status)
         if over is not None:
             raise _http_error(self.over_budget_status, *over)
+        call_id = data.get("litellm_call_id")
+        if isinstance(call_id, str) and telemetry_on():
+            self._pending[call_id] = result
+            while len(self._pending) > MAX_PENDING:
+                self._pending.popitem(last=False)
         return data
+
+    async def async_log_success_event(self, kwargs: Any, response_obj: Any, start_time: Any,
+                                      end_time: Any) -> None:
+        """With OpenTelemetry (visiontokens.otel): the estimate and the bill of the call, on a
+        span (``visiontokens.request``) and in metrics. The proxy calls it after the response
+        with the provider's answer, whose ``usage`` carries the bill."""
+        count = self._pending.pop(kwargs.get("litellm_call_id"), None) \
+            if isinstance(kwargs, dict) else None
+        if count is None or not telemetry_on():
+            return
+        from .otel import request_span
+
+        usage = (response_obj.get("usage") if isinstance(response_obj, dict)
+                 else getattr(response_obj, "usage", None))
+        with request_span() as telemetry:
+            if telemetry is not None:
+                telemetry.counted(count)
+                telemetry.billed(usage)
+
+    async def async_log_failure_event(self, kwargs: Any, response_obj: Any, start_time: Any,
+                                      end_time: Any) -> None:
+        if isinstance(kwargs, dict):
+            self._pending.pop(kwargs.get("litellm_call_id"), None)
 
     async def _count(self, data: dict[str, Any], api: str | None) -> Any:
         # models= first, then a "provider/model" name's model part (the same rule as the ASGI
