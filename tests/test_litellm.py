@@ -115,7 +115,8 @@ def proxy(tmp_path_factory, request):
         env = {**os.environ, "LITELLM_MASTER_KEY": key, "VT_RECORD": str(record),
                "VT_SPANS": str(spans),
                # the model cost map ships with litellm: no fetch from the network
-               "LITELLM_LOCAL_MODEL_COST_MAP": "True", # the tree under test first, as in this process (PYTHONPATH=src), not an install
+               "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+               # the tree under test first, as in this process (PYTHONPATH=src), not an install
                "PYTHONPATH": os.pathsep.join(
                    [str(folder)] + [os.path.abspath(p) for p in
                                     os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]),

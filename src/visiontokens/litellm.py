@@ -81,7 +81,8 @@ class ImageTokenHook(CustomLogger):
     The metadata entry (``metadata["image_tokens"]``; ``litellm_metadata`` on the routes
     where LiteLLM keeps its own there, such as ``/v1/responses``) is JSON-safe: ``{"total",
     "images", "upper_bound", "output_tokens", "output_upper_bound", "model", "assumed_from",
-    "violations", "skipped"}`` (each violation ``{"pointer", "code", "message"}``), or ``{"error": ...}`` when the body could not be counted (it
+    "violations", "skipped"}`` (each violation ``{"pointer", "code", "message"}``), or
+    ``{"error": ...}`` when the body could not be counted (it
     then goes on untouched). ``output_tokens`` is ``RequestCount.output_image_tokens`` (0 when
     nothing is generated) and ``output_upper_bound`` says when it is a bound.
 
@@ -170,8 +171,8 @@ class ImageTokenHook(CustomLogger):
         """With OpenTelemetry (visiontokens.otel): the estimate and the bill of the call, on a
         span (``visiontokens.request``) and in metrics. The proxy calls it after the response
         with the provider's answer, whose ``usage`` carries the bill."""
-        count = self._pending.pop(kwargs.get("litellm_call_id"), None) \
-            if isinstance(kwargs, dict) else None
+        call_id = kwargs.get("litellm_call_id") if isinstance(kwargs, dict) else None
+        count = self._pending.pop(call_id, None) if isinstance(call_id, str) else None
         if count is None or not telemetry_on():
             return
         from .otel import request_span
@@ -185,8 +186,9 @@ class ImageTokenHook(CustomLogger):
 
     async def async_log_failure_event(self, kwargs: Any, response_obj: Any, start_time: Any,
                                       end_time: Any) -> None:
-        if isinstance(kwargs, dict):
-            self._pending.pop(kwargs.get("litellm_call_id"), None)
+        call_id = kwargs.get("litellm_call_id") if isinstance(kwargs, dict) else None
+        if isinstance(call_id, str):
+            self._pending.pop(call_id, None)
 
     async def _count(self, data: dict[str, Any], api: str | None) -> Any:
         # models= first, then a "provider/model" name's model part (the same rule as the ASGI

@@ -136,7 +136,7 @@ class Telemetry:
             attributes["gen_ai.usage.image.input_tokens"] = found.billed_image_tokens
         if found.billed_output_image_tokens is not None:
             attributes["gen_ai.usage.image.output_tokens"] = found.billed_output_image_tokens
-        if found.comparable and found.basis == "image_tokens":
+        if found.comparable and found.basis == "image_tokens" and found.difference is not None:
             attributes["visiontokens.image.drift"] = found.difference
             attributes["visiontokens.exact"] = found.exact
             self.otel.drift.record(found.difference,
