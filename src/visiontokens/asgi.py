@@ -197,8 +197,8 @@ class ImageTokenMiddleware:
             if chunk:
                 chunks.append(chunk)
                 size += len(chunk)
-            if not message.get("more_body", False):
-                break
+            more = message.get("more_body", False)
+            # (checked on the last message too: a server may hand over the whole body at once)
             if size > self.max_body_size:
                 # Too large to hold: pass what was read, then the rest as it comes, uncounted.
                 state = _state(scope)
@@ -212,9 +212,11 @@ class ImageTokenMiddleware:
                     await _send_error(send, 413, error.message, INVALID_REQUEST, None,
                                       error.code, endpoint.provider)
                     return
-                await self.app(self._with_header(scope, None), _replay(chunks, receive, more=True),
+                await self.app(self._with_header(scope, None), _replay(chunks, receive, more=more),
                                send)
                 return
+            if not more:
+                break
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         del chunks
         state = _state(scope)
