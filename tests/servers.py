@@ -100,6 +100,11 @@ class FakeOpenAI:
                     "usage": {"input_tokens": 10, "output_tokens": 272, "total_tokens": 282,
                               "input_tokens_details": {"image_tokens": 0, "text_tokens": 10}},
                     "received": record}
+        if path.endswith("/v1/messages"):  # Anthropic's Messages API (a routed deployment)
+            return {"id": "msg_fake", "type": "message", "role": "assistant",
+                    "model": "claude-sonnet-4-5", "content": [{"type": "text", "text": "ok"}],
+                    "stop_reason": "end_turn", "stop_sequence": None,
+                    "usage": {"input_tokens": 10, "output_tokens": 2}, "received": record}
         if path.endswith("/responses"):
             return {"id": "resp_fake", "object": "response", "created_at": 0, "status": "completed",
                     "model": "gpt-4o", "output": [{

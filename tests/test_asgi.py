@@ -71,6 +71,7 @@ def proxy_app(upstream: str, calls: list) -> Starlette:
 
     paths = ["/v1/chat/completions", "/v1/responses", "/v1/embeddings", "/v1/images/generations",
              "/v1/images/edits"]
+    paths += ["/v1/messages", "/v1beta/{rest:path}", "/v1/projects/{rest:path}"]
     return Starlette(routes=[Route(p, forward, methods=["POST"]) for p in paths])
 
 
@@ -678,3 +679,80 @@ def test_refusals_on_anthropic_paths_take_anthropic_shape(upstream):
     payload = response.json()
     assert payload["type"] == "error" and payload["error"]["type"] == "invalid_request_error"
     assert set(payload["error"]) == {"type", "message"} and payload["error"]["message"]
+
+
+def test_gemini_paths_refuse_in_googles_shape_and_take_aliases(upstream):
+    import base64
+
+    app = ImageTokenMiddleware(upstream, header=HEADER, on_uncountable="refuse",
+                               models={"my-gemini": "gemini-2.5-flash"})
+    body = json.dumps({"contents": [{"role": "user", "parts": [{"inline_data": {
+        "mime_type": "image/png", "data": base64.b64encode(png_header(960, 540)).decode()}}]}]})
+    with serve(app) as url:
+        refused = httpx.post(url + "/v1beta/models/gemini-2.5-flash:generateContent",
+                             content=b"[1, 2]")
+        aliased = httpx.post(url + "/v1beta/models/my-gemini:generateContent", content=body)
+        unknown = httpx.post(url + "/v1beta/models/not-a-model:generateContent", content=body)
+    assert refused.status_code == 400
+    payload = refused.json()
+    assert set(payload) == {"error"} and set(payload["error"]) == {"code", "message", "status"}
+    assert (payload["error"]["code"], payload["error"]["status"]) == (400, "INVALID_ARGUMENT")
+    assert aliased.status_code == 200
+    assert upstream.received[-1]["headers"][HEADER] == "1548"  # as gemini-2.5-flash
+    assert unknown.status_code == 400 and "not-a-model" in unknown.json()["error"]["message"]
+
+
+# --- Anthropic Messages and Gemini generateContent paths ---------------------------------------
+
+def _b64(data: bytes) -> str:
+    import base64
+
+    return base64.b64encode(data).decode()
+
+
+def test_anthropic_messages_path(gateway, upstream):
+    url, calls = gateway
+    body = json.dumps({"model": "claude-sonnet-4-5", "max_tokens": 8, "messages": [
+        {"role": "user", "content": [{"type": "image", "source": {
+            "type": "base64", "media_type": "image/png", "data": _b64(png_header(1920, 1080))}}]}]})
+    response = httpx.post(f"{url}/v1/messages", content=body)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["gateway"]["image_tokens"] == 1560  # providers 1.5
+    assert answer["received"]["headers"][HEADER] == "1560"
+    before = len(upstream.received)
+    refused = httpx.post(f"{url}/v1/messages", content=body.replace(
+        _b64(png_header(1920, 1080)), _b64(png_header(8001, 100))))
+    assert refused.status_code == 400
+    error = error_of(refused)
+    assert (error["code"], error["param"]) == ("image_too_large", "messages[0].content[0]")
+    assert len(upstream.received) == before
+
+
+@pytest.mark.parametrize(("path", "resolution", "expected"), [
+    ("/v1beta/models/gemini-2.5-flash:generateContent", None, 1548),
+    ("/v1beta/models/gemini-2.5-flash:streamGenerateContent", "MEDIA_RESOLUTION_LOW", 64),
+    ("/v1/projects/p1/locations/us-central1/publishers/google/models/gemini-3-pro"
+     ":generateContent", "MEDIA_RESOLUTION_LOW", 280),
+])
+def test_generate_content_paths_take_the_model_from_the_path(gateway, path, resolution, expected):
+    url, _ = gateway
+    body = {"contents": [{"role": "user", "parts": [
+        {"inline_data": {"mime_type": "image/png", "data": _b64(png_header(960, 540))}}]}]}
+    if resolution is not None:
+        body["generationConfig"] = {"mediaResolution": resolution}
+    response = httpx.post(url + path, content=json.dumps(body))
+    assert response.status_code == 200, response.text
+    assert response.json()["gateway"]["image_tokens"] == expected
+    assert response.json()["received"]["headers"][HEADER] == str(expected)
+
+
+def test_generate_content_paths_are_in_the_defaults():
+    from visiontokens.gateway.shared import DEFAULT_PATHS, counted_path
+
+    paths = frozenset(DEFAULT_PATHS)
+    assert counted_path("/v1/messages", paths)
+    assert counted_path("/v1beta/models/gemini-2.5-flash:generateContent", paths)
+    assert not counted_path("/v1beta/models/gemini-2.5-flash:countTokens", paths)
+    assert not counted_path("/v1beta/models/gemini-2.5-flash:generateContent",
+                            frozenset(["/v1/chat/completions"]))

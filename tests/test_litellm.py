@@ -85,6 +85,14 @@ def config(upstream: str) -> str:
       model: openai/{model}
       api_base: {upstream}/v1
       api_key: fake-upstream-key""" for name, model in models)
+    # a Claude deployment behind an alias: the hook counts by litellm_params.model (Claude's
+    # rule), not by the alias; the fake upstream answers Anthropic's Messages API
+    entries += f"""
+  - model_name: my-claude
+    litellm_params:
+      model: anthropic/claude-sonnet-4-5
+      api_base: {upstream}
+      api_key: fake-upstream-key"""
     return f"""model_list:{entries}
 litellm_settings:
   callbacks: ["visiontokens.litellm.image_token_hook", "recorder.hook"]
@@ -115,11 +123,10 @@ def proxy(tmp_path_factory, request):
         env = {**os.environ, "LITELLM_MASTER_KEY": key, "VT_RECORD": str(record),
                "VT_SPANS": str(spans),
                # the model cost map ships with litellm: no fetch from the network
-               "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-               # the tree under test first, as in this process (PYTHONPATH=src), not an install
-               "PYTHONPATH": os.pathsep.join(
-                   [str(folder)] + [os.path.abspath(p) for p in
-                                    os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]),
+               "LITELLM_LOCAL_MODEL_COST_MAP": "True", "PYTHONPATH": os.pathsep.join(
+                   # the recorder's folder, and the visiontokens under test (this tree's,
+                   # not whichever the proxy's interpreter would find first)
+                   [str(folder), str(Path(visiontokens.__file__).resolve().parents[1])]),
                "VISIONTOKENS_NO_EXTENSIONS": "1" if request.param == "python" else "0"}
         log = open(folder / "proxy.log", "w")
         process = subprocess.Popen(
@@ -417,4 +424,41 @@ def test_image_edit_violations_and_output_budget(proxy, pictures):
     response = send_as_sdk(proxy, generation)
     assert response.status_code == 429, response.text
     assert "over the limit of 20000 output image tokens" in response.json()["error"]["message"]
+    assert len(proxy["upstream"].received) == before
+
+
+def test_an_alias_is_counted_by_its_deployments_model(proxy):
+    """"my-claude" routes to anthropic/claude-sonnet-4-5: Claude's rule, detail ignored."""
+    body = chat("my-claude", data_url(png_header(1920, 1080)), WIDE)
+    body["messages"][0]["content"][1]["image_url"]["detail"] = "low"
+    seen, before = records(proxy), len(proxy["upstream"].received)
+    response = post(proxy, "/v1/chat/completions", body)
+    assert response.status_code == 200, response.text
+    assert len(proxy["upstream"].received) == before + 1
+    assert proxy["upstream"].received[-1]["path"].endswith("/v1/messages")
+    stored = last_record(proxy, seen)["image_tokens"]
+    assert "error" not in stored, stored
+    assert stored["model"] == visiontokens.get_model("claude-sonnet-4-5").id
+    assert stored["total"] == 1560 + visiontokens.count_image_tokens(1800, 600, "claude-sonnet-4-5")
+
+
+def test_a_messages_request_through_the_proxy(proxy):
+    """Anthropic's /v1/messages route of the proxy: the body is a Messages body."""
+    import base64
+
+    body = {"model": "my-claude", "max_tokens": 16, "messages": [{"role": "user", "content": [
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png",
+                                     "data": base64.b64encode(png_header(1920, 1080)).decode()}},
+        {"type": "text", "text": "What is this?"}]}]}
+    seen = records(proxy)
+    response = post(proxy, "/v1/messages", body)
+    assert response.status_code == 200, response.text
+    stored = last_record(proxy, seen)["image_tokens"]
+    assert stored["total"] == 1560 and stored["images"] == 1
+    # over the per-side limit: refused with 400 before the upstream
+    before = len(proxy["upstream"].received)
+    body["messages"][0]["content"][0]["source"]["data"] = base64.b64encode(
+        png_header(8001, 10)).decode()
+    refused = post(proxy, "/v1/messages", body)
+    assert refused.status_code == 400 and "8000" in refused.text
     assert len(proxy["upstream"].received) == before

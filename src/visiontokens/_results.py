@@ -32,6 +32,17 @@ class ImageCost:
     # the evidence for it ("measured-auto-only", "none"); None for a documented model.
     assumed_from: str | None = None
     evidence: str | None = None
+    # What the figure is (providers.md): the provider ("openai", "anthropic", "google",
+    # "mistral", "qwen", "amazon"); exactness: "exact", "documented_maximum" (Gemini 3 levels),
+    # "assumed" (an ASSUMED part of the rule, or undocumented="assume") or "empirical"; the
+    # Claude tier ("high" or "standard"); the grid (columns, rows) of patches, cells or tiles;
+    # the marker tokens included in ``tokens`` (Qwen: 2); the date of the docs followed.
+    provider: str = "openai"
+    exactness: str = "exact"
+    tier: str | None = None
+    grid: tuple[int, int] | None = None
+    marker_tokens: int | None = None
+    docs_as_of: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {name: getattr(self, name) for name in self.__slots__}

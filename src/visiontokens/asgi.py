@@ -44,6 +44,7 @@ from .gateway.shared import (
     check_models,
     count_aliased,
     count_options,
+    model_in_path,
     error_body,
     first_refusal,
     model_candidates,
@@ -83,7 +84,10 @@ class ImageTokenMiddleware:
       one path segment. So ``/v1/chat/completions`` also matches
       ``/openai/v1/chat/completions``, ``/my/base/v1/chat/completions`` and
       ``/v1/chat/completions/``, but not ``/xv1/chat/completions`` nor
-      ``/v1/chat/completions/extra``. The defaults add Azure OpenAI's
+      ``/v1/chat/completions/extra``. The default holds Chat Completions, Responses, the
+      Images API, Anthropic's ``/v1/messages``, ``":generateContent"`` (which stands for every
+      Gemini ``/models/{model}:generateContent`` and ``:streamGenerateContent`` path, Gemini
+      API and Vertex AI: the model is read from the path), and Azure OpenAI's
       ``/openai/deployments/{deployment}/chat/completions`` (and its ``images/generations``,
       ``images/edits``), whatever the ``?api-version=``.
     - ``models``: gateway model names to model ids (``{"my-azure-gpt4o-deployment":
@@ -97,8 +101,9 @@ class ImageTokenMiddleware:
       unknown or undocumented model, a body over ``max_body_size`` ...): ``"pass"`` (the
       default) hands it to the app untouched, and ``scope["state"]`` says why;
       ``"refuse"`` answers it without calling the app, with 400 (413 for a body over
-      ``max_body_size``) in the provider's error shape, whose ``code`` is the error's
-      (``unknown_model``, ``undocumented_model``, ``malformed_request`` ...). Either way each
+      ``max_body_size``) in the provider's error shape (OpenAI's, whose ``code`` is the
+      error's: ``unknown_model``, ``undocumented_model``, ``malformed_request`` ...;
+      Anthropic's on ``/v1/messages``; Google's on ``:generateContent``). Either way each
       uncounted request is logged at WARNING on the ``visiontokens`` logger, with its path,
       the code and the message (never the body).
     - ``header``: a request-header name (e.g. ``"x-image-tokens"``) set to the image-token
@@ -231,7 +236,7 @@ class ImageTokenMiddleware:
                 # a whole-request limit may stop the walk itself (over 1,500 images, or over
                 # the 16 input images of an edit, spec 6.2)
                 await _send_error(send, 400, str(error), INVALID_REQUEST, None,
-                                  api_code(error), endpoint.provider)
+                                  api_code(error))
                 return
             if self.on_uncountable == "refuse":
                 await _send_error(send, 400, error.message, INVALID_REQUEST,
@@ -247,14 +252,14 @@ class ImageTokenMiddleware:
             if refused is not None:
                 if telemetry is not None:
                     telemetry.refused(refused[3])
-                await _send_error(send, 400, *refused, endpoint.provider)
+                await _send_error(send, 400, *refused)
                 return
         over = over_budgets(result, self.max_image_tokens, self.max_output_image_tokens,
                              self.over_budget_status)
         if over is not None:
             if telemetry is not None:
                 telemetry.refused(over[3])
-            await _send_error(send, self.over_budget_status, *over, endpoint.provider)
+            await _send_error(send, self.over_budget_status, *over)
             return
         if telemetry is None:
             await self.app(self._with_header(scope, result), _replay([body], receive), send)
@@ -269,6 +274,9 @@ class ImageTokenMiddleware:
         apply (then the JSON is parsed here once, and the object counted), or the model is
         unknown and has another name to try (``provider/model``)."""
         options = {**self._options, **_endpoint(scope, endpoint)}
+        if "model" in options:  # Gemini: the model is the path's, aliased the same way
+            options["model"] = model_candidates(self.models, options["model"])[0]
+            return await self._count(body, **options)
         json_body = options.get("content_type") is None  # multipart is counted as sent
         deployment = endpoint.segments.get("deployment")
         if json_body and (deployment is not None
@@ -335,9 +343,14 @@ def _endpoint(scope: Scope, endpoint: Endpoint) -> dict[str, Any]:
     whose boundary is in the request's own content type. Chat and Responses bodies are told
     by their shape, as before; their content type is not read (a JSON body is counted
     whatever it says)."""
+    path = scope.get("path") or ""
     api = endpoint.api
     if api is None:
         return {}
+    if api == "gemini.generate_content":  # the model is in the path, not the body
+        return {"api": api, "model": model_in_path(path)}
+    if api == "anthropic.messages":
+        return {"api": api}
     content_type = None
     for name, value in scope.get("headers", ()):
         if name.lower() == b"content-type":
@@ -376,7 +389,7 @@ def _replay(chunks: list[bytes], receive: Receive, more: bool = False) -> Receiv
 
 async def _send_error(send: Send, status: int, message: str, kind: str, param: str | None,
                       code: str, provider: str = "openai") -> None:
-    body = json.dumps(error_body(message, kind, param, code, provider)).encode()
+    body = json.dumps(error_body(message, kind, param, code, provider, status)).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"),
                             (b"content-length", str(len(body)).encode("ascii"))]})

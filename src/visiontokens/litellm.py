@@ -2,9 +2,10 @@
 
 A LiteLLM ``CustomLogger`` whose ``async_pre_call_hook`` counts the images of the request the
 proxy is about to send (its ``data``: Chat Completions, Responses, and the Images API's image
-generations and edits), stores the count in the request's metadata, and refuses what the
-API would refuse (HTTP 400) and requests over an image-token budget (HTTP 429, or 413) by
-raising the ``fastapi.HTTPException`` that LiteLLM turns into an OpenAI-shaped error.
+generations and edits, Anthropic's Messages and Gemini's generateContent), stores the count
+in the request's metadata, and refuses what the API would refuse (HTTP 400) and requests over
+an image-token budget (HTTP 429, or 413) by raising the ``fastapi.HTTPException`` that LiteLLM
+turns into an OpenAI-shaped error. A request is counted by the model its deployment serves.
 Register it in the proxy's ``config.yaml``::
 
     litellm_settings:
@@ -27,17 +28,17 @@ from typing import Any, Mapping
 
 from litellm.integrations.custom_logger import CustomLogger
 
-from ._errors import MalformedRequestError, RequestLimitError, VisionTokensError
+from ._errors import MalformedRequestError, RequestLimitError, UnknownModelError, VisionTokensError
 from ._extensions import twin
 from .gateway.shared import (
     INVALID_REQUEST,
     api_code,
     check_budgets,
     check_models,
-    count_aliased,
     count_options,
     error_body,
     first_refusal,
+    model_candidates,
     over_budgets,
     telemetry_on,
 )
@@ -47,7 +48,14 @@ METADATA_KEY = "image_tokens"
 #: LiteLLM's call types for the Images API (its ``CallTypes``), and the endpoint each is.
 IMAGES_CALL_TYPES = {"image_generation": "images.generations",
                      "aimage_generation": "images.generations",
-                     "image_edit": "images.edits", "aimage_edit": "images.edits"}
+                     "image_edit": "images.edits", "aimage_edit": "images.edits",
+                     # LiteLLM's /v1/messages and generateContent routes
+                     "anthropic_messages": "anthropic.messages",
+                     "aanthropic_messages": "anthropic.messages",
+                     "generate_content": "gemini.generate_content",
+                     "agenerate_content": "gemini.generate_content",
+                     "generate_content_stream": "gemini.generate_content",
+                     "agenerate_content_stream": "gemini.generate_content"}
 #: How many counts wait for their call's success event (OpenTelemetry only): the oldest is
 #: dropped past it, so calls that never end cannot hold memory.
 MAX_PENDING = 10_000
@@ -67,9 +75,11 @@ class ImageTokenHook(CustomLogger):
       request will generate (image generations and edits, the Responses
       ``image_generation`` tool), refused the same way; an upper bound counts as the figure.
     - ``models``: proxy model names to OpenAI model ids, for model groups whose names are not
-      OpenAI's (``{"vision-prod": "gpt-4.1-mini"}``); a name not in it is counted as is, and a
-      ``provider/model`` name not known as is is tried as ``model``. The same rule as
-      :class:`visiontokens.asgi.ImageTokenMiddleware`'s ``models=``.
+      OpenAI's (``{"vision-prod": "gpt-4.1-mini"}``). A name not in it counts as the models
+      of the proxy's deployments for that group (``litellm_params.model``; the costliest when
+      they differ), else as is, and a ``provider/model`` name not known as is is tried as
+      ``model``: the rule of :class:`visiontokens.asgi.ImageTokenMiddleware`'s ``models=``,
+      plus the proxy's routing.
     - ``ruleset``, ``fetch``, ``resolve_file``, ``on_unknown``, ``undocumented``,
       ``enforce_patch_limit``: passed to :func:`visiontokens.count_request_async`.
 
@@ -129,7 +139,7 @@ class ImageTokenHook(CustomLogger):
         api = IMAGES_CALL_TYPES.get(str(getattr(call_type, "value", call_type)))
         if not isinstance(data, dict) or (api is None and not any(
                 key in data for key in ("messages", "input", "prompt", "previous_response_id",
-                                        "conversation"))):
+                                        "conversation", "contents"))):
             return data  # embeddings, audio ...: no images to count here
         metadata = _metadata(data, call_type)
         try:
@@ -191,21 +201,70 @@ class ImageTokenHook(CustomLogger):
             self._pending.pop(call_id, None)
 
     async def _count(self, data: dict[str, Any], api: str | None) -> Any:
-        # models= first, then a "provider/model" name's model part (the same rule as the ASGI
-        # middleware's: gateway.shared.model_candidates)
-        async def count(data: dict[str, Any]) -> Any:
-            return await self._count_as(data, data.get("model"), api)
+        model = data.get("model")
+        if isinstance(model, str) and model in self.models:
+            return await self._count_as(data, self.models[model], api)
+        routed = _deployment_models(model)
+        if routed:
+            # the rule of the provider the request is routed to: the deployment's own model
+            # (litellm_params.model, "anthropic/claude-sonnet-4-5" behind "my-claude"), not the
+            # alias. A group of deployments of several models counts at the costliest.
+            results = [await self._count_named(data, name, api) for name in routed]
+            return max(results, key=lambda result: result.image_tokens)
+        return await self._count_named(data, model, api)
 
-        return await count_aliased(count, self.models, data)
+    async def _count_named(self, data: dict[str, Any], model: Any, api: str | None) -> Any:
+        # the name as is, then a "provider/model" name's model part ("openai/gpt-4o",
+        # "azure/gpt-4o": the prefix is LiteLLM's): the same rule as the ASGI middleware's
+        # (gateway.shared.model_candidates)
+        candidates = model_candidates({}, model)
+        for k, name in enumerate(candidates):
+            try:
+                return await self._count_as(data, name, api)
+            except UnknownModelError:
+                if k == len(candidates) - 1:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def _count_as(self, data: dict[str, Any], model: Any, api: str | None) -> Any:
         count = self._walk.count_request_async
         if api == "images.edits":
             body, content_type = _edit_form(data, model)
             return await count(body, content_type=content_type, api=api, **self._options)
-        if api is not None:
+        if api == "images.generations":  # (its model is read from the body)
+            if model is not data.get("model"):
+                data = {**data, "model": model}
             return await count(data, api=api, **self._options)
-        return await count(data, **self._options)
+        model = model if isinstance(model, str) else None  # (a wrong one: the body's error)
+        if api is not None:
+            return await count(data, api=api, model=model, **self._options)
+        return await count(data, model=model, **self._options)
+
+
+def _deployment_models(name: Any) -> list[str]:
+    """The underlying models (``litellm_params.model``) of the proxy's deployments for the
+    model group ``name``, distinct, in the router's order; empty when the proxy has no router
+    or no such group (a model name sent as is)."""
+    if not isinstance(name, str):
+        return []
+    try:
+        from litellm.proxy import proxy_server
+    except Exception:  # (the hook used outside the proxy)
+        return []
+    router = getattr(proxy_server, "llm_router", None)
+    if router is None:
+        return []
+    try:
+        deployments = router.get_model_list(model_name=name) or []
+    except Exception:  # a router that cannot answer: count the name as sent
+        return []
+    models: list[str] = []
+    for deployment in deployments:
+        params = deployment.get("litellm_params") if isinstance(deployment, dict) else None
+        model = params.get("model") if isinstance(params, dict) else None
+        if isinstance(model, str) and model and model not in models:
+            models.append(model)
+    return models
 
 
 def _metadata(data: dict[str, Any], call_type: Any) -> dict[str, Any]:

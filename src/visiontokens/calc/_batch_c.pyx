@@ -148,8 +148,30 @@ cdef Py_ssize_t batch_flat(const Params* p, const kernel_t* W, const kernel_t* H
     return nbad
 
 
+cdef Py_ssize_t batch_any(const Params* p, const kernel_t* W, const kernel_t* H, int64_t* T,
+                          uint8_t* bad, Py_ssize_t n) noexcept nogil:
+    # The provider schemes (providers.md): the shared dispatch, row by row.
+    cdef Py_ssize_t i, nbad = 0
+    cdef int64_t w, h
+    cdef Outcome o
+    for i in range(n):
+        w, h = W[i], H[i]
+        if side_ok(w) and side_ok(h):
+            image_cost(p, w, h, &o)
+            if not o.rejected:
+                T[i] = o.tokens
+                bad[i] = ROW_OK
+                continue
+        T[i] = 0
+        bad[i] = ROW_BAD
+        nbad += 1
+    return nbad
+
+
 cdef Py_ssize_t run_one(const Params* p, const kernel_t* W, const kernel_t* H, int64_t* T,
                         uint8_t* bad, Py_ssize_t n) noexcept nogil:
+    if p.scheme > SCHEME_INVALID:  # a provider scheme
+        return batch_any(p, W, H, T, bad, n)
     if p.scheme == SCHEME_PATCH:
         return batch_patch(p, W, H, T, bad, n)
     if p.scheme == SCHEME_TILE:
@@ -232,6 +254,7 @@ cdef Py_ssize_t bucket_rows(const Params* p, const int32_t* idx, Py_ssize_t size
             continue
         ok = side_ok(w) & side_ok(h) & (p.scheme != SCHEME_INVALID)
         image_cost(p, w if ok else 1, h if ok else 1, &o)
+        ok = ok & (1 - o.rejected)  # a provider kernel's refusal (Qwen's aspect ratio)
         T[i] = o.tokens * ok
         bad[i] = 1 - ok
         nbad += 1 - ok

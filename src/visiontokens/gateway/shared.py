@@ -27,17 +27,23 @@ from .._errors import (
 )
 
 #: The paths a gateway counts unless told otherwise: the two APIs that take images in a chat
-#: (spec 6) and the Images API's two endpoints (spec 6.2), and Azure OpenAI's deployment
-#: routes for the same endpoints (the deployment names the model). Each is a pattern (see
-#: ``EndpointTable``): matched as a suffix of the request path, ``{name}`` standing for one
-#: path segment, one trailing slash allowed.
+#: (spec 6) and the Images API's two endpoints (spec 6.2); Anthropic's Messages API, and
+#: Gemini's generateContent: GENERATE_CONTENT stands for every
+#: ``/models/{model}:generateContent`` and ``:streamGenerateContent`` path (the model is in the
+#: path), Gemini API and Vertex AI alike; and Azure OpenAI's deployment routes (the deployment
+#: names the model). Each is a pattern (see ``EndpointTable``): matched as a suffix of the
+#: request path, ``{name}`` standing for one path segment, one trailing slash allowed.
+GENERATE_CONTENT = ":generateContent"
 DEFAULT_PATHS = ("/v1/chat/completions", "/v1/responses", "/v1/images/generations",
-                 "/v1/images/edits",
+                 "/v1/images/edits", "/v1/messages", GENERATE_CONTENT,
                  "/openai/deployments/{deployment}/chat/completions",
                  "/openai/deployments/{deployment}/images/generations",
                  "/openai/deployments/{deployment}/images/edits")
-#: Which provider's error shape a request to a path ending so is answered in (default openai).
-PROVIDER_SUFFIXES: tuple[tuple[str, str], ...] = (("/v1/messages", "anthropic"),)
+#: The patterns GENERATE_CONTENT stands for in ``paths``.
+GENERATE_CONTENT_PATTERNS = ("/models/{model}:generateContent",
+                             "/models/{model}:streamGenerateContent")
+#: A path ending so is an Anthropic Messages request.
+MESSAGES_ENDPOINT = "/v1/messages"
 #: A path ending so is told to count_request as that endpoint (spec 6.2: a generations body and
 #: an edit body are told apart by the endpoint, not only by their shape).
 IMAGES_ENDPOINTS = (("/images/generations", "images.generations"),
@@ -50,6 +56,11 @@ API_CODES = {
     "image_rejected": "image_too_large",  # over the patch limit after resizing (spec 3.1 step 4)
     "animated_image": "invalid_image_format",
     "unsupported_image_format": "invalid_image_format",
+    # Anthropic's and Gemini's limits (providers 1.3, 2.3)
+    "image_dimensions_too_large": "image_too_large",
+    "oversized_image": "image_too_large",
+    "image_too_large": "image_too_large",
+    "request_too_large": "request_too_large",
 }
 #: The type of the API's error body for a request it refuses.
 INVALID_REQUEST = "invalid_request_error"
@@ -93,8 +104,10 @@ class EndpointTable:
     boundary, with at most one trailing ``/``; ``{name}`` in a pattern is one path segment.
     So ``/v1/chat/completions`` also matches ``/openai/v1/chat/completions``,
     ``/base/v1/chat/completions`` and ``/v1/chat/completions/``, never
-    ``/xv1/chat/completions`` nor ``/v1/chat/completions/x``. The first pattern that matches,
-    in the order given, is the one used."""
+    ``/xv1/chat/completions`` nor ``/v1/chat/completions/x``. ``GENERATE_CONTENT``
+    (``":generateContent"``) stands for ``/models/{model}:generateContent`` and
+    ``/models/{model}:streamGenerateContent``. The first pattern that matches, in the order
+    given, is the one used."""
 
     def __init__(self, patterns: Iterable[str]) -> None:
         if isinstance(patterns, str):
@@ -102,8 +115,10 @@ class EndpointTable:
 
             raise ArgumentTypeError("paths must be a collection of paths, not one str")
         self.patterns = tuple(patterns)
-        self._compiled = [(pattern, _compile(pattern)) for pattern in self.patterns]
-        self._exact = {pattern: pattern for pattern in self.patterns if "{" not in pattern}
+        expanded = [p for pattern in self.patterns for p in
+                    (GENERATE_CONTENT_PATTERNS if pattern == GENERATE_CONTENT else (pattern,))]
+        self._compiled = [(pattern, _compile(pattern)) for pattern in expanded]
+        self._exact = {pattern: pattern for pattern in expanded if "{" not in pattern}
 
     def match(self, path: str) -> Endpoint | None:
         found = self._exact.get(path)  # the common case: no regex at all
@@ -118,19 +133,40 @@ class EndpointTable:
 
 
 def provider_for_path(path: str) -> str:
-    for suffix, provider in PROVIDER_SUFFIXES:
-        if path.endswith(suffix):
-            return provider
-    return "openai"
+    """Whose error shape answers a request to ``path``: anthropic, gemini or openai."""
+    api = api_for_path(path)
+    if api == "anthropic.messages":
+        return "anthropic"
+    return "gemini" if api == "gemini.generate_content" else "openai"
 
 
 def api_for_path(path: str) -> str | None:
-    """The ``api`` a request path is for: an Images API endpoint, or None (Chat and Responses
-    bodies are told by their shape)."""
+    """The ``api`` a request path is for: an Images API endpoint, Anthropic's Messages, Gemini's
+    generateContent, or None (Chat and Responses bodies are told by their shape)."""
     for suffix, api in IMAGES_ENDPOINTS:
         if path.endswith(suffix):
             return api
+    if path.endswith(MESSAGES_ENDPOINT):
+        return "anthropic.messages"
+    if model_in_path(path) is not None:
+        return "gemini.generate_content"
     return None
+
+
+def model_in_path(path: str) -> str | None:
+    """The model of a generateContent path (``/v1beta/models/{model}:generateContent``, Vertex's
+    ``/v1/projects/*/locations/*/publishers/google/models/{model}:streamGenerateContent``)."""
+    if "enerateContent" not in path:  # (the common case: one substring test)
+        return None
+    from ..requests.gemini import model_from_path
+
+    return model_from_path(path)
+
+
+def counted_path(path: str, paths: frozenset[str]) -> bool:
+    """Whether a gateway counts a request to ``path``: one of ``paths``, or a generateContent
+    path when ``paths`` holds GENERATE_CONTENT."""
+    return path in paths or (GENERATE_CONTENT in paths and model_in_path(path) is not None)
 
 
 def api_code(error: VisionTokensError) -> str:
@@ -148,13 +184,19 @@ def param(pointer: str | None) -> str | None:
     return out
 
 
+_GOOGLE_STATUSES = {429: "RESOURCE_EXHAUSTED", 413: "INVALID_ARGUMENT"}
+
+
 def error_body(message: str, kind: str, param: str | None, code: str,
-               provider: str = "openai") -> dict[str, Any]:
+               provider: str = "openai", status: int = 400) -> dict[str, Any]:
     """The body of an error answer, as the provider shapes it (OpenAI's ``{"error":
     {message, type, param, code}}``; Anthropic's ``{"type": "error", "error": {type,
-    message}}``, which has no code)."""
+    message}}``, which has no code; Gemini's ``{"error": {code, message, status}}``)."""
     if provider == "anthropic":
         return {"type": "error", "error": {"type": kind, "message": message}}
+    if provider == "gemini":  # Google's error shape (google.rpc.Status, as JSON)
+        return {"error": {"code": status, "message": message,
+                          "status": _GOOGLE_STATUSES.get(status, "INVALID_ARGUMENT")}}
     return {"error": {"message": message, "type": kind, "param": param, "code": code}}
 
 
