@@ -6,7 +6,7 @@
 
 The arithmetic runs in a Cython core (``IMPLEMENTATION == "cython"``) or, when the extension
 is not built, in the pure-Python reference (``"python"``); both give the same answers and
-raise the same errors. Rules follow the dated rulesets of OpenAI's vision guide (spec 1).
+raise the same errors. Rules are dated data: OpenAI's vision guide and each provider's docs.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ class ImageCost:
 
     ``patches`` is None for tile models and ``tiles`` None for patch models; both are None,
     and the resized size is the given one, for a tile model at ``low`` detail, which costs
-    its base whatever the size (spec 3.2 step 4).
+    its base whatever the size.
     """
 
     tokens: int
@@ -50,13 +50,13 @@ class ImageCost:
 
 @dataclass(frozen=True, slots=True)
 class OutputImageCost:
-    """What generating images costs in output tokens (spec 6.2), and how it was reached.
+    """What generating images costs in output tokens, and how it was reached.
 
     ``tokens = n * (per_image_tokens + partial_images * partial_image_tokens)``. With size or
     quality ``"auto"`` the API decides at generation time, so the figure is the costliest
     cell it could pick: ``upper_bound`` is True, ``why`` says which choice was bounded, and
-    ``priced_size``/``priced_quality`` name the cell (ASSUMED, spec 6.2). ``empirical`` is
-    True when the rule is not published (gpt-image-2: EMPIRICAL, spec 6.2).
+    ``priced_size``/``priced_quality`` name the cell (ASSUMED). ``empirical`` is
+    True when the rule is not published (gpt-image-2: EMPIRICAL).
     """
 
     tokens: int

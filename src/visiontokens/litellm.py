@@ -23,6 +23,7 @@ This module imports litellm; ``import visiontokens`` never imports this module.
 from __future__ import annotations
 
 import secrets
+from collections import OrderedDict
 from typing import Any, Mapping
 
 from litellm.integrations.custom_logger import CustomLogger
@@ -33,10 +34,13 @@ from .gateway.shared import (
     INVALID_REQUEST,
     api_code,
     check_budgets,
+    check_models,
     count_options,
     error_body,
     first_refusal,
+    model_candidates,
     over_budgets,
+    telemetry_on,
 )
 
 #: Where the count goes in the request's metadata.
@@ -52,6 +56,9 @@ IMAGES_CALL_TYPES = {"image_generation": "images.generations",
                      "agenerate_content": "gemini.generate_content",
                      "generate_content_stream": "gemini.generate_content",
                      "agenerate_content_stream": "gemini.generate_content"}
+#: How many counts wait for their call's success event (OpenTelemetry only): the oldest is
+#: dropped past it, so calls that never end cannot hold memory.
+MAX_PENDING = 10_000
 #: The fields of an edit this count reads (spec 6.2); the prompt and the rest are not needed.
 _EDIT_FIELDS = ("model", "size", "quality", "n", "partial_images", "input_fidelity")
 
@@ -68,15 +75,24 @@ class ImageTokenHook(CustomLogger):
       request will generate (image generations and edits, the Responses
       ``image_generation`` tool), refused the same way; an upper bound counts as the figure.
     - ``models``: proxy model names to OpenAI model ids, for model groups whose names are not
-      OpenAI's (``{"vision-prod": "gpt-4.1-mini"}``); a ``provider/model`` name is also tried
-      as ``model``.
+      OpenAI's (``{"vision-prod": "gpt-4.1-mini"}``). A name not in it counts as the models
+      of the proxy's deployments for that group (``litellm_params.model``; the costliest when
+      they differ), else as is, and a ``provider/model`` name not known as is is tried as
+      ``model``: the rule of :class:`visiontokens.asgi.ImageTokenMiddleware`'s ``models=``,
+      plus the proxy's routing.
     - ``ruleset``, ``fetch``, ``resolve_file``, ``on_unknown``, ``undocumented``,
       ``enforce_patch_limit``: passed to :func:`visiontokens.count_request_async`.
+
+    With OpenTelemetry installed and configured in the proxy (``visiontokens.otel``), the
+    success callback puts each call's estimate and its bill (the response's ``usage``) on a
+    ``visiontokens.request`` span and into metrics; a subclass overriding
+    ``async_log_success_event`` calls ``super()`` to keep that.
 
     The metadata entry (``metadata["image_tokens"]``; ``litellm_metadata`` on the routes
     where LiteLLM keeps its own there, such as ``/v1/responses``) is JSON-safe: ``{"total",
     "images", "upper_bound", "output_tokens", "output_upper_bound", "model", "assumed_from",
-    "violations", "skipped"}`` (each violation ``{"pointer", "code", "message"}``), or ``{"error": ...}`` when the body could not be counted (it
+    "violations", "skipped"}`` (each violation ``{"pointer", "code", "message"}``), or
+    ``{"error": ...}`` when the body could not be counted (it
     then goes on untouched). ``output_tokens`` is ``RequestCount.output_image_tokens`` (0 when
     nothing is generated) and ``output_upper_bound`` says when it is a bound.
 
@@ -99,7 +115,9 @@ class ImageTokenHook(CustomLogger):
         self.max_image_tokens = max_image_tokens
         self.max_output_image_tokens = max_output_image_tokens
         self.over_budget_status = over_budget_status
-        self.models = dict(models or {})
+        self.models = check_models(models)
+        # litellm_call_id -> RequestCount, for the bill in the success event (telemetry only)
+        self._pending: OrderedDict[str, Any] = OrderedDict()
         # (_walk: the request twin to count with; the facade's by default, either in tests)
         self._walk = twin("request") if _walk is None else _walk
         # every option checked now, not on the first request
@@ -151,7 +169,36 @@ class ImageTokenHook(CustomLogger):
                              self.over_budget_status)
         if over is not None:
             raise _http_error(self.over_budget_status, *over)
+        call_id = data.get("litellm_call_id")
+        if isinstance(call_id, str) and telemetry_on():
+            self._pending[call_id] = result
+            while len(self._pending) > MAX_PENDING:
+                self._pending.popitem(last=False)
         return data
+
+    async def async_log_success_event(self, kwargs: Any, response_obj: Any, start_time: Any,
+                                      end_time: Any) -> None:
+        """With OpenTelemetry (visiontokens.otel): the estimate and the bill of the call, on a
+        span (``visiontokens.request``) and in metrics. The proxy calls it after the response
+        with the provider's answer, whose ``usage`` carries the bill."""
+        call_id = kwargs.get("litellm_call_id") if isinstance(kwargs, dict) else None
+        count = self._pending.pop(call_id, None) if isinstance(call_id, str) else None
+        if count is None or not telemetry_on():
+            return
+        from .otel import request_span
+
+        usage = (response_obj.get("usage") if isinstance(response_obj, dict)
+                 else getattr(response_obj, "usage", None))
+        with request_span() as telemetry:
+            if telemetry is not None:
+                telemetry.counted(count)
+                telemetry.billed(usage)
+
+    async def async_log_failure_event(self, kwargs: Any, response_obj: Any, start_time: Any,
+                                      end_time: Any) -> None:
+        call_id = kwargs.get("litellm_call_id") if isinstance(kwargs, dict) else None
+        if isinstance(call_id, str):
+            self._pending.pop(call_id, None)
 
     async def _count(self, data: dict[str, Any], api: str | None) -> Any:
         model = data.get("model")
@@ -167,13 +214,17 @@ class ImageTokenHook(CustomLogger):
         return await self._count_named(data, model, api)
 
     async def _count_named(self, data: dict[str, Any], model: Any, api: str | None) -> Any:
-        try:
-            return await self._count_as(data, model, api)
-        except UnknownModelError:
-            if not (isinstance(model, str) and "/" in model):
-                raise
-            # "openai/gpt-4o", "azure/gpt-4o": the provider prefix is LiteLLM's, not the model's
-            return await self._count_as(data, model.rsplit("/", 1)[1], api)
+        # the name as is, then a "provider/model" name's model part ("openai/gpt-4o",
+        # "azure/gpt-4o": the prefix is LiteLLM's): the same rule as the ASGI middleware's
+        # (gateway.shared.model_candidates)
+        candidates = model_candidates({}, model)
+        for k, name in enumerate(candidates):
+            try:
+                return await self._count_as(data, name, api)
+            except UnknownModelError:
+                if k == len(candidates) - 1:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def _count_as(self, data: dict[str, Any], model: Any, api: str | None) -> Any:
         count = self._walk.count_request_async

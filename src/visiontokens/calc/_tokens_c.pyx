@@ -301,10 +301,10 @@ cdef str _ERROR = "error"
 
 
 def get_model(name, *, ruleset=None, undocumented="error", enforce_patch_limit=True):
-    """The model ``name`` means in ``ruleset`` (spec 3.5), resolved once.
+    """The model ``name`` means in ``ruleset``, resolved once.
     ``undocumented="assume"`` counts a known undocumented model like the documented model the
     data names (the figures say so); ``enforce_patch_limit=False`` drops the 30,000-patch
-    rejection (spec 8.6)."""
+    rejection."""
     return lookup_with(name, ruleset, undocumented, enforce_patch_limit)
 
 

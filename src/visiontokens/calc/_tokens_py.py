@@ -180,10 +180,10 @@ _PROVIDER_KERNELS = {"claude": providers.claude, "gemini_tiles": providers.gemin
 
 def get_model(name: str, *, ruleset: str | None = None, undocumented: UndocumentedPolicy = "error",
               enforce_patch_limit: bool = True) -> Model:
-    """The model ``name`` means in ``ruleset`` (spec 3.5), resolved once.
+    """The model ``name`` means in ``ruleset``, resolved once.
     ``undocumented="assume"`` counts a known undocumented model like the documented model the
     data names (the figures say so); ``enforce_patch_limit=False`` drops the 30,000-patch
-    rejection (spec 8.6)."""
+    rejection."""
     return Model(rules.resolve(name, ruleset, undocumented, enforce_patch_limit))
 
 

@@ -110,7 +110,7 @@ class RequestImage(NamedTuple):
 
 
 class SkippedPart(NamedTuple):
-    """A part the walk saw and did not count, and why (spec 6.1): no silent drop."""
+    """A part the walk saw and did not count, and why: no silent drop."""
 
     pointer: str  # JSON pointer to the part
     type: str  # its "type": "input_file", "file", or the other API's image part
@@ -1004,7 +1004,7 @@ def _classified(body: Any, content_type: Any, api: Any) -> tuple[dict[str, Any],
             return body, None, None
         if "contents" in body:
             return body, None, _walked(_gemini, body, size)
-    elif api in _WALKERS:
+    elif type(api) is str and api in _WALKERS:
         if content_type is not None and _images_api.multipart_boundary(content_type) is not None:
             raise InvalidArgumentError(f"a multipart/form-data body is an images.edits request, "
                                        f"not {api}", argument="api")
