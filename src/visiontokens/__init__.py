@@ -62,10 +62,11 @@ from ._version import __version__ as __version__
 _tokens = _twin("tokens")  # the calculator
 _request = _twin("request")  # the request walk (it picks the header parser)
 
-#: What each compiled/pure twin runs: {"tokens": "cython", "header": "cython", ...}.
-IMPLEMENTATIONS: dict[str, str] = _implementations()
-#: "cython" when every twin is compiled, "python" when none is, "mixed" otherwise.
-IMPLEMENTATION: str = _summary(IMPLEMENTATIONS)
+if TYPE_CHECKING:
+    #: What each compiled/pure twin runs: {"tokens": "cython", "header": "cython", ...}.
+    IMPLEMENTATIONS: dict[str, str]
+    #: "cython" when every twin is compiled, "python" when none is, "mixed" otherwise.
+    IMPLEMENTATION: str
 
 if TYPE_CHECKING:
     # Type checkers read the annotated pure twins (the propcache pattern): the compiled twins
@@ -135,6 +136,12 @@ _LAZY = {"reconcile": "reconcile", "Reconciliation": "reconcile",
 
 
 def __getattr__(name: str) -> object:
+    # Which twin each part runs: asking loads every twin (the scanner too), so it is computed
+    # on first use, not at import, and kept.
+    if name in ("IMPLEMENTATIONS", "IMPLEMENTATION"):
+        chosen = _implementations()
+        globals().update(IMPLEMENTATIONS=chosen, IMPLEMENTATION=_summary(chosen))
+        return globals()[name]
     # Fetcher needs httpx, which takes longer to import than all the rest: load it on use.
     if name == "Fetcher":
         from .images.fetch import Fetcher

@@ -21,7 +21,6 @@ from .._errors import (
 )
 from .load import openai_ruleset
 from .memo import LOCK
-from .providers import resolve_provider, undocumented_provider
 from .specs import UNDOCUMENTED_POLICIES, ModelSpec, Ruleset, Undocumented
 
 DEFAULT_RULESET = "2026-09"  # spec 1: the default is the newest
@@ -92,6 +91,8 @@ def _documented(rs: Ruleset, name: str) -> ModelSpec | None:
         if spec is not None:
             return spec
     # providers.md: Claude, Gemini, Mistral, Qwen and Nova ids in every form people send
+    from .providers import resolve_provider  # the provider id grammars load on first use
+
     spec = resolve_provider(name)
     if spec is not None:
         return replace(spec, ruleset=rs.name)
@@ -116,6 +117,8 @@ def undocumented_entry(rs: Ruleset, name: str) -> tuple[str, Undocumented] | Non
 def _undocumented(rs: Ruleset, name: str, policy: object) -> ModelSpec:
     found = undocumented_entry(rs, name)
     if found is None:
+        from .providers import undocumented_provider
+
         provider = undocumented_provider(name)
         if provider is not None:
             return _undocumented_provider(rs, provider, policy)
