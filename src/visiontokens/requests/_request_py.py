@@ -167,7 +167,7 @@ def _is_data_url(url: Any) -> bool:
     return url.startswith("data:") or url[:5].lower() == "data:"
 
 
-def _is_raw_base64(url: str) -> bool:
+def _is_raw_base64(url: Any) -> bool:
     """spec 6.1: Chat's image_url.url may be the image's base64 without "data:". A URL has a
     scheme, and ':' is not a base64 character, so no ':' near the start means base64."""
     if type(url) is not str:  # a BodyString
@@ -255,7 +255,8 @@ def _load(body: Any, nodes: bool = True) -> dict[str, Any]:
     top level with its values as nodes (``nodes``), anything else as _plain makes it."""
     if isinstance(body, (bytes, bytearray, memoryview)):
         top = _scanned(body)
-        if nodes and ("messages" in top or "input" in top):
+        if nodes and ("messages" in top or "input" in top
+                      or not isinstance(top.get("prompt"), _TEXT)):  # (images_api._shape)
             return top
         return _plain(top)
     if isinstance(body, str):
@@ -537,7 +538,7 @@ def _content_parts(content: Any, parent: dict[str, Any], key: str, where: str, r
 
 
 def _chat_image(part: dict[str, Any], where: str) -> _Ref:
-    image = part.get("image_url")
+    image: Any = part.get("image_url")
     if isinstance(image, _TEXT):  # older clients: "image_url": "https://..."
         return _url_ref(where, _with_header(image) if _is_raw_base64(image) else image, None)
     if not isinstance(image, dict) and type(image) is not _ObjectNode:
@@ -824,6 +825,8 @@ def _count(body: dict[str, Any], api: str, refs: list[ImageRef],
            skipped: tuple[SkippedPart, ...] = (), undocumented: str = "error",
            enforce_patch_limit: bool = True) -> RequestCount:
     model_name = body.get("model")
+    if type(model_name) is _BodyString:  # (1 KB or more: the name an error quotes)
+        model_name = model_name.str()
     if not refs:
         return _new(RequestCount, (model_name if isinstance(model_name, str) else None, api, 0,
                                    (), (), 0, False, skipped))
