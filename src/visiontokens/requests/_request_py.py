@@ -432,7 +432,8 @@ def _walk(body: dict[str, Any]) -> tuple[str, list[_Ref], list[SkippedPart]]:
             if not isinstance(message, dict):
                 message = _as_dict(message, f"/messages/{i}", "a message must be an object")
             content = message.get("content")
-            if content is not None and not isinstance(content, _TEXT):
+            if (content is not None and not isinstance(content, str)
+                    and type(content) is not _BodyString):
                 _content_parts(content, message, "content", f"/messages/{i}/content", refs,
                                skipped, "chat")
         return "chat", refs, skipped
@@ -525,13 +526,12 @@ def _content_parts(content: Any, parent: dict[str, Any], key: str, where: str, r
         if not isinstance(part, dict):
             part = _as_dict(part, f"{where}/{j}", "a content part must be an object")
         kind = part.get("type")
-        if type(kind) is _BodyString:  # (1 KB or more: no part type we know)
-            kind = kind.str()
         if kind == image_type:
             _add(refs, _chat_image(part, f"{where}/{j}") if image_type == _CHAT_IMAGE
                  else _responses_image(part, f"{where}/{j}"))
         elif not isinstance(kind, str):  # (a list or an object is no type, nor a dict key)
-            if kind is not None:
+            # (a BodyString, 1 KB or more, is a string and no part type we know)
+            if kind is not None and type(kind) is not _BodyString:
                 raise _malformed(f"{where}/{j}/type", "'type' must be a string", kind)
         elif kind in not_counted:
             skipped.append(_new(SkippedPart, (f"{where}/{j}", kind, not_counted[kind])))
