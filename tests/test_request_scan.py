@@ -198,3 +198,19 @@ def bodies(draw):
 @example(body=chat(image_part(PNG)), collect=False)
 def test_generated_bodies_count_alike_as_a_dict_and_in_place(body, collect, walk):
     assert_same_every_way(walk, body, **(COLLECT if collect else {}))
+
+
+def test_a_large_body_counts_alike_off_the_event_loop(walk):
+    """count_request_async scans a body of OFF_LOOP_BYTES or more on a thread: same answer."""
+    import asyncio
+
+    body = chat(image_part(PNG), image_part("data:image/png;base64," + "A" * walk.OFF_LOOP_BYTES),
+                image_part(JPEG, "low"))
+    raw = json.dumps(body).encode()
+    assert len(raw) >= walk.OFF_LOOP_BYTES
+    for form in (raw, bytearray(raw), memoryview(raw)):
+        assert (outcome(lambda: asyncio.run(walk.count_request_async(form, **COLLECT)))
+                == outcome(walk.count_request, body, **COLLECT))
+    bad = raw[:-1]
+    assert (outcome(lambda: asyncio.run(walk.count_request_async(bad)))
+            == outcome(walk.count_request, bad))

@@ -983,6 +983,15 @@ def _classified(body: Any, content_type: Any, api: Any) -> tuple[dict[str, Any],
     return classified
 
 
+#: count_request_async scans and walks a bytes body of this size or more on a thread.
+OFF_LOOP_BYTES = 1 << 20
+
+
+def _classified_walked(body: Any, content_type: Any, api: Any) -> tuple[Any, Any, Any]:
+    body, images = _classified(body, content_type, api)
+    return body, images, None if images is not None else _walk(body)
+
+
 def _load_plain(body: Any) -> dict[str, Any]:
     return _load(body, False)
 
@@ -1016,7 +1025,14 @@ async def count_request_async(body: Any, *, ruleset: str | None = None, fetch: b
             or max_concurrency < 1):
         raise InvalidArgumentError(f"max_concurrency must be an int >= 1, got {quoted(max_concurrency)}",
                                    argument="max_concurrency")
-    body, images = _classified(body, content_type, api)
+    if isinstance(body, (bytes, bytearray, memoryview)) and len(body) >= OFF_LOOP_BYTES:
+        # a large body is scanned and walked on a thread, off the event loop: the scan
+        # releases the GIL, so the loop serves other requests meanwhile (issue 20)
+        import asyncio
+
+        body, images, walked = await asyncio.to_thread(_classified_walked, body, content_type, api)
+    else:
+        body, images, walked = _classified_walked(body, content_type, api)
     if images is not None:  # spec 6.2: the Images API, walked in _images_api
         sizes = await _sizes_async(images.refs, fetcher, resolve_file, max_concurrency)
         counted: RequestCount = images.count(sizes, ruleset, on_unknown, on_violation,
@@ -1025,7 +1041,7 @@ async def count_request_async(body: Any, *, ruleset: str | None = None, fetch: b
                                              undecided_animation=undecided_animation,
                                              enforce_patch_limit=enforce_patch_limit)
         return counted
-    kind, refs, skipped = _walk(body)
+    kind, refs, skipped = walked
     sizes = await _sizes_async(refs, fetcher, resolve_file, max_concurrency)
     result = _count(body, kind, refs, sizes, ruleset, on_unknown, on_violation,
                     undecided_animation, tuple(skipped), undocumented, enforce_patch_limit)
