@@ -189,7 +189,9 @@ def _optional_text(part: dict[str, Any], key: str, where: str) -> Any:
 
 def _optional_str(part: dict[str, Any], key: str, where: str) -> str | None:
     value = _optional_text(part, key, where)
-    return value if value is None or type(value) is str else value.str()
+    if value is None or type(value) is str:
+        return value  # type: ignore[no-any-return]
+    return value.str()  # type: ignore[no-any-return]
 
 
 # --- bodies as the SDK builds them (spec 6.1) ---------------------------------------------------
