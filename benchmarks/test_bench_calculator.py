@@ -78,6 +78,8 @@ SCALAR = {
     "cython count_image_tokens": lambda: (core().count_image_tokens, (1920, 1080, "gpt-4.1-mini", "high")),
     "cython Model.count": lambda: (core().get_model("gpt-4.1-mini").count, (1920, 1080, "high")),
     "python count_image_tokens": lambda: (reference().count_image_tokens, (1920, 1080, "gpt-4.1-mini", "high")),
+    "cython claude-sonnet-4-5 (bisection)": lambda: (core().count_image_tokens, (1920, 1080, "claude-sonnet-4-5")),
+    "cython Qwen2.5-VL": lambda: (core().count_image_tokens, (3840, 2160, "Qwen/Qwen2.5-VL-7B-Instruct")),
 }
 
 
@@ -95,6 +97,10 @@ BATCH = {
     "cython patch gpt-5.4 (budget binds)":
         lambda: (core().count_image_tokens_batch, (WIDTHS, HEIGHTS, "gpt-5.4", "high"), {}),
     "cython tile gpt-4o": lambda: (core().count_image_tokens_batch, (WIDTHS, HEIGHTS, "gpt-4o", "high"), {}),
+    "cython claude-sonnet-4-5": lambda: (core().count_image_tokens_batch, (WIDTHS, HEIGHTS, "claude-sonnet-4-5"), {}),
+    # (some random sizes exceed Qwen's 200:1 aspect ratio: masked, not raised)
+    "cython Qwen2.5-VL": lambda: (core().count_image_tokens_batch,
+                                  (WIDTHS, HEIGHTS, "Qwen/Qwen2.5-VL-7B-Instruct"), {"on_error": "mask"}),
     "numpy-vectorised patch gpt-4.1-mini": lambda: (numpy_patch, (WIDTHS, HEIGHTS, 2048, 6144, 162, 100), {}),
     "numpy-vectorised tile gpt-4o": lambda: (numpy_tile, (WIDTHS, HEIGHTS, 85, 170), {}),
 }
@@ -175,3 +181,31 @@ def test_batch_ratios(measured):
     assert loop >= 50 * patch and loop >= 50 * tile
     assert numpy_p >= 2 * patch and numpy_t >= 2 * tile
     assert one_row <= 25 * gcd
+
+
+# --- the provider kernels (shared/providers.md) -------------------------------------------------
+
+def test_provider_ratios(measured):
+    """Claude (standard tier: 1920 x 1080 runs the bisection) and Qwen (3840 x 2160 runs the
+    max_pixels branch, with its exact float steps) against the same floors as above."""
+    floor = per_call_ns(math.gcd, 1920, 1080, number=200000)
+    claude = per_call_ns(core().count_image_tokens, 1920, 1080, "claude-sonnet-4-5", number=200000)
+    qwen = per_call_ns(core().count_image_tokens, 3840, 2160, "Qwen/Qwen2.5-VL-7B-Instruct",
+                       number=200000)
+    model = core().get_model("claude-sonnet-4-5")
+    resolved = per_call_ns(model.count, 1920, 1080, number=200000)
+    add = per_image_ns(np.add, WIDTHS, HEIGHTS, out=OUT)
+    batch = core().count_image_tokens_batch
+    claude_batch = per_image_ns(batch, WIDTHS, HEIGHTS, "claude-sonnet-4-5")
+    qwen_batch = per_image_ns(batch, WIDTHS, HEIGHTS, "Qwen/Qwen2.5-VL-7B-Instruct",
+                              on_error="mask")  # some random sizes exceed 200:1
+    print(f"\nprovider scalar ns: gcd {floor:.1f}, claude {claude:.1f} ({claude / floor:.2f}x), "
+          f"claude Model.count {resolved:.1f} ({resolved / floor:.2f}x), qwen {qwen:.1f} "
+          f"({qwen / floor:.2f}x); batch ns/image: np.add {add:.2f}, claude {claude_batch:.1f} "
+          f"({claude_batch / add:.0f}x), qwen {qwen_batch:.1f} ({qwen_batch / add:.0f}x)")
+    assert claude <= 4 * floor and qwen <= 4 * floor
+    assert resolved <= 4 * floor
+    # per image: a bisection of ~12 dependent steps, each a divide and a hard-to-predict
+    # branch (Claude: ~230 ns of CPU per image, ~115x np.add, measured alone); Qwen's two
+    # divisions and a square root (~30 ns). Generous: the machine is shared.
+    assert claude_batch <= 400 * add and qwen_batch <= 150 * add

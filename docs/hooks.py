@@ -47,9 +47,9 @@ def on_config(config: Any) -> Any:
     return config
 
 _CITATION = re.compile(
-    r"\s*\((?:see )?(?:spec|issue)s?[ -]\d[^()]*\)"      # "(spec 3.5)", "(see spec 6.2)"
-    r"|,\s*(?:spec|issue)s?[ -]\d[\w.]*(?:(?:,| and) \d[\w.]*)*(?: step \d+)?(?: note \d+)?"  # ", spec 4.1"
-    r"|\b(?:spec|issue)s?[ -]\d[\w.]*(?:(?:,| and) \d[\w.]*)*(?: step \d+)?(?: note \d+)?:?\s*",
+    r"\s*\((?:see )?(?:specs?|issues?|providers)[ -]\d[^()]*\)"      # "(spec 3.5)", "(see spec 6.2)"
+    r"|,\s*(?:specs?|issues?|providers)[ -]\d[\w.]*(?:(?:,| and) \d[\w.]*)*(?: step \d+)?(?: note \d+)?"  # ", spec 4.1"
+    r"|\b(?:specs?|issues?|providers)[ -]\d[\w.]*(?:(?:,| and) \d[\w.]*)*(?: step \d+)?(?: note \d+)?:?\s*",
     re.I)
 
 
@@ -110,6 +110,8 @@ def models_table(ruleset: str | None) -> str:
     rows = ["| model | scheme | multiplier or base + per tile | detail levels | status | source | marks |",
             "|---|---|---|---|---|---|---|"]
     for spec in vt.models(ruleset):
+        if spec.provider != "openai":  # listed under their providers (providers_table)
+            continue
         if spec.scheme == "patch":
             price = f"× {spec.multiplier}"
         else:
@@ -261,7 +263,39 @@ def file_map(_: str | None = None) -> str:
     return "```text\nsrc/visiontokens/\n" + "\n".join("  " + line for line in body.splitlines()) + "\n```"
 
 
+_RULES = {
+    "claude": lambda p: f"28-px patches; resized by the documented bisection to at most "
+                        f"{p.cap} px a side and {p.budget} patches",
+    "gemini_tiles": lambda p: f"{p.base} when both sides are at most {p.short_side} px; else "
+                              f"{p.per_tile} per tile, crop unit min side / 1.5 clamped to "
+                              f"{p.lo}..{p.hi}",
+    "fixed": lambda p: f"{p.base} per image",
+    "mistral": lambda p: f"{p.patch}-px patches, merge {p.merge}, at most {p.cap} px a side; "
+                         f"rows × (columns + 1)",
+    "qwen": lambda p: f"smart_resize, factor {p.patch}, {p.lo:,}..{p.hi:,} pixels; "
+                      f"(h/f)(w/f) + {p.markers} markers",
+}
+
+
+def providers_table(argument: str | None) -> str:
+    """Every model beyond OpenAI the data lists: its provider, rule per level, what the figure
+    is (exact, documented maximum, assumed, empirical), the docs date and the source."""
+    import visiontokens as vt
+
+    rows = ["| model | provider | rule per level | figure | docs as of | source |",
+            "|---|---|---|---|---|---|"]
+    for spec in vt.models():
+        if spec.provider == "openai":
+            continue
+        rules = "; ".join(f"`{level}`: {_RULES[p.scheme](p)}" for level, p in spec.params.items())
+        figure = ", ".join(sorted({p.exactness.replace("_", " ") for p in spec.params.values()}))
+        rows.append(f"| `{spec.id}` | {spec.provider} | {rules} | {figure} | {spec.docs_as_of} "
+                    f"| {_cell(plain(spec.source))} |")
+    return "\n".join(rows)
+
+
 GENERATORS = {
+    "providers": providers_table,
     "models": models_table,
     "aliases": aliases_table,
     "undocumented": undocumented_table,

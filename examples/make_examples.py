@@ -128,6 +128,44 @@ def main() -> None:
         [("image[]", "edit-a.png", files["edit-a.png"]), ("image[]", "edit-b.png", files["edit-b.png"]),
          ("mask", "mask.png", files["mask.png"])]))
 
+    # An Anthropic Messages request: a base64 image, an image returned by a tool, and an
+    # image inside a document with a content source.
+    def b64(name: str) -> str:
+        return base64.b64encode(files[name]).decode()
+
+    write_json("anthropic_messages.json", {
+        "model": "claude-sonnet-4-5",
+        "max_tokens": 1024,
+        "system": "You describe screenshots and photos.",
+        "messages": [
+            {"role": "user", "content": [
+                {"type": "text", "text": "What does this screen show?"},
+                {"type": "image", "source": {"type": "base64", "media_type": "image/png",
+                                             "data": b64("screenshot.png")}}]},
+            {"role": "assistant", "content": [
+                {"type": "tool_use", "id": "toolu_01", "name": "take_photo", "input": {}}]},
+            {"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": "toolu_01", "content": [
+                    {"type": "image", "source": {"type": "base64", "media_type": "image/jpeg",
+                                                 "data": b64("photo.jpg")}}]},
+                {"type": "document", "source": {"type": "content", "content": [
+                    {"type": "text", "text": "Figure 1"},
+                    {"type": "image", "source": {"type": "base64", "media_type": "image/png",
+                                                 "data": b64("edit-a.png")}}]}}]},
+        ],
+    })
+
+    # A Gemini generateContent request: its model is in the URL path, not the body
+    # (visiontokens request --model gemini-2.5-flash). camelCase, as the SDK sends it.
+    write_json("gemini_generate_content.json", {
+        "contents": [{"role": "user", "parts": [
+            {"text": "Compare the diagram and the screenshot."},
+            {"inlineData": {"mimeType": "image/webp", "data": b64("diagram.webp")}},
+            {"inlineData": {"mimeType": "image/png", "data": b64("screenshot.png")}},
+        ]}],
+        "generationConfig": {"mediaResolution": "MEDIA_RESOLUTION_MEDIUM"},
+    })
+
     # A request log: one body per line, as a gateway writes them.
     lines = [
         {"model": "gpt-4o", "messages": [{"role": "user", "content": [

@@ -55,6 +55,9 @@ class FakeOpenAI:
     def __init__(self) -> None:
         self.received: list[dict] = []
         self.bodies: list[str] = []
+        #: when set, Chat Completions answers bill this many image tokens
+        #: (usage.prompt_tokens_details.image_tokens), as OpenAI reports them
+        self.chat_image_tokens: int | None = None
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -84,15 +87,24 @@ class FakeOpenAI:
                     "headers": [(b"content-type", b"application/json")]})
         await send({"type": "http.response.body", "body": body})
 
-    @staticmethod
-    def answer(path: str, record: dict) -> dict:
-        usage = {"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12}
+    def answer(self, path: str, record: dict) -> dict:
+        usage: dict = {"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12}
+        if self.chat_image_tokens is not None:
+            usage = {"prompt_tokens": 10 + self.chat_image_tokens, "completion_tokens": 2,
+                     "total_tokens": 12 + self.chat_image_tokens,
+                     "prompt_tokens_details": {"cached_tokens": 0,
+                                               "image_tokens": self.chat_image_tokens}}
         if path.endswith(("/images/generations", "/images/edits")):
             # one tiny generated image, as b64_json (what GPT Image models return)
             return {"created": 0, "data": [{"b64_json": _ONE_PIXEL_PNG}],
                     "usage": {"input_tokens": 10, "output_tokens": 272, "total_tokens": 282,
                               "input_tokens_details": {"image_tokens": 0, "text_tokens": 10}},
                     "received": record}
+        if path.endswith("/v1/messages"):  # Anthropic's Messages API (a routed deployment)
+            return {"id": "msg_fake", "type": "message", "role": "assistant",
+                    "model": "claude-sonnet-4-5", "content": [{"type": "text", "text": "ok"}],
+                    "stop_reason": "end_turn", "stop_sequence": None,
+                    "usage": {"input_tokens": 10, "output_tokens": 2}, "received": record}
         if path.endswith("/responses"):
             return {"id": "resp_fake", "object": "response", "created_at": 0, "status": "completed",
                     "model": "gpt-4o", "output": [{

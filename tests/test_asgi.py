@@ -71,6 +71,7 @@ def proxy_app(upstream: str, calls: list) -> Starlette:
 
     paths = ["/v1/chat/completions", "/v1/responses", "/v1/embeddings", "/v1/images/generations",
              "/v1/images/edits"]
+    paths += ["/v1/messages", "/v1beta/{rest:path}", "/v1/projects/{rest:path}"]
     return Starlette(routes=[Route(p, forward, methods=["POST"]) for p in paths])
 
 
@@ -532,8 +533,226 @@ def test_imports_stay_light():
     import sys
 
     heavy = ["jiter", "litellm", "starlette", "uvicorn", "httpx", "numpy", "pydantic", "openai",
-             "fastapi"]
+             "fastapi", "opentelemetry", "visiontokens.otel"]
     code = ("import sys, visiontokens, visiontokens.asgi; "
             f"print([m for m in {heavy!r} if m in sys.modules])")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+# --- issue 22: paths by suffix and pattern, models=, on_uncountable, the log --------------------
+
+def _image_body(model: str | None, marker: str = "a secret prompt") -> bytes:
+    data = {"messages": [{"role": "user", "content": [
+        {"type": "text", "text": marker},
+        {"type": "image_url", "image_url": {"url": data_url(png_header(1500, 900)), "detail": "high"}}]}]}
+    if model is not None:
+        data = {"model": model, **data}
+    return json.dumps(data).encode()
+
+
+def _counted_as(model: str, body: bytes) -> int:
+    """count_request's figure for ``body`` with its model set to ``model``."""
+    data = json.loads(body)
+    data["model"] = model
+    return visiontokens.count_request(data, on_unknown="upper_bound").image_tokens
+
+
+@pytest.fixture(scope="module")
+def direct(upstream):
+    """The middleware straight over the fake upstream (any path reaches it), with aliases."""
+    app = ImageTokenMiddleware(upstream, header=HEADER,
+                               models={"my-azure-gpt4o-deployment": "gpt-4o",
+                                       "vision-prod": "gpt-4.1-mini"})
+    with serve(app) as url:
+        yield url
+
+
+@pytest.mark.parametrize("path,counted", [
+    ("/v1/chat/completions", True),
+    ("/v1/chat/completions/", True),
+    ("/openai/v1/chat/completions", True),
+    ("/openai/v1/chat/completions/", True),
+    ("/my/base/v1/chat/completions", True),
+    ("/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21", True),
+    ("/openai/deployments/gpt-4o/chat/completions/?api-version=2024-10-21", True),
+    ("/xv1/chat/completions", False),
+    ("/v1/chat/completions/extra", False),
+    ("/v1/chat/completions//", False),
+    ("/openai/deployments/chat/completions", False),
+    ("/openai/deployments/a/b/chat/completions", False),
+])
+def test_paths_match_by_suffix_and_pattern(direct, upstream, path, counted):
+    body = _image_body("gpt-4o")
+    response = httpx.post(direct + path, content=body)
+    assert response.status_code == 200
+    received = upstream.received[-1]
+    assert received["sha256"] == hashlib.sha256(body).hexdigest()
+    if counted:
+        assert int(received["headers"][HEADER]) == _counted_as("gpt-4o", body) == 1105
+    else:
+        assert HEADER not in received["headers"]
+
+
+@pytest.mark.parametrize("path,model,counted_as", [
+    ("/v1/chat/completions", "my-azure-gpt4o-deployment", "gpt-4o"),
+    ("/v1/chat/completions", "vision-prod", "gpt-4.1-mini"),
+    ("/v1/chat/completions", "openai/gpt-4.1-mini", "gpt-4.1-mini"),  # provider/model
+    # Azure: a mapped deployment names the model, whatever the body says
+    ("/openai/deployments/my-azure-gpt4o-deployment/chat/completions?api-version=2024-10-21",
+     None, "gpt-4o"),
+    ("/openai/deployments/my-azure-gpt4o-deployment/chat/completions?api-version=2024-10-21",
+     "gpt-4.1-mini", "gpt-4o"),
+    # an unmapped deployment: the body's model, else the deployment's name as a model id
+    ("/openai/deployments/some-deployment/chat/completions", "gpt-4.1-mini", "gpt-4.1-mini"),
+    ("/openai/deployments/gpt-4.1-mini/chat/completions", None, "gpt-4.1-mini"),
+])
+def test_models_aliases_and_deployments(direct, upstream, path, model, counted_as):
+    body = _image_body(model)
+    assert httpx.post(direct + path, content=body).status_code == 200
+    received = upstream.received[-1]
+    assert received["sha256"] == hashlib.sha256(body).hexdigest()  # the body is not rewritten
+    assert int(received["headers"][HEADER]) == _counted_as(counted_as, body)
+    assert _counted_as("gpt-4o", body) != _counted_as("gpt-4.1-mini", body)  # tells them apart
+
+
+def test_models_is_the_hooks_rule():
+    from visiontokens.gateway.shared import model_candidates
+
+    models = {"vision-prod": "gpt-4.1-mini", "gpt-4o": "gpt-4.1"}
+    assert model_candidates(models, "vision-prod") == ["gpt-4.1-mini"]
+    assert model_candidates(models, "gpt-4o") == ["gpt-4.1"]  # the map wins over a model id
+    assert model_candidates(models, "azure/gpt-5.4") == ["azure/gpt-5.4", "gpt-5.4"]
+    assert model_candidates(models, "gpt-5.4") == ["gpt-5.4"]
+    with pytest.raises(InvalidArgumentError):
+        ImageTokenMiddleware(None, models={"a": 1})
+    with pytest.raises(InvalidArgumentError):
+        ImageTokenMiddleware(None, on_uncountable="drop")
+    with pytest.raises(InvalidArgumentError):
+        ImageTokenMiddleware(None, paths=["v1/chat/completions"])
+
+
+@pytest.mark.parametrize("policy", ["pass", "refuse"])
+def test_uncountable_requests_are_logged_and_refused_when_asked(upstream, caplog, policy):
+    app = ImageTokenMiddleware(upstream, header=HEADER, on_uncountable=policy,
+                               max_body_size=200_000)
+    undocumented = json.dumps({"model": "gpt-6-sol", "input": [{"role": "user", "content": [
+        {"type": "input_image", "image_url": data_url(png_header(64, 64))}]}]}).encode()
+    cases = [
+        ("/openai/v1/chat/completions", _image_body("my-azure-gpt4o-deployment"), 400,
+         "unknown_model", "model"),
+        ("/v1/responses/", undocumented, 400, "undocumented_model", "model"),
+        ("/v1/chat/completions", b"{not json", 400, "malformed_request", None),
+        ("/v1/chat/completions", chat_body(400_000), 413, "payload_too_large", None),
+    ]
+    caplog.set_level(logging.WARNING, logger="visiontokens")
+    with serve(app) as url:
+        for path, body, status, code, _ in cases:
+            before = len(upstream.received)
+            caplog.clear()
+            # chunked: the body comes in many messages, the size checked as they come
+            content = (body[i:i + 50_000] for i in range(0, len(body), 50_000))
+            response = httpx.post(url + path, content=content)
+            if policy == "pass":
+                assert response.status_code == 200
+                assert upstream.received[-1]["sha256"] == hashlib.sha256(body).hexdigest()
+                assert HEADER not in upstream.received[-1]["headers"]
+            else:
+                assert response.status_code == status, response.text
+                error = error_of(response)
+                assert error["code"] == code and error["type"] == "invalid_request_error"
+                assert len(upstream.received) == before  # the app was not called
+            records = [r for r in caplog.records if r.name == "visiontokens"]
+            assert len(records) == 1 and records[0].levelno == logging.WARNING
+            text = records[0].getMessage()
+            assert text.startswith(f"request to {path.split('?')[0]} not counted ({code}): ")
+            assert text.endswith("[refused]" if policy == "refuse" else "[passed on]")
+            assert "secret prompt" not in text and "base64" not in text
+            assert len(text) < 400
+
+
+def test_refusals_on_anthropic_paths_take_anthropic_shape(upstream):
+    app = ImageTokenMiddleware(upstream, paths=["/v1/messages"], on_uncountable="refuse")
+    with serve(app) as url:
+        response = httpx.post(url + "/anthropic/v1/messages", content=b"[1, 2]")
+    assert response.status_code == 400
+    payload = response.json()
+    assert payload["type"] == "error" and payload["error"]["type"] == "invalid_request_error"
+    assert set(payload["error"]) == {"type", "message"} and payload["error"]["message"]
+
+
+def test_gemini_paths_refuse_in_googles_shape_and_take_aliases(upstream):
+    import base64
+
+    app = ImageTokenMiddleware(upstream, header=HEADER, on_uncountable="refuse",
+                               models={"my-gemini": "gemini-2.5-flash"})
+    body = json.dumps({"contents": [{"role": "user", "parts": [{"inline_data": {
+        "mime_type": "image/png", "data": base64.b64encode(png_header(960, 540)).decode()}}]}]})
+    with serve(app) as url:
+        refused = httpx.post(url + "/v1beta/models/gemini-2.5-flash:generateContent",
+                             content=b"[1, 2]")
+        aliased = httpx.post(url + "/v1beta/models/my-gemini:generateContent", content=body)
+        unknown = httpx.post(url + "/v1beta/models/not-a-model:generateContent", content=body)
+    assert refused.status_code == 400
+    payload = refused.json()
+    assert set(payload) == {"error"} and set(payload["error"]) == {"code", "message", "status"}
+    assert (payload["error"]["code"], payload["error"]["status"]) == (400, "INVALID_ARGUMENT")
+    assert aliased.status_code == 200
+    assert upstream.received[-1]["headers"][HEADER] == "1548"  # as gemini-2.5-flash
+    assert unknown.status_code == 400 and "not-a-model" in unknown.json()["error"]["message"]
+
+
+# --- Anthropic Messages and Gemini generateContent paths ---------------------------------------
+
+def _b64(data: bytes) -> str:
+    import base64
+
+    return base64.b64encode(data).decode()
+
+
+def test_anthropic_messages_path(gateway, upstream):
+    url, calls = gateway
+    body = json.dumps({"model": "claude-sonnet-4-5", "max_tokens": 8, "messages": [
+        {"role": "user", "content": [{"type": "image", "source": {
+            "type": "base64", "media_type": "image/png", "data": _b64(png_header(1920, 1080))}}]}]})
+    response = httpx.post(f"{url}/v1/messages", content=body)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["gateway"]["image_tokens"] == 1560  # providers 1.5
+    assert answer["received"]["headers"][HEADER] == "1560"
+    before = len(upstream.received)
+    refused = httpx.post(f"{url}/v1/messages", content=body.replace(
+        _b64(png_header(1920, 1080)), _b64(png_header(8001, 100))))
+    assert refused.status_code == 400
+    error = error_of(refused)
+    assert (error["code"], error["param"]) == ("image_too_large", "messages[0].content[0]")
+    assert len(upstream.received) == before
+
+
+@pytest.mark.parametrize(("path", "resolution", "expected"), [
+    ("/v1beta/models/gemini-2.5-flash:generateContent", None, 1548),
+    ("/v1beta/models/gemini-2.5-flash:streamGenerateContent", "MEDIA_RESOLUTION_LOW", 64),
+    ("/v1/projects/p1/locations/us-central1/publishers/google/models/gemini-3-pro"
+     ":generateContent", "MEDIA_RESOLUTION_LOW", 280),
+])
+def test_generate_content_paths_take_the_model_from_the_path(gateway, path, resolution, expected):
+    url, _ = gateway
+    body = {"contents": [{"role": "user", "parts": [
+        {"inline_data": {"mime_type": "image/png", "data": _b64(png_header(960, 540))}}]}]}
+    if resolution is not None:
+        body["generationConfig"] = {"mediaResolution": resolution}
+    response = httpx.post(url + path, content=json.dumps(body))
+    assert response.status_code == 200, response.text
+    assert response.json()["gateway"]["image_tokens"] == expected
+    assert response.json()["received"]["headers"][HEADER] == str(expected)
+
+
+def test_generate_content_paths_are_in_the_defaults():
+    from visiontokens.gateway.shared import DEFAULT_PATHS, counted_path
+
+    paths = frozenset(DEFAULT_PATHS)
+    assert counted_path("/v1/messages", paths)
+    assert counted_path("/v1beta/models/gemini-2.5-flash:generateContent", paths)
+    assert not counted_path("/v1beta/models/gemini-2.5-flash:countTokens", paths)
+    assert not counted_path("/v1beta/models/gemini-2.5-flash:generateContent",
+                            frozenset(["/v1/chat/completions"]))

@@ -38,11 +38,17 @@ def generated(spec, sizes=SIZES):
 
 
 def _distinct_rules():
-    """Every model of every ruleset, grouped by the rows its rule bills: models with the same
-    rule give the same rows, and one calibration answers for all of them."""
+    """Every model of every ruleset whose scheme calibrate searches (OpenAI's patch and tile
+    schemes today; the other providers' schemes have no searcher yet), grouped by the rows its
+    rule bills: models with the same rule give the same rows, and one calibration answers for
+    all of them."""
+    from visiontokens.calibrate import SEARCHERS
+
     groups: dict[str, list] = {}
     for ruleset in vt.rulesets():
         for spec in vt.models(ruleset):
+            if spec.scheme not in SEARCHERS:
+                continue
             rows = generated(spec)
             groups.setdefault(json.dumps(rows), []).append(spec)
     return list(groups.values())
@@ -313,3 +319,4 @@ def test_cli_bad_files(tmp_path, capsys, text, match):
     assert main(["calibrate", str(path)]) == 1
     err = capsys.readouterr().err
     assert err.startswith("visiontokens: error:") and match in err and "Traceback" not in err
+

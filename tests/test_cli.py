@@ -242,3 +242,59 @@ def test_request_unknown_sizes_and_bad_bodies(capsys, tmp_path, monkeypatch):
     assert main(["request", "-"]) == 1
     assert "'messages' must be a list" in capsys.readouterr().err
     assert main(["request", str(tmp_path / "missing.json")]) == 1
+
+
+# --- models beyond OpenAI (shared/providers.md) -------------------------------------------------
+
+def _tokens_line(out):
+    return next(line.split()[-1] for line in out.splitlines() if line.strip().startswith("tokens"))
+
+
+@pytest.mark.parametrize("argv, tokens", [
+    (["1920x1080", "-m", "claude-sonnet-4-5"], "1560"),
+    (["3840x2160", "-m", "claude-opus-4-8"], "4784"),
+    (["1920x1080", "-m", "pixtral-12b-2409"], "2340"),
+])
+def test_provider_sizes(capsys, argv, tokens):
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert _tokens_line(out) == tokens and "figure      exact" in out
+
+
+def test_qwen_states_its_marker_tokens(capsys):
+    assert main(["1920x1080", "-m", "Qwen/Qwen2.5-VL-7B-Instruct"]) == 0
+    out = capsys.readouterr().out
+    assert _tokens_line(out) == "2693"  # 2691 image pads + 2 markers (providers 4.4)
+    assert "69 x 39 = 2691" in out and "markers     2 (vision start and end tokens, included)" in out
+
+
+def test_gemini_3_is_marked_as_the_documented_maximum(capsys):
+    assert main(["1024x1024", "-m", "gemini-3-pro", "--detail", "low"]) == 0
+    out = capsys.readouterr().out
+    assert _tokens_line(out) == "280" and "figure      the documented maximum" in out
+    assert main(["1024x1024", "-m", "gemini-3-pro", "--detail", "low", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["tokens"], data["exactness"], data["provider"]) == (280, "documented_maximum", "google")
+
+
+def test_claude_detail_is_refused_in_one_line(capsys):
+    assert main(["100x100", "-m", "claude-opus-4-8", "--detail", "high"]) != 0
+    err = capsys.readouterr().err
+    assert "detail does not apply" in err and len(err.splitlines()) == 1
+
+
+def test_openai_layout_is_unchanged(capsys):
+    assert main(["1024x1024", "-m", "gpt-4o", "--detail", "high"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "gpt-4o (ruleset 2026-09), detail high, tile scheme", "  image       1024 x 1024",
+        "  resized     768 x 768", "  tiles       4", "  tokens      765"]
+
+
+def test_models_lists_the_providers(capsys):
+    assert main(["models", "--json"]) == 0
+    listed = {m["id"]: m for m in json.loads(capsys.readouterr().out)}
+    assert listed["claude-opus-4-8"]["provider"] == "anthropic"
+    assert listed["claude-opus-4-8"]["details"]["auto"] == {
+        "scheme": "claude", "patch": 28, "cap": 2576, "budget": 4784, "exactness": "exact"}
+    assert listed["gemini-3-pro"]["details"]["low"]["exactness"] == "documented_maximum"
+    assert listed["gpt-4o"]["provider"] == "openai"

@@ -228,3 +228,37 @@ def test_decoded_size_twins(length, tail, as_bytes):
     text_tail = tail.encode() if as_bytes else tail
     assert compiled.decoded_size(length, text_tail) == reference.decoded_size(length, text_tail)
 
+
+
+# --- raw base64 with a media type (Anthropic base64 sources, Gemini inlineData) ---------------
+
+def agree_base64(text, media_type):
+    fast = outcome(compiled.parse_base64, text, media_type)
+    assert fast == outcome(reference.parse_base64, text, media_type)
+    return fast
+
+
+@given(valid_headers, st.sampled_from(["image/png", "image/jpeg", "IMAGE/WEBP", "image/gif"]))
+def test_raw_base64_reads_as_its_data_url(header, media_type):
+    """parse_base64 answers what the data URL of the same payload answers, in both twins."""
+    text = base64.b64encode(header).decode()
+    assert agree_base64(text, media_type) == agree(data_url(header))
+    assert agree_base64(text.encode(), media_type) == agree(data_url(header))
+
+
+@given(base64_text, st.one_of(st.text(max_size=20), st.sampled_from(["image/png", "text/plain", "image/"])))
+@example("iVBORw0KGgo=", "image/png")
+@example("A===", "image/png")
+@example("é", "image/png")
+def test_arbitrary_raw_base64_and_media_types(text, media_type):
+    result = agree_base64(text, media_type)
+    if not media_type[:6].lower() == "image/":
+        assert result[0] == "error" and "not an image type" in result[2]
+
+
+@given(valid_headers, st.data())
+def test_corrupted_raw_base64(header, data):
+    text = base64.b64encode(header).decode()
+    at = data.draw(st.integers(0, len(text) - 1))
+    char = data.draw(st.sampled_from("=!-_ \x00é"))
+    agree_base64(text[:at] + char + text[at + 1:], "image/png")

@@ -322,7 +322,8 @@ def test_the_tool_default_model_is_undocumented(walk):
     body = {"model": "gpt-5.4", "input": "draw a cat", "tools": [{"type": "image_generation"}]}
     with pytest.raises(UndocumentedModelError) as caught:
         walk.count_request(body)
-    assert "/tools/0/model: (omitted, so the tool's default)" in str(caught.value) and caught.value.pointer == "/tools/0/model"
+    assert "/tools/0/model: (omitted, so the tool's default)" in str(caught.value)
+    assert caught.value.pointer == "/tools/0/model"
     assert "gpt-image-2.6-sunburst" in str(caught.value)
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from extras import integration_module
+from extras import integration_module, needs
 from headers import data_url, gif_header, png_header
 from servers import FakeOpenAI, serve
 
@@ -51,6 +51,27 @@ RECORDER = textwrap.dedent('''
 
     hook = Recording(max_image_tokens=20_000, max_output_image_tokens=20_000,
                      models={"vision-prod": "gpt-4.1-mini"})
+
+    # OpenTelemetry's SDK in the proxy, its spans written to VT_SPANS as they end (the ready
+    # hook, which keeps its success callback, puts the estimate and the bill on them)
+    try:
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+    except ImportError:
+        pass
+    else:
+        class ToFile(SpanExporter):
+            def export(self, spans):
+                with open(os.environ["VT_SPANS"], "a") as out:
+                    for span in spans:
+                        out.write(json.dumps({"name": span.name,
+                                              "attributes": dict(span.attributes)}) + "\\n")
+                return SpanExportResult.SUCCESS
+
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(ToFile()))
+        trace.set_tracer_provider(provider)
 ''')
 
 
@@ -64,6 +85,14 @@ def config(upstream: str) -> str:
       model: openai/{model}
       api_base: {upstream}/v1
       api_key: fake-upstream-key""" for name, model in models)
+    # a Claude deployment behind an alias: the hook counts by litellm_params.model (Claude's
+    # rule), not by the alias; the fake upstream answers Anthropic's Messages API
+    entries += f"""
+  - model_name: my-claude
+    litellm_params:
+      model: anthropic/claude-sonnet-4-5
+      api_base: {upstream}
+      api_key: fake-upstream-key"""
     return f"""model_list:{entries}
 litellm_settings:
   callbacks: ["visiontokens.litellm.image_token_hook", "recorder.hook"]
@@ -80,6 +109,8 @@ def proxy(tmp_path_factory, request):
     folder = tmp_path_factory.mktemp("litellm")
     record = folder / "record.jsonl"
     record.touch()
+    spans = folder / "spans.jsonl"
+    spans.touch()
     key = "sk-" + secrets.token_hex(24)
     with serve(fake) as upstream:
         (folder / "config.yaml").write_text(config(upstream))
@@ -90,8 +121,12 @@ def proxy(tmp_path_factory, request):
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
         env = {**os.environ, "LITELLM_MASTER_KEY": key, "VT_RECORD": str(record),
+               "VT_SPANS": str(spans),
                # the model cost map ships with litellm: no fetch from the network
-               "LITELLM_LOCAL_MODEL_COST_MAP": "True", "PYTHONPATH": str(folder),
+               "LITELLM_LOCAL_MODEL_COST_MAP": "True", "PYTHONPATH": os.pathsep.join(
+                   # the recorder's folder, and the visiontokens under test (this tree's,
+                   # not whichever the proxy's interpreter would find first)
+                   [str(folder), str(Path(visiontokens.__file__).resolve().parents[1])]),
                "VISIONTOKENS_NO_EXTENSIONS": "1" if request.param == "python" else "0"}
         log = open(folder / "proxy.log", "w")
         process = subprocess.Popen(
@@ -112,7 +147,7 @@ def proxy(tmp_path_factory, request):
                     pytest.fail(f"the LiteLLM proxy did not start in {STARTUP_TIMEOUT} s:\n"
                                 + _tail(folder / "proxy.log"))
                 time.sleep(0.25)
-            yield {"url": url, "key": key, "upstream": fake, "record": record}
+            yield {"url": url, "key": key, "upstream": fake, "record": record, "spans": spans}
         finally:
             process.terminate()
             try:
@@ -172,6 +207,34 @@ def test_chat_counted_and_stored_in_metadata(proxy):
     sent = json.loads(proxy["upstream"].bodies[-1])
     assert "image_tokens" not in json.dumps(sent.get("metadata", {}))
     assert len(sent["messages"][0]["content"]) == 3
+
+
+def our_spans(proxy) -> list[dict]:
+    lines = proxy["spans"].read_text().splitlines()
+    return [span for span in map(json.loads, lines) if span["name"] == "visiontokens.request"]
+
+
+@needs("opentelemetry.sdk")
+def test_opentelemetry_spans_carry_the_estimate_and_the_bill(proxy):
+    """The success callback's span: our estimate, and the bill from the response's usage
+    (the upstream reports prompt_tokens_details.image_tokens, 4 over the estimate)."""
+    body, seen = chat("gpt-4o", PNG, WIDE), len(our_spans(proxy))
+    expected = visiontokens.count_request(body).image_tokens
+    proxy["upstream"].chat_image_tokens = expected + 4
+    try:
+        assert post(proxy, "/v1/chat/completions", body).status_code == 200
+    finally:
+        proxy["upstream"].chat_image_tokens = None
+    deadline = time.monotonic() + 15
+    while len(our_spans(proxy)) <= seen and time.monotonic() < deadline:
+        time.sleep(0.05)
+    spans = our_spans(proxy)[seen:]
+    assert [span["attributes"] for span in spans] == [{
+        "visiontokens.model": "gpt-4o", "visiontokens.api": "chat", "visiontokens.images": 2,
+        "visiontokens.image.input_tokens": expected, "visiontokens.image.output_tokens": 0,
+        "visiontokens.upper_bound": False, "visiontokens.output_upper_bound": False,
+        "gen_ai.usage.image.input_tokens": expected + 4,
+        "visiontokens.image.drift": 4, "visiontokens.exact": False}]
 
 
 def test_responses_counted(proxy):
@@ -361,4 +424,41 @@ def test_image_edit_violations_and_output_budget(proxy, pictures):
     response = send_as_sdk(proxy, generation)
     assert response.status_code == 429, response.text
     assert "over the limit of 20000 output image tokens" in response.json()["error"]["message"]
+    assert len(proxy["upstream"].received) == before
+
+
+def test_an_alias_is_counted_by_its_deployments_model(proxy):
+    """"my-claude" routes to anthropic/claude-sonnet-4-5: Claude's rule, detail ignored."""
+    body = chat("my-claude", data_url(png_header(1920, 1080)), WIDE)
+    body["messages"][0]["content"][1]["image_url"]["detail"] = "low"
+    seen, before = records(proxy), len(proxy["upstream"].received)
+    response = post(proxy, "/v1/chat/completions", body)
+    assert response.status_code == 200, response.text
+    assert len(proxy["upstream"].received) == before + 1
+    assert proxy["upstream"].received[-1]["path"].endswith("/v1/messages")
+    stored = last_record(proxy, seen)["image_tokens"]
+    assert "error" not in stored, stored
+    assert stored["model"] == visiontokens.get_model("claude-sonnet-4-5").id
+    assert stored["total"] == 1560 + visiontokens.count_image_tokens(1800, 600, "claude-sonnet-4-5")
+
+
+def test_a_messages_request_through_the_proxy(proxy):
+    """Anthropic's /v1/messages route of the proxy: the body is a Messages body."""
+    import base64
+
+    body = {"model": "my-claude", "max_tokens": 16, "messages": [{"role": "user", "content": [
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png",
+                                     "data": base64.b64encode(png_header(1920, 1080)).decode()}},
+        {"type": "text", "text": "What is this?"}]}]}
+    seen = records(proxy)
+    response = post(proxy, "/v1/messages", body)
+    assert response.status_code == 200, response.text
+    stored = last_record(proxy, seen)["image_tokens"]
+    assert stored["total"] == 1560 and stored["images"] == 1
+    # over the per-side limit: refused with 400 before the upstream
+    before = len(proxy["upstream"].received)
+    body["messages"][0]["content"][0]["source"]["data"] = base64.b64encode(
+        png_header(8001, 10)).decode()
+    refused = post(proxy, "/v1/messages", body)
+    assert refused.status_code == 400 and "8000" in refused.text
     assert len(proxy["upstream"].received) == before

@@ -13,7 +13,6 @@ import pytest
 from extras import integration_module
 
 integration = integration_module("pyspark", "pandas")
-import pyspark  # noqa: E402
 
 
 def _java() -> str | None:

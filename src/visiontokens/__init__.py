@@ -6,7 +6,7 @@
 
 The arithmetic runs in a Cython core (``IMPLEMENTATION == "cython"``) or, when the extension
 is not built, in the pure-Python reference (``"python"``); both give the same answers and
-raise the same errors. Rules follow the dated rulesets of OpenAI's vision guide (spec 1).
+raise the same errors. Rules are dated data: OpenAI's vision guide and each provider's docs.
 """
 
 from __future__ import annotations
@@ -19,9 +19,12 @@ from ._extensions import twin as _twin
 from .calc.bounds import max_image_tokens
 from ._errors import (
     AnimatedImageError,
+    ArgumentNotApplicableError,
     ArgumentTypeError,
+    AspectRatioError,
     BlockedAddressError,
     CorruptImageError,
+    DetailNotApplicableError,
     DimensionTypeError,
     FetchError,
     ImageRejectedError,
@@ -31,7 +34,13 @@ from ._errors import (
     InvalidDimensionsError,
     InvalidImageError,
     MalformedRequestError,
+    NoUpperBoundError,
     PayloadTooLargeError,
+    RequestTooLargeError,
+    ImageTooLargeError,
+    ImageDimensionsTooLargeError,
+    OversizedImageError,
+    UnsupportedImageSourceError,
     RequestLimitError,
     TooManyImagesError,
     TruncatedImageError,
@@ -110,9 +119,13 @@ __all__ = [
     "count_request", "count_request_async", "RequestCount", "RequestImage", "SkippedPart",
     "Fetcher",
     "max_image_tokens", "MalformedRequestError", "RequestLimitError", "TooManyImagesError",
-    "PayloadTooLargeError", "ImageSizeUnknownError", "FetchError", "BlockedAddressError",
+    "PayloadTooLargeError", "RequestTooLargeError", "ImageTooLargeError",
+    "ImageDimensionsTooLargeError", "OversizedImageError", "UnsupportedImageSourceError",
+    "ImageSizeUnknownError", "FetchError", "BlockedAddressError",
     "count_output_image_tokens", "explain_output_image_tokens", "OutputImageCost",
     "UnsupportedSizeError", "UnsupportedQualityError",
+    "DetailNotApplicableError", "AspectRatioError", "NoUpperBoundError",
+    "ArgumentNotApplicableError",
     "reconcile", "Reconciliation", "calibrate", "Calibration",
 ]
 

@@ -36,9 +36,18 @@ __all__ = [
     "RequestLimitError",
     "TooManyImagesError",
     "PayloadTooLargeError",
+    "RequestTooLargeError",
+    "ImageTooLargeError",
+    "ImageDimensionsTooLargeError",
+    "OversizedImageError",
+    "UnsupportedImageSourceError",
     "ImageSizeUnknownError",
     "FetchError",
     "BlockedAddressError",
+    "DetailNotApplicableError",
+    "AspectRatioError",
+    "NoUpperBoundError",
+    "ArgumentNotApplicableError",
 ]
 
 
@@ -170,6 +179,33 @@ class InvalidDimensionsError(VisionTokensError, ValueError):
     code = "invalid_dimensions"
 
 
+class DetailNotApplicableError(UnsupportedDetailError):
+    """The model has no detail levels (Claude, Mistral, Qwen, Amazon Nova): only None or
+    "auto" is accepted."""
+
+    code = "detail_not_applicable"
+
+
+class AspectRatioError(InvalidDimensionsError):
+    """The model's processor refuses the image's aspect ratio (Qwen: more than 200 to 1)."""
+
+    code = "aspect_ratio_too_large"
+
+
+class NoUpperBoundError(VisionTokensError, ValueError):
+    """No size limit is documented for the model, so no image cost is the most an image of
+    unknown size can cost (Gemini 1.5 and 2.x tiles)."""
+
+    code = "no_upper_bound"
+
+
+class ArgumentNotApplicableError(InvalidArgumentError):
+    """An argument that only some models take (``min_pixels``/``max_pixels``: Qwen) was
+    given for a model it does not apply to."""
+
+    code = "argument_not_applicable"
+
+
 class DimensionTypeError(InvalidDimensionsError, TypeError):
     """A width or height of the wrong type: a float, a bool, a string ..."""
 
@@ -285,6 +321,41 @@ class PayloadTooLargeError(RequestLimitError):
     code = "payload_too_large"
 
 
+class RequestTooLargeError(PayloadTooLargeError):
+    """A request body over the API's size limit (Anthropic: 32 MB, 30 MB on Vertex AI;
+    Gemini: 20 MB of inline data)."""
+
+    code = "request_too_large"
+
+
+class ImageTooLargeError(PayloadTooLargeError):
+    """One image's base64 over the API's per-image limit (Anthropic: 10 MB, 5 MB on Amazon
+    Bedrock and Vertex AI)."""
+
+    code = "image_too_large"
+
+
+class ImageDimensionsTooLargeError(ImageRejectedError):
+    """An image side over the API's limit (Anthropic: 8,000 px, or 2,000 px in a request of
+    more than 20 images)."""
+
+    code = "image_dimensions_too_large"
+
+
+class OversizedImageError(ImageRejectedError):
+    """An image the model would resize, in a block that asks for an error instead
+    (Anthropic's ``transformations.oversized_image: "error"``)."""
+
+    code = "oversized_image"
+
+
+class UnsupportedImageSourceError(ImageRejectedError):
+    """An image source the platform does not take (Anthropic on Amazon Bedrock and Vertex AI:
+    base64 only, no URL or Files API source)."""
+
+    code = "unsupported_image_source"
+
+
 class ImageSizeUnknownError(VisionTokensError, ValueError):
     """An image's size cannot be known: not fetched, fetch failed, or no file resolver.
     ``pointer`` names the image; ``__cause__`` holds the fetch error, if any."""
@@ -373,26 +444,51 @@ def unknown_model_error(name: str, ruleset: str, known: Iterable[str]) -> Unknow
 
 
 def undocumented_model_error(name: str, ruleset: str, like: str, evidence: str,
-                             like_in_ruleset: bool) -> UndocumentedModelError:
+                             like_in_ruleset: bool, vendor: str = "OpenAI") -> UndocumentedModelError:
     if like_in_ruleset:
         advice = f"pass undocumented='assume' to count it like {like!r}, marked as assumed"
     else:
         advice = f"ruleset {ruleset!r} has no {like!r} to count it like"
     return UndocumentedModelError(
-        f"{quoted(name)} is a known model whose image input cost OpenAI does not document "
+        f"{quoted(name)} is a known model whose image input cost {vendor} does not document "
         f"(ruleset {ruleset!r}); the closest documented model is {like!r} "
         f"(evidence: {evidence}); {advice}", name, (like,), like, evidence)
 
 
-def unsupported_detail_error(model: str, detail: object, supported: Sequence[str]) -> UnsupportedDetailError:
+def unsupported_detail_error(model: str, detail: object, supported: Sequence[str],
+                             known: Sequence[str] = ("low", "high", "original", "auto"),
+                             ) -> UnsupportedDetailError:
     levels = ", ".join(supported)
-    if isinstance(detail, str) and detail in ("low", "high", "original", "auto"):
+    if isinstance(detail, str) and detail in known:
         return UnsupportedDetailError(
             f"model {quoted(model)} does not support detail {detail!r}; it supports: {levels}"
         )
     return UnsupportedDetailError(
-        f"detail must be one of low, high, original, auto (case-sensitive), got {quoted(detail)}"
+        f"detail must be one of {', '.join(known)} (case-sensitive), got {quoted(detail)}"
     )
+
+
+def detail_not_applicable_error(model: str, detail: object) -> DetailNotApplicableError:
+    return DetailNotApplicableError(
+        f"detail does not apply to {quoted(model)}: pass None or 'auto', got {quoted(detail)}",
+        argument="detail")
+
+
+def aspect_ratio_error(model: str, width: int, height: int) -> AspectRatioError:
+    return AspectRatioError(
+        f"{quoted(model)} refuses images whose long side is more than 200 times the short "
+        f"side, got {width} x {height}")
+
+
+def no_upper_bound_error(model: str, level: str) -> NoUpperBoundError:
+    return NoUpperBoundError(
+        f"{quoted(model)} at detail {level!r} has no upper bound: the provider documents no "
+        f"largest image size, and its tiles grow with the size")
+
+
+def argument_not_applicable_error(name: str, model: str) -> ArgumentNotApplicableError:
+    return ArgumentNotApplicableError(
+        f"{name} applies only to Qwen models, not to {quoted(model)}", argument=name)
 
 
 def rejected_error(model: str, patches: int, limit: int) -> ImageRejectedError:
@@ -713,9 +809,10 @@ def undecided_animation_option(value: object) -> str:
     return value
 
 
-def undecided_animation_error(what: str) -> AnimatedImageError:
+def undecided_animation_error(what: str | None) -> AnimatedImageError:
+    prefix = "" if what is None else f"{what}: "
     return AnimatedImageError(
-        f"{what}: cannot tell whether the GIF is animated, its data ends before a second image "
+        f"{prefix}cannot tell whether the GIF is animated, its data ends before a second image "
         "or its trailer (refused: undecided_animation='refuse')")
 
 

@@ -12,7 +12,7 @@ class ImageCost:
 
     ``patches`` is None for tile models and ``tiles`` None for patch models; both are None,
     and the resized size is the given one, for a tile model at ``low`` detail, which costs
-    its base whatever the size (spec 3.2 step 4).
+    its base whatever the size.
     """
 
     tokens: int
@@ -32,6 +32,17 @@ class ImageCost:
     # the evidence for it ("measured-auto-only", "none"); None for a documented model.
     assumed_from: str | None = None
     evidence: str | None = None
+    # What the figure is (providers.md): the provider ("openai", "anthropic", "google",
+    # "mistral", "qwen", "amazon"); exactness: "exact", "documented_maximum" (Gemini 3 levels),
+    # "assumed" (an ASSUMED part of the rule, or undocumented="assume") or "empirical"; the
+    # Claude tier ("high" or "standard"); the grid (columns, rows) of patches, cells or tiles;
+    # the marker tokens included in ``tokens`` (Qwen: 2); the date of the docs followed.
+    provider: str = "openai"
+    exactness: str = "exact"
+    tier: str | None = None
+    grid: tuple[int, int] | None = None
+    marker_tokens: int | None = None
+    docs_as_of: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -39,13 +50,13 @@ class ImageCost:
 
 @dataclass(frozen=True, slots=True)
 class OutputImageCost:
-    """What generating images costs in output tokens (spec 6.2), and how it was reached.
+    """What generating images costs in output tokens, and how it was reached.
 
     ``tokens = n * (per_image_tokens + partial_images * partial_image_tokens)``. With size or
     quality ``"auto"`` the API decides at generation time, so the figure is the costliest
     cell it could pick: ``upper_bound`` is True, ``why`` says which choice was bounded, and
-    ``priced_size``/``priced_quality`` name the cell (ASSUMED, spec 6.2). ``empirical`` is
-    True when the rule is not published (gpt-image-2: EMPIRICAL, spec 6.2).
+    ``priced_size``/``priced_quality`` name the cell (ASSUMED). ``empirical`` is
+    True when the rule is not published (gpt-image-2: EMPIRICAL).
     """
 
     tokens: int

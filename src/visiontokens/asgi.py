@@ -9,7 +9,13 @@ see the docs) is counted too: input images, and the output image tokens the requ
 Optionally it adds the input and output figures as request headers, answers the API's request-limit violations
 with an OpenAI-shaped 400, and answers requests over an image-token budget with 429 or 413.
 A body it cannot count (not JSON, not a request, an unknown model ...) goes on untouched: the
-upstream owns that error, and ``scope["state"]`` says why it was not counted.
+upstream owns that error, and ``scope["state"]`` says why it was not counted; or, with
+``on_uncountable="refuse"``, it is answered with 400 naming why. Either way it is logged on the
+``visiontokens`` logger.
+
+With OpenTelemetry installed and configured (``pip install "visiontokens[otel]"``), each
+counted request's estimate, and the bill read from the response (JSON, or the last event of a
+stream), go on its span and into metrics: see :mod:`visiontokens.otel`.
 
 Imports nothing beyond the package: ``import visiontokens.asgi`` is as light as the rest.
 """
@@ -17,21 +23,39 @@ Imports nothing beyond the package: ``import visiontokens.asgi`` is as light as 
 from __future__ import annotations
 
 import json
-from typing import Any, Awaitable, Callable, Iterable, MutableMapping
+import logging
+from typing import Any, Awaitable, Callable, Iterable, Literal, Mapping, MutableMapping
 
-from ._errors import ArgumentTypeError, InvalidArgumentError, RequestLimitError, VisionTokensError, quoted
+from ._errors import (
+    InvalidArgumentError,
+    RequestLimitError,
+    UnknownModelError,
+    VisionTokensError,
+    quoted,
+)
 from ._extensions import twin
 from .gateway.shared import (
     DEFAULT_PATHS,
     INVALID_REQUEST,
+    Endpoint,
+    EndpointTable,
     api_code,
-    api_for_path,
     check_budgets,
+    check_models,
+    count_aliased,
     count_options,
+    model_in_path,
     error_body,
     first_refusal,
+    model_candidates,
     over_budgets,
+    param,
+    telemetry_on,
 )
+
+#: Where uncounted requests are logged (WARNING): the path, the code and the message, never
+#: the body.
+logger = logging.getLogger("visiontokens")
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -54,7 +78,34 @@ class ImageTokenMiddleware:
 
     Options (all keyword-only):
 
-    - ``paths``: the request paths counted (exact match, POST only).
+    - ``paths``: the endpoints counted (POST only), as patterns. **The path rule:** a request
+      is counted when its path (without the query string) *ends with* a pattern, at a
+      segment boundary, with at most one trailing ``/``; ``{name}`` in a pattern stands for
+      one path segment. So ``/v1/chat/completions`` also matches
+      ``/openai/v1/chat/completions``, ``/my/base/v1/chat/completions`` and
+      ``/v1/chat/completions/``, but not ``/xv1/chat/completions`` nor
+      ``/v1/chat/completions/extra``. The default holds Chat Completions, Responses, the
+      Images API, Anthropic's ``/v1/messages``, ``":generateContent"`` (which stands for every
+      Gemini ``/models/{model}:generateContent`` and ``:streamGenerateContent`` path, Gemini
+      API and Vertex AI: the model is read from the path), and Azure OpenAI's
+      ``/openai/deployments/{deployment}/chat/completions`` (and its ``images/generations``,
+      ``images/edits``), whatever the ``?api-version=``.
+    - ``models``: gateway model names to model ids (``{"my-azure-gpt4o-deployment":
+      "gpt-4o"}``), the same rule as the LiteLLM hook's ``models=``: a name in it is counted
+      as its model id; a name not in it as is, then (a ``provider/model`` name) as the part
+      after the last ``/``. On an Azure deployment path the deployment names the model when
+      ``models`` maps it (Azure serves the deployment's model, whatever the body says);
+      otherwise the body's ``model`` is used, and a body without one is counted as the
+      deployment name (a deployment named after its model, ``gpt-4o``, needs no entry).
+    - ``on_uncountable``: what to do with a request that cannot be counted (not JSON, an
+      unknown or undocumented model, a body over ``max_body_size`` ...): ``"pass"`` (the
+      default) hands it to the app untouched, and ``scope["state"]`` says why;
+      ``"refuse"`` answers it without calling the app, with 400 (413 for a body over
+      ``max_body_size``) in the provider's error shape (OpenAI's, whose ``code`` is the
+      error's: ``unknown_model``, ``undocumented_model``, ``malformed_request`` ...;
+      Anthropic's on ``/v1/messages``; Google's on ``:generateContent``). Either way each
+      uncounted request is logged at WARNING on the ``visiontokens`` logger, with its path,
+      the code and the message (never the body).
     - ``header``: a request-header name (e.g. ``"x-image-tokens"``) set to the image-token
       total for the app and, through a proxy, the upstream. A client's own value is always
       dropped, also from a body that could not be counted.
@@ -87,10 +138,18 @@ class ImageTokenMiddleware:
                  ruleset: str | None = None, fetch: Any = None, resolve_file: Any = None,
                  on_unknown: str = "upper_bound", undocumented: str = "error",
                  enforce_patch_limit: bool = True,
+                 models: Mapping[str, str] | None = None,
+                 on_uncountable: Literal["pass", "refuse"] = "pass",
                  max_body_size: int = DEFAULT_MAX_BODY_SIZE, _walk: Any = None) -> None:
-        if isinstance(paths, str):
-            raise ArgumentTypeError("paths must be a collection of paths, not one str")
-        self.paths = frozenset(paths)
+        self.endpoints = EndpointTable(paths)
+        self.paths = self.endpoints.patterns
+        self.models = check_models(models)
+        # the aliases as they appear in a JSON body: a body holding none is not parsed here
+        self._alias_keys = tuple(json.dumps(name).encode() for name in self.models)
+        if on_uncountable not in ("pass", "refuse"):
+            raise InvalidArgumentError(f"on_uncountable must be 'pass' or 'refuse', got "
+                                       f"{quoted(on_uncountable)}", argument="on_uncountable")
+        self.on_uncountable = on_uncountable
         self.header = _header_name("header", header)
         self.output_header = _header_name("output_header", output_header)
         self.output_bound_header = (None if self.output_header is None
@@ -118,10 +177,21 @@ class ImageTokenMiddleware:
                                       enforce_patch_limit=enforce_patch_limit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (scope["type"] != "http" or scope.get("method") != "POST"
-                or scope.get("path") not in self.paths):
+        endpoint = (None if scope["type"] != "http" or scope.get("method") != "POST"
+                    else self.endpoints.match(scope.get("path") or ""))
+        if endpoint is None:
             await self.app(scope, receive, send)
             return
+        if not telemetry_on():
+            await self._handle(scope, receive, send, endpoint, None)
+            return
+        from .otel import request_span  # only once telemetry was asked for and found
+
+        with request_span() as telemetry:
+            await self._handle(scope, receive, send, endpoint, telemetry)
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send, endpoint: Endpoint,
+                      telemetry: Any) -> None:
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -132,43 +202,98 @@ class ImageTokenMiddleware:
             if chunk:
                 chunks.append(chunk)
                 size += len(chunk)
-            if not message.get("more_body", False):
-                break
+            more = message.get("more_body", False)
+            # (checked on the last message too: a server may hand over the whole body at once)
             if size > self.max_body_size:
                 # Too large to hold: pass what was read, then the rest as it comes, uncounted.
                 state = _state(scope)
-                state[ERROR_STATE_KEY] = RequestLimitError(
-                    f"the body is over max_body_size ({self.max_body_size} bytes): not counted")
-                await self.app(self._with_header(scope, None), _replay(chunks, receive, more=True),
+                error = state[ERROR_STATE_KEY] = RequestLimitError(
+                    f"the body is over max_body_size ({self.max_body_size} bytes): not counted",
+                    code="payload_too_large")
+                _log_uncounted(scope, error, self.on_uncountable)
+                if telemetry is not None:
+                    telemetry.uncounted(error.code)
+                if self.on_uncountable == "refuse":
+                    await _send_error(send, 413, error.message, INVALID_REQUEST, None,
+                                      error.code, endpoint.provider)
+                    return
+                await self.app(self._with_header(scope, None), _replay(chunks, receive, more=more),
                                send)
                 return
+            if not more:
+                break
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         del chunks
         state = _state(scope)
         try:
-            result = await self._count(body, **self._options, **_endpoint(scope))
+            result = await self._count_body(body, scope, endpoint)
         except VisionTokensError as error:  # not JSON, not a request, unknown model ...
             state[ERROR_STATE_KEY] = error
+            _log_uncounted(scope, error, self.on_uncountable)
+            if telemetry is not None:
+                telemetry.uncounted(error.code)
             if self.reject_violations and isinstance(error, RequestLimitError):
                 # a whole-request limit may stop the walk itself (over 1,500 images, or over
                 # the 16 input images of an edit, spec 6.2)
                 await _send_error(send, 400, str(error), INVALID_REQUEST, None,
                                   api_code(error))
                 return
+            if self.on_uncountable == "refuse":
+                await _send_error(send, 400, error.message, INVALID_REQUEST,
+                                  param(error.pointer), error.code, endpoint.provider)
+                return
             await self.app(self._with_header(scope, None), _replay([body], receive), send)
             return
         state[STATE_KEY] = result
+        if telemetry is not None:
+            telemetry.counted(result)
         if self.reject_violations:
             refused = first_refusal(result)
             if refused is not None:
+                if telemetry is not None:
+                    telemetry.refused(refused[3])
                 await _send_error(send, 400, *refused)
                 return
         over = over_budgets(result, self.max_image_tokens, self.max_output_image_tokens,
                              self.over_budget_status)
         if over is not None:
+            if telemetry is not None:
+                telemetry.refused(over[3])
             await _send_error(send, self.over_budget_status, *over)
             return
-        await self.app(self._with_header(scope, result), _replay([body], receive), send)
+        if telemetry is None:
+            await self.app(self._with_header(scope, result), _replay([body], receive), send)
+            return
+        await self.app(self._with_header(scope, result), _replay([body], receive),
+                       telemetry.watch(send))
+        telemetry.finish()  # the bill, read from the response as it passed
+
+    async def _count_body(self, body: bytes, scope: Scope, endpoint: Endpoint) -> Any:
+        """The count of ``body``, its model resolved through ``models=`` and the path's
+        deployment. The bytes are counted as they are unless an alias or a deployment may
+        apply (then the JSON is parsed here once, and the object counted), or the model is
+        unknown and has another name to try (``provider/model``)."""
+        options = {**self._options, **_endpoint(scope, endpoint)}
+        if "model" in options:  # Gemini: the model is the path's, aliased the same way
+            options["model"] = model_candidates(self.models, options["model"])[0]
+            return await self._count(body, **options)
+        json_body = options.get("content_type") is None  # multipart is counted as sent
+        deployment = endpoint.segments.get("deployment")
+        if json_body and (deployment is not None
+                          or any(key in body for key in self._alias_keys)):
+            data = _json_object(body)
+            if data is not None:
+                if deployment is not None and (deployment in self.models
+                                               or "model" not in data):
+                    data["model"] = deployment
+                return await count_aliased(self._count, self.models, data, **options)
+        try:
+            return await self._count(body, **options)
+        except UnknownModelError:
+            data = _json_object(body) if json_body else None
+            if data is None or len(model_candidates(self.models, data.get("model"))) < 2:
+                raise
+            return await count_aliased(self._count, self.models, data, **options)
 
     def _with_header(self, scope: Scope, result: Any) -> Scope:
         """The scope the app gets: a client's own count headers are always dropped (they must
@@ -197,15 +322,35 @@ def _header_name(option: str, name: Any) -> bytes | None:
     return name.strip().lower().encode("latin-1") if name else None
 
 
-def _endpoint(scope: Scope) -> dict[str, Any]:
+def _json_object(body: bytes) -> dict[str, Any] | None:
+    """The body as a JSON object, or None (the count of the bytes then names the fault)."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _log_uncounted(scope: Scope, error: VisionTokensError, policy: str) -> None:
+    # the path, the code and the message: never the body, nor the pointer's value
+    logger.warning("request to %s not counted (%s): %s [%s]", scope.get("path"), error.code,
+                   error.message, "refused" if policy == "refuse" else "passed on")
+
+
+def _endpoint(scope: Scope, endpoint: Endpoint) -> dict[str, Any]:
     """count_request's ``api`` and ``content_type`` for this request. The Images API's
     endpoints are told by the path (spec 6.2), and an edit may come as multipart/form-data,
     whose boundary is in the request's own content type. Chat and Responses bodies are told
     by their shape, as before; their content type is not read (a JSON body is counted
     whatever it says)."""
-    api = api_for_path(scope.get("path") or "")
+    path = scope.get("path") or ""
+    api = endpoint.api
     if api is None:
         return {}
+    if api == "gemini.generate_content":  # the model is in the path, not the body
+        return {"api": api, "model": model_in_path(path)}
+    if api == "anthropic.messages":
+        return {"api": api}
     content_type = None
     for name, value in scope.get("headers", ()):
         if name.lower() == b"content-type":
@@ -243,8 +388,8 @@ def _replay(chunks: list[bytes], receive: Receive, more: bool = False) -> Receiv
 # --- OpenAI-shaped answers ------------------------------------------------------------------
 
 async def _send_error(send: Send, status: int, message: str, kind: str, param: str | None,
-                      code: str) -> None:
-    body = json.dumps(error_body(message, kind, param, code)).encode()
+                      code: str, provider: str = "openai") -> None:
+    body = json.dumps(error_body(message, kind, param, code, provider, status)).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"),
                             (b"content-length", str(len(body)).encode("ascii"))]})

@@ -37,8 +37,7 @@ from ._errors import ArgumentTypeError, InvalidArgumentError
 from ._spec import LEVELS, MAX_BUDGET, MAX_CAP, MAX_DIMENSION, MAX_MULTIPLIER, MAX_TOKENS_PARAM, PATCH, TILE, TILE_FIT
 
 if TYPE_CHECKING:
-    import numpy as np
-    from numpy.typing import NDArray
+    pass
 
 __all__ = ["Calibration", "CalibrationRule", "Disagreement", "Row", "SEARCHERS", "calibrate",
            "load", "searcher"]
@@ -362,8 +361,8 @@ def _scan_from(group: _Group, top: int, evaluate: Callable[[Any, Any], Any]) -> 
 
     The rows that ``top`` already reproduces would mostly break below their own long side,
     so the scan starts at the longest of them; unless that explains every row, it scans
-    the whole range too (a row can be right at ``top`` by coincidence). Rows no value of the range changes (long side at or under
-    its start) are evaluated once."""
+    the whole range too (a row can be right at ``top`` by coincidence). Rows no value of the
+    range changes (long side at or under its start) are evaluated once."""
     import numpy as np
 
     everyone = np.arange(len(group.w))
@@ -558,7 +557,6 @@ def _patch_level(group: _Group, num: int, den: int) -> tuple[int, int, int, Any,
 def search_patch(groups: Mapping[str, _Group]) -> SchemeFit | None:
     """spec 3.1: tokens = ceil(patches x m), patches after a size cap and a patch budget,
     per detail level; one multiplier for the model."""
-    import numpy as np
 
     candidates = _multiplier_candidates(groups)
     if not candidates:
@@ -601,7 +599,7 @@ def search_patch(groups: Mapping[str, _Group]) -> SchemeFit | None:
         return _patch_rule(_decimal(k), params, auto)
 
     fit = SchemeFit(rule_of(k, levels, auto), total, multipliers=[_decimal(r[1]) for r in tied])
-    for d, (score, cap, budget, (caps, cap_ok), (budgets, budget_ok)) in levels.items():
+    for d, (_score, cap, budget, (caps, cap_ok), (budgets, budget_ok)) in levels.items():
         if d == "auto" and auto is not None:
             continue
         top = int(min(groups[d].long.max(), MAX_CAP))

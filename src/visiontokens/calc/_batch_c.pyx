@@ -16,6 +16,7 @@ from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.stdint cimport (
     int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t,
 )
+from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 
 cimport numpy as cnp
@@ -66,7 +67,6 @@ cdef inline int64_t at(const side_t* a, Py_ssize_t i) noexcept nogil:
 
 cdef enum:
     BLOCK = 1024  # rows widened or grouped at a time: a few KB, in L1
-    LANES = 4  # interleaved counting streams in run_sorted (a power of two)
     GROUP_MAX = 64  # distinct (model, detail) pairs the sorted loop takes
 
 
@@ -148,8 +148,30 @@ cdef Py_ssize_t batch_flat(const Params* p, const kernel_t* W, const kernel_t* H
     return nbad
 
 
+cdef Py_ssize_t batch_any(const Params* p, const kernel_t* W, const kernel_t* H, int64_t* T,
+                          uint8_t* bad, Py_ssize_t n) noexcept nogil:
+    # The provider schemes (providers.md): the shared dispatch, row by row.
+    cdef Py_ssize_t i, nbad = 0
+    cdef int64_t w, h
+    cdef Outcome o
+    for i in range(n):
+        w, h = W[i], H[i]
+        if side_ok(w) and side_ok(h):
+            image_cost(p, w, h, &o)
+            if not o.rejected:
+                T[i] = o.tokens
+                bad[i] = ROW_OK
+                continue
+        T[i] = 0
+        bad[i] = ROW_BAD
+        nbad += 1
+    return nbad
+
+
 cdef Py_ssize_t run_one(const Params* p, const kernel_t* W, const kernel_t* H, int64_t* T,
                         uint8_t* bad, Py_ssize_t n) noexcept nogil:
+    if p.scheme > SCHEME_INVALID:  # a provider scheme
+        return batch_any(p, W, H, T, bad, n)
     if p.scheme == SCHEME_PATCH:
         return batch_patch(p, W, H, T, bad, n)
     if p.scheme == SCHEME_TILE:
@@ -182,7 +204,31 @@ cdef inline bint narrow(const side_t* a) noexcept nogil:
         or side_t is uint8_t or side_t is uint16_t
 
 
-cdef Py_ssize_t bucket_rows(const Params* p, const int32_t* idx, Py_ssize_t size,
+cdef Py_ssize_t batch_table(const Params* table, const int32_t* codes, const side_t* W,
+                            const side_t* H, int64_t* T, uint8_t* bad, Py_ssize_t n) noexcept nogil:
+    # Per-row model/detail with many distinct pairs: codes index a table of resolved
+    # parameters, row by row (every code is in range: _columns checks it, and the table is
+    # built from the same labels).
+    cdef Py_ssize_t i, nbad = 0
+    cdef int64_t w, h
+    cdef Outcome o
+    cdef const Params* p
+    for i in range(n):
+        p = &table[codes[i]]
+        w, h = at(W, i), at(H, i)
+        if p.scheme != SCHEME_INVALID and side_ok(w) and side_ok(h):
+            image_cost(p, w, h, &o)
+            if not o.rejected:
+                T[i] = o.tokens
+                bad[i] = ROW_OK
+                continue
+        T[i] = 0
+        bad[i] = ROW_BAD
+        nbad += 1
+    return nbad
+
+
+cdef Py_ssize_t bucket_rows(const Params* p, const uint16_t* idx, Py_ssize_t size,
                             const side_t* W, const side_t* H, int64_t* T, uint8_t* bad,
                             bint small) noexcept nogil:
     """The rows idx[0..size) of one (model, detail) pair, in a block that starts at W, H, T,
@@ -232,85 +278,68 @@ cdef Py_ssize_t bucket_rows(const Params* p, const int32_t* idx, Py_ssize_t size
             continue
         ok = side_ok(w) & side_ok(h) & (p.scheme != SCHEME_INVALID)
         image_cost(p, w if ok else 1, h if ok else 1, &o)
+        ok = ok & (1 - o.rejected)  # a provider kernel's refusal (Qwen's aspect ratio)
         T[i] = o.tokens * ok
         bad[i] = 1 - ok
         nbad += 1 - ok
     return nbad
 
 
+cdef inline Py_ssize_t run_block(const Params* p, const side_t* W, const side_t* H, int64_t* T,
+                                 uint8_t* bad, Py_ssize_t n) noexcept nogil:
+    if side_t is int32_t or side_t is int64_t:
+        return run_one(p, W, H, T, bad, n)
+    return run_widened(p, W, H, T, bad, n)
+
+
 cdef Py_ssize_t run_sorted(const Params* table, Py_ssize_t k, const int32_t* codes,
                            const side_t* W, const side_t* H, int64_t* T, uint8_t* bad,
                            Py_ssize_t n) noexcept nogil:
     """Per-row model/detail with few distinct pairs (k <= GROUP_MAX), a block of rows at a
-    time: the block's row numbers are sorted by pair (a counting sort, in cache), then each
-    pair's rows run through the loop of its scheme with that pair's parameters, as a
-    single-model batch would, reading and writing the rows in place (all within the block,
-    in L1). Only the row numbers are sorted: a patch row is read and written in place, and
-    a tile pair's rows are gathered side by side for the vectorised loop. Measured on the
-    10-model benchmark column (shared 2-vCPU machine, CPU time): ~1.35-1.45x the mean of the
-    single-model batches, against ~1.45-1.55x when the sizes were sorted too and the tokens
-    put back in row order. Slower still, measured: a row-by-row switch on each row's
-    parameters (a tile row loses the vectorised loop; a patch row mispredicts the budget
-    branch, whose outcome depends on the model), and a two-way split (tile rows to the
-    lanes, patch rows one by one)."""
-    cdef int32_t idx[BLOCK]
-    cdef int32_t count[GROUP_MAX * LANES]
-    cdef int32_t bucket[GROUP_MAX + 1]
-    cdef Py_ssize_t start = 0, i, m, c, j, slot, nbad = 0
-    cdef int32_t pos
+    time: the block's row numbers are dealt into one bucket per pair, then each pair's rows
+    run through the loop of its scheme with that pair's parameters, as a single-model batch
+    would, reading and writing the rows in place (all within the block, in L1). A patch row
+    is read and written in place; a tile pair's rows are gathered side by side for the
+    vectorised loop. The buckets have room for a whole block each (k * BLOCK row numbers of
+    two bytes, at most 128 KB, on the heap), so one pass deals the rows, with no count pass
+    first. Slower, measured: a row-by-row switch on each row's parameters (a tile row loses
+    the vectorised loop; a patch row mispredicts the budget branch, whose outcome depends on
+    the model), and sorting the sizes too, then putting the tokens back in row order."""
+    cdef uint16_t* buckets = <uint16_t*>malloc(k * BLOCK * sizeof(uint16_t))
+    cdef uint16_t* put[GROUP_MAX]
+    cdef uint16_t* b
+    cdef Py_ssize_t start = 0, i, m, c, size, nbad = 0
+    cdef int32_t code
     cdef bint small = narrow(W)
     cdef const int32_t* cc
+    if buckets is NULL:  # no room: row by row, correct and slower
+        return batch_table(table, codes, W, H, T, bad, n)
     while start < n:
         m = min(<Py_ssize_t>BLOCK, n - start)
         cc = codes + start
-        # Rows are dealt into LANES interleaved streams (row i into stream i % LANES), each
-        # with its own counter per pair: consecutive rows of one pair then never wait on each
-        # other's counter update (a store-to-load chain of ~5 cycles a row with one counter).
-        memset(count, 0, k * LANES * sizeof(int32_t))
-        for i in range(m):
-            count[cc[i] * LANES + (i & (LANES - 1))] += 1
-        pos = 0
-        for c in range(k):  # pair c's rows are idx[bucket[c]:bucket[c + 1]]; count becomes fill
-            bucket[c] = pos
-            for j in range(LANES):
-                slot = c * LANES + j
-                pos, count[slot] = pos + count[slot], pos
-        bucket[k] = pos
-        for i in range(m):
-            slot = cc[i] * LANES + (i & (LANES - 1))
-            pos = count[slot]
-            count[slot] = pos + 1
-            idx[pos] = <int32_t>i
+        for c in range(k):  # put[c]: where pair c's next row number goes
+            put[c] = buckets + c * BLOCK
+        # Four rows a step: the loop's own count and test are a third of a one-row step.
+        i = 0
+        while i + 4 <= m:
+            code = cc[i]; b = put[code]; b[0] = <uint16_t>i; put[code] = b + 1
+            code = cc[i + 1]; b = put[code]; b[0] = <uint16_t>(i + 1); put[code] = b + 1
+            code = cc[i + 2]; b = put[code]; b[0] = <uint16_t>(i + 2); put[code] = b + 1
+            code = cc[i + 3]; b = put[code]; b[0] = <uint16_t>(i + 3); put[code] = b + 1
+            i += 4
+        while i < m:
+            code = cc[i]; b = put[code]; b[0] = <uint16_t>i; put[code] = b + 1
+            i += 1
         memset(bad + start, ROW_OK, m)
         for c in range(k):
-            if bucket[c + 1] > bucket[c]:
-                nbad += bucket_rows(&table[c], idx + bucket[c], bucket[c + 1] - bucket[c],
+            size = put[c] - (buckets + c * BLOCK)
+            if size == m:  # the whole block is one pair (a run of one model): no indices
+                nbad += run_block(&table[c], W + start, H + start, T + start, bad + start, m)
+            elif size:
+                nbad += bucket_rows(&table[c], buckets + c * BLOCK, size,
                                     W + start, H + start, T + start, bad + start, small)
         start += m
-    return nbad
-
-
-cdef Py_ssize_t batch_table(const Params* table, const int32_t* codes, const side_t* W,
-                            const side_t* H, int64_t* T, uint8_t* bad, Py_ssize_t n) noexcept nogil:
-    # Per-row model/detail with many distinct pairs: codes index a table of resolved
-    # parameters, row by row (every code is in range: _columns checks it, and the table is
-    # built from the same labels).
-    cdef Py_ssize_t i, nbad = 0
-    cdef int64_t w, h
-    cdef Outcome o
-    cdef const Params* p
-    for i in range(n):
-        p = &table[codes[i]]
-        w, h = at(W, i), at(H, i)
-        if p.scheme != SCHEME_INVALID and side_ok(w) and side_ok(h):
-            image_cost(p, w, h, &o)
-            if not o.rejected:
-                T[i] = o.tokens
-                bad[i] = ROW_OK
-                continue
-        T[i] = 0
-        bad[i] = ROW_BAD
-        nbad += 1
+    free(buckets)
     return nbad
 
 

@@ -299,14 +299,14 @@ def _new_output_model(name, ruleset, undocumented):
 
 
 def get_output_model(model, *, ruleset=None, undocumented="error"):
-    """The output-token rule of an image model, resolved once (spec 6.2, names as 3.5)."""
+    """The output-token rule of an image model, resolved once."""
     return lookup(model, ruleset, undocumented)
 
 
 def count_output_image_tokens(model, size=AUTO, quality=AUTO, *, n=1, partial_images=0,
                               ruleset=None, undocumented="error"):
     """Output tokens of generating ``n`` images of ``size`` at ``quality`` on ``model``,
-    each with ``partial_images`` streamed partial images (spec 6.2)."""
+    each with ``partial_images`` streamed partial images."""
     return lookup(model, ruleset, undocumented).tokens(size, quality, n, partial_images)
 
 

@@ -137,7 +137,7 @@ _MODELS = rules.namespace(f"output.{IMPLEMENTATION}")
 
 
 def get_output_model(model: Any, *, ruleset: Any = None, undocumented: Any = "error") -> OutputModel:
-    """The output-token rule of an image model, resolved once (spec 6.2, names as 3.5)."""
+    """The output-token rule of an image model, resolved once."""
     key = (model, ruleset, undocumented)
     hit = _MODELS.get(key) if type(model) is str and type(undocumented) is str and (
         ruleset is None or type(ruleset) is str) else None
@@ -154,7 +154,7 @@ def count_output_image_tokens(model: Any, size: Any = AUTO, quality: Any = AUTO,
                               partial_images: Any = 0, ruleset: Any = None,
                               undocumented: Any = "error") -> int:
     """Output tokens of generating ``n`` images of ``size`` at ``quality`` on ``model``,
-    each with ``partial_images`` streamed partial images (spec 6.2)."""
+    each with ``partial_images`` streamed partial images."""
     return get_output_model(model, ruleset=ruleset, undocumented=undocumented).count(
         size, quality, n, partial_images)
 

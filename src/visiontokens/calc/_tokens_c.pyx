@@ -13,14 +13,15 @@ from cpython.long cimport PyLong_AsLongLongAndOverflow
 from libc.stdint cimport int64_t
 
 from visiontokens.calc._kernels cimport (
-    SCHEME_FLAT, SCHEME_PATCH, SCHEME_TILE, Outcome, Params, image_cost, side_ok,
+    SCHEME_CLAUDE, SCHEME_FLAT, SCHEME_GEMINI_TILES, SCHEME_MISTRAL, SCHEME_PATCH, SCHEME_QWEN,
+    SCHEME_TILE, Outcome, Params, image_cost, side_ok,
 )
 
 from .. import rules
-from .arguments import checked_dimension
+from .arguments import checked_dimension, result_labels, with_pixel_limits
 from .bounds import worst_case_size
 from ..rules import fidelity_extra
-from .._errors import rejected_error
+from .._errors import aspect_ratio_error, no_upper_bound_error, rejected_error
 from .._results import ImageCost
 
 IMPLEMENTATION = "cython"
@@ -34,13 +35,27 @@ SPEC_CONSTANTS = {"PATCH": _spec.PATCH, "TILE": _spec.TILE, "TILE_FIT": _spec.TI
 
 # --- resolved models ---------------------------------------------------------------------------
 
+cdef dict _SCHEMES = {"patch": SCHEME_PATCH, "tile": SCHEME_TILE, "flat": SCHEME_FLAT,
+                      "fixed": SCHEME_FLAT, "claude": SCHEME_CLAUDE,
+                      "gemini_tiles": SCHEME_GEMINI_TILES, "mistral": SCHEME_MISTRAL,
+                      "qwen": SCHEME_QWEN}
+
+
 cdef Params params_from(object d):
     cdef Params p
-    p.scheme = {"patch": SCHEME_PATCH, "tile": SCHEME_TILE, "flat": SCHEME_FLAT}[d.scheme]
+    p.scheme = _SCHEMES[d.scheme]
     p.cap, p.budget, p.num, p.den = d.cap, d.budget, d.mult_num, d.mult_den
     p.reject_over, p.short_side = d.reject_over, d.short_side
     p.base, p.per_tile = d.base, d.per_tile
+    p.patch, p.merge, p.lo, p.hi, p.markers = d.patch, d.merge, d.lo, d.hi, d.markers
     return p
+
+
+cdef object rejection(object model_id, const Params* p, int64_t w, int64_t h, const Outcome* o):
+    # The error of a rejected image: the shared builders, so both twins say the same.
+    if p.scheme == SCHEME_QWEN:
+        return aspect_ratio_error(model_id, w, h)
+    return rejected_error(model_id, o.units, p.reject_over)
 
 
 cdef inline int64_t as_side(str name, object value) except -1:
@@ -72,6 +87,12 @@ cdef class Model:
             self.high = params_from(params["high"])
         if self.has_original:
             self.original = params_from(params["original"])
+        if "medium" in params:  # Gemini media-resolution levels (providers 2.1)
+            self.medium = params_from(params["medium"])
+        if "ultra_high" in params:
+            self.ultra = params_from(params["ultra_high"])
+        if "auto" in params:  # a provider model without detail levels
+            self.only = params_from(params["auto"])
         self.auto_params = self.level_params(spec.auto)
         self.bounds = {}
 
@@ -83,6 +104,12 @@ cdef class Model:
             return &self.high
         if level == "low":
             return &self.low
+        if level == "auto":
+            return &self.only
+        if level == "medium":
+            return &self.medium
+        if level == "ultra_high":
+            return &self.ultra
         return &self.original
 
     cdef Params* params_for(self, object detail) except NULL:
@@ -118,44 +145,79 @@ cdef class Model:
         cdef Outcome o
         image_cost(p, w, h, &o)
         if o.rejected:
-            raise rejected_error(self.id, o.units, p.reject_over)
+            raise rejection(self.id, p, w, h, &o)
         return o.tokens + extra
 
-    def count(self, width, height, detail="auto", *, input_fidelity=None):
+    cdef int64_t tokens_with(self, object width, object height, object detail,
+                             object input_fidelity, object min_pixels,
+                             object max_pixels) except -1:
+        # The per-call Qwen limits (providers 4.2): off the hot path, a copy of the level's
+        # parameters with the call's min/max pixels, checked by the shared code.
+        if min_pixels is None and max_pixels is None:
+            return self.tokens(width, height, detail, input_fidelity)
+        cdef int64_t w = as_side("width", width)
+        cdef int64_t h = as_side("height", height)
+        self.params_for(detail)
+        cdef int64_t extra = self.extra(w, h, detail, input_fidelity)
+        cdef Params p = params_from(with_pixel_limits(
+            self.id, self.spec.detail_params(detail), min_pixels, max_pixels))
+        cdef Outcome o
+        image_cost(&p, w, h, &o)
+        if o.rejected:
+            raise rejection(self.id, &p, w, h, &o)
+        return o.tokens + extra
+
+    def count(self, width, height, detail="auto", *, input_fidelity=None, min_pixels=None,
+              max_pixels=None):
         """Input tokens of a width x height image at a detail level."""
-        return self.tokens(width, height, detail, input_fidelity)
+        if min_pixels is None and max_pixels is None:
+            return self.tokens(width, height, detail, input_fidelity)
+        return self.tokens_with(width, height, detail, input_fidelity, min_pixels, max_pixels)
 
     def max_tokens(self, detail="auto"):
         """The most an image of any size can cost at ``detail``: what an image whose size is
         unknown is charged. Exact: a witness size costs it. ``input_fidelity`` extras are
-        left out."""
+        left out. Gemini 1.5 and 2.x tiles have no bound (no largest size is documented):
+        NoUpperBoundError."""
         hit = self.bounds.get(detail) if detail is None or type(detail) is str else None
         if hit is None:
-            width, height = worst_case_size(self.spec.detail_params(detail))  # a bad level raises
+            level = self.spec.detail_params(detail)  # a bad level raises
+            if level.scheme == "gemini_tiles":
+                raise no_upper_bound_error(self.id, level.level)
+            width, height = worst_case_size(level)
             hit = self.tokens(width, height, detail, None)
             if detail is None or type(detail) is str:
                 self.bounds[detail] = hit
         return hit
 
-    def explain(self, width, height, detail="auto", *, input_fidelity=None):
+    def explain(self, width, height, detail="auto", *, input_fidelity=None, min_pixels=None,
+                max_pixels=None):
         """The tokens and how they were reached, as an :class:`ImageCost`."""
         cdef int64_t w = as_side("width", width)
         cdef int64_t h = as_side("height", height)
-        cdef const Params* p = self.params_for(detail)
+        cdef Params local = self.params_for(detail)[0]
         cdef int64_t extra = self.extra(w, h, detail, input_fidelity)
+        level = self.spec.detail_params(detail)
+        if min_pixels is not None or max_pixels is not None:
+            level = with_pixel_limits(self.id, level, min_pixels, max_pixels)
+            local = params_from(level)
+        cdef const Params* p = &local
         cdef Outcome o
         image_cost(p, w, h, &o)
         if o.rejected:
-            raise rejected_error(self.id, o.units, p.reject_over)
+            raise rejection(self.id, p, w, h, &o)
+        provider = p.scheme >= SCHEME_CLAUDE
         return ImageCost(
             tokens=o.tokens + extra, model=self.id,
-            detail=self.spec.detail_params(detail).level, scheme=self.scheme,
+            detail=level.level, scheme=self.scheme,
             width=w, height=h, resized_width=o.width, resized_height=o.height,
-            patches=o.units if p.scheme == SCHEME_PATCH else None,
-            tiles=o.units if p.scheme == SCHEME_TILE else None,
+            patches=o.units if p.scheme == SCHEME_PATCH or (
+                provider and p.scheme != SCHEME_GEMINI_TILES) else None,
+            tiles=o.units if p.scheme == SCHEME_TILE or p.scheme == SCHEME_GEMINI_TILES else None,
             ruleset=self.ruleset, multiplier=self.spec.multiplier,
             input_fidelity=input_fidelity, assumed_from=self.spec.assumed_from,
-            evidence=self.spec.evidence,
+            evidence=self.spec.evidence, grid=(o.cols, o.rows) if provider else None,
+            **result_labels(self.spec, level),
         )
 
 
@@ -239,16 +301,21 @@ cdef str _ERROR = "error"
 
 
 def get_model(name, *, ruleset=None, undocumented="error", enforce_patch_limit=True):
-    """The model ``name`` means in ``ruleset`` (spec 3.5), resolved once.
+    """The model ``name`` means in ``ruleset``, resolved once.
     ``undocumented="assume"`` counts a known undocumented model like the documented model the
     data names (the figures say so); ``enforce_patch_limit=False`` drops the 30,000-patch
-    rejection (spec 8.6)."""
+    rejection."""
     return lookup_with(name, ruleset, undocumented, enforce_patch_limit)
 
 
 def count_image_tokens(width, height, model, detail="auto", *, ruleset=None,
-                       input_fidelity=None, undocumented="error", enforce_patch_limit=True):
-    """Input tokens of a width x height image on ``model`` at ``detail``."""
+                       input_fidelity=None, undocumented="error", enforce_patch_limit=True,
+                       min_pixels=None, max_pixels=None):
+    """Input tokens of a width x height image on ``model`` at ``detail``.
+    ``min_pixels``/``max_pixels`` override a Qwen model's processor limits for this call."""
+    if min_pixels is not None or max_pixels is not None:
+        return lookup_with(model, ruleset, undocumented, enforce_patch_limit).tokens_with(
+            width, height, detail, input_fidelity, min_pixels, max_pixels)
     if undocumented is _ERROR and enforce_patch_limit is True:
         return lookup(model, ruleset).tokens(width, height, detail, input_fidelity)
     return lookup_with(model, ruleset, undocumented, enforce_patch_limit).tokens(
@@ -256,10 +323,13 @@ def count_image_tokens(width, height, model, detail="auto", *, ruleset=None,
 
 
 def explain_image_tokens(width, height, model, detail="auto", *, ruleset=None,
-                         input_fidelity=None, undocumented="error", enforce_patch_limit=True):
-    """Like :func:`count_image_tokens`, with the resized size, patches or tiles."""
+                         input_fidelity=None, undocumented="error", enforce_patch_limit=True,
+                         min_pixels=None, max_pixels=None):
+    """Like :func:`count_image_tokens`, with the resized size, patches or tiles, the grid,
+    and what the figure is (provider, exactness, tier, marker tokens, docs date)."""
     return lookup_with(model, ruleset, undocumented, enforce_patch_limit).explain(
-        width, height, detail, input_fidelity=input_fidelity)
+        width, height, detail, input_fidelity=input_fidelity, min_pixels=min_pixels,
+        max_pixels=max_pixels)
 
 
 # --- batch -----------------------------------------------------------------------------------

@@ -13,9 +13,10 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Literal, Sequence, SupportsIndex, Union, overload
 
 from .. import rules
-from .arguments import checked_dimension
+from . import _providers_py as providers
+from .arguments import checked_dimension, result_labels, with_pixel_limits
 from .bounds import worst_case_size
-from .._errors import rejected_error
+from .._errors import aspect_ratio_error, no_upper_bound_error, rejected_error
 from ..rules import DetailParams, ModelSpec, UndocumentedPolicy, fidelity_extra
 from .._results import ImageCost
 from .._spec import PATCH, TILE
@@ -106,30 +107,54 @@ class Model:
         return f"<visiontokens.Model {self.id!r} ruleset={self.ruleset!r} ({IMPLEMENTATION})>"
 
     def count(self, width: Side, height: Side, detail: str | None = "auto", *,
-              input_fidelity: str | None = None) -> int:
+              input_fidelity: str | None = None, min_pixels: int | None = None,
+              max_pixels: int | None = None) -> int:
         """Input tokens of a width x height image at a detail level."""
-        return self.explain(width, height, detail, input_fidelity=input_fidelity).tokens
+        return self.explain(width, height, detail, input_fidelity=input_fidelity,
+                            min_pixels=min_pixels, max_pixels=max_pixels).tokens
 
     def max_tokens(self, detail: str | None = "auto") -> int:
         """The most an image of any size can cost at ``detail``: what an image whose size is
         unknown is charged. Exact: a witness size costs it. ``input_fidelity`` extras are
-        left out."""
+        left out. Gemini 1.5 and 2.x tiles have no bound (no largest size is documented):
+        NoUpperBoundError."""
         bound = self._bounds.get(detail) if detail is None or type(detail) is str else None
         if bound is None:
-            width, height = worst_case_size(self.spec.detail_params(detail))  # a bad level raises
+            p = self.spec.detail_params(detail)  # a bad level raises
+            if p.scheme == "gemini_tiles":
+                raise no_upper_bound_error(self.id, p.level)
+            width, height = worst_case_size(p)
             bound = self.count(width, height, detail)
             if detail is None or type(detail) is str:
                 self._bounds[detail] = bound
         return bound
 
     def explain(self, width: Side, height: Side, detail: str | None = "auto", *,
-                input_fidelity: str | None = None) -> ImageCost:
+                input_fidelity: str | None = None, min_pixels: int | None = None,
+                max_pixels: int | None = None) -> ImageCost:
         """The tokens and how they were reached, as an :class:`ImageCost`."""
         w = checked_dimension("width", width)
         h = checked_dimension("height", height)
         p = self.spec.detail_params(detail)
         extra = fidelity_extra(self.id, self.spec.has_input_fidelity, p.fidelity_square,
                                p.fidelity_other, w, h, input_fidelity)
+        if min_pixels is not None or max_pixels is not None:
+            p = with_pixel_limits(self.id, p, min_pixels, max_pixels)
+        kernel = _PROVIDER_KERNELS.get(p.scheme)
+        if kernel is not None:  # providers.md
+            try:
+                tokens, rw, rh, units, cols, rows = kernel(p, w, h)
+            except providers.AspectRatioTooLarge:
+                raise aspect_ratio_error(self.id, w, h) from None
+            return ImageCost(
+                tokens=tokens + extra, model=self.id, detail=p.level, scheme=self.scheme,
+                width=w, height=h, resized_width=rw, resized_height=rh,
+                patches=None if p.scheme == "gemini_tiles" else units,
+                tiles=units if p.scheme == "gemini_tiles" else None, ruleset=self.ruleset,
+                input_fidelity=input_fidelity, assumed_from=self.spec.assumed_from,
+                evidence=self.spec.evidence,
+                grid=(cols, rows), **result_labels(self.spec, p),  # type: ignore[arg-type]
+            )
         patches = tiles = None
         if p.scheme == "patch":
             try:
@@ -145,36 +170,46 @@ class Model:
             width=w, height=h, resized_width=rw, resized_height=rh, patches=patches,
             tiles=tiles, ruleset=self.ruleset, multiplier=self.spec.multiplier,
             input_fidelity=input_fidelity, assumed_from=self.spec.assumed_from,
-            evidence=self.spec.evidence,
+            evidence=self.spec.evidence, **result_labels(self.spec, p),  # type: ignore[arg-type]
         )
+
+
+_PROVIDER_KERNELS = {"claude": providers.claude, "gemini_tiles": providers.gemini_tiles,
+                     "mistral": providers.mistral, "qwen": providers.qwen}
 
 
 def get_model(name: str, *, ruleset: str | None = None, undocumented: UndocumentedPolicy = "error",
               enforce_patch_limit: bool = True) -> Model:
-    """The model ``name`` means in ``ruleset`` (spec 3.5), resolved once.
+    """The model ``name`` means in ``ruleset``, resolved once.
     ``undocumented="assume"`` counts a known undocumented model like the documented model the
     data names (the figures say so); ``enforce_patch_limit=False`` drops the 30,000-patch
-    rejection (spec 8.6)."""
+    rejection."""
     return Model(rules.resolve(name, ruleset, undocumented, enforce_patch_limit))
 
 
 def count_image_tokens(width: Side, height: Side, model: str, detail: str | None = "auto", *,
                        ruleset: str | None = None, input_fidelity: str | None = None,
-                       undocumented: UndocumentedPolicy = "error", enforce_patch_limit: bool = True) -> int:
-    """Input tokens of a width x height image on ``model`` at ``detail``."""
+                       undocumented: UndocumentedPolicy = "error", enforce_patch_limit: bool = True,
+                       min_pixels: int | None = None, max_pixels: int | None = None) -> int:
+    """Input tokens of a width x height image on ``model`` at ``detail``.
+    ``min_pixels``/``max_pixels`` override a Qwen model's processor limits for this call."""
     return get_model(model, ruleset=ruleset, undocumented=undocumented,
                      enforce_patch_limit=enforce_patch_limit).count(
-        width, height, detail, input_fidelity=input_fidelity)
+        width, height, detail, input_fidelity=input_fidelity, min_pixels=min_pixels,
+        max_pixels=max_pixels)
 
 
 def explain_image_tokens(width: Side, height: Side, model: str, detail: str | None = "auto", *,
                          ruleset: str | None = None, input_fidelity: str | None = None,
                          undocumented: UndocumentedPolicy = "error",
-                         enforce_patch_limit: bool = True) -> ImageCost:
-    """Like :func:`count_image_tokens`, with the resized size, patches or tiles."""
+                         enforce_patch_limit: bool = True, min_pixels: int | None = None,
+                         max_pixels: int | None = None) -> ImageCost:
+    """Like :func:`count_image_tokens`, with the resized size, patches or tiles, the grid,
+    and what the figure is (provider, exactness, tier, marker tokens, docs date)."""
     return get_model(model, ruleset=ruleset, undocumented=undocumented,
                      enforce_patch_limit=enforce_patch_limit).explain(
-        width, height, detail, input_fidelity=input_fidelity)
+        width, height, detail, input_fidelity=input_fidelity, min_pixels=min_pixels,
+        max_pixels=max_pixels)
 
 
 #: One value for every row, or one per row (a sequence or an array of strings).

@@ -10,11 +10,14 @@ import argparse
 import json
 import re
 import sys
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from .. import rules
 from .._errors import PayloadTooLargeError, VisionTokensError, quoted
 from .._spec import MAX_PAYLOAD
+
+if TYPE_CHECKING:
+    from .._results import ImageCost
 
 _SIZE = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
 #: What a folder walk counts: the formats the API takes, and other image files, so that
@@ -27,8 +30,8 @@ PROGRESS_FROM = 50  # images: fewer finish before a bar would help
 def _size_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="visiontokens WIDTHxHEIGHT",
-        description="Input tokens of a WIDTHxHEIGHT image on an OpenAI vision model, and how "
-        "they are reached.")
+        description="Input tokens of a WIDTHxHEIGHT image on a vision model (OpenAI, Claude, "
+        "Gemini, Mistral, Qwen, Amazon Nova 2 Lite), and how they are reached.")
     parser.add_argument("size", help="WIDTHxHEIGHT in pixels, e.g. 1800x2400")
     _add_common(parser)
     return parser
@@ -37,7 +40,8 @@ def _size_parser() -> argparse.ArgumentParser:
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", "-m", required=True, help="model id, e.g. gpt-4.1-mini")
     parser.add_argument("--detail", "-d", default="auto",
-                        help="low, high, original or auto (default: auto)")
+                        help="low, high, original or auto (default: auto); Gemini also takes "
+                        "medium and ultra_high")
     _add_ruleset(parser)
     parser.add_argument("--input-fidelity", choices=("low", "high"), default=None,
                         help="GPT Image 1 input fidelity (default: low)")
@@ -78,6 +82,9 @@ def _cmd_size(argv: Sequence[str]) -> int:
     if args.json:
         print(json.dumps(cost.as_dict()))
         return 0
+    if cost.provider != "openai":
+        print("\n".join(_provider_lines(cost)))
+        return 0
     lines = [
         f"{cost.model} (ruleset {cost.ruleset}), detail {cost.detail}, {cost.scheme} scheme",
         f"  image       {cost.width} x {cost.height}",
@@ -94,13 +101,52 @@ def _cmd_size(argv: Sequence[str]) -> int:
     return 0
 
 
+#: How the size command says what a provider figure is (ImageCost.exactness).
+_EXACTNESS_TEXT = {"exact": "exact", "documented_maximum": "the documented maximum",
+                   "assumed": "assumed (part of the rule is inferred)",
+                   "empirical": "empirical (third-party evidence)"}
+
+
+def _provider_lines(cost: ImageCost) -> list[str]:
+    """The size command's lines for a model beyond OpenAI: the OpenAI layout, plus what the
+    figure is."""
+    detail = "does not apply" if cost.detail == "auto" else cost.detail
+    tier = f", {cost.tier} tier" if cost.tier else ""
+    lines = [
+        f"{cost.model} ({cost.provider}, docs as of {cost.docs_as_of}), detail {detail}, "
+        f"{cost.scheme} scheme{tier}",
+        f"  image       {cost.width} x {cost.height}",
+        f"  resized     {cost.resized_width} x {cost.resized_height}",
+    ]
+    if cost.grid is not None:
+        unit = "tiles" if cost.tiles is not None else "patches"
+        lines.append(f"  {unit:<11} {cost.grid[0]} x {cost.grid[1]} = {cost.tiles or cost.patches}")
+    else:
+        lines.append("  flat rate   (the same count whatever the size)")
+    if cost.scheme == "mistral" and cost.grid is not None:
+        lines.append(f"  breaks      {cost.grid[1]} (a break or end token per row)")
+    if cost.marker_tokens:
+        lines.append(f"  markers     {cost.marker_tokens} (vision start and end tokens, included)")
+    lines.append(f"  tokens      {cost.tokens}")
+    lines.append(f"  figure      {_EXACTNESS_TEXT.get(cost.exactness, cost.exactness)}")
+    return lines
+
+
 def _describe_levels(spec: rules.ModelSpec) -> str:
+    if spec.levels == ():  # a provider model without detail levels
+        only = spec.params[spec.auto]
+        what = f"{only.base} per image" if only.scheme == "fixed" else only.scheme
+        return f"{what} ({only.exactness}); detail does not apply"
     parts = []
     for level, p in spec.params.items():
         if p.scheme == "patch":
             parts.append(f"{level}: cap {p.cap}" + (f", B {p.budget}" if p.budget else ""))
         elif p.scheme == "flat":
             parts.append(f"{level}: base")
+        elif p.scheme == "fixed":
+            parts.append(f"{level}: {p.base} ({p.exactness})")
+        elif p.scheme != "tile":  # the provider schemes
+            parts.append(f"{level}: {p.scheme} ({p.exactness})")
         else:
             parts.append(f"{level}: tiles, S {p.short_side}")
     return "; ".join(parts) + f"; auto = {spec.auto}"
@@ -198,7 +244,8 @@ def _progress(done: int, total: int) -> None:
 def _request_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="visiontokens request",
-        description="Image tokens of a Chat Completions, Responses or Images API request body, "
+        description="Image tokens of a Chat Completions, Responses, Images API, Anthropic "
+        "Messages or Gemini generateContent request body, "
         "image by image, and the output image tokens it may generate ('-' reads standard input).")
     parser.add_argument("body", help="a JSON request body, or - for standard input")
     _add_ruleset(parser)
@@ -212,8 +259,12 @@ def _request_parser() -> argparse.ArgumentParser:
                         help="the body's content type: multipart/form-data; boundary=... for an "
                         "Images API edit sent as a form (default: JSON)")
     parser.add_argument("--api", default=None,
-                        choices=("chat", "responses", "images.generations", "images.edits"),
+                        choices=("chat", "responses", "images.generations", "images.edits",
+                                 "anthropic.messages", "gemini.generate_content"),
                         help="the endpoint the body is for (default: told by its shape)")
+    parser.add_argument("--model", "-m", default=None,
+                        help="the model the request is for, when the body names none (a "
+                        "generateContent body: its model is in the URL) or another one")
     _add_json(parser)
     return parser
 
@@ -229,7 +280,7 @@ def _cmd_request(argv: Sequence[str]) -> int:
     result = count_request(text, ruleset=args.ruleset, fetch=args.fetch,
                            on_unknown="upper_bound" if args.upper_bound else "error",
                            on_violation="collect" if args.collect else "raise",
-                           content_type=args.content_type, api=args.api)
+                           content_type=args.content_type, api=args.api, model=args.model)
     if args.json:
         print(json.dumps({
             "model": result.model, "api": result.api, "image_tokens": result.image_tokens,
@@ -366,6 +417,12 @@ def _cmd_generate(argv: Sequence[str]) -> int:
 def _level_json(p: rules.DetailParams) -> dict[str, object]:
     """One detail level as ``models --json`` shows it: its scheme and every parameter that
     applies to it."""
+    if p.scheme in ("claude", "gemini_tiles", "fixed", "mistral", "qwen"):  # providers.md
+        names = {"claude": ("patch", "cap", "budget"), "fixed": ("base",),
+                 "gemini_tiles": ("short_side", "base", "per_tile", "lo", "hi"),
+                 "mistral": ("patch", "cap", "merge"), "qwen": ("patch", "lo", "hi", "markers")}
+        return {"scheme": p.scheme, **{name: getattr(p, name) for name in names[p.scheme]},
+                "exactness": p.exactness}
     level: dict[str, object] = {"scheme": p.scheme, "cap": p.cap}
     if p.scheme == "patch":
         level.update(budget=p.budget or None, multiplier=f"{p.mult_num}/{p.mult_den}",
@@ -386,15 +443,19 @@ def _cmd_models(argv: Sequence[str]) -> int:
         print(json.dumps([
             {"id": s.id, "ruleset": s.ruleset, "scheme": s.scheme, "multiplier": s.multiplier,
              "base": s.base, "per_tile": s.per_tile, "auto": s.auto, "status": s.status,
-             "source": s.source,
+             "source": s.source, "provider": s.provider, "docs_as_of": s.docs_as_of or s.ruleset,
              "details": {lvl: _level_json(p) for lvl, p in s.params.items()}}
             for s in specs
         ], indent=1))
         return 0
     ruleset = rules.get_ruleset(args.ruleset)
     print(f"ruleset {ruleset.name}: {ruleset.description}")
-    for s in specs:
-        cost = f"x{s.multiplier}" if s.scheme == "patch" else f"{s.base} + {s.per_tile}/tile"
+    # OpenAI's models first, then each provider's (their rules resolve in every ruleset)
+    for s in sorted(specs, key=lambda s: (s.provider != "openai", s.provider, s.id)):
+        if s.provider != "openai":
+            cost = f"{s.provider}, {s.docs_as_of}"
+        else:
+            cost = f"x{s.multiplier}" if s.scheme == "patch" else f"{s.base} + {s.per_tile}/tile"
         flag = "" if s.status == "current" else f" [{s.status}]"
         print(f"  {s.id:<22} {s.scheme:<5} {cost:<16} {_describe_levels(s)}{flag}")
     return 0
@@ -422,7 +483,8 @@ def _cmd_calibrate(argv: Sequence[str]) -> int:
 #: looks like a size (digits, an x, digits) is the size command.
 COMMANDS = {
     "image": ("input tokens of image files, sizes read from their headers", _cmd_image),
-    "request": ("image tokens of a Chat Completions, Responses or Images API request body",
+    "request": ("image tokens of a Chat Completions, Responses, Images API, Anthropic Messages "
+                "or Gemini generateContent request body",
                 _cmd_request),
     "models": ("the models of a ruleset and their parameters", _cmd_models),
     "logs": ("image tokens of request logs (JSONL, Parquet, CSV) per model and detail",

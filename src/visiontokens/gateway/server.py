@@ -31,6 +31,7 @@ from .config import ServeConfig, from_environment
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import Metrics
 from .workers import CountPool, CountUnavailable
+from .shared import telemetry_on
 from .workers import _count as count_here
 
 Scope = MutableMapping[str, Any]
@@ -94,8 +95,12 @@ class ServeApp:
         record: dict[str, Any] = {"method": scope.get("method"), "path": path[:200]}
         status, code, counted = 500, None, None
         try:
-            status, code, counted = await self._handle(endpoint, provider_path, scope, receive,
-                                                       send)
+            if endpoint in ("count", "check") and telemetry_on():
+                status, code, counted = await self._traced(endpoint, provider_path, scope,
+                                                           receive, send)
+            else:
+                status, code, counted = await self._handle(endpoint, provider_path, scope,
+                                                           receive, send)
         finally:
             seconds = time.perf_counter() - started
             result = (counted or {}).get("result") or {}
@@ -114,6 +119,30 @@ class ServeApp:
                                   image_tokens=result["image_tokens"],
                                   output_image_tokens=result["output_image_tokens"])
                 log.info("request", extra={"fields": record})
+
+    async def _traced(self, endpoint: str, provider_path: str, scope: Scope, receive: Receive,
+                      send: Send) -> tuple[int, str | None, Any]:
+        """``_handle`` under a span (visiontokens.otel): the estimate, or the error's code.
+        The server sends nothing upstream, so there is no bill to read here."""
+        from ..otel import request_span
+
+        with request_span() as telemetry:
+            status, code, counted = await self._handle(endpoint, provider_path, scope, receive,
+                                                       send)
+            if telemetry is not None:
+                result = (counted or {}).get("result")
+                if result:
+                    telemetry.counted(SimpleNamespace(
+                        model=result["model"], api=result["api"], images=result["images"],
+                        image_tokens=result["image_tokens"],
+                        output_image_tokens=result["output_image_tokens"],
+                        upper_bound=result["upper_bound"],
+                        output_upper_bound=result["output_upper_bound"]))
+                if code and status >= 400 and result:
+                    telemetry.refused(code)  # counted, then refused (a violation, a budget)
+                elif code and status >= 400:
+                    telemetry.uncounted(code)
+            return status, code, counted
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

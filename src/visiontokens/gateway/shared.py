@@ -13,21 +13,37 @@ Imports nothing heavy: ``import visiontokens.asgi`` stays light.
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, Iterable, Mapping, NamedTuple
 
 from .._errors import (
     ImageRejectedError,
     InvalidArgumentError,
     InvalidImageError,
     RequestLimitError,
+    UnknownModelError,
     VisionTokensError,
     quoted,
 )
 
 #: The paths a gateway counts unless told otherwise: the two APIs that take images in a chat
-#: (spec 6) and the Images API's two endpoints (spec 6.2).
+#: (spec 6) and the Images API's two endpoints (spec 6.2); Anthropic's Messages API, and
+#: Gemini's generateContent: GENERATE_CONTENT stands for every
+#: ``/models/{model}:generateContent`` and ``:streamGenerateContent`` path (the model is in the
+#: path), Gemini API and Vertex AI alike; and Azure OpenAI's deployment routes (the deployment
+#: names the model). Each is a pattern (see ``EndpointTable``): matched as a suffix of the
+#: request path, ``{name}`` standing for one path segment, one trailing slash allowed.
+GENERATE_CONTENT = ":generateContent"
 DEFAULT_PATHS = ("/v1/chat/completions", "/v1/responses", "/v1/images/generations",
-                 "/v1/images/edits")
+                 "/v1/images/edits", "/v1/messages", GENERATE_CONTENT,
+                 "/openai/deployments/{deployment}/chat/completions",
+                 "/openai/deployments/{deployment}/images/generations",
+                 "/openai/deployments/{deployment}/images/edits")
+#: The patterns GENERATE_CONTENT stands for in ``paths``.
+GENERATE_CONTENT_PATTERNS = ("/models/{model}:generateContent",
+                             "/models/{model}:streamGenerateContent")
+#: A path ending so is an Anthropic Messages request.
+MESSAGES_ENDPOINT = "/v1/messages"
 #: A path ending so is told to count_request as that endpoint (spec 6.2: a generations body and
 #: an edit body are told apart by the endpoint, not only by their shape).
 IMAGES_ENDPOINTS = (("/images/generations", "images.generations"),
@@ -40,6 +56,11 @@ API_CODES = {
     "image_rejected": "image_too_large",  # over the patch limit after resizing (spec 3.1 step 4)
     "animated_image": "invalid_image_format",
     "unsupported_image_format": "invalid_image_format",
+    # Anthropic's and Gemini's limits (providers 1.3, 2.3)
+    "image_dimensions_too_large": "image_too_large",
+    "oversized_image": "image_too_large",
+    "image_too_large": "image_too_large",
+    "request_too_large": "request_too_large",
 }
 #: The type of the API's error body for a request it refuses.
 INVALID_REQUEST = "invalid_request_error"
@@ -50,13 +71,102 @@ OVER_BUDGET_STATUSES = (429, 413)
 Answer = tuple[str, str, "str | None", str]
 
 
+class Endpoint(NamedTuple):
+    """What a matched request path says: the pattern it matched, the ``api`` to count it as
+    (None: told by the body's shape), the provider whose error shape answers it, and the
+    path's named segments (``deployment``: an Azure deployment, naming the model)."""
+
+    pattern: str
+    api: str | None
+    provider: str
+    segments: dict[str, str]
+
+
+_SEGMENT = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _compile(pattern: str) -> re.Pattern[str]:
+    if not isinstance(pattern, str) or not pattern.startswith("/"):
+        raise InvalidArgumentError(f"a path must be a str starting with '/', got {quoted(pattern)}",
+                                   argument="paths")
+    out, at = "", 0
+    for match in _SEGMENT.finditer(pattern):
+        out += re.escape(pattern[at:match.start()]) + f"(?P<{match.group(1)}>[^/]+)"
+        at = match.end()
+    out += re.escape(pattern[at:].rstrip("/"))
+    # a suffix at a segment boundary (the pattern starts with "/"), then one optional "/"
+    return re.compile(r"(?:/.*)?" + out + r"/?")
+
+
+class EndpointTable:
+    """The request paths a gateway counts, as patterns. The rule: a POST is counted when its
+    path (the query string is not part of it) *ends with* one of the patterns, at a segment
+    boundary, with at most one trailing ``/``; ``{name}`` in a pattern is one path segment.
+    So ``/v1/chat/completions`` also matches ``/openai/v1/chat/completions``,
+    ``/base/v1/chat/completions`` and ``/v1/chat/completions/``, never
+    ``/xv1/chat/completions`` nor ``/v1/chat/completions/x``. ``GENERATE_CONTENT``
+    (``":generateContent"``) stands for ``/models/{model}:generateContent`` and
+    ``/models/{model}:streamGenerateContent``. The first pattern that matches, in the order
+    given, is the one used."""
+
+    def __init__(self, patterns: Iterable[str]) -> None:
+        if isinstance(patterns, str):
+            from .._errors import ArgumentTypeError
+
+            raise ArgumentTypeError("paths must be a collection of paths, not one str")
+        self.patterns = tuple(patterns)
+        expanded = [p for pattern in self.patterns for p in
+                    (GENERATE_CONTENT_PATTERNS if pattern == GENERATE_CONTENT else (pattern,))]
+        self._compiled = [(pattern, _compile(pattern)) for pattern in expanded]
+        self._exact = {pattern: pattern for pattern in expanded if "{" not in pattern}
+
+    def match(self, path: str) -> Endpoint | None:
+        found = self._exact.get(path)  # the common case: no regex at all
+        if found is not None:
+            return Endpoint(found, api_for_path(path), provider_for_path(path), {})
+        for pattern, compiled in self._compiled:
+            match = compiled.fullmatch(path)
+            if match is not None:
+                return Endpoint(pattern, api_for_path(path.rstrip("/")),
+                                provider_for_path(path.rstrip("/")), match.groupdict())
+        return None
+
+
+def provider_for_path(path: str) -> str:
+    """Whose error shape answers a request to ``path``: anthropic, gemini or openai."""
+    api = api_for_path(path)
+    if api == "anthropic.messages":
+        return "anthropic"
+    return "gemini" if api == "gemini.generate_content" else "openai"
+
+
 def api_for_path(path: str) -> str | None:
-    """The ``api`` a request path is for: an Images API endpoint, or None (Chat and Responses
-    bodies are told by their shape)."""
+    """The ``api`` a request path is for: an Images API endpoint, Anthropic's Messages, Gemini's
+    generateContent, or None (Chat and Responses bodies are told by their shape)."""
     for suffix, api in IMAGES_ENDPOINTS:
         if path.endswith(suffix):
             return api
+    if path.endswith(MESSAGES_ENDPOINT):
+        return "anthropic.messages"
+    if model_in_path(path) is not None:
+        return "gemini.generate_content"
     return None
+
+
+def model_in_path(path: str) -> str | None:
+    """The model of a generateContent path (``/v1beta/models/{model}:generateContent``, Vertex's
+    ``/v1/projects/*/locations/*/publishers/google/models/{model}:streamGenerateContent``)."""
+    if "enerateContent" not in path:  # (the common case: one substring test)
+        return None
+    from ..requests.gemini import model_from_path
+
+    return model_from_path(path)
+
+
+def counted_path(path: str, paths: frozenset[str]) -> bool:
+    """Whether a gateway counts a request to ``path``: one of ``paths``, or a generateContent
+    path when ``paths`` holds GENERATE_CONTENT."""
+    return path in paths or (GENERATE_CONTENT in paths and model_in_path(path) is not None)
 
 
 def api_code(error: VisionTokensError) -> str:
@@ -74,9 +184,63 @@ def param(pointer: str | None) -> str | None:
     return out
 
 
-def error_body(message: str, kind: str, param: str | None, code: str) -> dict[str, Any]:
-    """The body of an error answer, as the API shapes it."""
+_GOOGLE_STATUSES = {429: "RESOURCE_EXHAUSTED", 413: "INVALID_ARGUMENT"}
+
+
+def error_body(message: str, kind: str, param: str | None, code: str,
+               provider: str = "openai", status: int = 400) -> dict[str, Any]:
+    """The body of an error answer, as the provider shapes it (OpenAI's ``{"error":
+    {message, type, param, code}}``; Anthropic's ``{"type": "error", "error": {type,
+    message}}``, which has no code; Gemini's ``{"error": {code, message, status}}``)."""
+    if provider == "anthropic":
+        return {"type": "error", "error": {"type": kind, "message": message}}
+    if provider == "gemini":  # Google's error shape (google.rpc.Status, as JSON)
+        return {"error": {"code": status, "message": message,
+                          "status": _GOOGLE_STATUSES.get(status, "INVALID_ARGUMENT")}}
     return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
+# --- model aliases (models=) ----------------------------------------------------------------
+
+def check_models(models: Any) -> dict[str, str]:
+    """``models=``: gateway model names (a LiteLLM model group, an Azure deployment) to model
+    ids, checked once."""
+    if models is None:
+        return {}
+    if not isinstance(models, Mapping):
+        raise InvalidArgumentError(f"models must be a mapping of name to model id, got "
+                                   f"{quoted(models)}", argument="models")
+    for name, model in models.items():
+        if not isinstance(name, str) or not isinstance(model, str) or not model:
+            raise InvalidArgumentError(f"models must map str names to model ids, got "
+                                       f"{quoted(name)}: {quoted(model)}", argument="models")
+    return dict(models)
+
+
+def model_candidates(models: Mapping[str, str], model: Any) -> list[Any]:
+    """The model names to count a request's ``model`` as, in order, the same in every gateway:
+    its alias when ``models`` has one (only that), else the name itself, then, for a
+    ``provider/model`` name (``azure/gpt-4o``, LiteLLM's), the part after the last ``/``."""
+    if isinstance(model, str) and model in models:
+        return [models[model]]
+    if isinstance(model, str) and "/" in model:
+        return [model, model.rsplit("/", 1)[1]]
+    return [model]
+
+
+async def count_aliased(count: Any, models: Mapping[str, str], data: dict[str, Any],
+                        **options: Any) -> Any:
+    """``count(data, **options)`` with ``data["model"]`` resolved by ``model_candidates``:
+    the next candidate is tried only on an unknown model."""
+    model = data.get("model")
+    candidates = model_candidates(models, model)
+    for k, name in enumerate(candidates):
+        try:
+            return await count(data if name is model else {**data, "model": name}, **options)
+        except UnknownModelError:
+            if k == len(candidates) - 1:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def refused(error: VisionTokensError) -> bool:
@@ -152,3 +316,27 @@ def count_options(walk: Any, *, ruleset: Any, fetch: Any, resolve_file: Any, on_
     get_ruleset(ruleset)
     walk.count_request(b'{"model": "", "input": ""}', **{**options, "resolve_file": None})
     return options
+
+
+# --- telemetry ------------------------------------------------------------------------------
+
+_otel_installed: bool | None = None
+
+
+def telemetry_on() -> bool:
+    """Whether OpenTelemetry is installed and configured: looked for once (without importing
+    it), then one cheap check per call, since a provider may be set after a gateway is made.
+    ``visiontokens.otel`` is imported only when it is installed."""
+    global _otel_installed
+    if _otel_installed is None:
+        import importlib.util
+
+        try:
+            _otel_installed = importlib.util.find_spec("opentelemetry") is not None
+        except ValueError:  # a module set to None in sys.modules: not importable
+            _otel_installed = False
+    if not _otel_installed:
+        return False
+    from ..otel import api
+
+    return api() is not None

@@ -1218,6 +1218,11 @@ cdef object parse_data_url_at(const uint8_t* text, Py_ssize_t length, object url
         header = url[5:start - 1]
         raise err.data_url_header_error(
             header if type(header) is str else bytes(header).decode("latin-1"))
+    return parse_base64_at(text, length, start)
+
+
+cdef object parse_base64_at(const uint8_t* text, Py_ssize_t length, Py_ssize_t start):
+    # the base64 payload text[start:length], decoded only as far as the header needs
     cdef Source s
     cdef Outcome o
     cdef Py_ssize_t payload = length - start
@@ -1287,6 +1292,25 @@ def data_url_info(text, *, ascii=False):
         return parse_data_url_at(<const uint8_t*>view.buf, view.len, text)
     finally:
         PyBuffer_Release(&view)
+
+
+def parse_base64(text, media_type):
+    """The header of an image sent as raw base64 with its media type (an Anthropic base64
+    source, a Gemini inlineData blob), read in place as a data URL's payload is: no copy
+    into a "data:" string. ``media_type`` is checked as a data URL's header would be; the
+    format comes from the bytes."""
+    if type(media_type) is not str or not fmt.data_url_header_ok(media_type + ";base64"):
+        raise err.data_url_header_error(f"{media_type};base64" if isinstance(media_type, str)
+                                        else type(media_type).__name__)
+    if type(text) is str:
+        if not PyUnicode_IS_ASCII(text):
+            raise err.non_ascii_error()
+        return parse_base64_at(<const uint8_t*>PyUnicode_DATA(text), PyUnicode_GET_LENGTH(text), 0)
+    if type(text) is bytes:
+        return parse_base64_at(<const uint8_t*>PyBytes_AS_STRING(text), PyBytes_GET_SIZE(text), 0)
+    if isinstance(text, str):
+        return parse_base64(str(text), media_type)
+    return parse_base64(bytes(fmt.byte_view(text)), media_type)
 
 
 cdef inline bint data_scheme(const uint8_t* data, Py_ssize_t size) noexcept nogil:

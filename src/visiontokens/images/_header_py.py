@@ -680,6 +680,23 @@ def parse_data_url(url: Union[str, bytes]) -> ImageInfo:
     return _parse(_Base64Reader(url, comma + 1), True)
 
 
+def parse_base64(text: Union[str, bytes], media_type: str) -> ImageInfo:
+    """The header of an image sent as raw base64 with its media type (an Anthropic base64
+    source, a Gemini inlineData blob), read in place as a data URL's payload is: no copy
+    into a "data:" string. ``media_type`` is checked as a data URL's header would be; the
+    format comes from the bytes."""
+    if type(media_type) is not str or not fmt.data_url_header_ok(media_type + ";base64"):
+        raise err.data_url_header_error(f"{media_type};base64" if isinstance(media_type, str)
+                                        else type(media_type).__name__)
+    if isinstance(text, str):
+        if not text.isascii():
+            raise err.non_ascii_error()
+        text = str(text)
+    else:
+        text = bytes(fmt.byte_view(text))
+    return _parse(_Base64Reader(text, 0), True)
+
+
 class _ViewText:
     """A data URL's bytes in a larger buffer, sliced to bytes on demand (the reader slices
     four characters or one block at a time), so the URL is never copied whole."""

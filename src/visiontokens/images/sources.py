@@ -54,10 +54,12 @@ def refused_animation(info: ImageInfo, undecided_animation: str = "still") -> bo
         info.animated or (info.animation_undecided and undecided_animation == "refuse"))
 
 
-def animation_error(info: ImageInfo, where: str) -> AnimatedImageError:
-    """The error for an image refused_animation refuses; ``where`` names it."""
+def animation_error(info: ImageInfo, where: str | None) -> AnimatedImageError:
+    """The error for an image refused_animation refuses; ``where`` names it (None: the error
+    is located by its pointer, as a request's images are, not in its message)."""
+    prefix = "" if where is None else f"{where}: "
     if info.animated:
-        return AnimatedImageError(f"{where}: an animated GIF; the API takes non-animated GIF only")
+        return AnimatedImageError(f"{prefix}an animated GIF; the API takes non-animated GIF only")
     return undecided_animation_error(where)
 
 

@@ -26,6 +26,8 @@ from collections.abc import Mapping
 from typing import IO, TYPE_CHECKING, Any, Awaitable, Callable, Literal, NamedTuple, TypeGuard, Union
 
 from . import images_api as _images_api
+from . import anthropic as _anthropic
+from . import gemini as _gemini
 from .pricing import PUBLIC_SOURCE, ImageRef, malformed as _malformed, sdk_dict as _sdk_dict
 from .pricing import unreadable as _unreadable
 from .. import rules
@@ -114,7 +116,7 @@ class RequestImage(NamedTuple):
 
 
 class SkippedPart(NamedTuple):
-    """A part the walk saw and did not count, and why (spec 6.1): no silent drop."""
+    """A part the walk saw and did not count, and why: no silent drop."""
 
     pointer: str  # JSON pointer to the part
     type: str  # its "type": "input_file", "file", or the other API's image part
@@ -409,7 +411,9 @@ _FILE_REASON = ("a file, not an image under the vision guide (a PDF's pages are 
 #: Parts that are not counted, and why; each one is noted in RequestCount.skipped (spec 6.1).
 _SKIPPED = {
     "chat": {"file": _FILE_REASON, "input_file": _FILE_REASON,
-             "input_image": "a Responses image part in a Chat Completions body: not counted"},
+             "input_image": "a Responses image part in a Chat Completions body: not counted",
+             "image": ("an Anthropic image block in a Chat Completions body: not counted "
+                       "(count the body with api='anthropic.messages')")},
     "responses": {"input_file": _FILE_REASON, "file": _FILE_REASON,
                   "image_url": "a Chat Completions image part in a Responses body: not counted"},
 }
@@ -610,9 +614,13 @@ def _without_io(ref: tuple[Any, ...], fetcher: Fetcher | None) -> tuple[Any, ...
     pointer, kind, url = ref[0], ref[1], ref[2]
     if kind == "file_id" or kind == "file_uri":
         return None
-    if kind == "base64":  # (media type, base64): read as the data URL it stands for
-        url = f"data:{url[0]};base64,{url[1]}"
-        kind = "data_url"
+    if kind == "base64":  # (media type, base64): read in place, as a data URL's payload is
+        text = url[1]
+        try:
+            info = _header.parse_base64(text, url[0])
+        except VisionTokensError as error:
+            return _invalid(error)
+        return _known(info, _header.decoded_size(len(text), text[-2:]))
     if kind == "data_url":
         if type(url) is not str:  # a BodyString: read in place, never copied whole
             return _body_data_url(url)
@@ -825,8 +833,8 @@ def _count(body: dict[str, Any], api: str, refs: list[ImageRef],
            sizes: list[tuple[Any, ...]], ruleset: str | None, on_unknown: str, on_violation: str,
            undecided_animation: UndecidedAnimation = "still",
            skipped: tuple[SkippedPart, ...] = (), undocumented: str = "error",
-           enforce_patch_limit: bool = True) -> RequestCount:
-    model_name = body.get("model")
+           enforce_patch_limit: bool = True, model_given: str | None = None) -> RequestCount:
+    model_name = body.get("model") if model_given is None else model_given
     if type(model_name) is _BodyString:  # (1 KB or more: the name an error quotes)
         model_name = model_name.str()
     if not refs:
@@ -836,12 +844,98 @@ def _count(body: dict[str, Any], api: str, refs: list[ImageRef],
         raise _malformed("/model", "'model' must be a string", model_name)
     model, count, levels, most = _resolved_model(model_name, ruleset, undocumented,
                                                  enforce_patch_limit)
+    if model.provider != "openai":
+        # providers 1.7, 2.2, 3.3: an OpenAI-shaped body routed to another provider's model
+        # (LiteLLM, OpenRouter, vLLM, the providers' OpenAI-compatible endpoints) is counted
+        # by that model's rule, and OpenAI's "detail" does not apply: Anthropic's endpoint
+        # ignores it (DOCUMENTED for Claude); for Gemini, Mistral and Qwen it is ASSUMED
+        # ignored (the model's default media resolution), as no mapping is documented.
+        refs = [ref if ref[3] is None else _new(ImageRef, (ref[0], ref[1], ref[2], None, ref[4]))
+                for ref in refs]
     violations: list[VisionTokensError] = []
     images: list[RequestImage] = []
     total = price(model, count, levels, refs, sizes, on_unknown, on_violation,
                   undecided_animation, violations, images, most)
     return _new(RequestCount, (model.id, api, total, tuple(images), tuple(violations), 0, False,
                                skipped))
+
+
+#: The APIs walked by their own walkers, by their count_request(api=...) names.
+_WALKERS = {_anthropic.API: _anthropic, _gemini.API: _gemini}
+
+
+def _count_walked(walked: Any, sizes: list[tuple[Any, ...]], model_given: str | None,
+                  ruleset: str | None, on_unknown: str, on_violation: str,
+                  undecided_animation: UndecidedAnimation, undocumented: str,
+                  enforce_patch_limit: bool) -> RequestCount:
+    """An Anthropic Messages or Gemini generateContent request (providers 1.7, 2.4): its
+    documented limits (providers 1.3, 2.3) over the walked and sized images, then the one
+    pricing loop. The model is ``model=`` when given, else the body's."""
+    api, refs, options = walked.api, walked.images, walked.options
+    name = walked.model if model_given is None else model_given
+    skipped = tuple(walked.skipped)
+    if name is None and refs:
+        raise MalformedRequestError(
+            "the request names no model: pass model= (a generateContent body has its model "
+            "in the URL path)", "/model")
+    if api == _anthropic.API:
+        sizes, limits = _anthropic.check_limits(
+            refs, sizes, name, options, options.get("request_bytes"),
+            _Resize(name, ruleset, undocumented, enforce_patch_limit))
+    else:
+        sizes, limits = _gemini.check_limits(refs, sizes, options, options.get("request_bytes"))
+    violations: list[VisionTokensError] = []
+    images: list[RequestImage] = []
+    total = 0
+    model_id = name
+    if refs:
+        model, count, levels, most = _resolved_model(str(name), ruleset, undocumented,
+                                                     enforce_patch_limit)
+        model_id = model.id
+        total = price(model, count, levels, refs, sizes, on_unknown, on_violation,
+                      undecided_animation, violations, images, most)
+    for error in limits:  # the whole request's limits, after its images'
+        violation(error, "", on_violation, violations)
+    return _new(RequestCount, (model_id, api, total, tuple(images), tuple(violations), 0, False,
+                               skipped))
+
+
+class _Resize:
+    """Whether the model would resize a width x height image (providers 1.2: an image with
+    oversized_image "error" that would be resized is refused)."""
+
+    __slots__ = ("name", "ruleset", "undocumented", "enforce_patch_limit")
+
+    def __init__(self, name: Any, ruleset: Any, undocumented: str, enforce_patch_limit: bool):
+        self.name, self.ruleset = name, ruleset
+        self.undocumented, self.enforce_patch_limit = undocumented, enforce_patch_limit
+
+    def __call__(self, width: int, height: int) -> bool:
+        cost = _tokens.explain_image_tokens(width, height, self.name, ruleset=self.ruleset,
+                                            undocumented=self.undocumented,
+                                            enforce_patch_limit=self.enforce_patch_limit)
+        return bool(cost.resized_width != width or cost.resized_height != height)
+
+
+def _body_bytes(body: Any) -> int | None:
+    """The size of a body given as JSON text (a str's length: at most its UTF-8 size), else None."""
+    if isinstance(body, (bytes, bytearray, str)):
+        return len(body)
+    if isinstance(body, memoryview):
+        return body.nbytes
+    return None
+
+
+def _check_model(model: Any) -> None:
+    if model is not None and not isinstance(model, str):
+        raise ArgumentTypeError(f"model must be a str or None, got {type(model).__name__}",
+                                argument="model")
+
+
+def _no_model_for_images(model: Any) -> None:
+    if model is not None:
+        raise InvalidArgumentError("model= is not taken for an Images API body: its 'model' "
+                                   "field names the model", argument="model")
 
 
 def price(model: Any, count: Callable[[int, int, str], int], levels: dict[str, str],
@@ -876,9 +970,10 @@ def price(model: Any, count: Callable[[int, int, str], int], levels: dict[str, s
                 pass
             elif info is None:
                 params = model.detail_params(detail)  # a bad detail is the image's error
-                if params.scheme == "flat":
+                if params.scheme == "flat" or params.scheme == "fixed":
                     # spec 3.4: tile-model low costs the base whatever the size: exact, no
-                    # size needed, no bound
+                    # size needed, no bound (so do fixed budgets: Gemini 3's levels, Gemini
+                    # 2.5 low and medium, providers 2.1; Nova 2 Lite, providers 5)
                     images.append(_new(RequestImage, (
                         pointer, source, url, file_id, detail_given, params.level, None, None,
                         None, params.base, False, note, None, rule, assumed)))
@@ -895,7 +990,7 @@ def price(model: Any, count: Callable[[int, int, str], int], levels: dict[str, s
                 continue
             # (the rule is refused_animation's; testing the format first saves a call a still)
             elif info.format == "gif" and refused_animation(info, undecided_animation):
-                error = animation_error(info, pointer)
+                error = animation_error(info, None)  # (located at its pointer below)
             else:
                 tokens = count(info.width, info.height, detail)
                 level = levels.get(detail)
@@ -949,15 +1044,25 @@ def count_request(body: Any, *, ruleset: str | None = None, fetch: bool | Fetche
                   undecided_animation: UndecidedAnimation = "still",
                   content_type: str | None = None, api: str | None = None,
                   undocumented: UndocumentedPolicy = "error",
-                  enforce_patch_limit: bool = True) -> RequestCount:
-    """The image tokens of a Chat Completions, Responses or Images API request body (a dict,
-    possibly holding SDK objects, its JSON text or bytes, or multipart/form-data bytes with
-    their ``content_type``), image by image. See the README for every option."""
+                  enforce_patch_limit: bool = True, model: str | None = None) -> RequestCount:
+    """The image tokens of a Chat Completions, Responses, Images API, Anthropic Messages or
+    Gemini generateContent request body (a dict, possibly holding SDK objects, its JSON text
+    or bytes, or multipart/form-data bytes with their ``content_type``), image by image.
+    ``model`` is the model the request is served by, when not the body's (a generateContent
+    body names none; a gateway's alias). See the docs for every option."""
     fetcher = _options(fetch, on_unknown, on_violation, undecided_animation, undocumented,
                        enforce_patch_limit)
     _check_resolver(resolve_file)
-    body, images = _classified(body, content_type, api)
+    if model is not None:
+        _check_model(model)
+    body, images, walked = _classified(body, content_type, api)
+    if walked is not None:  # Anthropic Messages, Gemini generateContent
+        walked_refs: list[Any] = walked.images
+        return _count_walked(walked, _sizes(walked_refs, fetcher, resolve_file), model,
+                             ruleset, on_unknown, on_violation, undecided_animation,
+                             undocumented, enforce_patch_limit)
     if images is not None:  # spec 6.2: the Images API, walked in _images_api
+        _no_model_for_images(model)
         counted: RequestCount = images.count(
             _sizes(images.refs, fetcher, resolve_file), ruleset, on_unknown, on_violation,
             RequestCount, RequestImage, price, undocumented=undocumented,
@@ -966,32 +1071,95 @@ def count_request(body: Any, *, ruleset: str | None = None, fetch: bool | Fetche
     kind, refs, skipped = _walk(body)
     result = _count(body, kind, refs, _sizes(refs, fetcher, resolve_file), ruleset, on_unknown,
                     on_violation, undecided_animation, tuple(skipped), undocumented,
-                    enforce_patch_limit)
+                    enforce_patch_limit, model)
     return _with_tool(body, result, ruleset, on_violation, undocumented)
 
 
-def _classified(body: Any, content_type: Any, api: Any) -> tuple[dict[str, Any], Any]:
-    """_images_api.classify, without its call for the body every gateway sees most: JSON with
-    'messages' or 'input' and nothing said about it is Chat or Responses, never the Images
-    API (the same answer classify gives)."""
-    if content_type is None and api is None:
+def _classified(body: Any, content_type: Any, api: Any) -> tuple[dict[str, Any], Any, Any]:
+    """(body, the ImagesRequest of an Images API body or None, the Walked of an Anthropic
+    Messages or Gemini body or None). _images_api.classify, without its call for the bodies
+    a gateway sees most: JSON with 'messages' or 'input' and nothing said about it is Chat,
+    Responses or Anthropic Messages (anthropic.detect tells, at the cost of one look for an
+    OpenAI body), and JSON with 'contents' is Gemini's, never the Images API."""
+    if api is None and content_type is None:
+        size = _body_bytes(body)
         body = _load(body)
-        if "messages" in body or "input" in body:
-            return body, None
+        if "messages" in body:
+            if messages_body(body):
+                return body, None, _walked(_anthropic, _whole(body), size)
+            return body, None, None
+        if "input" in body:
+            return body, None, None
+        if "contents" in body:
+            return body, None, _walked(_gemini, _whole(body), size)
+    elif type(api) is str and api in _WALKERS:
+        if content_type is not None and _images_api.multipart_boundary(content_type) is not None:
+            raise InvalidArgumentError(f"a multipart/form-data body is an images.edits request, "
+                                       f"not {api}", argument="api")
+        size = _body_bytes(body)
+        body = _whole(_load(body))
+        return body, None, _walked(_WALKERS[api], body, size)
     # (the Images API's walk reads plain values: a bytes body named as one is loaded so)
-    classified: tuple[dict[str, Any], Any] = _images_api.classify(
+    body, images = _images_api.classify(
         body, content_type, api, _load if api is None or api == "chat" or api == "responses"
         else _load_plain, _LOWER)
-    return classified
+    return body, images, None
+
+
+_ANTHROPIC_BLOCKS, _CHAT_PARTS, _CHAT_ROLES = (_anthropic.ANTHROPIC_BLOCKS,
+                                               _anthropic.CHAT_PARTS, _anthropic.CHAT_ROLES)
+
+
+def messages_body(body: dict[str, Any]) -> bool:
+    """anthropic.detect's rule (see there), here to run compiled on every Chat body."""
+    if "system" in body:
+        return True
+    messages = body.get("messages")
+    if type(messages) is not list and type(messages) is not _ArrayNode:
+        return False
+    for message in messages:
+        if type(message) is not dict and type(message) is not _ObjectNode:
+            return False
+        role = message.get("role")
+        if type(role) is str and role in _CHAT_ROLES:  # (a list is no role, nor hashable)
+            return False
+        content = message.get("content")
+        if type(content) is not list and type(content) is not _ArrayNode:
+            continue
+        for part in content:
+            if type(part) is not dict and type(part) is not _ObjectNode:
+                continue
+            kind = part.get("type")
+            if type(kind) is not str:
+                continue
+            if kind in _CHAT_PARTS:
+                return False
+            if kind in _ANTHROPIC_BLOCKS and (kind != "image" or (
+                    "source" in part if type(part) is dict
+                    else part.get("source", _MISSING) is not _MISSING)):
+                return True
+    return False
+
+
+def _walked(walker: Any, body: dict[str, Any], size: int | None) -> Any:
+    walked = walker.walk(body)
+    walked.options["request_bytes"] = size
+    return walked
 
 
 #: count_request_async scans and walks a bytes body of this size or more on a thread.
 OFF_LOOP_BYTES = 1 << 20
 
 
-def _classified_walked(body: Any, content_type: Any, api: Any) -> tuple[Any, Any, Any]:
-    body, images = _classified(body, content_type, api)
-    return body, images, None if images is not None else _walk(body)
+def _whole(top: dict[str, Any]) -> dict[str, Any]:
+    """A scanned body's top level as plain values, whole: for the walkers that read dicts
+    only (Anthropic Messages, Gemini). A dict body is itself."""
+    if not any(type(value) is _ObjectNode or type(value) is _ArrayNode
+               or type(value) is _BodyString for value in top.values()):
+        return top
+    return {key: value.value() if type(value) is _ObjectNode or type(value) is _ArrayNode
+            else value.str() if type(value) is _BodyString else value
+            for key, value in top.items()}
 
 
 def _load_plain(body: Any) -> dict[str, Any]:
@@ -1017,7 +1185,8 @@ async def count_request_async(body: Any, *, ruleset: str | None = None, fetch: b
                               content_type: str | None = None, api: str | None = None,
                               undocumented: UndocumentedPolicy = "error",
                               enforce_patch_limit: bool = True,
-                              max_concurrency: object = 16) -> RequestCount:
+                              max_concurrency: object = 16,
+                              model: str | None = None) -> RequestCount:
     """count_request for async code: remote images are fetched concurrently, at most
     ``max_concurrency`` (an int) at once, and resolve_file may be a coroutine function."""
     fetcher = _options(fetch, on_unknown, on_violation, undecided_animation, undocumented,
@@ -1027,15 +1196,23 @@ async def count_request_async(body: Any, *, ruleset: str | None = None, fetch: b
             or max_concurrency < 1):
         raise InvalidArgumentError(f"max_concurrency must be an int >= 1, got {quoted(max_concurrency)}",
                                    argument="max_concurrency")
+    if model is not None:
+        _check_model(model)
     if isinstance(body, (bytes, bytearray, memoryview)) and len(body) >= OFF_LOOP_BYTES:
-        # a large body is scanned and walked on a thread, off the event loop: the scan
-        # releases the GIL, so the loop serves other requests meanwhile (issue 20)
+        # a large body is scanned on a thread, off the event loop: the scan releases the
+        # GIL, so the loop serves other requests meanwhile (issue 20)
         import asyncio
 
-        body, images, walked = await asyncio.to_thread(_classified_walked, body, content_type, api)
+        body, images, walked = await asyncio.to_thread(_classified, body, content_type, api)
     else:
-        body, images, walked = _classified_walked(body, content_type, api)
+        body, images, walked = _classified(body, content_type, api)
+    if walked is not None:  # Anthropic Messages, Gemini generateContent
+        walked_refs: list[Any] = walked.images
+        sizes = await _sizes_async(walked_refs, fetcher, resolve_file, max_concurrency)
+        return _count_walked(walked, sizes, model, ruleset, on_unknown, on_violation,
+                             undecided_animation, undocumented, enforce_patch_limit)
     if images is not None:  # spec 6.2: the Images API, walked in _images_api
+        _no_model_for_images(model)
         sizes = await _sizes_async(images.refs, fetcher, resolve_file, max_concurrency)
         counted: RequestCount = images.count(sizes, ruleset, on_unknown, on_violation,
                                              RequestCount, RequestImage, price,
@@ -1043,8 +1220,9 @@ async def count_request_async(body: Any, *, ruleset: str | None = None, fetch: b
                                              undecided_animation=undecided_animation,
                                              enforce_patch_limit=enforce_patch_limit)
         return counted
-    kind, refs, skipped = walked
+    kind, refs, skipped = _walk(body)
     sizes = await _sizes_async(refs, fetcher, resolve_file, max_concurrency)
     result = _count(body, kind, refs, sizes, ruleset, on_unknown, on_violation,
-                    undecided_animation, tuple(skipped), undocumented, enforce_patch_limit)
+                    undecided_animation, tuple(skipped), undocumented, enforce_patch_limit,
+                    model)
     return _with_tool(body, result, ruleset, on_violation, undocumented)

@@ -31,7 +31,8 @@ from ..images.sources import ImageInfo
 from .pricing import PUBLIC_SOURCE, ImageRef, malformed, sdk_dict
 
 #: What ``count_request(api=...)`` accepts: which endpoint a body is for.
-APIS = ("chat", "responses", "images.generations", "images.edits")
+APIS = ("chat", "responses", "images.generations", "images.edits", "anthropic.messages",
+        "gemini.generate_content")
 EDIT_IMAGES_MAX = 16  # spec 6.2: an edit takes up to 16 input images
 #: ASSUMED (spec 6.2): a mask is not billed as an image. The same is assumed for an edit's
 #: "markup" image, which the spec does not name (the SDK documents it for GPT Image 2.5).
@@ -70,7 +71,7 @@ def classify(body: Any, content_type: Any, api: Any,
     ``messages`` or ``input`` is the Images API, an edit when it carries images."""
     if api is not None and api not in APIS:
         raise InvalidArgumentError(f"api must be one of {', '.join(APIS)} or None, got {quoted(api)}")
-    boundary = _multipart_boundary(content_type)
+    boundary = multipart_boundary(content_type)
     if boundary is not None:
         if api not in (None, "images.edits"):
             raise InvalidArgumentError(
@@ -96,7 +97,7 @@ def _shape(body: dict[str, Any]) -> str | None:
     return "images.generations"
 
 
-def _multipart_boundary(content_type: Any) -> str | None:
+def multipart_boundary(content_type: Any) -> str | None:
     """The boundary of a multipart/form-data content type; None for JSON or no content type."""
     if content_type is None:
         return None

@@ -76,6 +76,14 @@ def openai_ruleset(name: str) -> Ruleset:
         for prefix in entry.get("prefixes", ()):
             rs.undocumented_prefixes.append(
                 (prefix, Undocumented(entry["like"], entry["evidence"], entry["source"])))
+    # The provider models (providers.md) resolve the same in every OpenAI ruleset; each keeps
+    # the date of its own data (docs_as_of). An OpenAI id never collides with theirs.
+    from dataclasses import replace
+
+    from .providers import listed_specs
+
+    for spec in listed_specs():
+        rs.models.setdefault(spec.id, replace(spec, ruleset=rs.name))
     return rs
 
 

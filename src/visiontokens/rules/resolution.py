@@ -21,6 +21,7 @@ from .._errors import (
 )
 from .load import openai_ruleset
 from .memo import LOCK
+from .providers import resolve_provider, undocumented_provider
 from .specs import UNDOCUMENTED_POLICIES, ModelSpec, Ruleset, Undocumented
 
 DEFAULT_RULESET = "2026-09"  # spec 1: the default is the newest
@@ -90,6 +91,10 @@ def _documented(rs: Ruleset, name: str) -> ModelSpec | None:
             spec = rs.models.get(rs.aliases[candidate])
         if spec is not None:
             return spec
+    # providers.md: Claude, Gemini, Mistral, Qwen and Nova ids in every form people send
+    spec = resolve_provider(name)
+    if spec is not None:
+        return replace(spec, ruleset=rs.name)
     return None
 
 
@@ -111,6 +116,9 @@ def undocumented_entry(rs: Ruleset, name: str) -> tuple[str, Undocumented] | Non
 def _undocumented(rs: Ruleset, name: str, policy: object) -> ModelSpec:
     found = undocumented_entry(rs, name)
     if found is None:
+        provider = undocumented_provider(name)
+        if provider is not None:
+            return _undocumented_provider(rs, provider, policy)
         raise unknown_model_error(name, rs.name, list(rs.models) + list(rs.aliases))
     model_id, entry = found
     like = rs.models.get(entry.like)
@@ -121,6 +129,21 @@ def _undocumented(rs: Ruleset, name: str, policy: object) -> ModelSpec:
     # and every figure says so (assumed_from, evidence).
     return replace(like, id=model_id, status="undocumented", source=entry.source,
                    assumed_from=like.id, evidence=entry.evidence)
+
+
+def _undocumented_provider(rs: Ruleset, found: tuple[str, Undocumented, str],
+                           policy: object) -> ModelSpec:
+    model_id, entry, vendor = found
+    like = _documented(rs, entry.like)
+    if policy != "assume" or like is None:
+        raise undocumented_model_error(model_id, rs.name, entry.like, entry.evidence,
+                                       like is not None, vendor)
+    # ASSUMED, by the caller's choice: counted like the closest documented model; every
+    # figure says so (assumed_from, evidence, exactness "assumed").
+    params = {level: replace(p, exactness="assumed") for level, p in like.params.items()}
+    return replace(like, id=model_id, status="undocumented", source=entry.source,
+                   assumed_from=like.id, evidence=entry.evidence,
+                   params=MappingProxyType(params))
 
 
 def snapshot_family(name: str) -> str | None:

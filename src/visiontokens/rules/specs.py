@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping
 
-from .._errors import input_fidelity_error, unsupported_detail_error
+from .._errors import detail_not_applicable_error, input_fidelity_error, unsupported_detail_error
 from .._spec import LEVELS
 
 #: What a caller may do with a known but undocumented model (spec 3.5): "error" (the default)
@@ -37,6 +37,27 @@ class DetailParams:
     per_tile: int
     fidelity_square: int  # GPT Image 1 input_fidelity="high" extras (spec 3.3)
     fidelity_other: int
+    # Provider schemes ("claude", "gemini_tiles", "fixed", "mistral", "qwen"; providers.md):
+    # patch edge (Claude 28, Mistral patch, Qwen factor), merge (Mistral), lo/hi (Gemini crop
+    # unit clamp, Qwen min/max pixels), marker tokens added per image (Qwen). cap and budget
+    # are Claude's MAX_EDGE/MAX_TOK and Mistral's max image size; short_side and base are
+    # Gemini's 384 px / 258 tokens for small images, base the flat count of "fixed".
+    patch: int = 0
+    merge: int = 1
+    lo: int = 0
+    hi: int = 0
+    markers: int = 0
+    #: What the figure is (see EXACTNESS): "exact", "documented_maximum", "assumed" or
+    #: "empirical".
+    exactness: str = "exact"
+
+
+#: What a figure is, per detail level of a model:
+#: - "exact": the vendor's documented rule or own code, followed exactly;
+#: - "documented_maximum": the vendor documents the figure as a maximum (Gemini 3 levels);
+#: - "assumed": a part of the rule is our inference (ASSUMED in providers.md);
+#: - "empirical": a parameter comes from third-party evidence (EMPIRICAL in providers.md).
+EXACTNESS = ("exact", "documented_maximum", "assumed", "empirical")
 
 
 @dataclass(frozen=True)
@@ -58,10 +79,20 @@ class ModelSpec:
     # the documented model's id, and the evidence the data records ("measured-auto-only", "none")
     assumed_from: str | None = None
     evidence: str | None = None
+    # Provider models (providers.md): the provider, the date of the docs the data follows,
+    # Claude's tier, the detail levels in order (None: OpenAI's LEVELS; () : detail does not
+    # apply) and other spellings of them (Gemini's MEDIA_RESOLUTION_*; "auto" for the default)
+    provider: str = "openai"
+    docs_as_of: str | None = None
+    tier: str | None = None
+    levels: tuple[str, ...] | None = None
+    spellings: Mapping[str, str] | None = None
 
     @property
     def details(self) -> tuple[str, ...]:
         """The detail levels this model accepts, "auto" included."""
+        if self.levels is not None:
+            return self.levels + ("auto",)
         return tuple(level for level in LEVELS if level in self.params) + ("auto",)
 
     @property
@@ -72,6 +103,18 @@ class ModelSpec:
         """Parameters for a detail string; "auto" (or None) resolves per model (spec 3.4)."""
         if detail is None or detail == "auto":
             return self.params[self.auto]
+        if self.levels is not None:  # a provider model (providers.md)
+            if type(detail) is str:
+                level = self.spellings.get(detail, detail) if self.spellings else detail
+                if level == "auto":
+                    return self.params[self.auto]
+                if level in self.levels:
+                    return self.params[level]
+            if not self.levels:
+                raise detail_not_applicable_error(self.id, detail)
+            known = ("low", "medium", "high", "ultra_high", "auto",
+                     *(self.spellings or {}))  # Gemini: the media-resolution levels
+            raise unsupported_detail_error(self.id, detail, self.details, known)
         if type(detail) is str and detail in self.params:
             return self.params[detail]
         # ASSUMED (spec 8.3): a level the model lacks ("original" on gpt-4o) is an error,
