@@ -214,3 +214,27 @@ def test_a_large_body_counts_alike_off_the_event_loop(walk):
     bad = raw[:-1]
     assert (outcome(lambda: asyncio.run(walk.count_request_async(bad)))
             == outcome(walk.count_request, bad))
+
+
+# --- the providers' formats (Anthropic Messages, Gemini generateContent) -------------------------
+RAW = base64.b64encode(png_header(1920, 1080) + bytes(3000)).decode()
+PROVIDER_BODIES = [
+    {"model": "claude-sonnet-4-5", "max_tokens": 1024, "messages": [{"role": "user", "content": [
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": RAW}},
+        {"type": "text", "text": LONG}]}]},
+    {"model": "claude-sonnet-4-5", "system": LONG, "messages": [{"role": "user", "content": [
+        {"type": "image", "source": {"type": "url", "url": "https://example.com/a.png"}}]}]},
+    {"model": "claude-sonnet-4-5", "messages": [{"content": [{"type": "image", "source": [1]}]}]},
+    {"contents": [{"role": "user", "parts": [{"inline_data": {"mime_type": "image/png",
+                                                              "data": RAW}}, {"text": LONG}]}]},
+    {"contents": [{"parts": [{"inlineData": {"mimeType": "image/png", "data": RAW}}]}],
+     "generationConfig": {"mediaResolution": "MEDIA_RESOLUTION_LOW"}},
+    {"contents": LONG},
+]
+
+
+@pytest.mark.parametrize("body", PROVIDER_BODIES)
+@pytest.mark.parametrize("options", [{}, COLLECT], ids=["raise", "collect"])
+def test_provider_bodies_count_alike_as_a_dict_and_in_place(body, options, walk):
+    extra = {} if "messages" in body else {"model": "gemini-2.5-flash"}
+    assert_same_every_way(walk, body, **extra, **options)
