@@ -192,7 +192,7 @@ def _optional_text(part: dict[str, Any], key: str, where: str) -> Any:
 def _optional_str(part: dict[str, Any], key: str, where: str) -> str | None:
     value = _optional_text(part, key, where)
     if value is None or type(value) is str:
-        return value  # type: ignore[no-any-return]
+        return value
     return value.str()  # type: ignore[no-any-return]
 
 
@@ -834,7 +834,7 @@ def _count(body: dict[str, Any], api: str, refs: list[ImageRef],
            undecided_animation: UndecidedAnimation = "still",
            skipped: tuple[SkippedPart, ...] = (), undocumented: str = "error",
            enforce_patch_limit: bool = True, model_given: str | None = None) -> RequestCount:
-    model_name = body.get("model") if model_given is None else model_given
+    model_name: Any = body.get("model") if model_given is None else model_given
     if type(model_name) is _BodyString:  # (1 KB or more: the name an error quotes)
         model_name = model_name.str()
     if not refs:
@@ -1114,7 +1114,7 @@ def messages_body(body: dict[str, Any]) -> bool:
     """anthropic.detect's rule (see there), here to run compiled on every Chat body."""
     if "system" in body:
         return True
-    messages = body.get("messages")
+    messages: Any = body.get("messages")
     if type(messages) is not list and type(messages) is not _ArrayNode:
         return False
     for message in messages:
