@@ -4,7 +4,8 @@ Every image is a flat colour, so each file is a few KB whatever its size in pixe
 examples count is read from the headers. The output is deterministic, so running this again
 leaves the committed files unchanged (Pillow's encoders permitting).
 
-Run from the repository root (needs Pillow): python examples/make_examples.py
+Run from the repository root (needs Pillow, and visiontokens importable: the logs that carry
+usage hold real counts from the library): PYTHONPATH=src python examples/make_examples.py
 """
 
 from __future__ import annotations
@@ -191,6 +192,111 @@ def main() -> None:
             (4096, 512, "gpt-4o", "high"), (800, 600, "gpt-5.4", "low"),
             (1800, 2400, "gpt-5.4", "high"), (640, 480, "gpt-4o-mini", "low"),
         ])
+
+
+    write_billed_logs(png, data_url(files["photo.jpg"], "image/jpeg"),
+                      data_url(files["diagram.webp"], "image/webp"))
+
+
+def chat_body(model: str, url: str, detail: str | None = None) -> dict[str, object]:
+    part: dict[str, object] = {"url": url} if detail is None else {"url": url, "detail": detail}
+    return {"model": model, "messages": [{"role": "user", "content": [
+        {"type": "text", "text": "What is in this image?"},
+        {"type": "image_url", "image_url": part}]}]}
+
+
+def chat_usage(image_tokens: int, text_tokens: int = 14, completion: int = 60) -> dict[str, object]:
+    prompt = image_tokens + text_tokens
+    return {"prompt_tokens": prompt, "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0,
+                                      "image_tokens": image_tokens},
+            "completion_tokens_details": {"reasoning_tokens": 0}}
+
+
+def responses_usage(image_tokens: int, text_tokens: int = 12) -> dict[str, object]:
+    # the Responses API reports its input total only: images are not broken out
+    return {"input_tokens": image_tokens + text_tokens, "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens": 48, "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": image_tokens + text_tokens + 48}
+
+
+def images_usage(image_tokens: int, output_tokens: int, text_tokens: int = 9) -> dict[str, object]:
+    return {"input_tokens": image_tokens + text_tokens, "output_tokens": output_tokens,
+            "total_tokens": image_tokens + text_tokens + output_tokens,
+            "input_tokens_details": {"text_tokens": text_tokens, "image_tokens": image_tokens}}
+
+
+def write_jsonl(name: str, lines: list[object]) -> None:
+    with open(HERE / name, "w", encoding="utf-8") as file:
+        for line in lines:
+            file.write(json.dumps(line, separators=(",", ":")) + "\n")
+
+
+def write_billed_logs(png, photo: str, diagram: str) -> None:  # type: ignore[no-untyped-def]
+    """A Batch API input file and its output file, and a gateway's log of requests with their
+    responses. The billed figures are our counts, except a few differences put there on
+    purpose (marked below), so that ``visiontokens logs`` has drift to show."""
+    import visiontokens as vt
+
+    screenshot = png("screenshot.png")
+    edit = {"model": "gpt-image-1", "prompt": "add a lighthouse", "size": "1024x1024",
+            "quality": "medium", "images": [{"image_url": png("edit-a.png")}]}
+    # custom_id, url, body, how the bill differs from our count (None: the request failed)
+    batch = [
+        ("req-1", "/v1/chat/completions", chat_body("gpt-4o", screenshot, "high"), 0),
+        ("req-2", "/v1/chat/completions", chat_body("gpt-4.1-mini", screenshot), 37),  # drift
+        ("req-3", "/v1/chat/completions", chat_body("gpt-5.4", png("scan.png"), "high"), 0),
+        ("req-4", "/v1/chat/completions", chat_body("gpt-4o", photo, "low"), 0),
+        ("req-5", "/v1/responses", {"model": "gpt-5.4", "input": [{"role": "user", "content": [
+            {"type": "input_text", "text": "Describe the diagram."},
+            {"type": "input_image", "image_url": diagram, "detail": "high"}]}]}, 0),
+        ("req-6", "/v1/images/generations", {"model": "gpt-image-1", "prompt": "a lighthouse",
+                                             "size": "1024x1024", "quality": "medium"}, 0),
+        ("req-7", "/v1/images/edits", edit, -129),  # drift: one tile fewer billed
+        ("req-8", "/v1/chat/completions", chat_body("gpt-4o-mini", photo, "high"), None),
+        ("req-9", "/v1/chat/completions", chat_body("gpt-5.4", screenshot, "high"), 0),
+    ]
+    inputs, outputs = [], []
+    for number, (custom_id, url, body, drift) in enumerate(batch, 1):
+        inputs.append({"custom_id": custom_id, "method": "POST", "url": url, "body": body})
+        if custom_id == "req-9":
+            continue  # its output line is missing: the batch was cancelled before it ran
+        if drift is None:
+            outputs.append({"id": f"batch_req_{number:03d}", "custom_id": custom_id,
+                            "response": None, "error": {"code": "rate_limit_exceeded",
+                                                        "message": "Rate limit reached"}})
+            continue
+        count = vt.count_request(body, api={"/v1/chat/completions": "chat",
+                                            "/v1/responses": "responses",
+                                            "/v1/images/generations": "images.generations",
+                                            "/v1/images/edits": "images.edits"}[url])
+        if url == "/v1/chat/completions":
+            usage = chat_usage(count.image_tokens + drift)
+        elif url == "/v1/responses":
+            usage = responses_usage(count.image_tokens + drift)
+        else:
+            usage = images_usage(count.image_tokens + drift, count.output_image_tokens)
+        outputs.append({"id": f"batch_req_{number:03d}", "custom_id": custom_id,
+                        "response": {"status_code": 200, "request_id": f"req_{number:03d}",
+                                     "body": {"model": body["model"], "usage": usage}},
+                        "error": None})
+    write_jsonl("batch_input.jsonl", inputs)
+    write_jsonl("batch_output.jsonl", outputs)
+
+    # A gateway's log: each request beside the response it got.
+    pairs = []
+    for body, drift in [(chat_body("gpt-4o", screenshot, "high"), 0),
+                        (chat_body("gpt-5.4", photo), 0),
+                        (chat_body("gpt-4.1-mini", png("scan.png"), "high"), 36),  # drift
+                        (chat_body("gpt-4o", photo, "low"), 0)]:
+        count = vt.count_request(body)
+        pairs.append({"request": body, "response": {
+            "id": "chatcmpl-example", "object": "chat.completion", "model": body["model"],
+            "usage": chat_usage(count.image_tokens + drift)}})
+    pairs.append({"request": chat_body("gpt-4o", screenshot), "response": {
+        "error": {"message": "The server had an error", "type": "server_error"}}})
+    write_jsonl("logged_pairs.jsonl", pairs)
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ def test_models_listing(capsys):
     out = capsys.readouterr().out
     assert "gpt-5.3-codex" in out and "gpt-6-astra" not in out
     assert main(["models", "--json"]) == 0
-    listed = {m["id"]: m for m in json.loads(capsys.readouterr().out)}
+    listed = {m["id"]: m for m in json.loads(capsys.readouterr().out)["input_models"]}
     assert listed["gpt-6-astra"]["details"]["high"] == {
         "scheme": "patch", "cap": 65535, "budget": 2500, "multiplier": "12/10", "reject_over": 30000}
     assert listed["gpt-4o"]["details"]["low"] == {"scheme": "flat", "cap": 2048, "base": 85}
@@ -56,7 +56,6 @@ def test_models_listing(capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["12x0", "-m", "gpt-4o"], "height must be between"),
-    (["12by7", "-m", "gpt-4o"], "size must look like"),
     (["12x7", "-m", "gpt-4o-mni"], "did you mean"),
     (["12x7", "-m", "gpt-4o", "-d", "original"], "does not support"),
     (["models", "--ruleset", "1999"], "unknown ruleset"),
@@ -104,14 +103,19 @@ def test_image_json(capsys, tmp_path):
 
     path = tmp_path / "a.webp"
     path.write_bytes(pillow_image("WEBP", (1800, 2400)))
-    assert main(["image", str(path), str(tmp_path / "missing.png"), "-m", "gpt-4.1-mini",
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n")
+    assert main(["image", str(path), str(tmp_path / "broken.png"), "-m", "gpt-4.1-mini",
                  "-r", "2026-04", "--json", "--progress", "always"]) == 1
     captured = capsys.readouterr()
     data = json.loads(captured.out)
     assert data["total_tokens"] == 2353 and data["counted"] == 1 and data["failed"] == 1
     assert data["images"][0]["resized_width"] == 1056
-    assert "No such file" in data["images"][1]["error"]
+    assert "PNG" in data["images"][1]["error"] and data["images"][1]["tokens"] is None
     assert "2/2" in captured.err  # the progress bar
+    # a name on the command line that is not there: a usage error, nothing counted
+    assert main(["image", str(path), str(tmp_path / "missing.png"), "-m", "gpt-4o"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "no such file or folder" in captured.err
 
 
 @pytest.mark.parametrize("options, message", [
@@ -194,7 +198,7 @@ def test_version_of_a_pure_install_says_why_and_what_it_costs(capsys, monkeypatc
 
 
 def test_a_mistyped_command_names_the_commands(capsys):
-    assert main(["images", "x.jpg", "-m", "gpt-4o"]) == 1
+    assert main(["images", "x.jpg", "-m", "gpt-4o"]) == 2  # a usage error
     err = capsys.readouterr().err
     assert "did you mean 'image'" in err and "commands: image, request, models" in err
     assert err.count("\n") == 1
@@ -205,7 +209,10 @@ def test_every_option_has_help_text():
 
     from visiontokens.cli import main as _cli
 
-    parsers = [_cli._size_parser(), _cli._image_parser(), _cli._request_parser(), _cli._models_parser()]
+    from visiontokens.cli import logs
+
+    parsers = [_cli._size_parser(), _cli._image_parser(), _cli._request_parser(),
+               _cli._models_parser(), _cli._generate_parser(), logs.parser()]
     for parser in parsers:
         for action in parser._actions:
             if not isinstance(action, argparse._HelpAction):
@@ -241,7 +248,193 @@ def test_request_unknown_sizes_and_bad_bodies(capsys, tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b'{"messages": 3}')))
     assert main(["request", "-"]) == 1
     assert "'messages' must be a list" in capsys.readouterr().err
-    assert main(["request", str(tmp_path / "missing.json")]) == 1
+    assert main(["request", str(tmp_path / "missing.json")]) == 2
+
+
+# --- the CLI speaks its own options ---------------------------------------------------------
+
+EXAMPLES = __import__("pathlib").Path(__file__).parent.parent / "examples"
+
+
+def test_policy_flags_pass_the_api_keywords(capsys):
+    import visiontokens as vt
+
+    # --undocumented assume, on the size command, image, request and generate
+    assert main(["1000x1000", "-m", "gpt-6-sol", "--json"]) == 1
+    err = capsys.readouterr().err
+    assert "pass --undocumented assume to count it like 'gpt-6-astra'" in err
+    assert "undocumented='assume'" not in err  # the Python phrase is not shown here
+    assert main(["1000x1000", "-m", "gpt-6-sol", "--undocumented", "assume", "--json"]) == 0
+    cost = json.loads(capsys.readouterr().out)
+    assert cost["tokens"] == vt.count_image_tokens(1000, 1000, "gpt-6-sol", undocumented="assume")
+    assert cost["assumed_from"] == "gpt-6-astra"
+    # --no-enforce-patch-limit: counted instead of refused at 30,000 patches
+    argv = ["9000x9000", "-m", "gpt-6-astra", "-d", "original"]
+    assert main(argv) == 1 and "rejects this image" in capsys.readouterr().err
+    assert main(argv + ["--no-enforce-patch-limit", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["tokens"] == vt.count_image_tokens(
+        9000, 9000, "gpt-6-astra", "original", enforce_patch_limit=False)
+    assert main(["generate", "-m", "gpt-image-1-mini"]) == 1
+    assert "pass --undocumented assume" in capsys.readouterr().err
+    assert main(["generate", "-m", "gpt-image-1-mini", "--undocumented", "assume", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["assumed_from"] == "gpt-image-1"
+
+
+def test_the_python_api_keeps_its_keyword_hint():
+    import visiontokens as vt
+
+    with pytest.raises(vt.UndocumentedModelError) as caught:
+        vt.count_image_tokens(10, 10, "gpt-6-sol")
+    assert "pass undocumented='assume'" in str(caught.value)
+    assert caught.value.hint == ("undocumented", "assume")
+
+
+def test_image_takes_the_policy_flags(capsys, tmp_path):
+    from headers import gif_header, pillow_image
+
+    import visiontokens as vt
+
+    path = tmp_path / "big.png"
+    path.write_bytes(pillow_image("PNG", (9000, 9000)))
+    assert main(["image", str(path), "-m", "gpt-6-astra", "-d", "original"]) == 1
+    assert main(["image", str(path), "-m", "gpt-6-astra", "-d", "original",
+                 "--no-enforce-patch-limit", "--json"]) == 0
+    out = capsys.readouterr().out.splitlines()[-1]
+    assert json.loads(out)["total_tokens"] == vt.count_image_tokens(
+        9000, 9000, "gpt-6-astra", "original", enforce_patch_limit=False)
+    moving = tmp_path / "moving.gif"
+    moving.write_bytes(gif_header(8, 8, frames=2))  # still refused on the policy path
+    assert main(["image", str(moving), "-m", "gpt-6-sol", "--undocumented", "assume"]) == 1
+    assert "animated" in capsys.readouterr().out
+
+
+def test_request_fetch_flags_and_their_hint(capsys, tmp_path):
+    body = tmp_path / "local.json"
+    body.write_text(json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": "http://127.0.0.1:9/x.png"}}]}]}))
+    assert main(["request", str(body), "--fetch"]) == 1
+    err = capsys.readouterr().err
+    assert "refusing to connect to '127.0.0.1'" in err and "(--fetch --allow-private allows it)" in err
+    assert "Fetcher(" not in err
+    # --allow-private reaches the fetcher: it now connects (and port 9 refuses)
+    assert main(["request", str(body), "--fetch", "--allow-private"]) == 1
+    err = capsys.readouterr().err
+    assert "fetch failed" in err and "refusing to connect" not in err
+    assert main(["request", str(body), "--allow-private"]) == 2
+    assert "--allow-private needs --fetch" in capsys.readouterr().err
+
+
+def test_multipart_bodies_are_detected(capsys):
+    import visiontokens as vt
+
+    body = (EXAMPLES / "images_edit.multipart").read_bytes()
+    assert main(["request", str(EXAMPLES / "images_edit.multipart"), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    expected = vt.count_request(
+        body, content_type="multipart/form-data; boundary=visiontokens-example-boundary")
+    assert data["api"] == "images.edits" and data["image_tokens"] == expected.image_tokens
+    assert data["output_image_tokens"] == expected.output_image_tokens
+    from visiontokens.cli.main import multipart_type
+
+    assert multipart_type(b'{"model": "x"}') is None
+    assert multipart_type(b"--" + b"x" * 71 + b"\r\n") is None  # RFC 2046: at most 70
+    assert multipart_type(b"--a b \r\n") is None  # nor ending in a space
+    # the multipart example holds PNG bytes, not UTF-8: read as a form, never a UTF-8 problem
+    assert main(["request", str(EXAMPLES / "images_edit.multipart")]) == 0
+    out, err = capsys.readouterr()
+    assert "UTF-8" not in out + err and "images.edits request" in out
+
+
+def test_models_lists_everything_with_a_legend(capsys):
+    import visiontokens as vt
+
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "gpt-5.6                -> gpt-5.6-sol" in out
+    assert "gpt-6-sol              like gpt-6-astra" in out and "measured-auto-only" in out
+    assert "gpt-image-2            flexible" in out and "legend:" in out
+    legend = out[out.index("legend:"):]
+    for term in ("cap", "B", "S", "xM", "A + T/tile", "base", "tiles", "auto", "[legacy]",
+                 "[deprecated]", "table", "flexible", "claude", "gemini_tiles", "fixed",
+                 "mistral", "qwen", "exact", "documented_maximum", "assumed", "empirical"):
+        assert f"\n  {term} " in legend, term
+    assert main(["models", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["aliases"] == {"gpt-5.6": "gpt-5.6-sol"}
+    assert {m["id"] for m in data["output_models"]} == {m.id for m in vt.rules.output_models()}
+    undocumented = {m["id"]: m for m in data["undocumented_models"]}
+    assert undocumented["gpt-6-sol"]["like"] == "gpt-6-astra"
+    assert undocumented["gpt-6-sol"]["evidence"] == "measured-auto-only"
+    assert {"gpt-image-1-mini", "gpt-image-2.5-*"} <= {m["id"] for m in data["undocumented_output_models"]}
+    assert set(data["legend"]) >= {"cap", "B", "S"}
+
+
+@pytest.mark.parametrize("argv, code", [
+    (["1024x1024", "-m", "gpt-4o"], 0),
+    (["1x1", "-m", "gpt-4o-mni"], 1),             # an unknown model: not counted
+    (["1x0", "-m", "gpt-4o"], 1),                 # a size out of range
+    (["image", "examples/images/clip.gif", "-m", "gpt-4o"], 1),  # a bad image
+    (["request", "examples/images/mask.png"], 1),  # a body that is not a request
+    (["1x1"], 2),                                 # argparse: --model missing
+    (["1x1", "-m", "gpt-4o", "--bogus"], 2),      # argparse: an unknown flag
+    (["1x1", "-m", "gpt-4o", "--undocumented", "maybe"], 2),  # argparse: a bad choice
+    (["12by7", "-m", "gpt-4o"], 2),               # not a size
+    (["imagez", "x.png"], 2),                     # not a command
+    (["image", "no/such.png", "-m", "gpt-4o"], 2),  # a file that is not there
+    (["request", "no/such.json"], 2),
+    (["logs", "examples/images.csv", "--out", "rows.xlsx"], 2),
+])
+def test_exit_statuses_are_the_same_everywhere(capsys, monkeypatch, argv, code):
+    from pathlib import Path
+
+    monkeypatch.chdir(Path(__file__).parent.parent)
+    assert main(argv) == code
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    if code == 0:
+        assert err == ""
+    elif code == 2:
+        assert "visiontokens" in err and "error: " in err  # the command line is wrong
+    else:
+        assert "error" in out + err  # said on the row (image) or on stderr
+
+
+def test_exit_status_of_the_process():
+    done = subprocess.run([sys.executable, "-m", "visiontokens", "1x1", "-m", "gpt-4o", "--nope"],
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and "unrecognized arguments" in done.stderr
+    done = subprocess.run([sys.executable, "-m", "visiontokens", "1x1", "-m", "nope-model"],
+                          capture_output=True, text=True)
+    assert done.returncode == 1
+
+
+def test_help_cites_no_spec_or_issue(capsys):
+    import re
+
+    from visiontokens.cli import logs
+    from visiontokens.cli import main as _cli
+
+    for parser in (_cli._size_parser(), _cli._image_parser(), _cli._request_parser(),
+                   _cli._models_parser(), _cli._generate_parser(), logs.parser()):
+        text = parser.format_help()
+        assert not re.search(r"\b(spec|issue) \d", text), parser.prog
+    main(["--help"])
+    assert not re.search(r"\b(spec|issue) \d", capsys.readouterr().out)
+
+
+def test_a_file_id_says_the_command_line_has_no_resolver(capsys):
+    import visiontokens as vt
+
+    body = EXAMPLES / "responses_request.json"
+    assert main(["request", str(body)]) == 1
+    err = capsys.readouterr().err
+    assert "no file resolver (not available on the command line" in err
+    assert "no resolve_file" not in err
+    with pytest.raises(vt.ImageSizeUnknownError) as caught:
+        vt.count_request(body.read_bytes())
+    assert "no resolve_file" in str(caught.value)
+    assert caught.value.hint == ("resolve_file", None)
+    assert main(["request", str(body), "--upper-bound"]) == 0  # counted at its most
 
 
 # --- models beyond OpenAI (shared/providers.md) -------------------------------------------------
@@ -292,7 +485,7 @@ def test_openai_layout_is_unchanged(capsys):
 
 def test_models_lists_the_providers(capsys):
     assert main(["models", "--json"]) == 0
-    listed = {m["id"]: m for m in json.loads(capsys.readouterr().out)}
+    listed = {m["id"]: m for m in json.loads(capsys.readouterr().out)["input_models"]}
     assert listed["claude-opus-4-8"]["provider"] == "anthropic"
     assert listed["claude-opus-4-8"]["details"]["auto"] == {
         "scheme": "claude", "patch": 28, "cap": 2576, "budget": 4784, "exactness": "exact"}

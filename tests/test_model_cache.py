@@ -129,9 +129,9 @@ def test_output_tables_are_built_once_under_the_lock():
 
 
 def test_each_ruleset_file_is_read_once(monkeypatch):
-    from visiontokens.rules import load
+    from visiontokens.rules import files, load
 
-    load._files.clear()
+    files._files.clear()
     opened = []
     real_open = open
 

@@ -69,6 +69,11 @@ class VisionTokensError(Exception):
     pointer: str | None = None
     #: The parameter at fault ("quality", "on_unknown" ...), else None.
     argument: str | None = None
+    #: Advice as data: ``(argument, value)``, the keyword that would help and its value
+    #: (``("undocumented", "assume")``), else None; ``hint_text`` is the phrase of the message
+    #: that gives it, which the command line replaces with its flag (see :func:`with_hint`).
+    hint: tuple[str, object] | None = None
+    hint_text: str | None = None
 
     def __init__(self, message: str = "", *, code: str | None = None,
                  pointer: str | None = None, row: int | None = None,
@@ -443,16 +448,35 @@ def unknown_model_error(name: str, ruleset: str, known: Iterable[str]) -> Unknow
     )
 
 
+def keyword_hint(argument: str, value: object) -> str:
+    """How a hint reads for the Python API: ``pass undocumented='assume'``. The error keeps the
+    hint as data too (:func:`with_hint`), so that the command line can name its flag instead."""
+    return f"pass {argument}={value!r}"
+
+
+def with_hint(error: VisionTokensError, argument: str, value: object, text: str) -> VisionTokensError:
+    """``error``, its hint kept as data: ``error.hint`` is ``(argument, value)``, the keyword
+    of the Python API and the value that would help, and ``error.hint_text`` the phrase of the
+    message that says it (the command line puts its flag there)."""
+    error.hint = (argument, value)
+    error.hint_text = text
+    return error
+
+
 def undocumented_model_error(name: str, ruleset: str, like: str, evidence: str,
                              like_in_ruleset: bool, vendor: str = "OpenAI") -> UndocumentedModelError:
+    hint = keyword_hint("undocumented", "assume")
     if like_in_ruleset:
-        advice = f"pass undocumented='assume' to count it like {like!r}, marked as assumed"
+        advice = f"{hint} to count it like {like!r}, marked as assumed"
     else:
         advice = f"ruleset {ruleset!r} has no {like!r} to count it like"
-    return UndocumentedModelError(
+    error = UndocumentedModelError(
         f"{quoted(name)} is a known model whose image input cost {vendor} does not document "
         f"(ruleset {ruleset!r}); the closest documented model is {like!r} "
         f"(evidence: {evidence}); {advice}", name, (like,), like, evidence)
+    if like_in_ruleset:
+        with_hint(error, "undocumented", "assume", hint)
+    return error
 
 
 def unsupported_detail_error(model: str, detail: object, supported: Sequence[str],

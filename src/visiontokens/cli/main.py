@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from .. import rules
 from .._errors import PayloadTooLargeError, VisionTokensError, quoted
@@ -18,6 +19,46 @@ from .._spec import MAX_PAYLOAD
 
 if TYPE_CHECKING:
     from .._results import ImageCost
+
+class UsageError(Exception):
+    """The command line itself is wrong (exit status 2): nothing was counted."""
+
+
+#: Exit statuses, the same for every subcommand (documented in docs/cli.md).
+EXIT_OK, EXIT_UNCOUNTED, EXIT_USAGE = 0, 1, 2
+
+#: A Python keyword an error's hint names -> how the command line says it. An error carries
+#: its hint as data (``error.hint = (argument, value)`` and ``error.hint_text``, the phrase of
+#: its message that names the keyword); the CLI puts the flag in the phrase's place.
+FLAGS: dict[str, Callable[[object], str]] = {
+    "undocumented": lambda value: f"pass --undocumented {value}",
+    "enforce_patch_limit": lambda value: ("pass --no-enforce-patch-limit" if value is False
+                                          else "pass --enforce-patch-limit"),
+    "on_unknown": lambda value: "pass --upper-bound",
+    "on_violation": lambda value: "pass --collect",
+    "fetch": lambda value: "pass --fetch",
+    "allow_private": lambda value: "--fetch --allow-private",
+    "input_fidelity": lambda value: f"pass --input-fidelity {value}",
+    "ruleset": lambda value: f"pass --ruleset {value}",
+    "resolve_file": lambda value: "no file resolver (not available on the command line: "
+                                  "file ids need the Python API's resolve_file)",
+}
+
+
+def cli_message(error: BaseException, text: str | None = None) -> str:
+    """The error's text (or ``text``, its message alone), its hint (when it has one) naming
+    the flag instead of the keyword."""
+    text = str(error) if text is None else text
+    seen = 0
+    cause: BaseException | None = error
+    while cause is not None and seen < 8:  # the hint may sit on the cause (a fetch's refusal)
+        hint = getattr(cause, "hint", None)
+        phrase = getattr(cause, "hint_text", None)
+        if hint and phrase and hint[0] in FLAGS and phrase in text:
+            text = text.replace(phrase, FLAGS[hint[0]](hint[1]))
+        cause, seen = cause.__cause__, seen + 1
+    return text
+
 
 _SIZE = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
 #: What a folder walk counts: the formats the API takes, and other image files, so that
@@ -42,15 +83,60 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--detail", "-d", default="auto",
                         help="low, high, original or auto (default: auto); Gemini also takes "
                         "medium and ultra_high")
-    _add_ruleset(parser)
-    parser.add_argument("--input-fidelity", choices=("low", "high"), default=None,
-                        help="GPT Image 1 input fidelity (default: low)")
+    add_policies(parser, fidelity=True)
     _add_json(parser)
 
 
 def _add_ruleset(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ruleset", "-r", default=None,
                         help=f"dated ruleset (default: {rules.DEFAULT_RULESET}, the newest)")
+
+
+def add_policies(parser: Any, *, fidelity: bool = False, patch_limit: bool = True,
+                 fetch: bool = False) -> None:
+    """The counting API's options as flags: ``--ruleset``, ``--undocumented``,
+    ``--enforce-patch-limit/--no-enforce-patch-limit``, and where they apply
+    ``--input-fidelity``, ``--upper-bound``, ``--fetch`` and ``--allow-private``."""
+    _add_ruleset(parser)
+    parser.add_argument("--undocumented", choices=("error", "assume"), default="error",
+                        help="a known model whose rule is not documented: refuse it (default), "
+                        "or count it like the closest documented model, marked as assumed")
+    if patch_limit:
+        parser.add_argument("--enforce-patch-limit", action=argparse.BooleanOptionalAction,
+                            default=True,
+                            help="refuse an image over the model's patch limit, as the API does "
+                            "(default: on); --no-enforce-patch-limit counts it anyway")
+    if fidelity:
+        parser.add_argument("--input-fidelity", choices=("low", "high"), default=None,
+                            help="GPT Image 1 input fidelity (default: low)")
+    if fetch:
+        parser.add_argument("--upper-bound", action="store_true",
+                            help="count an image of unknown size at the most it could cost")
+        parser.add_argument("--fetch", action="store_true",
+                            help="fetch http(s) images to read their size (public addresses "
+                            "only, unless --allow-private)")
+        parser.add_argument("--allow-private", action="store_true",
+                            help="with --fetch: also fetch from loopback, private and "
+                            "link-local addresses (default: refused)")
+
+
+def fetch_option(args: argparse.Namespace) -> Any:
+    """``fetch=`` of the Python API from ``--fetch`` and ``--allow-private``."""
+    if args.allow_private and not args.fetch:
+        raise UsageError("--allow-private needs --fetch")
+    if not args.fetch:
+        return None
+    if args.allow_private:
+        from ..images.fetch import Fetcher
+
+        return Fetcher(allow_private=True)
+    return True
+
+
+def policies(args: argparse.Namespace) -> dict[str, Any]:
+    """``undocumented=`` and ``enforce_patch_limit=`` of the Python API from the flags."""
+    return {"undocumented": args.undocumented,
+            "enforce_patch_limit": getattr(args, "enforce_patch_limit", True)}
 
 
 def _add_json(parser: argparse.ArgumentParser) -> None:
@@ -76,9 +162,10 @@ def _cmd_size(argv: Sequence[str]) -> int:
     args = _size_parser().parse_args(argv)
     match = _SIZE.match(args.size)
     if not match:
-        raise VisionTokensError(f"size must look like 1800x2400, got {quoted(args.size)}")
+        raise UsageError(f"size must look like 1800x2400, got {quoted(args.size)}")
     cost = explain_image_tokens(int(match[1]), int(match[2]), args.model, args.detail,
-                                ruleset=args.ruleset, input_fidelity=args.input_fidelity)
+                                ruleset=args.ruleset, input_fidelity=args.input_fidelity,
+                                **policies(args))
     if args.json:
         print(json.dumps(cost.as_dict()))
         return 0
@@ -97,6 +184,9 @@ def _cmd_size(argv: Sequence[str]) -> int:
     else:
         lines.append("  flat rate   (low detail: the base, whatever the size)")
     lines.append(f"  tokens      {cost.tokens}")
+    if cost.assumed_from:
+        lines.append(f"  assumed     counted like {cost.assumed_from} (ASSUMED: the model's rule "
+                     f"is not documented; evidence: {cost.evidence})")
     print("\n".join(lines))
     return 0
 
@@ -169,8 +259,6 @@ def _image_parser() -> argparse.ArgumentParser:
 
 def _image_paths(arguments: Sequence[str]) -> tuple[list[str], int]:
     """(the paths to count, how many files the folder walks skipped as not images)."""
-    import os
-
     paths: list[str] = []
     skipped = 0
     for argument in arguments:
@@ -187,15 +275,35 @@ def _image_paths(arguments: Sequence[str]) -> tuple[list[str], int]:
     return paths, skipped
 
 
+def _count_file(source: Any, args: argparse.Namespace, model: str) -> Any:
+    """``count_image`` with the policy flags: the header's size, counted by
+    ``explain_image_tokens`` (which takes ``undocumented=`` and ``enforce_patch_limit=``)."""
+    from .. import explain_image_tokens
+    from .. import image_info
+    from ..images.sources import animation_error
+    from ..images.sources import refused_animation
+
+    if args.undocumented == "error" and args.enforce_patch_limit:
+        return walk().count_image(source, args.model, args.detail, ruleset=args.ruleset,
+                           input_fidelity=args.input_fidelity)
+    info = image_info(source)
+    if refused_animation(info):
+        raise animation_error(info, f"GIF ({info.width}x{info.height})")
+    return explain_image_tokens(info.width, info.height, args.model, args.detail,
+                                ruleset=args.ruleset, input_fidelity=args.input_fidelity,
+                                **policies(args))
+
+
 def _cmd_image(argv: Sequence[str]) -> int:
     from .. import get_model
 
-    count_image = walk().count_image
-
     args = _image_parser().parse_args(argv)
     # Model, detail, ruleset and fidelity are checked once, up front: one error, not one a row.
-    model = get_model(args.model, ruleset=args.ruleset)
+    model = get_model(args.model, ruleset=args.ruleset, **policies(args))
     model.count(1, 1, args.detail, input_fidelity=args.input_fidelity)
+    missing = [p for p in args.paths if p != "-" and not os.path.exists(p)]
+    if missing:  # a name on the command line that is not there: the command line is wrong
+        raise UsageError(f"no such file or folder: {missing[0]}")
     paths, skipped = _image_paths(args.paths)
     show_progress = args.progress == "always" or (
         args.progress == "auto" and len(paths) >= PROGRESS_FROM and sys.stderr.isatty())
@@ -205,16 +313,15 @@ def _cmd_image(argv: Sequence[str]) -> int:
     for done, path in enumerate(paths, 1):
         try:
             source = read_limited(sys.stdin.buffer, "standard input") if path == "-" else path
-            cost = count_image(source, args.model, args.detail, ruleset=args.ruleset,
-                               input_fidelity=args.input_fidelity)
+            cost = _count_file(source, args, model.id)
             row: dict[str, object] = {"path": path, **cost.as_dict(), "error": None}
             total += cost.tokens
             line = f"{path:<{width}}  {f'{cost.width}x{cost.height}':>11}  {cost.tokens:>8}"
         except (VisionTokensError, OSError) as error:  # reported on its row; the rest go on
-            row = {"path": path, "tokens": None, "error": str(error),
+            row = {"path": path, "tokens": None, "error": cli_message(error),
                    "code": getattr(error, "code", "os_error")}
             failed += 1
-            line = f"{path:<{width}}  error: {error}"
+            line = f"{path:<{width}}  error: {cli_message(error)}"
         rows.append(row)
         if not args.json:  # rows as they are counted: a long walk shows its progress
             if show_progress:
@@ -248,16 +355,12 @@ def _request_parser() -> argparse.ArgumentParser:
         "Messages or Gemini generateContent request body, "
         "image by image, and the output image tokens it may generate ('-' reads standard input).")
     parser.add_argument("body", help="a JSON request body, or - for standard input")
-    _add_ruleset(parser)
-    parser.add_argument("--fetch", action="store_true",
-                        help="fetch http(s) images (public addresses only) to read their size")
-    parser.add_argument("--upper-bound", action="store_true",
-                        help="count an image of unknown size at the most it could cost")
+    add_policies(parser, fetch=True)
     parser.add_argument("--collect", action="store_true",
                         help="report invalid images on their row instead of stopping")
     parser.add_argument("--content-type", default=None,
-                        help="the body's content type: multipart/form-data; boundary=... for an "
-                        "Images API edit sent as a form (default: JSON)")
+                        help="the body's content type (default: JSON, or multipart/form-data "
+                        "when the body's first line is --BOUNDARY, as a form's is)")
     parser.add_argument("--api", default=None,
                         choices=("chat", "responses", "images.generations", "images.edits",
                                  "anthropic.messages", "gemini.generate_content"),
@@ -269,18 +372,41 @@ def _request_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: RFC 2046 section 5.1.1: a boundary is 1 to 70 of these characters, not ending in a space.
+_BOUNDARY = re.compile(rb"[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]")
+
+
+def multipart_type(body: bytes) -> str | None:
+    """``multipart/form-data; boundary=B`` when the body opens with a ``--B`` line, as every
+    multipart body does (its first delimiter); None otherwise (JSON)."""
+    if not body.startswith(b"--"):
+        return None
+    end = body.find(b"\n", 0, 80)
+    if end < 0:
+        return None
+    boundary = body[2:end].rstrip(b"\r")
+    if not _BOUNDARY.fullmatch(boundary):
+        return None
+    return f"multipart/form-data; boundary={boundary.decode('ascii')}"
+
+
 def _cmd_request(argv: Sequence[str]) -> int:
     count_request = walk().count_request
     args = _request_parser().parse_args(argv)
+    fetch = fetch_option(args)
     if args.body == "-":
         text = read_limited(sys.stdin.buffer, "standard input")
     else:
+        if not os.path.exists(args.body):
+            raise UsageError(f"no such file: {args.body}")
         with open(args.body, "rb") as file:
             text = read_limited(file, args.body)
-    result = count_request(text, ruleset=args.ruleset, fetch=args.fetch,
+    content_type = args.content_type or multipart_type(text)
+    result = count_request(text, ruleset=args.ruleset, fetch=fetch,
                            on_unknown="upper_bound" if args.upper_bound else "error",
                            on_violation="collect" if args.collect else "raise",
-                           content_type=args.content_type, api=args.api, model=args.model)
+                           content_type=content_type, api=args.api, model=args.model,
+                           **policies(args))
     if args.json:
         print(json.dumps({
             "model": result.model, "api": result.api, "image_tokens": result.image_tokens,
@@ -296,7 +422,7 @@ def _cmd_request(argv: Sequence[str]) -> int:
     width = max([len(i.pointer) for i in result.images] + [5])
     for image in result.images:
         if image.error is not None:
-            print(f"  {image.pointer:<{width}}  error: {image.error}")
+            print(f"  {image.pointer:<{width}}  error: {cli_message(image.error)}")
             continue
         size = "?" if image.width is None else f"{image.width}x{image.height}"
         kind = image.format or image.source
@@ -306,7 +432,7 @@ def _cmd_request(argv: Sequence[str]) -> int:
               f"{image.tokens:>7}{bound}{rule}")
     for violation in result.violations:
         if not any(violation is i.error for i in result.images):
-            print(f"  error: {violation}")
+            print(f"  error: {cli_message(violation)}")
     for part in result.skipped:  # spec 6.1: files and the other API's parts, not counted
         print(f"  {part.pointer:<{width}}  not counted ({part.type}): {part.reason}")
     marker = " (an upper bound)" if result.upper_bound else ""
@@ -333,8 +459,9 @@ def walk() -> Any:
 
 
 def _error_json(error: VisionTokensError) -> dict[str, object]:
-    """A violation in ``--json`` output: data, not text to parse."""
-    return {"pointer": error.pointer, "code": error.code, "message": error.message}
+    """A violation in ``--json`` output: data, not text to parse (its hint naming the flag)."""
+    return {"pointer": error.pointer, "code": error.code,
+            "message": cli_message(error, error.message)}
 
 
 #: How many bytes a body or an image read from a file or standard input may hold: the API's
@@ -376,10 +503,7 @@ def _generate_parser() -> argparse.ArgumentParser:
     parser.add_argument("--n", "-n", type=int, default=1, help="number of images (default: 1)")
     parser.add_argument("--partial-images", type=int, default=0,
                         help="streamed partial images per image, 0-3 (default: 0)")
-    parser.add_argument("--undocumented", choices=("error", "assume"), default="error",
-                        help="an undocumented image model: refuse it (default), or count it "
-                        "like the closest documented model, marked as assumed")
-    _add_ruleset(parser)
+    add_policies(parser, patch_limit=False)
     _add_json(parser)
     return parser
 
@@ -436,28 +560,116 @@ def _level_json(p: rules.DetailParams) -> dict[str, object]:
     return level
 
 
+#: What the short column names of ``models`` mean (printed under the listing, and in --json).
+LEGEND = {
+    "patch": "patch scheme: the image is cut into 32x32 patches, tokens = patches x the multiplier",
+    "tile": "tile scheme: base tokens plus per-tile tokens for each 512x512 tile",
+    "xM": "the patch multiplier M (tokens per patch)",
+    "A + T/tile": "base tokens A, plus T tokens per tile",
+    "cap": "the longest side (pixels) an image is scaled down to first",
+    "B": "the patch budget: the most patches an image is scaled to fit",
+    "S": "the shortest side (pixels) a tile image is scaled to",
+    "base": "at this detail level the image costs the base tokens, whatever its size",
+    "tiles": "at this detail level the image costs base + per-tile tokens",
+    "auto": "the detail level 'auto' is billed at",
+    "table": "output tokens read from the documented table of sizes and qualities",
+    "flexible": "output tokens computed from any allowed size (EMPIRICAL: no published formula)",
+    "claude": "Anthropic's rule: one token per 28x28 patch, the image scaled down until it "
+              "fits the tier's edge and token caps",
+    "gemini_tiles": "Gemini's tile rule: a fixed count for a small image, else a fixed count "
+                    "per tile",
+    "fixed": "a fixed count per image (per detail level where the model has them)",
+    "mistral": "Mistral's rule: one token per patch cell of the image scaled to its maximum "
+               "size, plus a break or end token per row",
+    "qwen": "Qwen's rule: one token per merged patch of the image rounded to the patch grid "
+            "within its pixel limits, plus vision start and end tokens",
+    "exact": "the figure is exact: the provider documents the rule",
+    "documented_maximum": "the figure is the most the provider documents; the bill may be lower",
+    "assumed": "part of the rule is inferred (ASSUMED), not documented",
+    "empirical": "the rule rests on third-party measurements (EMPIRICAL)",
+    "[legacy]": "dropped from the current guide: its last documented rule",
+    "[deprecated]": "deprecated by OpenAI, still billed by this rule",
+}
+
+
+def _undocumented_rows(ruleset: rules.Ruleset) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = [
+        {"id": name, "like": entry.like, "evidence": entry.evidence, "source": entry.source}
+        for name, entry in sorted(ruleset.undocumented.items())]
+    rows += [{"id": prefix + "*", "like": entry.like, "evidence": entry.evidence,
+              "source": entry.source} for prefix, entry in ruleset.undocumented_prefixes]
+    return rows
+
+
+def _output_rows(name: str | None) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """(documented output models, undocumented output models) of a ruleset."""
+    table = rules.output_table(name)
+    documented = [
+        {"id": m.id, "rule": m.rule, "qualities": list(m.qualities), "sizes": list(m.sizes),
+         "empirical": m.empirical, "partial_image_tokens": m.partial_image_tokens,
+         "status": m.status, "source": m.source}
+        for m in rules.output_models(name)]
+    undocumented: list[dict[str, object]] = []
+    for entry in table.undocumented:
+        for ident in list(entry.get("ids", ())) + [p + "*" for p in entry.get("prefixes", ())]:
+            undocumented.append({"id": ident, "like": entry["like"],
+                                 "evidence": entry["evidence"], "source": entry["source"]})
+    return documented, undocumented
+
+
 def _cmd_models(argv: Sequence[str]) -> int:
     args = _models_parser().parse_args(argv)
     specs = rules.models(args.ruleset)
-    if args.json:
-        print(json.dumps([
-            {"id": s.id, "ruleset": s.ruleset, "scheme": s.scheme, "multiplier": s.multiplier,
-             "base": s.base, "per_tile": s.per_tile, "auto": s.auto, "status": s.status,
-             "source": s.source, "provider": s.provider, "docs_as_of": s.docs_as_of or s.ruleset,
-             "details": {lvl: _level_json(p) for lvl, p in s.params.items()}}
-            for s in specs
-        ], indent=1))
-        return 0
     ruleset = rules.get_ruleset(args.ruleset)
+    outputs, outputs_undocumented = _output_rows(ruleset.name)
+    undocumented = _undocumented_rows(ruleset)
+    if args.json:
+        print(json.dumps({
+            "ruleset": ruleset.name, "description": ruleset.description,
+            "input_models": [
+                {"id": s.id, "ruleset": s.ruleset, "scheme": s.scheme, "multiplier": s.multiplier,
+                 "base": s.base, "per_tile": s.per_tile, "auto": s.auto, "status": s.status,
+                 "source": s.source, "provider": s.provider,
+                 "docs_as_of": s.docs_as_of or s.ruleset,
+                 "details": {lvl: _level_json(p) for lvl, p in s.params.items()}}
+                for s in specs],
+            "aliases": dict(ruleset.aliases),
+            "undocumented_models": undocumented,
+            "output_models": outputs,
+            "undocumented_output_models": outputs_undocumented,
+            "legend": LEGEND,
+        }, indent=1))
+        return 0
     print(f"ruleset {ruleset.name}: {ruleset.description}")
-    # OpenAI's models first, then each provider's (their rules resolve in every ruleset)
+    print("input models (image input tokens; OpenAI's first, then each provider's):")
+    width = max([len(s.id) for s in specs] + [22])
+    schemes = max([len(s.scheme) for s in specs] + [5])
     for s in sorted(specs, key=lambda s: (s.provider != "openai", s.provider, s.id)):
         if s.provider != "openai":
             cost = f"{s.provider}, {s.docs_as_of}"
         else:
             cost = f"x{s.multiplier}" if s.scheme == "patch" else f"{s.base} + {s.per_tile}/tile"
         flag = "" if s.status == "current" else f" [{s.status}]"
-        print(f"  {s.id:<22} {s.scheme:<5} {cost:<16} {_describe_levels(s)}{flag}")
+        print(f"  {s.id:<{width}} {s.scheme:<{schemes}} {cost:<17} {_describe_levels(s)}{flag}")
+    if ruleset.aliases:
+        print("aliases:")
+        for alias, target in sorted(ruleset.aliases.items()):
+            print(f"  {alias:<22} -> {target}")
+    print("undocumented input models (counted only with --undocumented assume):")
+    for row in undocumented:
+        print(f"  {row['id']:<22} like {row['like']:<16} evidence: {row['evidence']}")
+    print("output models (image output tokens, visiontokens generate):")
+    for row in outputs:
+        how = "EMPIRICAL rule" if row["empirical"] else "documented table"
+        sizes = ", ".join(row["sizes"]) or "flexible sizes"  # type: ignore[arg-type]
+        print(f"  {row['id']:<22} {row['rule']:<8} {sizes}; "
+              f"{', '.join(row['qualities'])}; {how}")  # type: ignore[arg-type]
+    print("undocumented output models (counted only with --undocumented assume):")
+    for row in outputs_undocumented:
+        print(f"  {row['id']:<22} like {row['like']:<16} evidence: {row['evidence']}")
+    print("legend:")
+    for key, meaning in LEGEND.items():
+        print(f"  {key:<18} {meaning}")
     return 0
 
 
@@ -509,14 +721,14 @@ def _usage() -> str:
     return "\n".join(lines)
 
 
-def _unknown_command(word: str) -> VisionTokensError:
+def _unknown_command(word: str) -> str:
     from .._errors import closest
 
     names = list(COMMANDS)
     hint = closest(word, names, n=1)
     guess = f"; did you mean {hint[0]!r}?" if hint else ""
-    return VisionTokensError(f"{quoted(word)} is not a command or a WIDTHxHEIGHT size{guess} "
-                             f"(commands: {', '.join(names)}; 'visiontokens --help' lists them)")
+    return (f"{quoted(word)} is not a command or a WIDTHxHEIGHT size{guess} "
+            f"(commands: {', '.join(names)}; 'visiontokens --help' lists them)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -537,14 +749,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         if first in COMMANDS:
             return COMMANDS[first][1](argv[1:])
         if not first[:1].isdigit() and not first.startswith("-"):
-            raise _unknown_command(first)
+            raise UsageError(_unknown_command(first))
         return _cmd_size(argv)
     except BrokenPipeError:  # `visiontokens models | head`: the reader left, nothing to say
         sys.stdout = None
-        return 0
-    except (VisionTokensError, OSError) as error:
+        return EXIT_OK
+    except SystemExit as stop:  # argparse: 0 after --help, 2 for a bad flag (its own line)
+        return stop.code if isinstance(stop.code, int) else EXIT_USAGE
+    except UsageError as error:
         print(f"visiontokens: error: {error}", file=sys.stderr)
-        return 1
+        return EXIT_USAGE
+    except (VisionTokensError, OSError) as error:
+        print(f"visiontokens: error: {cli_message(error)}", file=sys.stderr)
+        return EXIT_UNCOUNTED
     except KeyboardInterrupt:
         return 130
 

@@ -50,6 +50,7 @@ from .._errors import (
     TruncatedImageError,
     VisionTokensError,
     quoted,
+    with_hint,
 )
 from .._extensions import twin
 from .sources import ImageInfo
@@ -138,9 +139,10 @@ def _check(host: str, addresses: list[str], allow_private: Any) -> list[str]:
     if allow_private is not True:
         blocked = [a for a in addresses if not _allowed(a, allow_private)]
         if blocked:  # one non-public answer is enough to refuse: DNS rebinding picks its moment
-            raise BlockedAddressError(
+            hint = "Fetcher(allow_private=True)"
+            raise with_hint(BlockedAddressError(
                 f"refusing to connect to {quoted(host)}: it resolves to non-public address "
-                f"{blocked[0]} (Fetcher(allow_private=True) allows it)")
+                f"{blocked[0]} ({hint} allows it)"), "allow_private", True, hint)
     return addresses
 
 

@@ -47,6 +47,7 @@ from .._errors import (
     choice_option,
     quoted,
     violation,
+    with_hint,
 )
 from ..images.sources import DEFAULT_MAX_READ, ImageInfo, animation_error, refused_animation
 from ..images.sources import MAX_DATA_URL_HEADER as _MAX_DATA_URL_HEADER
@@ -600,6 +601,11 @@ def _known(info: ImageInfo, payload: int = 0) -> tuple[Any, ...]:
     return (info, payload, None, None, None)
 
 
+#: The note of a Files API id counted without a resolver: its error carries the hint as data
+#: (the command line has no resolver to offer, and says so).
+NO_RESOLVER = "a Files API id, and no resolve_file"
+
+
 def _unknown(note: str, cause: BaseException | None = None) -> tuple[Any, ...]:
     return (None, 0, note, cause, None)
 
@@ -690,7 +696,7 @@ def _sizes(refs: list[ImageRef], fetcher: Fetcher | None,
                 size = _invalid(error)
         elif size is None:
             if resolve_file is None:
-                size = _unknown("a Files API id, and no resolve_file")
+                size = _unknown(NO_RESOLVER)
             else:
                 value = resolve_file(ref[2])
                 if _awaitable(value):
@@ -743,7 +749,7 @@ async def _size_async(ref: tuple[Any, ...], fetcher: Fetcher | None,
         except VisionTokensError as error:
             return _invalid(error)
     if resolve_file is None:
-        return _unknown("a Files API id, and no resolve_file")
+        return _unknown(NO_RESOLVER)
     value = resolve_file(ref[2])
     if _awaitable(value):
         value = await value
@@ -981,6 +987,8 @@ def price(model: Any, count: Callable[[int, int, str], int], levels: dict[str, s
                     continue
                 if on_unknown == "error":
                     unknown = ImageSizeUnknownError(f"the image's size is unknown: {note}", pointer)
+                    if note == NO_RESOLVER:
+                        with_hint(unknown, "resolve_file", None, "no resolve_file")
                     raise unknown from cause
                 tokens = most(detail)
                 images.append(_new(RequestImage, (

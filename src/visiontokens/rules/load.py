@@ -7,32 +7,12 @@ rules and the output rules of a ruleset are built from that one read.
 
 from __future__ import annotations
 
-import os
 from types import MappingProxyType
 from typing import Any, Mapping
 
 from .._spec import TILE_SHORT_SIDE
-from .memo import LOCK
+from .files import ruleset_file
 from .specs import DetailParams, ModelSpec, OUTPUT_RULES, OutputModelSpec, OutputTable, Ruleset, Undocumented
-
-DATA = os.path.join(os.path.dirname(__file__), "data")
-
-_files: dict[tuple[str, str], Mapping[str, Any]] = {}
-
-
-def ruleset_file(provider: str, name: str) -> Mapping[str, Any]:
-    """The parsed JSON of ``data/<provider>/<name>.json``, read once."""
-    data = _files.get((provider, name))
-    if data is None:
-        import json  # lazily: the tables are read on first use, not at import
-
-        with LOCK:
-            data = _files.get((provider, name))
-            if data is None:
-                with open(os.path.join(DATA, provider, f"{name}.json"), encoding="utf-8") as file:
-                    data = _files[provider, name] = json.load(file)
-    return data
-
 
 def multiplier_fraction(text: str) -> tuple[int, int]:
     """"1.62" -> (162, 100): the exact rational of a decimal multiplier (spec 2)."""

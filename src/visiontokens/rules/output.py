@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Mapping
 
-from .._errors import ArgumentTypeError, UndocumentedModelError, UnknownModelError, closest, quoted
+from .._errors import (ArgumentTypeError, UndocumentedModelError, UnknownModelError, closest,
+                       keyword_hint, quoted, with_hint)
 from .load import openai_output_table
 from .memo import LOCK
 from .resolution import snapshot_family, check_policies, get_ruleset
@@ -62,11 +63,12 @@ def resolve_output(name: object, ruleset: object = None, undocumented: object = 
                                evidence=entry["evidence"], source=entry["source"],
                                input_fidelity=entry.get("input_fidelity", like.input_fidelity),
                                status="undocumented")
-            raise UndocumentedModelError(
+            hint = keyword_hint("undocumented", "assume")
+            raise with_hint(UndocumentedModelError(
                 f"{quoted(name)} is an image model whose output tokens OpenAI does not document"
                 f"; the closest documented model is {like.id!r} (evidence that it "
-                f"costs the same: {entry['evidence']}); pass undocumented='assume' to count it "
-                f"like {like.id!r}", name, (like.id,))
+                f"costs the same: {entry['evidence']}); {hint} to count it "
+                f"like {like.id!r}", name, (like.id,)), "undocumented", "assume", hint)
     # Only a short name is compared: difflib on a 40 MB name would take minutes.
     suggestions = closest(name, table.models) if len(name) <= 100 else []
     hint = f"; did you mean {', '.join(map(repr, suggestions))}?" if suggestions else ""

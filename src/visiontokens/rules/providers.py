@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from .load import ruleset_file
+from .files import ruleset_file
 from .memo import LOCK
 from .specs import DetailParams, ModelSpec, Undocumented
 
