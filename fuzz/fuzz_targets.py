@@ -115,8 +115,10 @@ _OPTIONS = [dict(), dict(on_unknown="upper_bound"), dict(on_violation="collect")
 
 def request_body(data: bytes) -> None:
     """count_request on a body, in every request twin, with each on_unknown/on_violation
-    setting. The first byte picks the form: the input as the JSON body (bytes, and parsed to
-    a dict when it is JSON), or a Chat and a Responses body carrying the input as an image."""
+    setting. The first byte picks the form: the input as the JSON body (bytes, bytearray,
+    memoryview, and parsed to a dict when it is JSON), or a Chat and a Responses body carrying
+    the input as an image (as dicts and as JSON bytes). The bytes, read in place by the scan,
+    must count as their dict does whenever the scan accepts them (RFC 8259)."""
     if not data or len(data) > MAX_INPUT:
         return
     mode, rest = data[0] % 4, data[1:]
@@ -137,9 +139,30 @@ def request_body(data: bytes) -> None:
             parsed = None
         if parsed is not None:
             bodies.append(parsed)
+    if mode == 3:  # the same bodies as JSON bytes: read in place by the scan
+        bodies += [json.dumps(body).encode() for body in bodies]
+    results = []
     for body in bodies:
-        _agree("count_request", [_outcome(lambda twin=twin: twin.count_request(body, **options))
-                                 for twin in REQUEST], REQUEST)
+        outcomes = [_outcome(lambda twin=twin: twin.count_request(body, **options))
+                    for twin in REQUEST]
+        _agree("count_request", outcomes, REQUEST)
+        results.append(outcomes[0])
+    # The scan's differential: bytes the scan accepts (RFC 8259) count as their dict does, and
+    # a bytearray or memoryview of them as the bytes do.
+    if mode == 3:
+        for as_dict, as_bytes in zip(results[:2], results[2:]):
+            if as_dict != as_bytes:
+                raise AssertionError(f"count_request: a dict gave {as_dict!r}, its bytes {as_bytes!r}")
+    elif len(bodies) == 2 and _rfc_8259(rest):
+        if results[0] != results[1]:
+            raise AssertionError(f"count_request: bytes gave {results[0]!r}, "
+                                 f"their dict {results[1]!r}")
+    if mode != 3:
+        for form in (bytearray(rest), memoryview(rest)):
+            other = _outcome(lambda: REQUEST[0].count_request(form, **options))
+            if other != results[0]:
+                raise AssertionError(f"count_request: {type(form).__name__} gave {other!r}, "
+                                     f"bytes {results[0]!r}")
 
 
 def _lazy(twin: Any, value: Any, urls: list[Any]) -> Any:

@@ -1,4 +1,4 @@
-"""count_request on raw bytes (issue 10): jiter parses, and the result is the dict path's.
+"""count_request on raw bytes: the in-place scan reads them, and the result is the dict path's.
 
 A hypothesis differential test holds count_request(bytes) and count_request(str) to
 count_request(json.loads(...)) over generated bodies, results and errors alike; the memory
@@ -104,9 +104,16 @@ def test_bytes_and_text_count_as_the_dict(body, ascii_only, separators, walk):
     options = dict(on_unknown="upper_bound", on_violation="collect")
     expected = outcome(walk.count_request, json.loads(text_body), **options)
     assert outcome(walk.count_request, text_body, **options) == expected
-    # a lone surrogate has no UTF-8 form; json.loads reads such bytes ('surrogatepass') and
-    # jiter refuses them, so they take json.loads's path: the same values either way
+    # a lone surrogate has no UTF-8 form: bytes holding one ('surrogatepass') are not UTF-8,
+    # and the scan refuses them (RFC 8259 8.1), as the API does; escaped ("\\ud800") it counts
     raw = text_body.encode("utf-8", "surrogatepass")
+    try:
+        text_body.encode("utf-8")
+    except UnicodeEncodeError:
+        refused = outcome(walk.count_request, raw, **options)
+        assert refused[:2] == ("error", visiontokens.MalformedRequestError)
+        assert refused[2].startswith("the request body is not valid JSON: invalid UTF-8 at byte ")
+        return
     assert outcome(walk.count_request, raw, **options) == expected
     assert outcome(walk.count_request, bytearray(raw), **options) == expected
     assert outcome(walk.count_request, memoryview(raw), **options) == expected
@@ -117,14 +124,15 @@ def test_bytes_and_text_count_as_the_dict(body, ascii_only, separators, walk):
     b'{"a": "\\ud800"}',  # a lone surrogate: jiter refuses it, json.loads takes it
     b'{"model": "gpt-4o", "input": NaN}', b"null", b"42",
 ])
-def test_bytes_errors_are_the_dict_paths(raw, walk):
+def test_bytes_errors_are_the_scans_or_the_dict_paths(raw, walk):
+    """A bytes body the scan refuses (RFC 8259: NaN, a byte-order mark, bad UTF-8 are not
+    JSON) has the scan's error, exactly; one it accepts counts as its json.loads value."""
     try:
-        value = json.loads(raw)
-    except ValueError as error:
-        expected = ("error", visiontokens.MalformedRequestError,
-                    f"the request body is not JSON: {error}")
+        walk._scan.validate(raw)  # (the scan twin of the walk's own kind)
+    except VisionTokensError as error:
+        expected = ("error", type(error), str(error))
     else:
-        expected = outcome(walk.count_request, value)
+        expected = outcome(walk.count_request, json.loads(raw))
     assert outcome(walk.count_request, raw) == expected
 
 

@@ -414,12 +414,21 @@ def test_a_count_over_the_time_limit_gets_503_and_its_process_is_replaced():
         assert again.status_code == 200 and again.json()["image_tokens"] > 0
 
 
+def dense_edit(items: int) -> bytes:
+    """An Images API edit whose 'images' is ``[{}, {}, ...]``: the one list the count still
+    builds from a bytes body (to count it, as the dict path does), some hundreds of MB."""
+    return b'{"model": "gpt-image-1", "prompt": "x", "images": [' + b", ".join(
+        [b"{}"] * items) + b"]}"
+
+
 def test_a_count_over_the_memory_limit_gets_503_and_its_process_is_replaced():
-    """10 MB of ``[{}, {}, ...]`` needs some hundreds of MB to parse: over a 200 MB address
-    space, the count fails (a MemoryError, or the parser aborting its process), 503."""
+    """Over a 200 MB address space, the count fails (a MemoryError, or the process
+    aborting), 503; a dense Chat body is read in place and counts within it."""
     with running(ServeConfig(concurrency=1, worker_memory=200 << 20,
                              max_body_size=64 << 20)) as (url, _):
-        response = post(f"{url}/v1/count", dense_body(3_500_000))
+        dense = post(f"{url}/v1/count", dense_body(3_500_000))
+        assert dense.status_code == 200 and dense.json()["image_tokens"] == 0
+        response = post(f"{url}/v1/count", dense_edit(3_500_000))
         assert response.status_code == 503
         assert response.json()["error"]["code"] in ("count_out_of_memory", "count_failed")
         again = post(f"{url}/v1/count", chat(PNG))

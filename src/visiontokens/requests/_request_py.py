@@ -50,6 +50,7 @@ from .._errors import (
     with_hint,
 )
 from ..images.sources import DEFAULT_MAX_READ, ImageInfo, animation_error, refused_animation
+from ..images.sources import MAX_DATA_URL_HEADER as _MAX_DATA_URL_HEADER
 from .._results import ImageCost
 
 if TYPE_CHECKING:  # httpx loads only when a caller fetches: the import stays light
@@ -70,6 +71,12 @@ _header = lower("header", IMPLEMENTATION)  # the image-header parser
 _tokens = lower("tokens", IMPLEMENTATION)  # the calculator
 _output = lower("output", IMPLEMENTATION)  # the output-token calculator
 _LOWER = _images_api.Lower(_header, _tokens, _output)
+# The in-place request scan (issue 20): a bytes body is validated and read where it lies; its
+# objects and arrays come out as nodes, its long strings (data URLs) as BodyString windows.
+_scan = lower("scan", IMPLEMENTATION)
+_ObjectNode, _ArrayNode, _BodyString = _scan.ObjectNode, _scan.ArrayNode, _scan.BodyString
+_TEXT = (str, _BodyString)  # a JSON string, as the walk meets it in either input
+_MISSING = object()
 
 # spec 5: the request limits. The payload counted is the images' own bytes.
 MAX_IMAGES, MAX_PAYLOAD = _spec.MAX_IMAGES, _spec.MAX_PAYLOAD
@@ -156,14 +163,18 @@ def _clip(url: str) -> str:
     return url if len(url) <= URL_QUOTE else url[:URL_QUOTE] + "..."
 
 
-def _is_data_url(url: str) -> bool:
+def _is_data_url(url: Any) -> bool:
     # URL schemes are case-insensitive (RFC 3986 3.1): "DATA:" is a data URL too.
+    if type(url) is not str:  # a BodyString: its first characters only
+        return bool(url.head(5).lower() == "data:")
     return url.startswith("data:") or url[:5].lower() == "data:"
 
 
-def _is_raw_base64(url: str) -> bool:
+def _is_raw_base64(url: Any) -> bool:
     """spec 6.1: Chat's image_url.url may be the image's base64 without "data:". A URL has a
     scheme, and ':' is not a base64 character, so no ':' near the start means base64."""
+    if type(url) is not str:  # a BodyString
+        return ":" not in url.head(64)
     return url.find(":", 0, 64) < 0
 
 
@@ -171,11 +182,19 @@ def _is_raw_base64(url: str) -> bool:
 # built for an image or an error. Every key followed is a fixed name, so pointers need no
 # escaping beyond what the indices give (and prompt variable names, escaped per RFC 6901).
 
-def _optional_str(part: dict[str, Any], key: str, where: str) -> str | None:
+def _optional_text(part: dict[str, Any], key: str, where: str) -> Any:
+    """A string member or None: a str, or a BodyString from a scanned body (a data URL)."""
     value = part.get(key)
-    if value is not None and not isinstance(value, str):
+    if value is not None and not isinstance(value, _TEXT):
         raise _malformed(f"{where}/{key}", f"'{key}' must be a string", value)
     return value
+
+
+def _optional_str(part: dict[str, Any], key: str, where: str) -> str | None:
+    value = _optional_text(part, key, where)
+    if value is None or type(value) is str:
+        return value
+    return value.str()  # type: ignore[no-any-return]
 
 
 # --- bodies as the SDK builds them (spec 6.1) ---------------------------------------------------
@@ -187,6 +206,8 @@ MAX_ITERATOR_ITEMS = 1_000_000
 def _as_dict(value: Any, where: str, what: str) -> dict[str, Any]:
     if isinstance(value, dict):
         return value
+    if type(value) is _ObjectNode:  # a scanned body's object: read through get, like a dict
+        return value  # type: ignore[no-any-return]
     converted = _sdk_dict(value, where)
     if converted is None:
         raise _malformed(where, what, value)
@@ -199,7 +220,9 @@ def _as_list(value: Any, parent: dict[str, Any], key: str, where: str) -> list[A
     put back in its place, so the body still sends what was counted."""
     if isinstance(value, list):
         return value
-    if isinstance(value, (str, bytes, bytearray, dict, Mapping)) or _sdk_dict_like(value):
+    if type(value) is _ArrayNode:  # a scanned body's array: iterated once, never listed
+        return value  # type: ignore[no-any-return]
+    if isinstance(value, (str, _BodyString, bytes, bytearray, dict, Mapping)) or _sdk_dict_like(value):
         return None
     try:
         iterator = iter(value)
@@ -232,8 +255,16 @@ def _pointer_key(name: str) -> str:
     return name.replace("~", "~0").replace("/", "~1")  # RFC 6901
 
 
-def _load(body: Any) -> dict[str, Any]:
-    if isinstance(body, (bytes, bytearray, memoryview, str)):
+def _load(body: Any, nodes: bool = True) -> dict[str, Any]:
+    """The body as a dict. Bytes are scanned in place (issue 20): a Chat or Responses body's
+    top level with its values as nodes (``nodes``), anything else as _plain makes it."""
+    if isinstance(body, (bytes, bytearray, memoryview)):
+        top = _scanned(body)
+        if nodes and ("messages" in top or "input" in top
+                      or not isinstance(top.get("prompt"), _TEXT)):  # (images_api._shape)
+            return top
+        return _plain(top)
+    if isinstance(body, str):
         body = _parse_json(body)
     if not isinstance(body, dict):
         converted = _sdk_dict(body, "")
@@ -242,6 +273,40 @@ def _load(body: Any) -> dict[str, Any]:
         return converted
     loaded: dict[str, Any] = body
     return loaded
+
+
+def _scanned(body: Any) -> dict[str, Any]:
+    """A bytes body read in place: validated by the scan (its errors are the body's), then
+    its top-level members in a dict (the last of a repeated key wins, as in json.loads),
+    their values nodes, scalars or BodyStrings. One pass over the top level: the walk then
+    looks keys up in the dict, not by rereading the body."""
+    root = _scan.Document(body).root
+    if type(root) is not _ObjectNode:
+        raise _malformed("", "the request body must be a JSON object", root)
+    return dict(root.items())
+
+
+#: The members the Images API's JSON walk reads whole (images_api._from_json); of the others
+#: it reads at most the type (a string field given an object is an error naming "dict").
+_IMAGES_READ = ("images", "mask")
+
+
+def _plain(top: dict[str, Any]) -> dict[str, Any]:
+    """A scanned body's top level as the Images API's walk (which reads dicts) needs it: its
+    'images' and 'mask' as plain values (json.loads's), long strings as str, any other object
+    or array as an empty one of its type, never built (a dense 'x': [{}, {}, ...] stays in
+    place: the body's memory bound holds)."""
+    plain = {}
+    for key, value in top.items():
+        if type(value) is _ObjectNode or type(value) is _ArrayNode:
+            if key in _IMAGES_READ:
+                value = value.value()
+            else:
+                value = {} if type(value) is _ObjectNode else []
+        elif type(value) is _BodyString:
+            value = value.str()
+        plain[key] = value
+    return plain
 
 
 #: The deepest a JSON body may nest (arrays and objects). Our own rule, the same whichever
@@ -374,7 +439,8 @@ def _walk(body: dict[str, Any]) -> tuple[str, list[_Ref], list[SkippedPart]]:
             if not isinstance(message, dict):
                 message = _as_dict(message, f"/messages/{i}", "a message must be an object")
             content = message.get("content")
-            if content is not None and not isinstance(content, str):
+            if (content is not None and not isinstance(content, str)
+                    and type(content) is not _BodyString):
                 _content_parts(content, message, "content", f"/messages/{i}/content", refs,
                                skipped, "chat")
         return "chat", refs, skipped
@@ -388,7 +454,7 @@ def _walk(body: dict[str, Any]) -> tuple[str, list[_Ref], list[SkippedPart]]:
 
 def _input_items(body: dict[str, Any], refs: list[_Ref], skipped: list[SkippedPart]) -> None:
     items = body["input"]
-    if isinstance(items, str):
+    if isinstance(items, _TEXT):
         return
     items = _as_list(items, body, "input", "/input")
     if items is None:
@@ -397,20 +463,22 @@ def _input_items(body: dict[str, Any], refs: list[_Ref], skipped: list[SkippedPa
         if not isinstance(item, dict):
             item = _as_dict(item, f"/input/{i}", "an input item must be an object")
         kind = item.get("type", "message")
-        if not isinstance(kind, str):  # (a list or an object is no type, nor a dict key)
+        if not isinstance(kind, _TEXT):  # (a list or an object is no type, nor a dict key)
             if kind is None:
                 continue  # as an item of a type we do not know: no image here
             raise _malformed(f"/input/{i}/type", "'type' must be a string", kind)
         if kind == "message":
             content = item.get("content")
-            if content is not None and not isinstance(content, str):
+            if content is not None and not isinstance(content, _TEXT):
                 _content_parts(content, item, "content", f"/input/{i}/content", refs, skipped,
                                "responses")
         elif kind in ("function_call_output", "custom_tool_call_output"):
             output = item.get("output")
-            if output is not None and not isinstance(output, str):  # a string holds no image
-                if _as_list(output, item, "output", f"/input/{i}/output") is not None:
-                    _content_parts(item["output"], item, "output", f"/input/{i}/output", refs,
+            if output is not None and not isinstance(output, _TEXT):  # a string holds no image
+                # (_as_list puts a one-shot iterator's list back in the item: the same object)
+                listed = _as_list(output, item, "output", f"/input/{i}/output")
+                if listed is not None:
+                    _content_parts(listed, item, "output", f"/input/{i}/output", refs,
                                    skipped, "responses")
         elif kind == "computer_call_output":
             shot = item.get("output")
@@ -426,13 +494,15 @@ def _prompt_variables(prompt: Any, refs: list[_Ref], skipped: list[SkippedPart])
     if variables is None:
         return
     variables = _as_dict(variables, "/prompt/variables", "'variables' must be an object")
+    if type(variables) is _ObjectNode:  # as a dict holds it: the last of a repeated name
+        variables = dict(variables.items())
     for name, value in variables.items():
-        if isinstance(value, str):
+        if isinstance(value, _TEXT):
             continue
         where = f"/prompt/variables/{_pointer_key(str(name))}"
         value = _as_dict(value, where, "a prompt variable must be a string or an input part")
         kind = value.get("type")
-        if not isinstance(kind, str):  # (a list or an object is no type, nor a dict key)
+        if not isinstance(kind, _TEXT):  # (a list or an object is no type, nor a dict key)
             if kind is None:
                 continue
             raise _malformed(f"{where}/type", "'type' must be a string", kind)
@@ -453,10 +523,10 @@ def _add(refs: list[_Ref], ref: _Ref) -> None:
 def _content_parts(content: Any, parent: dict[str, Any], key: str, where: str, refs: list[_Ref],
                    skipped: list[SkippedPart], api: str) -> None:
     if not isinstance(content, list):
+        given = content
         content = _as_list(content, parent, key, where)
         if content is None:
-            raise _malformed(where, "'content' must be a string or a list of parts",
-                             parent[key])
+            raise _malformed(where, "'content' must be a string or a list of parts", given)
     image_type = _CHAT_IMAGE if api == "chat" else _RESPONSES_IMAGE
     not_counted = _SKIPPED[api]
     for j, part in enumerate(content):
@@ -467,42 +537,51 @@ def _content_parts(content: Any, parent: dict[str, Any], key: str, where: str, r
             _add(refs, _chat_image(part, f"{where}/{j}") if image_type == _CHAT_IMAGE
                  else _responses_image(part, f"{where}/{j}"))
         elif not isinstance(kind, str):  # (a list or an object is no type, nor a dict key)
-            if kind is not None:
+            # (a BodyString, 1 KB or more, is a string and no part type we know)
+            if kind is not None and type(kind) is not _BodyString:
                 raise _malformed(f"{where}/{j}/type", "'type' must be a string", kind)
         elif kind in not_counted:
             skipped.append(_new(SkippedPart, (f"{where}/{j}", kind, not_counted[kind])))
 
 
 def _chat_image(part: dict[str, Any], where: str) -> _Ref:
-    image = part.get("image_url")
-    if isinstance(image, str):  # older clients: "image_url": "https://..."
-        return _url_ref(where, _BASE64_HEADER + image if _is_raw_base64(image) else image, None)
-    if not isinstance(image, dict):
+    image: Any = part.get("image_url")
+    if isinstance(image, _TEXT):  # older clients: "image_url": "https://..."
+        return _url_ref(where, _with_header(image) if _is_raw_base64(image) else image, None)
+    if not isinstance(image, dict) and type(image) is not _ObjectNode:
         image = _sdk_dict(image, f"{where}/image_url")
         if image is None:
             raise _malformed(f"{where}/image_url",
                              "'image_url' must be an object with a 'url', or a string",
                              part.get("image_url"))
     url = image.get("url")
-    if not isinstance(url, str):
+    if not isinstance(url, _TEXT):
         raise _malformed(f"{where}/image_url/url", "'url' must be a string", url)
     if _is_raw_base64(url):
         # spec 6.1: the SDK lets Chat send the base64 alone; read it as the data URL it
         # stands for (the format comes from the bytes, never from this header).
-        url = _BASE64_HEADER + url
+        url = _with_header(url)
     return _url_ref(where, url, _optional_str(image, "detail", f"{where}/image_url"))
 
 
-def _url_ref(where: str, url: str, detail: str | None, options: Any = None) -> _Ref:
-    return _new(ImageRef, (where, "data_url" if _is_data_url(url) else "url", url, detail,
+def _url_ref(where: str, url: Any, detail: str | None, options: Any = None) -> _Ref:
+    if _is_data_url(url):  # a BodyString stays where it lies: its header is read in place
+        return _new(ImageRef, (where, "data_url", url, detail, options))
+    # a URL a result carries whole: a str (a BodyString only when 1 KB or longer)
+    return _new(ImageRef, (where, "url", url if type(url) is str else url.str(), detail,
                            options))
 
 
 _BASE64_HEADER = "data:image/*;base64,"
 
 
+def _with_header(base64: Any) -> str:
+    # a copy, for a BodyString too: Chat's raw base64 is rare (the SDK sends data URLs)
+    return _BASE64_HEADER + (base64 if type(base64) is str else base64.str())
+
+
 def _responses_image(part: dict[str, Any], where: str) -> _Ref:
-    url = _optional_str(part, "image_url", where)
+    url = _optional_text(part, "image_url", where)
     file_id = _optional_str(part, "file_id", where)
     if url is None and file_id is None:
         raise MalformedRequestError("an image needs an 'image_url' or a 'file_id'", where)
@@ -549,6 +628,8 @@ def _without_io(ref: tuple[Any, ...], fetcher: Fetcher | None) -> tuple[Any, ...
             return _invalid(error)
         return _known(info, _header.decoded_size(len(text), text[-2:]))
     if kind == "data_url":
+        if type(url) is not str:  # a BodyString: read in place, never copied whole
+            return _body_data_url(url)
         try:
             info = _header.parse_data_url(url)
         except VisionTokensError as error:
@@ -562,6 +643,19 @@ def _without_io(ref: tuple[Any, ...], fetcher: Fetcher | None) -> tuple[Any, ...
     if fetcher is None:
         return _unknown("not fetched (fetching is off)")
     return None
+
+
+def _body_data_url(text: Any) -> tuple[Any, ...]:
+    """A data URL in a scanned body: its header read from the body's bytes; its decoded size
+    from its length and last two characters (the same figures as for the equal str)."""
+    view = text.view()
+    try:
+        info = _header.data_url_info(view, ascii=text.isascii())
+    except VisionTokensError as error:
+        return _invalid(error)
+    # (ASCII, or data_url_info refused it: characters are bytes; the comma is in the header)
+    comma = bytes(view[:_MAX_DATA_URL_HEADER]).find(b",")
+    return _known(info, _header.decoded_size(len(view) - comma - 1, bytes(view[-2:])))
 
 
 def _resolved(file_id: str, value: Any) -> tuple[Any, ...]:
@@ -746,7 +840,9 @@ def _count(body: dict[str, Any], api: str, refs: list[ImageRef],
            undecided_animation: UndecidedAnimation = "still",
            skipped: tuple[SkippedPart, ...] = (), undocumented: str = "error",
            enforce_patch_limit: bool = True, model_given: str | None = None) -> RequestCount:
-    model_name = body.get("model") if model_given is None else model_given
+    model_name: Any = body.get("model") if model_given is None else model_given
+    if type(model_name) is _BodyString:  # (1 KB or more: the name an error quotes)
+        model_name = model_name.str()
     if not refs:
         return _new(RequestCount, (model_name if isinstance(model_name, str) else None, api, 0,
                                    (), (), 0, False, skipped))
@@ -998,20 +1094,23 @@ def _classified(body: Any, content_type: Any, api: Any) -> tuple[dict[str, Any],
         body = _load(body)
         if "messages" in body:
             if messages_body(body):
-                return body, None, _walked(_anthropic, body, size)
+                return body, None, _walked(_anthropic, _whole(body), size)
             return body, None, None
         if "input" in body:
             return body, None, None
         if "contents" in body:
-            return body, None, _walked(_gemini, body, size)
+            return body, None, _walked(_gemini, _whole(body), size)
     elif type(api) is str and api in _WALKERS:
         if content_type is not None and _images_api.multipart_boundary(content_type) is not None:
             raise InvalidArgumentError(f"a multipart/form-data body is an images.edits request, "
                                        f"not {api}", argument="api")
         size = _body_bytes(body)
-        body = _load(body)
+        body = _whole(_load(body))
         return body, None, _walked(_WALKERS[api], body, size)
-    body, images = _images_api.classify(body, content_type, api, _load, _LOWER)
+    # (the Images API's walk reads plain values: a bytes body named as one is loaded so)
+    body, images = _images_api.classify(
+        body, content_type, api, _load if api is None or api == "chat" or api == "responses"
+        else _load_plain, _LOWER)
     return body, images, None
 
 
@@ -1023,27 +1122,29 @@ def messages_body(body: dict[str, Any]) -> bool:
     """anthropic.detect's rule (see there), here to run compiled on every Chat body."""
     if "system" in body:
         return True
-    messages = body.get("messages")
-    if type(messages) is not list:
+    messages: Any = body.get("messages")
+    if type(messages) is not list and type(messages) is not _ArrayNode:
         return False
     for message in messages:
-        if type(message) is not dict:
+        if type(message) is not dict and type(message) is not _ObjectNode:
             return False
         role = message.get("role")
         if type(role) is str and role in _CHAT_ROLES:  # (a list is no role, nor hashable)
             return False
         content = message.get("content")
-        if type(content) is not list:
+        if type(content) is not list and type(content) is not _ArrayNode:
             continue
         for part in content:
-            if type(part) is not dict:
+            if type(part) is not dict and type(part) is not _ObjectNode:
                 continue
             kind = part.get("type")
             if type(kind) is not str:
                 continue
             if kind in _CHAT_PARTS:
                 return False
-            if kind in _ANTHROPIC_BLOCKS and (kind != "image" or "source" in part):
+            if kind in _ANTHROPIC_BLOCKS and (kind != "image" or (
+                    "source" in part if type(part) is dict
+                    else part.get("source", _MISSING) is not _MISSING)):
                 return True
     return False
 
@@ -1054,10 +1155,32 @@ def _walked(walker: Any, body: dict[str, Any], size: int | None) -> Any:
     return walked
 
 
+#: count_request_async scans and walks a bytes body of this size or more on a thread.
+OFF_LOOP_BYTES = 1 << 20
+
+
+def _whole(top: dict[str, Any]) -> dict[str, Any]:
+    """A scanned body's top level as plain values, whole: for the walkers that read dicts
+    only (Anthropic Messages, Gemini). A dict body is itself."""
+    if not any(type(value) is _ObjectNode or type(value) is _ArrayNode
+               or type(value) is _BodyString for value in top.values()):
+        return top
+    return {key: value.value() if type(value) is _ObjectNode or type(value) is _ArrayNode
+            else value.str() if type(value) is _BodyString else value
+            for key, value in top.items()}
+
+
+def _load_plain(body: Any) -> dict[str, Any]:
+    return _load(body, False)
+
+
 def _with_tool(body: dict[str, Any], result: RequestCount, ruleset: Any, on_violation: str,
                undocumented: str) -> RequestCount:
     if result.api != "responses" or "tools" not in body:  # (nothing it would add)
         return result
+    tools = body["tools"]
+    if type(tools) is _ArrayNode or type(tools) is _ObjectNode:  # a scanned body's: small
+        body = {"tools": tools.value()}
     with_tool: RequestCount = _images_api.with_generation_tool(body, result, ruleset, on_violation,
                                                                undocumented, _LOWER)
     return with_tool
@@ -1083,7 +1206,14 @@ async def count_request_async(body: Any, *, ruleset: str | None = None, fetch: b
                                    argument="max_concurrency")
     if model is not None:
         _check_model(model)
-    body, images, walked = _classified(body, content_type, api)
+    if isinstance(body, (bytes, bytearray, memoryview)) and len(body) >= OFF_LOOP_BYTES:
+        # a large body is scanned on a thread, off the event loop: the scan releases the
+        # GIL, so the loop serves other requests meanwhile (issue 20)
+        import asyncio
+
+        body, images, walked = await asyncio.to_thread(_classified, body, content_type, api)
+    else:
+        body, images, walked = _classified(body, content_type, api)
     if walked is not None:  # Anthropic Messages, Gemini generateContent
         walked_refs: list[Any] = walked.images
         sizes = await _sizes_async(walked_refs, fetcher, resolve_file, max_concurrency)

@@ -83,8 +83,22 @@ def malformed(where: str, what: str, value: Any = None, *, typed: bool = True) -
     """A malformed body at ``where``: ``what``, with the type of the value found when
     ``typed`` (the message a walker gives for a value of the wrong type)."""
     if typed:
-        what = f"{what}, got {type(value).__name__}"
+        what = f"{what}, got {type_name(value)}"
     return MalformedRequestError(what, where)
+
+
+#: A scanned body's values by the names json.loads's would have: a message names the same
+#: type whichever way the body came (a dict or its bytes).
+_JSON_NAMES = {"ObjectNode": "dict", "ArrayNode": "list", "BodyString": "str"}
+
+
+def type_name(value: Any) -> str:
+    """The type name a message gives for ``value``: a scanned body's nodes as dict, list, str."""
+    cls = type(value)
+    name: str = cls.__name__
+    if name in _JSON_NAMES and cls.__module__.startswith("visiontokens.requests._scan"):
+        return _JSON_NAMES[name]
+    return name
 
 
 def unreadable(where: str, value: Any, error: BaseException) -> MalformedRequestError:
