@@ -98,7 +98,7 @@ BODIES = [
                                   {"type": "input_file", "file_id": "f"}]},
     {"model": "gpt-4o", "prompt": {"id": "p", "variables": {
         "a": LONG, "b": {"type": "input_image", "image_url": PNG}, "a/b~c": {"type": "input_file"},
-        "b": {"type": "input_image", "file_id": "file-" + LONG}}}},  # (a repeated name: the last)
+        "b": {"type": "input_image", "file_id": "file-" + LONG}}}},  # noqa: F601 (a repeated name: the last)
     responses({"type": "input_image", "file_id": "file-1", "detail": LONG}),
     responses({"type": "input_image", "image_url": PNG, "file_id": "file-2"}),
     chat(image_part(PNG), model=LONG),
