@@ -67,7 +67,7 @@ class Output:
             import numpy as np
 
             mask = np.zeros(len(tokens), dtype=bool) if valid is None else ~valid
-            masked = np.ma.MaskedArray(tokens, mask=mask)
+            masked = _ma().MaskedArray(tokens, mask=mask)
             return (masked, rejected) if mask_mode else masked
         if self.kind == PANDAS:
             return self._pandas(tokens, rejected, valid, mask_mode)
@@ -116,6 +116,14 @@ class Prepared:
 
 
 # --- recognising the kinds, without importing their libraries -----------------------------
+
+
+def _ma() -> Any:
+    """numpy.ma, untyped: its stubs type these calls in some numpy versions and not in others,
+    and mypy --strict must pass with every numpy the extras may install."""
+    import numpy as np
+
+    return np.ma
 
 def _module_type(value: object, module: str, name: str) -> bool:
     lib = sys.modules.get(module)
@@ -293,8 +301,8 @@ def _sizes(name: str, values: Any, kind: str) -> tuple[Any, ...]:
     if kind == NUMPY:
         return _native_ints(name, np.asarray(values)), None
     if kind == MASKED:
-        mask = np.ma.getmaskarray(values)
-        data = _native_ints(name, np.ma.getdata(values))
+        mask = _ma().getmaskarray(values)
+        data = _native_ints(name, _ma().getdata(values))
         return (np.where(mask, 1, data) if mask.any() else data), (
             ~mask if mask.ndim == 1 and mask.any() else None)
     if kind == PANDAS:
@@ -512,8 +520,8 @@ def _labels(name: str, values: Any, kind: str, n: int) -> tuple[object, Any]:
     if kind == MASKED:
         import numpy as np
 
-        mask = np.ma.getmaskarray(values)
-        labels = _numpy_labels(name, np.ma.getdata(values), n)
+        mask = _ma().getmaskarray(values)
+        labels = _numpy_labels(name, _ma().getdata(values), n)
         return labels, (~mask if mask.ndim == 1 and mask.any() else None)
     if kind == PANDAS:
         labels, valid = _pandas_labels(values)
