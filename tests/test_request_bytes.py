@@ -112,7 +112,7 @@ def test_bytes_and_text_count_as_the_dict(body, ascii_only, separators, walk):
     except UnicodeEncodeError:
         refused = outcome(walk.count_request, raw, **options)
         assert refused[:2] == ("error", visiontokens.MalformedRequestError)
-        assert refused[2].startswith("the request body is not valid JSON: invalid UTF-8 at byte ")
+        assert refused[2].startswith("the request body is not JSON: invalid UTF-8 at byte ")
         return
     assert outcome(walk.count_request, raw, **options) == expected
     assert outcome(walk.count_request, bytearray(raw), **options) == expected

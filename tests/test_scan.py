@@ -260,38 +260,38 @@ def test_the_depth_rule_is_the_request_walks():
 
 #: body -> the message both twins give (offsets in bytes; line and column 1-based)
 MESSAGES = {
-    b"": "not valid JSON: expected a value at byte 0 (line 1, column 1)",
-    b"  \n ": "not valid JSON: expected a value at byte 4 (line 2, column 2)",
-    b"[1,]": "not valid JSON: expected a value at byte 3 (line 1, column 4)",
-    b"[1 2]": "not valid JSON: expected ',' or ']' after an array element at byte 3 (line 1, column 4)",
-    b'{"a":1 "b":2}': "not valid JSON: expected ',' or '}' after an object member at byte 7",
-    b'{"a":1,}': "not valid JSON: expected a string key at byte 7",
-    b"{1:2}": "not valid JSON: expected a string key at byte 1",
-    b'{"a" 1}': "not valid JSON: expected ':' after an object key at byte 5",
-    b'["abc': "not valid JSON: unterminated string at byte 1",
-    b'["ab\\': "not valid JSON: unterminated string at byte 1",
-    b'"\\u12': "not valid JSON: unterminated string at byte 0",
-    b'"\\x"': "not valid JSON: invalid escape at byte 1",
-    b'"\\u12g4"': "not valid JSON: invalid \\u escape at byte 1",
-    b'"a\tb"': "not valid JSON: raw control character in a string at byte 2",
-    b'"\xff"': "not valid JSON: invalid UTF-8 at byte 1",
-    b'"\xed\xa0\x80"': "not valid JSON: invalid UTF-8 at byte 1",  # an encoded surrogate
-    b'"\xc0\x80"': "not valid JSON: invalid UTF-8 at byte 1",  # overlong
-    b'"\xf4\x90\x80\x80"': "not valid JSON: invalid UTF-8 at byte 1",  # past U+10FFFF
-    b'"\xe2\x82"': "not valid JSON: invalid UTF-8 at byte 1",  # cut short
-    b"[01]": "not valid JSON: expected ',' or ']' after an array element at byte 2",
-    b"-": "not valid JSON: invalid number at byte 0",
-    b"[1.]": "not valid JSON: invalid number at byte 1",
-    b"1e+": "not valid JSON: invalid number at byte 0",
-    b"+1": "not valid JSON: expected a value at byte 0",
-    b"[tru]": "not valid JSON: invalid literal at byte 1",
-    b"nul": "not valid JSON: invalid literal at byte 0",
-    b"NaN": "not valid JSON: expected a value at byte 0",
-    b"[Infinity]": "not valid JSON: expected a value at byte 1",
-    b"-Infinity": "not valid JSON: invalid number at byte 0",
-    b"\xef\xbb\xbf{}": "not valid JSON: expected a value at byte 0",  # a byte-order mark
-    b"{} {}": "not valid JSON: unexpected data after the value at byte 3",
-    b'{"a":\n\n  [1,\n x]}': "not valid JSON: expected a value at byte 14 (line 4, column 2)",
+    b"": "not JSON: expected a value at byte 0 (line 1, column 1)",
+    b"  \n ": "not JSON: expected a value at byte 4 (line 2, column 2)",
+    b"[1,]": "not JSON: expected a value at byte 3 (line 1, column 4)",
+    b"[1 2]": "not JSON: expected ',' or ']' after an array element at byte 3 (line 1, column 4)",
+    b'{"a":1 "b":2}': "not JSON: expected ',' or '}' after an object member at byte 7",
+    b'{"a":1,}': "not JSON: expected a string key at byte 7",
+    b"{1:2}": "not JSON: expected a string key at byte 1",
+    b'{"a" 1}': "not JSON: expected ':' after an object key at byte 5",
+    b'["abc': "not JSON: unterminated string at byte 1",
+    b'["ab\\': "not JSON: unterminated string at byte 1",
+    b'"\\u12': "not JSON: unterminated string at byte 0",
+    b'"\\x"': "not JSON: invalid escape at byte 1",
+    b'"\\u12g4"': "not JSON: invalid \\u escape at byte 1",
+    b'"a\tb"': "not JSON: raw control character in a string at byte 2",
+    b'"\xff"': "not JSON: invalid UTF-8 at byte 1",
+    b'"\xed\xa0\x80"': "not JSON: invalid UTF-8 at byte 1",  # an encoded surrogate
+    b'"\xc0\x80"': "not JSON: invalid UTF-8 at byte 1",  # overlong
+    b'"\xf4\x90\x80\x80"': "not JSON: invalid UTF-8 at byte 1",  # past U+10FFFF
+    b'"\xe2\x82"': "not JSON: invalid UTF-8 at byte 1",  # cut short
+    b"[01]": "not JSON: expected ',' or ']' after an array element at byte 2",
+    b"-": "not JSON: invalid number at byte 0",
+    b"[1.]": "not JSON: invalid number at byte 1",
+    b"1e+": "not JSON: invalid number at byte 0",
+    b"+1": "not JSON: expected a value at byte 0",
+    b"[tru]": "not JSON: invalid literal at byte 1",
+    b"nul": "not JSON: invalid literal at byte 0",
+    b"NaN": "not JSON: expected a value at byte 0",
+    b"[Infinity]": "not JSON: expected a value at byte 1",
+    b"-Infinity": "not JSON: invalid number at byte 0",
+    b"\xef\xbb\xbf{}": "not JSON: expected a value at byte 0",  # a byte-order mark
+    b"{} {}": "not JSON: unexpected data after the value at byte 3",
+    b'{"a":\n\n  [1,\n x]}': "not JSON: expected a value at byte 14 (line 4, column 2)",
     b"[" * 201 + b"]" * 201: "the request body nests deeper than 200 levels: at byte 200 (line 1, column 201)",
 }
 

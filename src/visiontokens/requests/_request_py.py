@@ -85,6 +85,12 @@ MAX_IMAGES, MAX_PAYLOAD = _spec.MAX_IMAGES, _spec.MAX_PAYLOAD
 #: as the still image it is so far ("still", the default), or refused ("refuse"). (Literal, not
 #: str: the compiled twin would turn a wrong type into a bare TypeError before our check.)
 UndecidedAnimation = Literal["still", "refuse"]
+#: What an image of unknown size costs: an ImageSizeUnknownError ("error", the default), or the
+#: most any image can cost on the model ("upper_bound").
+OnUnknown = Literal["error", "upper_bound"]
+#: What a violation (an image or request the API would refuse) does: raise it ("raise", the
+#: default), or keep it in ``RequestCount.violations`` and on its image ("collect").
+OnViolation = Literal["raise", "collect"]
 
 FileResolution = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]",
                        tuple[int, int], ImageInfo,
@@ -1047,17 +1053,35 @@ def _model_record(name: str, ruleset: str | None, undocumented: str,
 
 
 def count_request(body: Any, *, ruleset: str | None = None, fetch: bool | Fetcher | None = None,
-                  resolve_file: FileResolver | None = None, on_unknown: str = "error",
-                  on_violation: str = "raise",
+                  resolve_file: FileResolver | None = None, on_unknown: OnUnknown = "error",
+                  on_violation: OnViolation = "raise",
                   undecided_animation: UndecidedAnimation = "still",
                   content_type: str | None = None, api: str | None = None,
                   undocumented: UndocumentedPolicy = "error",
                   enforce_patch_limit: bool = True, model: str | None = None) -> RequestCount:
     """The image tokens of a Chat Completions, Responses, Images API, Anthropic Messages or
-    Gemini generateContent request body (a dict, possibly holding SDK objects, its JSON text
-    or bytes, or multipart/form-data bytes with their ``content_type``), image by image.
-    ``model`` is the model the request is served by, when not the body's (a generateContent
-    body names none; a gateway's alias). See the docs for every option."""
+    Gemini generateContent request body, image by image.
+
+    - ``body``: a dict (SDK objects inside are read as the SDK sends them), its JSON text, or
+      bytes / bytearray / memoryview (read in place), or multipart/form-data bytes.
+    - ``ruleset``: the dated ruleset (default: the newest).
+    - ``fetch``: None/False never fetches (a remote image's size is then unknown); True
+      fetches with a default :class:`Fetcher` (public addresses only); or a Fetcher.
+    - ``resolve_file``: a callable turning a Files API id into the image (bytes, a path, a
+      (width, height) pair or an ImageInfo), or None.
+    - ``on_unknown``: "error" raises ImageSizeUnknownError for an image of unknown size;
+      "upper_bound" counts it at the most any image can cost on the model.
+    - ``on_violation``: "raise" raises what the API would refuse; "collect" records it.
+    - ``undecided_animation``: a GIF cut short before it can tell is "still" or refused.
+    - ``content_type``: the body's content type (multipart/form-data with its boundary).
+    - ``api``: the endpoint ("chat", "responses", "images.generations", "images.edits",
+      "anthropic.messages", "gemini.generate_content"); default: told by the body's shape.
+    - ``undocumented``: "assume" counts a known undocumented model like its closest
+      documented one (every figure says so); "error" refuses it.
+    - ``enforce_patch_limit``: False drops the 30,000-patch rejection.
+    - ``model``: the model the request is served by, when not the body's (a generateContent
+      body names none; a gateway's alias).
+    """
     fetcher = _options(fetch, on_unknown, on_violation, undecided_animation, undocumented,
                        enforce_patch_limit)
     _check_resolver(resolve_file)
@@ -1187,16 +1211,17 @@ def _with_tool(body: dict[str, Any], result: RequestCount, ruleset: Any, on_viol
 
 
 async def count_request_async(body: Any, *, ruleset: str | None = None, fetch: bool | Fetcher | None = None,
-                              resolve_file: FileResolver | None = None, on_unknown: str = "error",
-                              on_violation: str = "raise",
+                              resolve_file: FileResolver | None = None, on_unknown: OnUnknown = "error",
+                              on_violation: OnViolation = "raise",
                               undecided_animation: UndecidedAnimation = "still",
                               content_type: str | None = None, api: str | None = None,
                               undocumented: UndocumentedPolicy = "error",
                               enforce_patch_limit: bool = True,
                               max_concurrency: object = 16,
                               model: str | None = None) -> RequestCount:
-    """count_request for async code: remote images are fetched concurrently, at most
-    ``max_concurrency`` (an int) at once, and resolve_file may be a coroutine function."""
+    """:func:`count_request` for async code, with the same parameters: remote images are
+    fetched concurrently, at most ``max_concurrency`` (an int) at once, ``resolve_file`` may be
+    a coroutine function, and a large byte body is scanned off the event loop."""
     fetcher = _options(fetch, on_unknown, on_violation, undecided_animation, undocumented,
                        enforce_patch_limit)
     _check_resolver(resolve_file)

@@ -78,7 +78,7 @@ WHAT = (
 (E_VALUE, E_ARRAY, E_OBJECT, E_KEY, E_COLON, E_UNTERMINATED, E_ESCAPE, E_UESCAPE, E_CONTROL,
  E_UTF8, E_NUMBER, E_LITERAL, E_TRAILING, E_DEEP, E_BIG_INT) = range(len(WHAT))
 
-_HEADLINE = "the request body is not valid JSON"
+_HEADLINE = "the request body is not JSON"
 _TOO_DEEP = f"the request body nests deeper than {MAX_DEPTH} levels"
 
 
