@@ -518,8 +518,6 @@ def _labels(name: str, values: Any, kind: str, n: int) -> tuple[object, Any]:
     if kind == NUMPY:
         return _numpy_labels(name, values, n), None
     if kind == MASKED:
-        import numpy as np
-
         mask = _ma().getmaskarray(values)
         labels = _numpy_labels(name, _ma().getdata(values), n)
         return labels, (~mask if mask.ndim == 1 and mask.any() else None)
