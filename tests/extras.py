@@ -24,8 +24,17 @@ T = TypeVar("T")
 HINT = "pip install '.[integration]'"
 
 
+def _importable(name: str) -> bool:
+    # find_spec imports a dotted name's parents, and raises when a parent is missing
+    # ("google.genai" without "google")
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
+
+
 def _missing(modules: tuple[str, ...]) -> list[str]:
-    missing = [name for name in modules if importlib.util.find_spec(name) is None]
+    missing = [name for name in modules if not _importable(name)]
     if missing and os.environ.get("VISIONTOKENS_REQUIRE_INTEGRATION", "").strip() in ("1", "true"):
         raise ImportError(f"VISIONTOKENS_REQUIRE_INTEGRATION is set and {', '.join(missing)} "
                           f"is not installed ({HINT})")
