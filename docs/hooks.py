@@ -22,6 +22,7 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
+import os
 import re
 import sys
 from pathlib import Path
@@ -39,6 +40,11 @@ def on_config(config: Any) -> Any:
     so it is set here, before anything imports the package)."""
     if str(SRC) not in sys.path:
         sys.path.insert(0, str(SRC))
+    if not any(PACKAGE.rglob("*.so")):
+        # A clean checkout holds no compiled twins; the pure ones carry the same rules and
+        # docstrings, which is all the site shows.
+        os.environ.pop("VISIONTOKENS_REQUIRE_EXTENSIONS", None)
+        os.environ["VISIONTOKENS_NO_EXTENSIONS"] = "1"
     import visiontokens
 
     where = Path(visiontokens.__file__).resolve()
