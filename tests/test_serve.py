@@ -237,6 +237,36 @@ def test_check_refusals_in_anthropics_shape_for_messages_bodies(service):
     data = response.json()
     assert data["type"] == "error" and data["error"]["type"] == "invalid_request_error"
     assert set(data["error"]) == {"type", "message"}
+    claude = json.dumps({"model": "claude-sonnet-4-5", "max_tokens": 8, "messages": [
+        {"role": "user", "content": [{"type": "image", "source": {
+            "type": "base64", "media_type": "image/png", "data": PNG.partition(",")[2]}}]}]})
+    over = post(f"{service}/v1/check/v1/messages", claude.encode(),
+                {"x-visiontokens-max-image-tokens": "1"})
+    assert over.status_code == 429
+    assert over.json()["error"]["type"] == "rate_limit_error"
+    assert "limit of 1 " in over.json()["error"]["message"]
+
+
+def test_check_refusals_in_googles_shape_on_generate_content_paths(service):
+    """On a generateContent path: the model is the path's, and refusals are Google's."""
+    path = "/v1/check/v1beta/models/gemini-2.5-flash:generateContent"
+    tokens = visiontokens.count_request(GEMINI_BODY, model="gemini-2.5-flash").image_tokens
+    ok = post(service + path, GEMINI_BODY)
+    assert ok.status_code == 200 and ok.headers["x-image-tokens"] == str(tokens)
+    lowered = post(service + path, GEMINI_BODY,
+                   {"x-visiontokens-max-image-tokens": str(tokens - 1)})
+    assert lowered.status_code == 429
+    assert lowered.json() == {"error": {"code": 429, "message": lowered.json()["error"][
+        "message"], "status": "RESOURCE_EXHAUSTED"}}
+    assert f"limit of {tokens - 1} " in lowered.json()["error"]["message"]
+    gif = GEMINI_BODY.replace(PNG.partition(",")[2].encode(), ANIMATED.partition(",")[2].encode())
+    refused = post(service + path, gif.replace(b"image/png", b"image/gif"))
+    assert refused.status_code == 400
+    assert refused.json()["error"]["status"] == "INVALID_ARGUMENT"
+    assert "image/gif" in refused.json()["error"]["message"]
+    unknown = post(service + "/v1/check/v1beta/models/no-such-model:generateContent",
+                   GEMINI_BODY)
+    assert unknown.status_code == 404 and unknown.json()["error"]["status"] == "NOT_FOUND"
 
 
 def test_413_status_for_over_budget_when_so_configured():
