@@ -5,7 +5,11 @@
 - the count options a gateway passes to ``count_request_async``, checked once up front
   (``count_options``), over a given request walk (the twin: the tests run both);
 - refusals: the first violation the API would refuse a request for (``first_refusal``),
-  and budgets (``over_budgets``), as (message, type, param, code) in the OpenAI error shape;
+  and budgets (``over_budgets``), as (message, type, param, code), answered in the shape and
+  with the status of the provider the path is for (``provider_error``: OpenAI's,
+  Anthropic's, Google's);
+- model names: ``models=`` (``serve --model-alias``) and the path's model or deployment,
+  resolved by one rule (``count_body``, ``model_candidates``);
 - ``API_CODES``: our error codes (``VisionTokensError.code``) to the API's own codes.
 
 Imports nothing heavy: ``import visiontokens.asgi`` stays light.
