@@ -104,7 +104,8 @@ class ImageTokenMiddleware:
       ``"refuse"`` answers it without calling the app, with 400 (413 for a body over
       ``max_body_size``) in the provider's error shape (OpenAI's, whose ``code`` is the
       error's: ``unknown_model``, ``undocumented_model``, ``malformed_request`` ...;
-      Anthropic's on ``/v1/messages``; Google's on ``:generateContent``). Either way each
+      Anthropic's on ``/v1/messages``; Google's on ``:generateContent``, where a 413 is
+      Google's 400 ``INVALID_ARGUMENT``). Either way each
       uncounted request is logged at WARNING on the ``visiontokens`` logger, with its path,
       the code and the message (never the body).
     - ``header``: a request-header name (e.g. ``"x-image-tokens"``) set to the image-token
