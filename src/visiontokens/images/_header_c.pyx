@@ -337,14 +337,18 @@ cdef int identify(const Source* s, Outcome* o) noexcept nogil:
     o.format = UNKNOWN
     if s.size == 0:
         return short(o, 1)
-    if memcmp(head, b"\x89PNG\r\n\x1a\n", n if n < 8 else 8) == 0:
+    # (n is 12 but for a tiny input: the constant-length compares are inlined, not calls)
+    if (memcmp(head, b"\x89PNG\r\n\x1a\n", 8) == 0 if n == 12
+            else memcmp(head, b"\x89PNG\r\n\x1a\n", n if n < 8 else 8) == 0):
         o.format = PNG
     elif head[0] == 0xFF and (n < 2 or head[1] == 0xD8):
         o.format = JPEG
-    elif (memcmp(head, b"GIF87a", n if n < 6 else 6) == 0
+    elif (memcmp(head, b"GIF87a", 6) == 0 or memcmp(head, b"GIF89a", 6) == 0 if n == 12
+          else memcmp(head, b"GIF87a", n if n < 6 else 6) == 0
           or memcmp(head, b"GIF89a", n if n < 6 else 6) == 0):
         o.format = GIF
-    elif memcmp(head, b"RIFF", n if n < 4 else 4) == 0 and (n < 12 or memcmp(head + 8, b"WEBP", 4) == 0):
+    elif (memcmp(head, b"RIFF", 4) == 0 and memcmp(head + 8, b"WEBP", 4) == 0 if n == 12
+          else memcmp(head, b"RIFF", n if n < 4 else 4) == 0 and n < 12):
         o.format = WEBP
     return 0
 
@@ -1057,6 +1061,26 @@ cdef int parse(const Source* s, Outcome* o) noexcept nogil:
 cdef PyTypeObject* IMAGE_INFO = <PyTypeObject*>ImageInfo
 
 
+# Sides as int objects, made once at import, as CPython keeps its small ints: a distinct
+# image then costs two fewer allocations and frees (measured with callgrind: ~90-180
+# instructions of ~1,300 a call). Bounded: the sides below SIDE_INTS (8,192 ints, ~260 KB,
+# ~0.4 ms at import); a larger side is made per call. The table is filled before the module
+# is importable and never changes after, so threads read it without a lock.
+cdef enum:
+    SIDE_INTS = 8192
+
+cdef PyObject* SIDES[SIDE_INTS]
+cdef list SIDES_KEPT = list(range(SIDE_INTS))  # owns the ints SIDES points to
+for _i in range(SIDE_INTS):
+    SIDES[_i] = <PyObject*>SIDES_KEPT[_i]
+
+
+cdef inline object side_int(int64_t value):
+    if 0 <= value < SIDE_INTS:
+        return <object>SIDES[value]
+    return value
+
+
 cdef object new_image_info(int64_t width, int64_t height, Format format, bint animated,
                            bint undecided=False):
     # ImageInfo(...) runs the NamedTuple's Python-level __new__ (~250 ns); filling the tuple
@@ -1066,7 +1090,8 @@ cdef object new_image_info(int64_t width, int64_t height, Format format, bint an
         raise MemoryError()
     info = <object>raw  # takes a second reference ...
     Py_DECREF(info)     # ... so drop the one tp_alloc returned
-    cdef object w = width, h = height, flag = animated, open_question = undecided
+    cdef object w = side_int(width), h = side_int(height), flag = animated
+    cdef object open_question = undecided
     cdef object name = <object>PyTuple_GET_ITEM(FORMAT_NAMES, format)
     Py_INCREF(w)  # PyTuple_SET_ITEM steals a reference: give it one
     PyTuple_SET_ITEM(info, 0, w)
