@@ -489,3 +489,21 @@ def test_generated_chat_bodies_with_raw_base64_count_alike(body, raw, collect, w
     if "messages" in body and isinstance(body["messages"][0]["content"], list):
         body["messages"][0]["content"].append({"type": "image_url", "image_url": {"url": raw}})
     assert_same_every_way(walk, body, **(COLLECT if collect else {}))
+
+
+def test_a_large_provider_body_counts_alike_off_the_event_loop(walk):
+    """An Anthropic or Gemini body of OFF_LOOP_BYTES or more is walked on a thread; its base64
+    is read afterwards from the body the nodes still hold: the dict's answer."""
+    import asyncio
+
+    big = base64.b64encode(png_header(640, 480) + bytes(walk.OFF_LOOP_BYTES)).decode()
+    for body in (claude(claude_image(big), claude_image(RAW_JPEG, "image/jpeg")),
+                 gemini(gemini_inline(big), gemini_inline(RAW_BAD[0]))):
+        options = counted_alike(body, **COLLECT)
+        raw = json.dumps(body).encode()
+        assert len(raw) >= walk.OFF_LOOP_BYTES
+        expected = outcome(walk.count_request, body, **options)
+        assert expected[0] == "value" and len(expected[1].images) == 2
+        for form in (raw, bytearray(raw), memoryview(raw)):
+            assert outcome(lambda: asyncio.run(walk.count_request_async(form, **options))) \
+                == expected
