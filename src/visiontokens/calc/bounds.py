@@ -8,10 +8,13 @@ witness costs the bound and that no size costs more.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from .._errors import NoUpperBoundError
-from ..rules import DetailParams
 from .._spec import PATCH
+
+if TYPE_CHECKING:
+    from ..rules import DetailParams
 
 
 
