@@ -11,8 +11,6 @@ raise the same errors. Rules are dated data: OpenAI's vision guide and each prov
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ._extensions import implementations as _implementations
 from ._extensions import summary as _summary
 from ._extensions import twin as _twin
@@ -55,6 +53,11 @@ from ._errors import (
 )
 
 from ._version import __version__ as __version__
+
+# typing (with re and enum, which it imports) would be most of what `import visiontokens`
+# costs: the names type checkers read are imported under TYPE_CHECKING, a constant they know
+# by name (PEP 781 makes it a built-in for this very reason).
+TYPE_CHECKING = False
 
 # The calculator twin is chosen here, at import: a compiled twin missing under
 # VISIONTOKENS_REQUIRE_EXTENSIONS fails the import itself. Everything else (the rules' classes,

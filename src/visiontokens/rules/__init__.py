@@ -12,8 +12,6 @@ not pay (a gateway imports it on its hot path); a name's first use loads them on
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 #: name -> the module of this package that defines it
 _HOMES = {
     "LOCK": "memo", "memoised": "memo", "namespace": "memo",
@@ -35,6 +33,7 @@ __all__ = [
     "undocumented_entry", "unregister_model",
 ]
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see __init__.py)
 if TYPE_CHECKING:
     from .files import DEFAULT_RULESET, SHIPPED
     from .memo import LOCK, memoised, namespace

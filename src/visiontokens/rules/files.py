@@ -4,9 +4,12 @@ once, lazily, on first use (not at import, to keep ``import visiontokens`` light
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
 
 from .memo import LOCK
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see __init__.py)
+if TYPE_CHECKING:
+    from typing import Any, Mapping
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
 
