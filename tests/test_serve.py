@@ -402,7 +402,9 @@ def test_a_dense_body_does_not_block_other_requests():
     """While a dense body is counted, /metrics, /healthz and a small count are answered: they
     finish first, though the dense body was sent before them."""
     finished: list[str] = []
-    with running(ServeConfig(concurrency=2, max_body_size=64 << 20)) as (url, _):
+    # the time limit well beyond what a pure-twin count of the dense body needs
+    with running(ServeConfig(concurrency=2, max_body_size=64 << 20,
+                             count_timeout=600.0)) as (url, _):
         def dense():
             response = post(f"{url}/v1/count", dense_body(1_500_000))
             finished.append(f"dense {response.status_code}")
