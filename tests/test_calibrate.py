@@ -38,17 +38,12 @@ def generated(spec, sizes=SIZES):
 
 
 def _distinct_rules():
-    """Every model of every ruleset whose scheme calibrate searches (OpenAI's patch and tile
-    schemes today; the other providers' schemes have no searcher yet), grouped by the rows its
-    rule bills: models with the same rule give the same rows, and one calibration answers for
-    all of them."""
-    from visiontokens.calibrate import SEARCHERS
-
+    """Every model of every shipped ruleset, every scheme, grouped by the rows its rule bills:
+    models with the same rule give the same rows, and one calibration answers for all of
+    them."""
     groups: dict[str, list] = {}
     for ruleset in vt.rulesets():
         for spec in vt.models(ruleset):
-            if spec.scheme not in SEARCHERS:
-                continue
             rows = generated(spec)
             groups.setdefault(json.dumps(rows), []).append(spec)
     return list(groups.values())
@@ -92,13 +87,17 @@ def assert_recovers(result, spec):
             details = {k: dict(v) for k, v in rule.details.items()}
             details[level][param] = true
             other = replace(rule, details=details)
+        elif param == "cell":  # Mistral: a bill shows patch x merge only
+            other = replace(rule, patch=true, merge=1)
         else:
             other = replace(rule, **{param: true})
         w = np.array([s[0] for s in _probe_sizes()])
         h = np.array([s[1] for s in _probe_sizes()])
         return all((predict(rule, w, h, d) == predict(other, w, h, d)).all() for d in rule.details)
 
-    if spec.scheme == "patch":
+    if spec.provider != "openai":
+        assert_recovers_provider(rule, spec, check)
+    elif spec.scheme == "patch":
         multipliers = {c.multiplier for c in result.candidates}
         assert spec.multiplier in multipliers or rule.multiplier == spec.multiplier
         if len(multipliers) == 1:
@@ -115,6 +114,34 @@ def assert_recovers(result, spec):
         assert (rule.base, rule.per_tile) == (p.base, p.per_tile)
         check("short_side", rule.short_side, p.short_side)
         check("fit", rule.fit, p.cap)
+
+
+#: Per provider scheme: the rule's field and the kernel parameter that holds its truth.
+PROVIDER_TRUTH = {
+    "claude": {"max_edge": "cap", "max_tokens": "budget"},
+    "mistral": {"max_edge": "cap"},
+    "qwen": {"patch": "patch", "min_pixels": "lo", "max_pixels": "hi", "markers": "markers"},
+    "gemini_tiles": {"base": "base", "per_tile": "per_tile", "short_side": "short_side",
+                     "unit_min": "lo", "unit_max": "hi"},
+    "fixed": {},
+}
+
+
+def assert_recovers_provider(rule, spec, check):
+    """A provider model: its levels (or none), the level auto stands for, each flat level's
+    count, and the scheme's parameters where the rows determine them."""
+    assert rule.levels == (spec.levels or ())
+    if spec.levels:
+        assert rule.auto == spec.auto
+    for level, p in spec.params.items():
+        if p.scheme == "fixed":
+            assert rule.details[level].get("base", rule.base) == p.base
+            continue
+        assert rule.details[level] == {}
+        for name, attr in PROVIDER_TRUTH[p.scheme].items():
+            check(name, getattr(rule, name), getattr(p, attr))
+        if p.scheme == "mistral":
+            check("cell", rule.patch * rule.merge, p.patch * p.merge)
 
 
 @pytest.mark.parametrize("specs", RULES, ids=[_ids(s) for s in RULES])
