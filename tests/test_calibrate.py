@@ -242,6 +242,69 @@ def test_tile_rule_registers(tmp_path):
         vt.unregister_model("calibrated-tiles")
 
 
+def test_tile_rule_with_its_own_fit_box_registers(tmp_path):
+    vt.register_model("acme-fit", scheme="tile", base=10, per_tile=20, fit=1024)
+    try:
+        spec = vt.get_model("acme-fit").spec
+        result = calibrate(generated(spec))
+        assert result.exact and result.rule.scheme == "tile"
+        fits = result.ranges.get("fit", ((result.rule.fit, result.rule.fit),))
+        assert any(lo <= 1024 <= hi for lo, hi in fits)
+        assert result.rule.register_kwargs()["fit"] == result.rule.fit
+        result.save(tmp_path / "fit.json")
+        load(tmp_path / "fit.json", "calibrated-fit")
+        for w, h in SIZES:
+            for detail in ("low", "high"):
+                assert vt.count_image_tokens(w, h, "calibrated-fit", detail) == \
+                    vt.count_image_tokens(w, h, "acme-fit", detail)
+    finally:
+        vt.unregister_model("acme-fit")
+        vt.unregister_model("calibrated-fit")
+
+
+@pytest.mark.parametrize("model, scheme", [
+    ("claude-opus-4-7", "claude"), ("claude-haiku-4-5", "claude"), ("pixtral-12b", "mistral"),
+    ("mistral-small-2503", "mistral"), ("Qwen/Qwen2.5-VL-7B-Instruct", "qwen"),
+    ("Qwen/Qwen3-VL-8B-Instruct", "qwen"), ("amazon.nova-2-lite-v1:0", "fixed"),
+])
+def test_provider_rules_register_save_and_load(tmp_path, model, scheme):
+    spec = vt.get_model(model).spec
+    rows = generated(spec)
+    result = calibrate(rows)
+    assert result.exact and result.rule.scheme == scheme
+    path = tmp_path / "model.json"
+    result.save(path)
+    data = json.loads(path.read_text())
+    assert data["register_model"]["scheme"] == scheme
+    names = ("calibrated-p1", "calibrated-p2", "calibrated-p3")
+    try:
+        result.register(names[0])
+        load(path, names[1])
+        vt.register_model(names[2], **data["register_model"])
+        for w, h, _detail, tokens in rows:
+            for name in names:
+                assert vt.count_image_tokens(w, h, name) == tokens
+    finally:
+        for name in names:
+            vt.unregister_model(name)
+
+
+@pytest.mark.parametrize("model, match", [
+    ("gemini-2.5-flash", "no gemini_tiles scheme"),
+    ("gemini-3-pro", "without detail levels"),
+])
+def test_rules_register_model_cannot_take_say_so(tmp_path, model, match):
+    result = calibrate(generated(vt.get_model(model).spec))
+    assert result.exact
+    with pytest.raises(InvalidArgumentError, match=match):
+        result.register("calibrated-nope")
+    with pytest.raises(InvalidArgumentError, match=match):
+        result.save(tmp_path / "nope.json")
+    assert not (tmp_path / "nope.json").exists()
+    with pytest.raises(vt.UnknownModelError):
+        vt.get_model("calibrated-nope")
+
+
 @settings(max_examples=60)
 @given(w=st.integers(1, 20000), h=st.integers(1, 20000), cap=st.integers(1, 65535),
        budget=st.integers(0, 20000), k=st.integers(1, 30000))
@@ -260,6 +323,50 @@ def test_search_evaluator_equals_the_kernel_tile(w, h, side, base, per_tile):
     rule = CalibrationRule("tile", {"low": {}, "high": {}}, "high", base=base,
                            per_tile=per_tile, fit=2048, short_side=side)
     for detail in ("low", "high"):
+        assert int(predict(rule, [w], [h], detail)[0]) == rule.model().count(w, h, detail)
+
+
+@settings(max_examples=40)
+@given(w=st.integers(1, 20000), h=st.integers(1, 20000), edge=st.integers(28, 8000),
+       tokens=st.integers(1, 20000))
+def test_search_evaluator_equals_the_kernel_claude(w, h, edge, tokens):
+    rule = CalibrationRule("claude", {"auto": {}}, "auto", max_edge=edge, max_tokens=tokens)
+    assert int(predict(rule, [w], [h], "auto")[0]) == rule.model().count(w, h)
+
+
+@settings(max_examples=40)
+@given(w=st.integers(1, 20000), h=st.integers(1, 20000), edge=st.integers(1, 8000),
+       patch=st.integers(1, 64), merge=st.integers(1, 4))
+def test_search_evaluator_equals_the_kernel_mistral(w, h, edge, patch, merge):
+    rule = CalibrationRule("mistral", {"auto": {}}, "auto", max_edge=edge, patch=patch, merge=merge)
+    assert int(predict(rule, [w], [h], "auto")[0]) == rule.model().count(w, h)
+
+
+@settings(max_examples=40)
+@given(w=st.integers(1, 20000), h=st.integers(1, 20000), f=st.integers(1, 64),
+       lo=st.integers(1, 2**20), hi=st.integers(1, 2**26))
+def test_search_evaluator_equals_the_kernel_qwen(w, h, f, lo, hi):
+    hi = max(hi, 200 * f * f, lo)
+    rule = CalibrationRule("qwen", {"auto": {}}, "auto", patch=f, min_pixels=lo, max_pixels=hi,
+                           markers=2)
+    got = int(predict(rule, [w], [h], "auto")[0])
+    if max(w, h) > 200 * min(w, h):
+        assert got == -1
+        with pytest.raises(vt.AspectRatioError):
+            rule.model().count(w, h)
+    else:
+        assert got == rule.model().count(w, h)
+
+
+@settings(max_examples=30)
+@given(w=st.integers(1, 20000), h=st.integers(1, 20000), small=st.integers(0, 1000),
+       base=st.integers(0, 1000), per_tile=st.integers(0, 1000), lo=st.integers(1, 1000),
+       hi=st.integers(1, 2000))
+def test_search_evaluator_equals_the_kernel_gemini(w, h, small, base, per_tile, lo, hi):
+    lo, hi = min(lo, hi), max(lo, hi)  # a clamp in order, as the data's and the search's
+    rule = CalibrationRule("gemini_tiles", {"low": {"base": 64}, "high": {}}, "high", base=base,
+                           per_tile=per_tile, short_side=small, unit_min=lo, unit_max=hi)
+    for detail in ("low", "high", "auto"):
         assert int(predict(rule, [w], [h], detail)[0]) == rule.model().count(w, h, detail)
 
 
@@ -284,7 +391,9 @@ def test_bad_rows(rows, error, match):
 def test_unknown_scheme_and_registry():
     with pytest.raises(InvalidArgumentError, match="unknown scheme"):
         calibrate([(10, 10, "high", 5)], schemes=["nope"])
-    assert {"patch", "tile"} <= set(SEARCHERS)
+    assert {"patch", "tile", "claude", "mistral", "qwen", "fixed", "gemini_tiles"} <= set(SEARCHERS)
+    # every scheme a shipped model counts with has a searcher
+    assert {spec.scheme for rs in vt.rulesets() for spec in vt.models(rs)} <= set(SEARCHERS)
 
 
 def test_three_values_mean_detail_auto():
@@ -331,6 +440,41 @@ def test_cli_jsonl_json(tmp_path):
     data = json.loads(run.stdout)
     assert data["exact"] and data["matched"] == len(rows) and data["rule"]["multiplier"] == "1.2"
     assert data["rule"]["details"]["original"] == {"cap": 6000, "budget": 10000}
+
+
+def test_cli_provider_scheme_csv_without_detail(tmp_path, capsys):
+    from visiontokens.cli.main import main
+
+    rows = generated(vt.get_model("claude-opus-4-7").spec)
+    path = tmp_path / "claude.csv"
+    path.write_text("width,height,image_tokens\n" + "".join(f"{w},{h},{t}\n" for w, h, _d, t in rows))
+    assert main(["calibrate", str(path), "--save", str(tmp_path / "claude.json")]) == 0
+    out = capsys.readouterr().out
+    assert "claude scheme, max edge 2576, max tokens 4784" in out
+    assert f"reproduces {len(rows)} of {len(rows)} rows exactly" in out
+    saved = json.loads((tmp_path / "claude.json").read_text())["register_model"]
+    assert saved == {"scheme": "claude", "max_edge": 2576, "max_tokens": 4784}
+    try:
+        load(tmp_path / "claude.json", "calibrated-claude")
+        assert all(vt.count_image_tokens(w, h, "calibrated-claude") == t for w, h, _d, t in rows)
+    finally:
+        vt.unregister_model("calibrated-claude")
+
+
+def test_cli_gemini_rows_fit_but_do_not_save(tmp_path, capsys):
+    from visiontokens.cli.main import main
+
+    rows = generated(vt.get_model("gemini-2.5-flash").spec)
+    path = tmp_path / "gemini.jsonl"
+    path.write_text("".join(json.dumps({"width": w, "height": h, "detail": d, "tokens": t}) + "\n"
+                            for w, h, d, t in rows))
+    assert main(["calibrate", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "gemini_tiles scheme, 258 up to" in out and "low: 64 per image" in out
+    assert main(["calibrate", str(path), "--save", str(tmp_path / "g.json")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("visiontokens: error:") and "gemini_tiles" in err
+    assert not (tmp_path / "g.json").exists()
 
 
 @pytest.mark.parametrize("text, match", [

@@ -7,13 +7,17 @@ billed image tokens).
 >>> fit.register("acme-vision")                 # then count_image_tokens(..., "acme-vision")
 >>> fit.save("acme-vision.json")                # register_model(name, **data["register_model"])
 
-The search knows the rule families of the library (the patch scheme of spec 3.1 and the
-tile scheme of spec 3.2), one small searcher per scheme in ``SEARCHERS``: a new provider's
-scheme is one more function there. A searcher reads the parameters off the rows' structure
-(the multiplier from images too small to be resized, the tile costs from differences of
-tile counts, the low-detail constant), scans only the one-dimensional ranges that are left
-(size cap, patch budget, fit box, shortest side) on numpy arrays, and every rule it reports
-is then checked row by row with the library's own kernel (``visiontokens.Model``).
+The search knows the rule families of the library (the patch scheme of spec 3.1, the tile
+scheme of spec 3.2, and the provider schemes of providers.md: claude, mistral, qwen, fixed
+and gemini_tiles), one small searcher per scheme in ``SEARCHERS``: a new provider's scheme
+is one more function there. A searcher reads the parameters off the rows' structure (the
+multiplier from images too small to be resized, the tile costs from differences of tile
+counts, the low-detail constant, a flat level's count, Mistral's cell and Qwen's factor from
+the images no limit resizes), scans only the one-dimensional ranges that are left (size cap,
+patch budget, fit box, shortest side, Claude's edge and token limits, Mistral's edge,
+Gemini's small side and crop-unit clamp; Qwen's pixel limits as the intersection of each
+row's interval) on numpy arrays, and every rule it reports is then checked row by row with
+the library's own kernel (``visiontokens.Model``).
 
 When the rows cannot tell rules apart, the result says so: :attr:`Calibration.ranges`
 holds each parameter the rows leave open, :attr:`Calibration.candidates` the rules at the
@@ -251,7 +255,8 @@ class CalibrationRule:
                                 base=_checked_int("base", self.base, 0, MAX_TOKENS_PARAM),
                                 per_tile=_checked_int("per_tile", self.per_tile, 0, MAX_TOKENS_PARAM),
                                 lo=_checked_int("unit_min", self.unit_min, 1, top),
-                                hi=_checked_int("unit_max", self.unit_max, 1, top), **common)
+                                hi=_checked_int("unit_max", self.unit_max,
+                                                self.unit_min or 1, top), **common)
         if self.scheme == "claude":
             common["budget"] = _checked_int("max_tokens", self.max_tokens, 1, top)
             return DetailParams(scheme="claude", cap=_checked_int("max_edge", self.max_edge, 28, top),
@@ -934,6 +939,7 @@ def search_tile(groups: Mapping[str, _Group]) -> SchemeFit | None:
 
     tiled = [g for d, g in groups.items() if d != "low"]
     low = groups.get("low")
+    everything = sum(int(g.weight.sum()) for g in groups.values())
     base_guess = _mode(low.t.tolist())[:2] if low is not None else []
     if not tiled:
         if not base_guess:
@@ -972,6 +978,8 @@ def search_tile(groups: Mapping[str, _Group]) -> SchemeFit | None:
             fit = _tile_fit(groups, base, pt)
             if fit is not None and (best is None or fit.score > best.score):
                 best = fit
+            if best is not None and best.score == everything:
+                return best  # every row reproduced: no other costs to try
     return best
 
 
@@ -1012,6 +1020,8 @@ def _tile_fit(groups: Mapping[str, _Group], base: int, per_tile: int) -> SchemeF
         side = _pick(_ranges(sides, s_scores == s_scores.max()), _prior("short_side") + [top_short])
         fits, f_scores = fit_scan(side)
         fit_box = _pick(_ranges(fits, f_scores == f_scores.max()), _prior("fit") + [top_long])
+        if int(f_scores.max()) * 2 <= int(merged.weight.sum()):
+            return None  # no fit box and shortest side explain most rows: not this scheme
         if (fit_box, side) in seen:
             break
         seen.add((fit_box, side))
@@ -1428,16 +1438,24 @@ def search_gemini_tiles(groups: Mapping[str, _Group]) -> SchemeFit | None:
     def count(s: Any, base: int, pt: int, a: Any, b: Any) -> Any:
         return _gemini(g.w, g.h, s, base, pt, a, b)
 
+    def unit_min_scan(s: int, base: int, pt: int, b: int) -> Any:  # unit_min <= unit_max
+        scores = _scan(g, units, lambda u: count(s, base, pt, u, b) == g.t)
+        return np.where(units <= b, scores, -1)
+
+    def unit_max_scan(s: int, base: int, pt: int, a: int) -> Any:
+        scores = _scan(g, units, lambda u: count(s, base, pt, a, u) == g.t)
+        return np.where(units >= a, scores, -1)
+
     best: tuple[int, tuple[int, int, int, int, int]] | None = None
     for pt in per_tile:
         for base in bases:
             s, a, b = _pick([(0, top_long)], _provider_prior("gemini_tiles", "short_side")), 1, top_unit
             seen: set[tuple[int, int, int]] = set()
             for _ in range(4):
-                a_scores = _scan(g, units, lambda u: count(s, base, pt, u, b) == g.t)
+                a_scores = unit_min_scan(s, base, pt, b)
                 a = _pick(_ranges(units, a_scores == a_scores.max()),
                           _provider_prior("gemini_tiles", "unit_min") + [1])
-                b_scores = _scan(g, units, lambda u: count(s, base, pt, a, u) == g.t)
+                b_scores = unit_max_scan(s, base, pt, a)
                 b = _pick(_ranges(units, b_scores == b_scores.max()),
                           _provider_prior("gemini_tiles", "unit_max") + [top_unit])
                 s_scores = _scan(g, sides, lambda v: count(v, base, pt, a, b) == g.t)
@@ -1457,8 +1475,8 @@ def search_gemini_tiles(groups: Mapping[str, _Group]) -> SchemeFit | None:
     rule = CalibrationRule("gemini_tiles", details, auto, base=base, per_tile=pt, short_side=s,
                            unit_min=a, unit_max=b)
     fit = SchemeFit(rule, score + sum(v[1] for v in flat.values()))
-    a_scores = _scan(g, units, lambda u: count(s, base, pt, u, b) == g.t)
-    b_scores = _scan(g, units, lambda u: count(s, base, pt, a, u) == g.t)
+    a_scores = unit_min_scan(s, base, pt, b)
+    b_scores = unit_max_scan(s, base, pt, a)
     s_scores = _scan(g, sides, lambda v: count(v, base, pt, a, b) == g.t)
     _ranged(rule, fit, "short_side", [(lo, _MAX_SIDE if hi == top_long else hi)
                                       for lo, hi in _ranges(sides, s_scores == score)])
