@@ -1427,7 +1427,7 @@ def search_gemini_tiles(groups: Mapping[str, _Group]) -> SchemeFit | None:
     ts = g.t[np.argsort(g.long, kind="stable")].tolist()
     per_tile = [p for p in _mode(math.gcd(a, b) for i, a in enumerate(ts)
                                  for b in ts[i + 1:i + 9]) if p > 0][:2]
-    bases = _mode(ts[:3])[:1] + [b for b in _mode(ts)[:1] if b not in _mode(ts[:3])[:1]]
+    bases = _mode(ts[:3])[:1]  # what the smallest images bill
     if not per_tile:
         return None
     top_long = int(min(g.long.max(), _MAX_SIDE))
@@ -1437,6 +1437,18 @@ def search_gemini_tiles(groups: Mapping[str, _Group]) -> SchemeFit | None:
 
     def count(s: Any, base: int, pt: int, a: Any, b: Any) -> Any:
         return _gemini(g.w, g.h, s, base, pt, a, b)
+
+    by_long = np.argsort(g.long, kind="stable")
+    long_sorted = g.long[by_long]
+
+    def side_scan(base: int, pt: int, a: int, b: int) -> Any:
+        # rows at or under a small side bill the base, the others their tiles: prefix sums
+        # over the rows by long side give every small side's score at once
+        small_ok = np.concatenate([[0], np.cumsum((g.weight * (g.t == base))[by_long])])
+        tiled_ok = g.weight * (_gemini(g.w, g.h, 0, base, pt, a, b) == g.t)
+        tiled_ok = np.concatenate([[0], np.cumsum(tiled_ok[by_long])])
+        under = np.searchsorted(long_sorted, sides, side="right")
+        return small_ok[under] + (tiled_ok[-1] - tiled_ok[under])
 
     def unit_min_scan(s: int, base: int, pt: int, b: int) -> Any:  # unit_min <= unit_max
         scores = _scan(g, units, lambda u: count(s, base, pt, u, b) == g.t)
@@ -1458,7 +1470,7 @@ def search_gemini_tiles(groups: Mapping[str, _Group]) -> SchemeFit | None:
                 b_scores = unit_max_scan(s, base, pt, a)
                 b = _pick(_ranges(units, b_scores == b_scores.max()),
                           _provider_prior("gemini_tiles", "unit_max") + [top_unit])
-                s_scores = _scan(g, sides, lambda v: count(v, base, pt, a, b) == g.t)
+                s_scores = side_scan(base, pt, a, b)
                 s = _pick(_ranges(sides, s_scores == s_scores.max()),
                           _provider_prior("gemini_tiles", "short_side"))
                 score = int(g.score(count(s, base, pt, a, b) == g.t))
@@ -1477,7 +1489,7 @@ def search_gemini_tiles(groups: Mapping[str, _Group]) -> SchemeFit | None:
     fit = SchemeFit(rule, score + sum(v[1] for v in flat.values()))
     a_scores = unit_min_scan(s, base, pt, b)
     b_scores = unit_max_scan(s, base, pt, a)
-    s_scores = _scan(g, sides, lambda v: count(v, base, pt, a, b) == g.t)
+    s_scores = side_scan(base, pt, a, b)
     _ranged(rule, fit, "short_side", [(lo, _MAX_SIDE if hi == top_long else hi)
                                       for lo, hi in _ranges(sides, s_scores == score)])
     _ranged(rule, fit, "unit_min", _ranges(units, a_scores == score))
