@@ -8,16 +8,17 @@ billed image tokens).
 >>> fit.save("acme-vision.json")                # register_model(name, **data["register_model"])
 
 The search knows the rule families of the library (the patch scheme of spec 3.1, the tile
-scheme of spec 3.2, and the provider schemes of providers.md: claude, mistral, qwen, fixed
-and gemini_tiles), one small searcher per scheme in ``SEARCHERS``: a new provider's scheme
-is one more function there. A searcher reads the parameters off the rows' structure (the
+scheme of spec 3.2, and the providers' schemes: claude, mistral, qwen, fixed and
+gemini_tiles), one small searcher per scheme in ``SEARCHERS``: a new provider's scheme is
+one more function there. A searcher reads the parameters off the rows' structure (the
 multiplier from images too small to be resized, the tile costs from differences of tile
-counts, the low-detail constant, a flat level's count, Mistral's cell and Qwen's factor from
-the images no limit resizes), scans only the one-dimensional ranges that are left (size cap,
-patch budget, fit box, shortest side, Claude's edge and token limits, Mistral's edge,
-Gemini's small side and crop-unit clamp; Qwen's pixel limits as the intersection of each
-row's interval) on numpy arrays, and every rule it reports is then checked row by row with
-the library's own kernel (``visiontokens.Model``).
+counts, the low-detail constant, a flat level's count, Gemini's tile cost from the common
+divisor of the counts, Qwen's factor from the images no limit resizes), scans only the
+one-dimensional ranges that are left (size cap, patch budget, fit box, shortest side,
+Claude's edge and token limits, Mistral's cell and edge, Gemini's small side and crop-unit
+clamp; Qwen's pixel limits as the value most rows' intervals share) on numpy arrays, and
+every rule it reports is then checked row by row with the library's own kernel
+(``visiontokens.Model``).
 
 When the rows cannot tell rules apart, the result says so: :attr:`Calibration.ranges`
 holds each parameter the rows leave open, :attr:`Calibration.candidates` the rules at the
@@ -96,7 +97,7 @@ class CalibrationRule:
     image first fits, 2048 for OpenAI's models) and ``short_side``; low detail costs ``base``.
     ``auto`` is the level "auto" stands for.
 
-    Provider schemes (providers.md): ``details[level]`` is ``{}`` for a level the scheme's
+    Provider schemes: ``details[level]`` is ``{}`` for a level the scheme's
     parameters count, ``{"base": n}`` for a level billed a flat ``n``; a rule whose rows name
     no level has the one level ``"auto"``. ``claude``: ``max_edge``, ``max_tokens`` (28-px
     patches); ``mistral``: ``patch``, ``merge`` (only their product, the cell, shows in a
@@ -1124,7 +1125,8 @@ def _interval_sweep(starts: Any, ends: Any, weights: Any, low: int, high: int,
         if a <= b:
             events[a] = events.get(a, 0) + wgt
             events[b + 1] = events.get(b + 1, 0) - wgt
-    level, best, runs = 0, -1, []
+    level, best = 0, -1
+    runs: list[tuple[int, int]] = []
     points = sorted(events)
     for here, nxt in zip(points, points[1:] + [high + 1]):
         level += events[here]
@@ -1170,7 +1172,8 @@ def _ranged(rule: CalibrationRule, fit: SchemeFit, name: str, ranges: Sequence[t
     for lo, hi in ranges:
         for value in (lo, hi):
             if value != getattr(rule, name):
-                fit.alternatives.append(replace(rule, **{name: value}))
+                changed: dict[str, Any] = {name: value}
+                fit.alternatives.append(replace(rule, **changed))
 
 
 @searcher("fixed")
