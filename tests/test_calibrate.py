@@ -200,6 +200,29 @@ def test_too_few_rows_name_the_ambiguity_and_probes():
     assert again.exact and len(again.candidates) < len(result.candidates)
 
 
+@pytest.mark.parametrize("model", ["claude-opus-4-7", "claude-haiku-4-5", "pixtral-12b",
+                                   "Qwen/Qwen2.5-VL-7B-Instruct"])
+def test_provider_rows_too_few_name_the_ambiguity_and_probes_settle_it(model):
+    spec = vt.get_model(model).spec
+    rows = generated(spec, [(100, 200), (1000, 1000), (3000, 3000)])
+    result = calibrate(rows)
+    assert result.exact and result.rule.scheme == spec.scheme
+    assert not result.decided and result.ranges and result.probes
+    assert_recovers(result, spec)  # the truth lies in what the rows leave open
+
+    def width(ranges):
+        return sum(hi - lo for r in ranges.values() for lo, hi in r)
+
+    for _ in range(2):  # bill the probes, calibrate again: the rows say more each time
+        rows += [(w, h, d, vt.count_image_tokens(w, h, model)) for w, h, d in result.probes]
+        again = calibrate(rows)
+        assert again.exact
+        assert_recovers(again, spec)
+        assert again.decided or len(again.candidates) < len(result.candidates) or \
+            width(again.ranges) < width(result.ranges)
+        result = again
+
+
 def test_low_detail_constant_is_the_tile_base():
     rows = [(w, h, "low", 85) for w, h in SIZES[:5]]
     result = calibrate(rows)

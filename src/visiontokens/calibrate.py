@@ -1212,7 +1212,10 @@ def search_claude(groups: Mapping[str, _Group]) -> SchemeFit | None:
     def token_scan(edge: int) -> tuple[Any, Any]:
         alone = _claude(g.w, g.h, edge * patch, top_tokens)
         need = g.t < alone  # rows the edge alone does not explain: the limit shrank them
-        values = np.array([top_tokens], dtype=np.int64)
+        # a limit at or over every row's count after the edge changes no count (the
+        # bisection's sizes below the result count fewer patches): one range, its ends
+        values = np.unique(np.array([min(int(alone.max()), top_tokens), top_tokens],
+                                    dtype=np.int64))
         if need.any():
             # step 5: the bisection keeps the largest size that fits, so a row the limit
             # bound bills t <= limit < (cols + 1)(rows + 1): the limit lies within t + cols +
@@ -1237,7 +1240,7 @@ def search_claude(groups: Mapping[str, _Group]) -> SchemeFit | None:
         score = int(g.score(_claude(g.w, g.h, edge * patch, budget) == g.t))
         if score * 2 < total:
             return None  # most rows are not Claude's patches
-        if (edge, budget) in seen or score == total:
+        if (edge, budget) in seen:
             break
         seen.add((edge, budget))
     rule = CalibrationRule("claude", *_levels({}, ()), max_edge=edge * patch, max_tokens=budget)
@@ -1325,7 +1328,7 @@ def search_mistral(groups: Mapping[str, _Group]) -> SchemeFit | None:
         score = int(g.score(_mistral(g.w, g.h, edge, cell) == g.t))
         if score * 2 < total:
             return None  # most rows are not Mistral's cells
-        if (edge, cell) in seen or score == total:
+        if (edge, cell) in seen:
             break
         seen.add((edge, cell))
     patch, merge = _mistral_factors(cell) or (cell, 1)
@@ -1477,7 +1480,7 @@ def search_gemini_tiles(groups: Mapping[str, _Group]) -> SchemeFit | None:
                 s = _pick(_ranges(sides, s_scores == s_scores.max()),
                           _provider_prior("gemini_tiles", "short_side"))
                 score = int(g.score(count(s, base, pt, a, b) == g.t))
-                if (s, a, b) in seen or score == total or score * 2 < total:
+                if (s, a, b) in seen or score * 2 < total:
                     break
                 seen.add((s, a, b))
             if best is None or score > best[0]:
