@@ -1217,13 +1217,13 @@ def search_claude(groups: Mapping[str, _Group]) -> SchemeFit | None:
         values = np.unique(np.array([min(int(alone.max()), top_tokens), top_tokens],
                                     dtype=np.int64))
         if need.any():
-            # step 5: the bisection keeps the largest size that fits, so a row the limit
-            # bound bills t <= limit < (cols + 1)(rows + 1): the limit lies within t + cols +
-            # rows, cols / rows about the aspect ratio. Scan where most rows' windows meet.
-            t = g.t[need]
-            ratio = _cdiv(g.long[need], g.short[need])
-            slack = 2 * (_isqrt(t * ratio) + _isqrt(t // ratio + 1)) + 4
-            runs = _window_runs(t, t + slack, g.weight[need], top_tokens)
+            # step 5: a row the limit bound bills more as the limit grows (the bisection
+            # keeps the largest size that fits), so the limits that reproduce it are an
+            # interval; scan where (nearly) the most rows' intervals meet
+            w, h, t = g.w[need], g.h[need], g.t[need]
+            first, last = _monotone_interval(lambda b: _claude(w, h, edge * patch, b), t,
+                                             np.ones_like(t), np.full(len(t), top_tokens))
+            runs = _window_runs(first, last, g.weight[need], top_tokens)
             values = np.unique(np.concatenate(
                 [np.arange(lo, hi + 1, dtype=np.int64) for lo, hi in runs] + [values]))
         return values, _scan(g, values, lambda b: _claude(g.w, g.h, edge * patch, b) == g.t)
@@ -1311,26 +1311,42 @@ def search_mistral(groups: Mapping[str, _Group]) -> SchemeFit | None:
 
     def cell_scan(edge: int) -> Any:
         w, h = _mistral_resized(g.w, g.h, edge)
-        return _scan(g, cells, lambda c: ((h - 1) // c + 1) * ((w - 1) // c + 2) == g.t)
+        # a cell at or over every resized side makes each image one cell: the same count
+        some = cells[:int(np.searchsorted(cells, max(int(w.max()), int(h.max())))) + 1]
+        scores = _scan(g, some, lambda c: ((h - 1) // c + 1) * ((w - 1) // c + 2) == g.t)
+        return np.concatenate([scores, np.full(len(cells) - len(some), scores[-1])])
 
     def edge_scan(cell: int) -> tuple[Any, Any]:
         return _scan_from(g, top_edge, lambda e, i: _mistral(g.w[i], g.h[i], e, cell) == g.t[i])
 
     cell_prior = _provider_prior("mistral", "cell")
     edge_prior = _provider_prior("mistral", "max_edge") + [top_edge]
-    edge, cell = top_edge, 0
-    seen: set[tuple[int, int]] = set()
-    for _ in range(4):
-        c_scores = cell_scan(edge)
-        cell = _pick(_ranges(cells, c_scores == c_scores.max()), cell_prior)
-        edges, e_scores = edge_scan(cell)
-        edge = _pick(_ranges(edges, e_scores == e_scores.max()), edge_prior)
+    # The cell the unresized rows (all of them, at the top edge) agree on, and the shipped
+    # models' cells: when few rows escape the edge, the first may be a coincidence.
+    c_scores = cell_scan(top_edge)
+    first = _pick(_ranges(cells, c_scores == c_scores.max()), cell_prior)
+    best: tuple[int, int, int] | None = None
+    for start in [first] + [c for c in cell_prior if c != first and c in set(cells.tolist())]:
+        cell, edge = start, top_edge
+        seen: set[tuple[int, int]] = set()
+        for _ in range(4):
+            edges, e_scores = edge_scan(cell)
+            edge = _pick(_ranges(edges, e_scores == e_scores.max()), edge_prior)
+            score = int(g.score(_mistral(g.w, g.h, edge, cell) == g.t))
+            if score * 2 < total or (edge, cell) in seen:
+                break  # most rows are not these cells, or settled
+            seen.add((edge, cell))
+            c_scores = cell_scan(edge)
+            cell = _pick(_ranges(cells, c_scores == c_scores.max()), cell_prior)
         score = int(g.score(_mistral(g.w, g.h, edge, cell) == g.t))
-        if score * 2 < total:
-            return None  # most rows are not Mistral's cells
-        if (edge, cell) in seen:
+        if best is None or score > best[0]:
+            best = (score, edge, cell)
+        if score == total:
             break
-        seen.add((edge, cell))
+    assert best is not None
+    score, edge, cell = best
+    if score * 2 < total:
+        return None  # most rows are not Mistral's cells
     patch, merge = _mistral_factors(cell) or (cell, 1)
     rule = CalibrationRule("mistral", *_levels({}, ()), max_edge=edge, patch=patch, merge=merge)
     fit = SchemeFit(rule, score)
@@ -1431,8 +1447,15 @@ def search_gemini_tiles(groups: Mapping[str, _Group]) -> SchemeFit | None:
     g = _Group.merged([groups[d] for d in tiled])
     total = int(g.weight.sum())
     ts = g.t[np.argsort(g.long, kind="stable")].tolist()
-    per_tile = [p for p in _mode(math.gcd(a, b) for i, a in enumerate(ts)
-                                 for b in ts[i + 1:i + 9]) if p > 0][:2]
+    common = [p for p in _mode(math.gcd(a, b) for i, a in enumerate(ts)
+                               for b in ts[i + 1:i + 9]) if p > 0][:6]
+    # The tile cost divides every tiled row's count: of the common divisors, the largest
+    # that divides nearly as many rows as any (many tile counts are even: twice the cost
+    # is a common divisor too), then the most common.
+    divides = {p: int(g.score(g.t % p == 0)) for p in common}
+    most = max(divides.values(), default=0)
+    per_tile = sorted((p for p in common if divides[p] * 10 >= most * 9), reverse=True)[:1]
+    per_tile += [p for p in common[:1] if p not in per_tile]
     bases = _mode(ts[:3])[:1]  # what the smallest images bill
     if not per_tile:
         return None
