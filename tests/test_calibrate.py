@@ -223,6 +223,30 @@ def test_provider_rows_too_few_name_the_ambiguity_and_probes_settle_it(model):
         result = again
 
 
+@pytest.mark.parametrize("model", ["claude-haiku-4-5", "claude-opus-4-7", "pixtral-12b",
+                                   "mistral-small-2503", "Qwen/Qwen2.5-VL-7B-Instruct",
+                                   "gemini-2.0-flash"])
+def test_provider_searchers_on_a_noisy_log(model):
+    """Rows as a log holds them: random sizes (few small enough to escape resizing), one in
+    twenty billed wrong. The scheme's searcher finds a rule that reproduces every other row."""
+    spec = vt.get_model(model).spec
+    rng = random.Random(model)
+    rows, wrong = [], set()
+    while len(rows) < 600:
+        w, h = rng.randint(1, 5000), rng.randint(1, 5000)
+        try:
+            tokens = vt.count_image_tokens(w, h, model)
+        except vt.VisionTokensError:
+            continue
+        if rng.random() < 0.05:
+            wrong.add(len(rows))
+            tokens += rng.choice([1, 7, 100])
+        rows.append((w, h, "auto", tokens))
+    result = calibrate(rows, schemes=[spec.scheme])
+    assert result.rule.scheme == spec.scheme
+    assert {d.row for d in result.disagreeing} <= wrong, result.rule.describe()
+
+
 def test_low_detail_constant_is_the_tile_base():
     rows = [(w, h, "low", 85) for w, h in SIZES[:5]]
     result = calibrate(rows)
