@@ -725,7 +725,7 @@ def _multiplier_candidates(groups: Mapping[str, _Group]) -> list[int]:
 
     ws = np.concatenate([g.w for g in groups.values()])
     hs = np.concatenate([g.h for g in groups.values()])
-    ts = np.concatenate([g.t for g in groups.values()])
+    ts = np.minimum(np.concatenate([g.t for g in groups.values()]), PATCH_TOKENS_TOP)
     weights = np.concatenate([g.weight for g in groups.values()])
     p0 = _cdiv(np.minimum(ws, MAX_CAP * 64), PATCH) * _cdiv(np.minimum(hs, MAX_CAP * 64), PATCH)
     lo = (np.maximum(ts - 1, 0) * DECIMALS) // p0 + 1
@@ -757,6 +757,11 @@ def _multiplier_candidates(groups: Mapping[str, _Group]) -> list[int]:
     return out[:MULTIPLIER_TRIES]
 
 
+#: Billed counts above this are no patch model's (at most 2048^2 patches, multiplier <= 1000):
+#: the search's patch-count windows clip there, so their products stay inside int64.
+PATCH_TOKENS_TOP = 2**40
+
+
 def _patch_level(group: _Group, num: int, den: int) -> tuple[int, int, int, Any, Any]:
     """The best (score, cap, budget) of one detail group at multiplier num/den, and the caps
     (at that budget) and budgets (at that cap) that score as well.
@@ -768,8 +773,9 @@ def _patch_level(group: _Group, num: int, den: int) -> tuple[int, int, int, Any,
     import numpy as np
 
     # The patch counts each row allows: ceil(P * num / den) == t.
-    plo = ((group.t - 1) * den) // num + 1
-    phi = (group.t * den) // num
+    t = np.minimum(group.t, PATCH_TOKENS_TOP)  # in int64 after the multiplier's denominator
+    plo = ((t - 1) * den) // num + 1
+    phi = (t * den) // num
     top = int(min(group.long.max(), MAX_CAP))  # `top` stands for every cap >= top
 
     def ok(p: Any) -> Any:
@@ -891,12 +897,15 @@ def _auto_level(groups: Mapping[str, _Group], levels: Mapping[str, Any], num: in
                 den: int) -> str | None:
     """The level the "auto" rows are billed as: the first whose fitted cap and budget
     reproduce them as well as their own fit does (spec 3.4: auto is an alias, per model)."""
+    import numpy as np
+
     if "auto" not in groups:
         return None
     group = groups["auto"]
     own = levels["auto"][0]
-    plo = ((group.t - 1) * den) // num + 1
-    phi = (group.t * den) // num
+    t = np.minimum(group.t, PATCH_TOKENS_TOP)  # in int64 after the multiplier's denominator
+    plo = ((t - 1) * den) // num + 1
+    phi = (t * den) // num
     for d in ("original", "high", "low"):
         if d in levels:
             p = _patches(group.w, group.h, levels[d][1], levels[d][2])
@@ -918,9 +927,11 @@ def _patch_rule(multiplier: str, params: Mapping[str, tuple[int, int]],
                                        "given, and every level is taken")
         details[free] = {"cap": params["auto"][0], "budget": params["auto"][1]}
         auto = free
-    if auto is None:
-        auto = "high" if "high" in details else next(d for d in LEVELS if d in details)
     ordered = {d: details[d] for d in LEVELS if d in details}
+    if not ordered:  # Gemini's levels only (medium, ultra_high): no patch model has them
+        raise InvalidArgumentError("the patch scheme has the detail levels low, high and original")
+    if auto is None or auto not in ordered:
+        auto = "high" if "high" in ordered else next(iter(ordered))
     return CalibrationRule("patch", ordered, auto, multiplier=multiplier)
 
 
@@ -1055,6 +1066,10 @@ def _tile_fit(groups: Mapping[str, _Group], base: int, per_tile: int) -> SchemeF
 # --- the provider schemes (providers.md) ------------------------------------------------------
 
 _MAX_SIDE = 2**31 - 1  # the provider kernels' domain: register_model's bound on their sizes
+#: The largest size limit scanned value by value (a provider's edge, small side or crop
+#: unit), as OpenAI's caps are: the top stands for every value above it. Bounds time and
+#: memory for sides up to 2^31 - 1; rows larger than it are still verified by the kernel.
+SIDE_SCAN = MAX_CAP
 #: Level order of a rule's details: OpenAI's and Gemini's levels together.
 _LEVEL_ORDER = ("low", "medium", "high", "ultra_high", "original")
 
@@ -1108,8 +1123,10 @@ def _levels(flat: Mapping[str, int], counted: Iterable[str]) -> tuple[dict[str, 
     elif "auto" in counted:
         auto = next((d for d in ("high", *_LEVEL_ORDER) if d in counted), None)
     if auto is None and ("auto" in flat or "auto" in counted):
-        auto = next(d for d in ("high", *_LEVEL_ORDER) if d not in details)
-        details[auto] = {"base": flat["auto"]} if "auto" in flat else {}
+        free = next((d for d in ("high", *_LEVEL_ORDER) if d not in details), None)
+        if free is not None:  # else every level is taken: the "auto" rows will disagree
+            auto = free
+            details[auto] = {"base": flat["auto"]} if "auto" in flat else {}
     if auto is None:
         auto = "high" if "high" in details else levels[0]
     return {d: details[d] for d in _LEVEL_ORDER if d in details}, auto
@@ -1200,7 +1217,7 @@ def search_claude(groups: Mapping[str, _Group]) -> SchemeFit | None:
     g = _Group.merged(list(groups.values()))
     patch = CLAUDE_PATCH
     padded = _by_short(g, _cdiv(g.long, patch) * patch)  # what the edge test sees
-    top_edge = int(min(padded.long.max(), _MAX_SIDE)) // patch  # in patches
+    top_edge = int(min(padded.long.max(), SIDE_SCAN)) // patch  # in patches
     raw = _cdiv(g.w, patch) * _cdiv(g.h, patch)
     top_tokens = int(min(max(int(raw.max()), 1), _MAX_SIDE))
     total = int(g.weight.sum())
@@ -1304,7 +1321,7 @@ def search_mistral(groups: Mapping[str, _Group]) -> SchemeFit | None:
     import numpy as np
 
     g = _Group.merged(list(groups.values()))
-    top_edge = int(min(g.long.max(), _MAX_SIDE))
+    top_edge = int(min(g.long.max(), SIDE_SCAN))
     cells = np.array([c for c in range(1, int(min(g.long.max(), 16 * 1024)) + 1)
                       if _mistral_factors(c) is not None], dtype=np.int64)
     total = int(g.weight.sum())
@@ -1459,8 +1476,8 @@ def search_gemini_tiles(groups: Mapping[str, _Group]) -> SchemeFit | None:
     bases = _mode(ts[:3])[:1]  # what the smallest images bill
     if not per_tile:
         return None
-    top_long = int(min(g.long.max(), _MAX_SIDE))
-    top_unit = int(2 * g.short.max() // 3) + 1  # at or above it the clamp binds every row
+    top_long = int(min(g.long.max(), SIDE_SCAN))
+    top_unit = int(min(2 * g.short.max() // 3, SIDE_SCAN)) + 1  # at or over it, one unit
     units = np.arange(1, top_unit + 1, dtype=np.int64)
     sides = np.arange(0, top_long + 1, dtype=np.int64)
 
