@@ -9,8 +9,8 @@ and a Walked record.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sized
+from typing import Any, TypeGuard, cast
 
 from .._errors import MalformedRequestError
 from .._extensions import lower
@@ -40,7 +40,7 @@ MAX_IMAGES_WALKED = 3600
 def as_dict(value: Any, where: str, what: str) -> dict[str, Any]:
     """``value`` as a JSON object: a dict, or an SDK object / mapping as the SDK sends it."""
     if type(value) is dict or type(value) in OBJECT_NODES:
-        return value
+        return cast("dict[str, Any]", value)  # (a node reads as a dict: get and ``in``)
     converted = sdk_dict(value, where)
     if converted is None:
         raise malformed(where, what, value)
@@ -51,7 +51,7 @@ def as_list(value: Any, where: str, what: str) -> list[Any]:
     """``value`` as a JSON list: a list, or any other iterable (a tuple, a generator) that is
     not a string, bytes or a mapping, read up to MAX_ITEMS items."""
     if type(value) is list or type(value) in ARRAY_NODES:
-        return value  # (a node is iterated where it lies, never listed)
+        return cast("list[Any]", value)  # (a node is iterated where it lies, never listed)
     if (isinstance(value, (str, bytes, bytearray, memoryview, Mapping))
             or type(value) in BODY_STRINGS or type(value) in OBJECT_NODES
             or hasattr(type(value), "model_fields")):
@@ -79,7 +79,7 @@ def as_list(value: Any, where: str, what: str) -> list[Any]:
     return items
 
 
-def is_text(value: Any) -> bool:
+def is_text(value: Any) -> TypeGuard[Sized]:
     """Whether ``value`` is a JSON string: a str, or a BodyString of a scanned body."""
     return isinstance(value, str) or type(value) in BODY_STRINGS
 
