@@ -402,7 +402,9 @@ def test_a_dense_body_does_not_block_other_requests():
     """While a dense body is counted, /metrics, /healthz and a small count are answered: they
     finish first, though the dense body was sent before them."""
     finished: list[str] = []
-    with running(ServeConfig(concurrency=2, max_body_size=64 << 20)) as (url, _):
+    # the time limit well beyond what a pure-twin count of the dense body needs
+    with running(ServeConfig(concurrency=2, max_body_size=64 << 20,
+                             count_timeout=600.0)) as (url, _):
         def dense():
             response = post(f"{url}/v1/count", dense_body(1_500_000))
             finished.append(f"dense {response.status_code}")
@@ -444,8 +446,9 @@ def dense_edit(items: int) -> bytes:
 def test_a_count_over_the_memory_limit_gets_503_and_its_process_is_replaced():
     """Over a 200 MB address space, the count fails (a MemoryError, or the process
     aborting), 503; a dense Chat body is read in place and counts within it."""
-    with running(ServeConfig(concurrency=1, worker_memory=200 << 20,
-                             max_body_size=64 << 20)) as (url, _):
+    # the time limit well beyond what a pure-twin count needs to reach the memory limit
+    with running(ServeConfig(concurrency=1, worker_memory=200 << 20, max_body_size=64 << 20,
+                             count_timeout=600.0)) as (url, _):
         if visiontokens.IMPLEMENTATIONS["scan"] == "cython":  # the pure scan's objects weigh more
             dense = post(f"{url}/v1/count", dense_body(3_500_000))
             assert dense.status_code == 200 and dense.json()["image_tokens"] == 0

@@ -28,7 +28,7 @@ from typing import IO, TYPE_CHECKING, Any, Awaitable, Callable, Literal, NamedTu
 from . import images_api as _images_api
 from . import anthropic as _anthropic
 from . import gemini as _gemini
-from .pricing import PUBLIC_SOURCE, ImageRef, malformed as _malformed, sdk_dict as _sdk_dict
+from .pricing import PUBLIC_SOURCE, ImageRef, SkippedPart, malformed as _malformed, sdk_dict as _sdk_dict
 from .pricing import unreadable as _unreadable
 from .. import rules
 from .. import _spec
@@ -120,14 +120,6 @@ class RequestImage(NamedTuple):
     rule: str | None = None  # input images to image models: the rule that priced it (spec 6.2)
     # spec 3.5, undocumented="assume": the documented model this figure was counted like
     assumed_from: str | None = None
-
-
-class SkippedPart(NamedTuple):
-    """A part the walk saw and did not count, and why: no silent drop."""
-
-    pointer: str  # JSON pointer to the part
-    type: str  # its "type": "input_file", "file", or the other API's image part
-    reason: str
 
 
 class RequestCount(NamedTuple):
@@ -266,7 +258,7 @@ def _load(body: Any, nodes: bool = True) -> dict[str, Any]:
     top level with its values as nodes (``nodes``), anything else as _plain makes it."""
     if isinstance(body, (bytes, bytearray, memoryview)):
         top = _scanned(body)
-        if nodes and ("messages" in top or "input" in top
+        if nodes and ("messages" in top or "input" in top or "contents" in top
                       or not isinstance(top.get("prompt"), _TEXT)):  # (images_api._shape)
             return top
         return _plain(top)
@@ -571,7 +563,9 @@ def _chat_image(part: dict[str, Any], where: str) -> _Ref:
 
 
 def _url_ref(where: str, url: Any, detail: str | None, options: Any = None) -> _Ref:
-    if _is_data_url(url):  # a BodyString stays where it lies: its header is read in place
+    # a BodyString stays where it lies: its header is read in place; so does Chat's raw
+    # base64 (a pair: the header it is read with, then the BodyString; see _with_header)
+    if type(url) is tuple or _is_data_url(url):
         return _new(ImageRef, (where, "data_url", url, detail, options))
     # a URL a result carries whole: a str (a BodyString only when 1 KB or longer)
     return _new(ImageRef, (where, "url", url if type(url) is str else url.str(), detail,
@@ -581,9 +575,13 @@ def _url_ref(where: str, url: Any, detail: str | None, options: Any = None) -> _
 _BASE64_HEADER = "data:image/*;base64,"
 
 
-def _with_header(base64: Any) -> str:
-    # a copy, for a BodyString too: Chat's raw base64 is rare (the SDK sends data URLs)
-    return _BASE64_HEADER + (base64 if type(base64) is str else base64.str())
+def _with_header(base64: Any) -> Any:
+    """Chat's raw base64 as the data URL it stands for (spec 6.1): a str, or for a BodyString
+    (1 KB or more, left in the body) the pair (header, base64), read in place as that URL:
+    the same result and errors, their positions counted from the URL's start."""
+    if type(base64) is str:
+        return _BASE64_HEADER + base64
+    return (_BASE64_HEADER, base64)
 
 
 def _responses_image(part: dict[str, Any], where: str) -> _Ref:
@@ -628,12 +626,16 @@ def _without_io(ref: tuple[Any, ...], fetcher: Fetcher | None) -> tuple[Any, ...
         return None
     if kind == "base64":  # (media type, base64): read in place, as a data URL's payload is
         text = url[1]
+        if type(text) is not str:  # a BodyString: read in the body, never copied whole
+            return _body_base64(text, url[0], 0)
         try:
             info = _header.parse_base64(text, url[0])
         except VisionTokensError as error:
             return _invalid(error)
         return _known(info, _header.decoded_size(len(text), text[-2:]))
     if kind == "data_url":
+        if type(url) is tuple:  # Chat's raw base64 in the body, read as its data URL's payload
+            return _body_base64(url[1], _RAW_MEDIA_TYPE, len(url[0]))
         if type(url) is not str:  # a BodyString: read in place, never copied whole
             return _body_data_url(url)
         try:
@@ -662,6 +664,24 @@ def _body_data_url(text: Any) -> tuple[Any, ...]:
     # (ASCII, or data_url_info refused it: characters are bytes; the comma is in the header)
     comma = bytes(view[:_MAX_DATA_URL_HEADER]).find(b",")
     return _known(info, _header.decoded_size(len(view) - comma - 1, bytes(view[-2:])))
+
+
+#: The media type of Chat's raw base64, as _BASE64_HEADER declares it: any image (the
+#: format comes from the bytes).
+_RAW_MEDIA_TYPE = "image/*"
+
+
+def _body_base64(text: Any, media_type: str, shift: int) -> tuple[Any, ...]:
+    """Raw base64 in a scanned body (an Anthropic base64 source, a Gemini inline blob, Chat's
+    bare base64): its header read from the body's bytes, as parse_base64 reads the equal str
+    (errors' positions ``shift`` on); its decoded size from its length and last two bytes."""
+    view = text.view()
+    try:
+        info = _header.base64_info(view, media_type, ascii=text.isascii(), shift=shift)
+    except VisionTokensError as error:
+        return _invalid(error)
+    # (ASCII, or base64_info refused it: characters are bytes)
+    return _known(info, _header.decoded_size(len(view), bytes(view[-2:])))
 
 
 def _resolved(file_id: str, value: Any) -> tuple[Any, ...]:
@@ -1111,25 +1131,26 @@ def _classified(body: Any, content_type: Any, api: Any) -> tuple[dict[str, Any],
     """(body, the ImagesRequest of an Images API body or None, the Walked of an Anthropic
     Messages or Gemini body or None). _images_api.classify, without its call for the bodies
     a gateway sees most: JSON with 'messages' or 'input' and nothing said about it is Chat,
-    Responses or Anthropic Messages (anthropic.detect tells, at the cost of one look for an
+    Responses or Anthropic Messages (messages_body tells, at the cost of one look for an
     OpenAI body), and JSON with 'contents' is Gemini's, never the Images API."""
     if api is None and content_type is None:
         size = _body_bytes(body)
         body = _load(body)
         if "messages" in body:
-            if messages_body(body):
-                return body, None, _walked(_anthropic, _whole(body), size)
+            if messages_body(body):  # (a bytes body's nodes: the walkers read them in place)
+                return body, None, _walked(_anthropic, body, size)
             return body, None, None
         if "input" in body:
             return body, None, None
         if "contents" in body:
-            return body, None, _walked(_gemini, _whole(body), size)
+            return body, None, _walked(_gemini, body, size)
     elif type(api) is str and api in _WALKERS:
         if content_type is not None and _images_api.multipart_boundary(content_type) is not None:
             raise InvalidArgumentError(f"a multipart/form-data body is an images.edits request, "
                                        f"not {api}", argument="api")
         size = _body_bytes(body)
-        body = _whole(_load(body))
+        body = (_scanned(body) if isinstance(body, (bytes, bytearray, memoryview))
+                else _load(body))
         return body, None, _walked(_WALKERS[api], body, size)
     # (the Images API's walk reads plain values: a bytes body named as one is loaded so)
     body, images = _images_api.classify(
@@ -1143,7 +1164,18 @@ _ANTHROPIC_BLOCKS, _CHAT_PARTS, _CHAT_ROLES = (_anthropic.ANTHROPIC_BLOCKS,
 
 
 def messages_body(body: dict[str, Any]) -> bool:
-    """anthropic.detect's rule (see there), here to run compiled on every Chat body."""
+    """Whether a body with ``messages`` (and no ``api=``) is an Anthropic Messages body.
+
+    The rule: a top-level ``system`` (Chat Completions has none), or a content block of a type
+    only the Messages API has (``image`` with a ``source``, ``tool_result``, ``document`` ...),
+    makes it a Messages body; a Chat-only sign (a message whose role is system, developer,
+    tool or function, a part of type ``image_url``, ``input_audio`` or ``file``) found first
+    makes it Chat Completions, as is every body with neither. The scan stops at the first
+    sign, so an OpenAI body costs a look or two. A Chat body that also holds Anthropic blocks
+    is counted as Chat; its Anthropic image blocks are noted as skipped.
+
+    (Here, not in ``anthropic``, to run compiled: it runs on every Chat body a gateway sees.
+    The block types, part types and roles are ``anthropic``'s.)"""
     if "system" in body:
         return True
     messages: Any = body.get("messages")
@@ -1181,17 +1213,6 @@ def _walked(walker: Any, body: dict[str, Any], size: int | None) -> Any:
 
 #: count_request_async scans and walks a bytes body of this size or more on a thread.
 OFF_LOOP_BYTES = 1 << 20
-
-
-def _whole(top: dict[str, Any]) -> dict[str, Any]:
-    """A scanned body's top level as plain values, whole: for the walkers that read dicts
-    only (Anthropic Messages, Gemini). A dict body is itself."""
-    if not any(type(value) is _ObjectNode or type(value) is _ArrayNode
-               or type(value) is _BodyString for value in top.values()):
-        return top
-    return {key: value.value() if type(value) is _ObjectNode or type(value) is _ArrayNode
-            else value.str() if type(value) is _BodyString else value
-            for key, value in top.items()}
 
 
 def _load_plain(body: Any) -> dict[str, Any]:

@@ -33,13 +33,16 @@ from .._errors import (
 from ._shapes import (
     MAX_IMAGES_WALKED,
     ImageRef,
+    SkippedPart,
     Walked,
     as_dict,
     as_list,
     block_type,
+    is_text,
     malformed,
     optional_str,
     required_str,
+    text,
 )
 
 API = "anthropic.messages"
@@ -81,10 +84,12 @@ def walk(body: dict[str, Any]) -> Walked:
     if "messages" not in body:
         raise malformed("", "an Anthropic Messages body needs 'messages'", typed=False)
     model = body.get("model")
-    if model is not None and not isinstance(model, str):
-        raise malformed("/model", "'model' must be a string", model)
+    if model is not None:
+        if not is_text(model):
+            raise malformed("/model", "'model' must be a string", model)
+        model = text(model)
     system = body.get("system")
-    if system is not None and not isinstance(system, str):
+    if system is not None and not is_text(system):
         as_list(system, "/system", "'system' must be a string or a list of text blocks")
     walker = _Walker()
     messages = as_list(body["messages"], "/messages", "'messages' must be a list")
@@ -92,7 +97,7 @@ def walk(body: dict[str, Any]) -> Walked:
         where = f"/messages/{i}"
         message = as_dict(message, where, "a message must be an object")
         content = message.get("content")
-        if content is None or isinstance(content, str):
+        if content is None or is_text(content):
             continue
         blocks = as_list(content, f"{where}/content",
                          "'content' must be a string or a list of content blocks")
@@ -106,7 +111,7 @@ class _Walker:
 
     def __init__(self) -> None:
         self.refs: list[ImageRef] = []
-        self.skipped: list[Any] = []
+        self.skipped: list[SkippedPart] = []
         self.documents = 0  # document blocks (they count towards the many-image limit on clouds)
         self.document_bytes = 0  # base64 text of documents (part of the request's size)
 
@@ -125,7 +130,7 @@ class _Walker:
                 self.refs.append(image_ref(block, at))
             elif kind == "tool_result" and depth == 0:
                 content = block.get("content")
-                if content is not None and not isinstance(content, str):
+                if content is not None and not is_text(content):
                     self.blocks(as_list(content, f"{at}/content",
                                         "a tool result's 'content' must be a string or a list "
                                         "of content blocks"), f"{at}/content", 1)
@@ -139,21 +144,19 @@ class _Walker:
         kind = block_type(source, f"{at}/source")
         if kind == "content":  # providers 1.7: text and image blocks
             content = source.get("content")
-            if content is not None and not isinstance(content, str):
+            if content is not None and not is_text(content):
                 self.blocks(as_list(content, f"{at}/source/content",
                                     "a content source's 'content' must be a string or a list "
                                     "of content blocks"), f"{at}/source/content", depth + 1)
             return
         if kind == "base64":
             data = source.get("data")
-            if isinstance(data, str):
+            if is_text(data):
                 self.document_bytes += len(data)
         self.skipped.append(_skipped(at, "document", DOCUMENT_REASON))
 
 
-def _skipped(pointer: str, kind: str, reason: str) -> Any:
-    from ._request_py import SkippedPart  # (the record type both twins of the walk share)
-
+def _skipped(pointer: str, kind: str, reason: str) -> SkippedPart:
     return SkippedPart(pointer, kind, reason)
 
 
@@ -183,7 +186,7 @@ def image_ref(block: dict[str, Any], where: str) -> ImageRef:
         if type(data) is not str:
             if isinstance(data, str):
                 data = str(data)
-            else:
+            elif not is_text(data):  # (a BodyString, a scanned body's base64, stays where it lies)
                 # the SDK also takes a file or a path here, and base64-encodes it when it
                 # sends: count the body it sends (its JSON), or the params with the base64
                 raise malformed(f"{where}/source/data",
@@ -207,27 +210,10 @@ def image_ref(block: dict[str, Any], where: str) -> ImageRef:
 ANTHROPIC_BLOCKS = frozenset(("image", "tool_result", "tool_use", "document", "thinking",
                               "redacted_thinking", "search_result", "server_tool_use",
                               "container_upload"))
-#: Part types and roles only Chat Completions has.
+#: Part types and roles only Chat Completions has. (Which API a body is for is told by
+#: ``_request_py.messages_body``, compiled with the walk: it runs on every Chat body.)
 CHAT_PARTS = frozenset(("image_url", "input_audio", "file", "refusal"))
 CHAT_ROLES = frozenset(("system", "developer", "tool", "function"))
-
-
-def detect(body: dict[str, Any]) -> bool:
-    """Whether a body with ``messages`` (and no ``api=``) is an Anthropic Messages body.
-
-    The rule: a top-level ``system`` (Chat Completions has none), or a content block of a type
-    only the Messages API has (``image`` with a ``source``, ``tool_result``, ``document`` ...),
-    makes it a Messages body; a Chat-only sign (a message whose role is system, developer,
-    tool or function, a part of type ``image_url``, ``input_audio`` or ``file``) found first
-    makes it Chat Completions, as is every body with neither. The scan stops at the first
-    sign, so an OpenAI body costs a look or two. A Chat body that also holds Anthropic blocks
-    is counted as Chat; its Anthropic image blocks are noted as skipped.
-
-    (The walk runs this rule compiled, as ``_request_py.messages_body``: it runs on every Chat
-    body a gateway sees.)"""
-    from ._request_py import messages_body
-
-    return messages_body(body)
 
 
 # --- the model: platform and image limit ---------------------------------------------------------
