@@ -80,6 +80,11 @@ class OptionalBuildExt(build_ext):
     #: set when the build fell back: the shortened reason (tests read it)
     failure: str | None = None
 
+    def finalize_options(self) -> None:
+        super().finalize_options()
+        if not self.parallel:  # the modules are independent: one compiler per core
+            self.parallel = os.cpu_count() or 1
+
     def build_extensions(self) -> None:
         flags = compile_args(self.compiler.compiler_type)
         for ext in self.extensions:

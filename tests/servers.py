@@ -1,6 +1,8 @@
 """Real servers for the integration tests: uvicorn on 127.0.0.1, a random port, in a thread.
 
 ``serve(app)`` starts an ASGI app under a real uvicorn server and stops it on exit;
+``running(config)`` does so for ``visiontokens serve``'s app, with its lifespan (its counting
+processes start before the first request and stop at the end);
 ``FakeOpenAI`` is an upstream that answers Chat Completions, Responses and Images API calls
 (generations, edits) with minimal valid bodies and records what it received (the bytes' hash
 and length, and the headers).
@@ -39,6 +41,33 @@ def serve(app, **config) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+        sock.close()
+
+
+@contextlib.contextmanager
+def running(config):
+    """``visiontokens serve``'s app for ``config`` under uvicorn in a thread, with its lifespan:
+    yields (base URL, app)."""
+    import uvicorn
+
+    from visiontokens.gateway.server import ServeApp
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    app = ServeApp(config)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}", app
+    finally:
+        server.should_exit = True
+        thread.join(30)
         sock.close()
 
 

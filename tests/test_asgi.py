@@ -721,11 +721,14 @@ def test_anthropic_messages_path(gateway, upstream):
     assert answer["gateway"]["image_tokens"] == 1560  # providers 1.5
     assert answer["received"]["headers"][HEADER] == "1560"
     before = len(upstream.received)
-    refused = httpx.post(f"{url}/v1/messages", content=body.replace(
-        _b64(png_header(1920, 1080)), _b64(png_header(8001, 100))))
+    too_large = body.replace(_b64(png_header(1920, 1080)), _b64(png_header(8001, 100)))
+    refused = httpx.post(f"{url}/v1/messages", content=too_large)
     assert refused.status_code == 400
-    error = error_of(refused)
-    assert (error["code"], error["param"]) == ("image_too_large", "messages[0].content[0]")
+    # Anthropic's shape, which has no code nor param: the location is in the message
+    violation = visiontokens.count_request(too_large, on_violation="collect").violations[0]
+    assert refused.json() == {"type": "error", "error": {"type": "invalid_request_error",
+                                                         "message": str(violation)}}
+    assert "/messages/0/content/0" in str(violation)
     assert len(upstream.received) == before
 
 

@@ -77,3 +77,48 @@ def test_import_is_light():
     # Gateways import us on their hot path: no numpy, no JSON tables until first use.
     done = run("import sys, visiontokens; print('numpy' in sys.modules, 'json' in sys.modules)")
     assert done.stdout.split() == ["False", "False"]
+
+
+#: What `import visiontokens` leaves for first use: the request walk and its walkers, the
+#: image readers, the output calculator, the rules' classes and the result classes (the
+#: dataclasses module with its inspect), and typing with the re and enum it imports.
+DEFERRED = ("visiontokens.requests", "visiontokens.images", "visiontokens.calc._output",
+            "visiontokens.calc.output_rules", "visiontokens.rules.specs",
+            "visiontokens.rules.resolution", "visiontokens._results", "visiontokens.reconcile",
+            "visiontokens.calibrate", "dataclasses", "inspect", "typing", "re", "enum")
+
+
+def test_import_leaves_the_heavy_parts_for_first_use():
+    # (the compiled calculator's import; the pure twin loads its rules as it imports)
+    pytest.importorskip("visiontokens.calc._tokens_c")
+    done = run(f"import sys, visiontokens; print(sorted(m for m in sys.modules if any("
+               f"m == d or m.startswith(d + '.') or m.startswith(d + '_') for d in {DEFERRED!r})))")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("kind", ["compiled", "pure"])
+def test_every_public_name_loads_on_first_use(kind):
+    # dir() lists every public name before any is loaded; each resolves to what its home
+    # module defines; help() renders them.
+    code = ("import visiontokens as v, pydoc; names = dir(v); "
+            "assert set(v.__all__) <= set(names), set(v.__all__) - set(names); "
+            "from visiontokens.requests.pricing import SkippedPart; "
+            "from visiontokens.rules.specs import ModelSpec; "
+            "from visiontokens._results import ImageCost; "
+            "from visiontokens.images.sources import ImageInfo; "
+            "from visiontokens._extensions import twin; "
+            "assert (v.SkippedPart, v.ModelSpec, v.ImageCost, v.ImageInfo) == "
+            "(SkippedPart, ModelSpec, ImageCost, ImageInfo); "
+            "assert v.count_request is twin('request').count_request; "
+            "assert v.count_output_image_tokens is twin('output').count_output_image_tokens; "
+            "assert v._request is twin('request') and v._output is twin('output'); "
+            "assert all(getattr(v, n) is not None for n in v.__all__); "
+            "text = pydoc.render_doc(v); "
+            "assert all(n in text for n in ('count_request', 'SkippedPart', 'ModelSpec')); "
+            "print(v.count_image_tokens(1024, 1024, 'gpt-4o', 'high'))")
+    env = {"VISIONTOKENS_NO_EXTENSIONS": "1"} if kind == "pure" else {}
+    done = run(code, **env)
+    assert (done.returncode, done.stdout.strip()) == (0, "765"), done.stderr
+    missing = run("import visiontokens; visiontokens.no_such_name")
+    assert "module 'visiontokens' has no attribute 'no_such_name'" in missing.stderr

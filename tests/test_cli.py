@@ -16,9 +16,9 @@ from visiontokens.cli.main import main
 @pytest.fixture(autouse=True, params=KINDS)
 def request_twin(request, monkeypatch):
     """Every command here runs on both request twins (each on its own lower twins)."""
-    from visiontokens.cli import main as cli_main
+    from visiontokens.cli import common
 
-    monkeypatch.setattr(cli_main, "WALK", load_twin("request", request.param))
+    monkeypatch.setattr(common, "WALK", load_twin("request", request.param))
     return request.param
 
 def test_size_explains(capsys):
@@ -148,12 +148,12 @@ def test_image_prints_each_row_as_it_is_counted(capsys, tmp_path, monkeypatch):
     # A long walk shows its rows as it goes: the first row is out before the second is read.
     from headers import png_header
 
-    from visiontokens.cli import main as cli_main
+    from visiontokens.cli import common
 
     for name in ("a.png", "b.png"):
         (tmp_path / name).write_bytes(png_header(10, 10))
     seen: list[str] = []
-    walk = cli_main.walk()  # the request twin the command counts with
+    walk = common.walk()  # the request twin the command counts with
     count_image = walk.count_image
 
     def spy(source, *args, **kwargs):

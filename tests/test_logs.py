@@ -19,9 +19,9 @@ from visiontokens.cli.main import main
 @pytest.fixture(autouse=True, params=KINDS)
 def request_twin(request, monkeypatch):
     """Every command here runs on both request twins (each on its own lower twins)."""
-    from visiontokens.cli import main as cli_main
+    from visiontokens.cli import common
 
-    monkeypatch.setattr(cli_main, "WALK", load_twin("request", request.param))
+    monkeypatch.setattr(common, "WALK", load_twin("request", request.param))
     return request.param
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "chat_request.json"

@@ -118,7 +118,7 @@ def test_openai_bodies_stay_chat(walk):
         {"role": "system", "content": "s"},
         {"role": "user", "content": [{"type": "image_url", "image_url": {"url": data_url(png_header(512, 512))}}]}]}
     assert walk.count_request(chat).api == "chat"
-    assert not anthropic.detect(chat)
+    assert not walk.messages_body(chat)
     # a user turn with only an image_url part, no system message
     chat["messages"].pop(0)
     assert walk.count_request(chat).api == "chat"
@@ -403,5 +403,5 @@ def test_the_sdks_params_and_the_bytes_its_client_sends(walk):
     {"messages": [{"role": []}]}, {"messages": [{"role": {}, "content": [{"type": {}}]}]},
     {"messages": [{"content": [{"type": ["image"]}, []]}]}, {"messages": "x"},
 ])
-def test_detection_never_fails_on_odd_values(request_):
-    assert anthropic.detect(request_) is False
+def test_detection_never_fails_on_odd_values(walk, request_):
+    assert walk.messages_body(request_) is False

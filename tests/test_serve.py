@@ -8,6 +8,7 @@ subprocess. Every figure is compared with count_request on the same bytes.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import signal
@@ -22,12 +23,13 @@ import httpx
 import pytest
 from extras import needs
 from headers import data_url, gif_header, jpeg_header, png_header
+from servers import FakeOpenAI, running, serve
 
 pytest.importorskip("uvicorn", reason="uvicorn is in the serve and test extras")
 
 import visiontokens  # noqa: E402
+from visiontokens.asgi import ImageTokenMiddleware  # noqa: E402
 from visiontokens.gateway.config import ServeConfig, parse_args  # noqa: E402
-from visiontokens.gateway.server import ServeApp  # noqa: E402
 from visiontokens.gateway.workers import error_data  # noqa: E402
 
 SRC = Path(visiontokens.__file__).resolve().parents[1]
@@ -39,44 +41,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@contextlib.contextmanager
-def running(config: ServeConfig):
-    """The app under uvicorn in a thread, with its lifespan: the counting processes start
-    before the first request and stop at the end."""
-    import uvicorn
-
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    app = ServeApp(config)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}", app
-    finally:
-        server.should_exit = True
-        thread.join(30)
-        sock.close()
-
-
 BUDGET, OUTPUT_BUDGET = 10_000, 5_000
 
 
 @pytest.fixture(autouse=True)
-def _aliases_left_as_found():
-    """serve's configuration registers its aliases in the process that parses it: the tests
-    that parse one take them back, so no other test sees them."""
-    before = {name: set(visiontokens.rules.get_ruleset(name).aliases)
-              for name in visiontokens.rulesets()}
+def _nothing_registered():
+    """--model-alias is the models= map the counting code takes, never a registration: no
+    test leaves an alias in the rulesets."""
+    def aliases():
+        return {name: dict(visiontokens.rules.get_ruleset(name).aliases)
+                for name in visiontokens.rulesets()}
+
+    before = aliases()
     yield
-    for name, aliases in before.items():
-        for alias in set(visiontokens.rules.get_ruleset(name).aliases) - aliases:
-            visiontokens.rules.unregister_model(alias, ruleset=name)
+    assert aliases() == before
 
 
 @pytest.fixture(scope="module", params=["inline", "processes"])
@@ -259,6 +237,36 @@ def test_check_refusals_in_anthropics_shape_for_messages_bodies(service):
     data = response.json()
     assert data["type"] == "error" and data["error"]["type"] == "invalid_request_error"
     assert set(data["error"]) == {"type", "message"}
+    claude = json.dumps({"model": "claude-sonnet-4-5", "max_tokens": 8, "messages": [
+        {"role": "user", "content": [{"type": "image", "source": {
+            "type": "base64", "media_type": "image/png", "data": PNG.partition(",")[2]}}]}]})
+    over = post(f"{service}/v1/check/v1/messages", claude.encode(),
+                {"x-visiontokens-max-image-tokens": "1"})
+    assert over.status_code == 429
+    assert over.json()["error"]["type"] == "rate_limit_error"
+    assert "limit of 1 " in over.json()["error"]["message"]
+
+
+def test_check_refusals_in_googles_shape_on_generate_content_paths(service):
+    """On a generateContent path: the model is the path's, and refusals are Google's."""
+    path = "/v1/check/v1beta/models/gemini-2.5-flash:generateContent"
+    tokens = visiontokens.count_request(GEMINI_BODY, model="gemini-2.5-flash").image_tokens
+    ok = post(service + path, GEMINI_BODY)
+    assert ok.status_code == 200 and ok.headers["x-image-tokens"] == str(tokens)
+    lowered = post(service + path, GEMINI_BODY,
+                   {"x-visiontokens-max-image-tokens": str(tokens - 1)})
+    assert lowered.status_code == 429
+    assert lowered.json() == {"error": {"code": 429, "message": lowered.json()["error"][
+        "message"], "status": "RESOURCE_EXHAUSTED"}}
+    assert f"limit of {tokens - 1} " in lowered.json()["error"]["message"]
+    gif = GEMINI_BODY.replace(PNG.partition(",")[2].encode(), ANIMATED.partition(",")[2].encode())
+    refused = post(service + path, gif.replace(b"image/png", b"image/gif"))
+    assert refused.status_code == 400
+    assert refused.json()["error"]["status"] == "INVALID_ARGUMENT"
+    assert "image/gif" in refused.json()["error"]["message"]
+    unknown = post(service + "/v1/check/v1beta/models/no-such-model:generateContent",
+                   GEMINI_BODY)
+    assert unknown.status_code == 404 and unknown.json()["error"]["status"] == "NOT_FOUND"
 
 
 def test_413_status_for_over_budget_when_so_configured():
@@ -394,7 +402,9 @@ def test_a_dense_body_does_not_block_other_requests():
     """While a dense body is counted, /metrics, /healthz and a small count are answered: they
     finish first, though the dense body was sent before them."""
     finished: list[str] = []
-    with running(ServeConfig(concurrency=2, max_body_size=64 << 20)) as (url, _):
+    # the time limit well beyond what a pure-twin count of the dense body needs
+    with running(ServeConfig(concurrency=2, max_body_size=64 << 20,
+                             count_timeout=600.0)) as (url, _):
         def dense():
             response = post(f"{url}/v1/count", dense_body(1_500_000))
             finished.append(f"dense {response.status_code}")
@@ -436,8 +446,9 @@ def dense_edit(items: int) -> bytes:
 def test_a_count_over_the_memory_limit_gets_503_and_its_process_is_replaced():
     """Over a 200 MB address space, the count fails (a MemoryError, or the process
     aborting), 503; a dense Chat body is read in place and counts within it."""
-    with running(ServeConfig(concurrency=1, worker_memory=200 << 20,
-                             max_body_size=64 << 20)) as (url, _):
+    # the time limit well beyond what a pure-twin count needs to reach the memory limit
+    with running(ServeConfig(concurrency=1, worker_memory=200 << 20, max_body_size=64 << 20,
+                             count_timeout=600.0)) as (url, _):
         if visiontokens.IMPLEMENTATIONS["scan"] == "cython":  # the pure scan's objects weigh more
             dense = post(f"{url}/v1/count", dense_body(3_500_000))
             assert dense.status_code == 200 and dense.json()["image_tokens"] == 0
@@ -486,20 +497,80 @@ def test_flags_and_environment_variables(tmp_path):
         parse_args(["--model-alias", "prod=no-such-model"], {})
 
 
-def test_aliases_and_the_undocumented_policy_reach_the_counting_processes():
-    body = chat(PNG, model="prod-vision")
+def test_the_undocumented_policy_reaches_the_counting_processes():
     undocumented = chat(PNG, model="gpt-6-sol")
-    with running(ServeConfig(model_aliases=(("prod-vision", "gpt-4.1-mini"),),
-                             concurrency=1)) as (url, _):
-        data = post(f"{url}/v1/count", body).json()
-        assert data["image_tokens"] == visiontokens.count_request(chat(PNG)).image_tokens
+    with running(ServeConfig(concurrency=1, inline_max_bytes=0)) as (url, _):
         refused = post(f"{url}/v1/count", undocumented)
         assert refused.status_code == 400
         assert refused.json()["error"]["code"] == "undocumented_model"
-    with running(ServeConfig(undocumented="assume", concurrency=1)) as (url, _):
+    with running(ServeConfig(undocumented="assume", concurrency=1,
+                             inline_max_bytes=0)) as (url, _):
         data = post(f"{url}/v1/count", undocumented).json()
         assert data["image_tokens"] == visiontokens.count_request(
             undocumented, undocumented="assume").image_tokens > 0
+
+
+ALIASES = {"my-azure-gpt4o-deployment": "gpt-4o", "vision-prod": "gpt-4.1-mini",
+           "my-gemini": "gemini-2.5-flash"}
+GEMINI_BODY = json.dumps({"contents": [{"role": "user", "parts": [{"inline_data": {
+    "mime_type": "image/png", "data": PNG.partition(",")[2]}}]}]}).encode()
+
+
+ALIAS_CASES = [  # (provider path, the body's model, the model it counts as)
+    ("/v1/chat/completions", "vision-prod", "gpt-4.1-mini"),
+    ("/v1/chat/completions", "my-azure-gpt4o-deployment", "gpt-4o"),
+    ("/v1/chat/completions", "openai/gpt-4.1-mini", "gpt-4.1-mini"),  # provider/model
+    ("/v1/chat/completions", "gpt-4o", "gpt-4o"),
+    # Azure: a mapped deployment names the model, whatever the body says
+    ("/openai/deployments/my-azure-gpt4o-deployment/chat/completions", "gpt-4.1-mini",
+     "gpt-4o"),
+    # an unmapped one: the body's model, else the deployment's name
+    ("/openai/deployments/some-deployment/chat/completions", "gpt-4.1-mini", "gpt-4.1-mini"),
+    ("/openai/deployments/gpt-4.1-mini/chat/completions", None, "gpt-4.1-mini"),
+    ("/v1beta/models/my-gemini:generateContent", None, "gemini-2.5-flash"),
+]
+
+
+def alias_case(path: str, model: str | None, counted_as: str) -> tuple[bytes, int]:
+    """The body of a case, and its image tokens counted as ``counted_as``."""
+    if "generateContent" in path:
+        return GEMINI_BODY, visiontokens.count_request(GEMINI_BODY, model=counted_as).image_tokens
+    data = json.loads(chat(PNG, JPEG))
+    if model is None:
+        del data["model"]
+    else:
+        data["model"] = model
+    return (json.dumps(data).encode(),
+            visiontokens.count_request({**data, "model": counted_as}).image_tokens)
+
+
+def test_model_aliases_are_the_middlewares_models():
+    """--model-alias NAME=MODEL counts as ImageTokenMiddleware(models={NAME: MODEL}) does,
+    path by path, in the server process and in a counting process alike; and registers
+    nothing (the autouse fixture checks the rulesets)."""
+    cases = [(path, *alias_case(path, model, counted_as), model)
+             for path, model, counted_as in ALIAS_CASES]
+    # the figures tell the models apart
+    assert len({expected for path, _, expected, _ in cases if "/v1/chat" in path}) == 2
+    upstream = FakeOpenAI()
+    middleware = ImageTokenMiddleware(upstream, header="x-image-tokens", models=ALIASES)
+    with serve(middleware) as direct:
+        for path, body, expected, _ in cases:
+            assert post(direct + path, body).status_code == 200
+            assert int(upstream.received[-1]["headers"]["x-image-tokens"]) == expected, path
+    config = ServeConfig(model_aliases=tuple(ALIASES.items()), concurrency=1)
+    for inline in (config.inline_max_bytes, 0):
+        with running(dataclasses.replace(config, inline_max_bytes=inline)) as (url, _):
+            for path, body, expected, _ in cases:
+                counted = post(f"{url}/v1/count{path}", body)
+                assert counted.status_code == 200, counted.text
+                assert counted.json()["image_tokens"] == expected, path
+                checked = post(f"{url}/v1/check{path}", body)
+                assert checked.headers["x-image-tokens"] == str(expected), path
+    for path, body, _, model in cases:  # outside the gateways an alias is no model
+        if model in ALIASES and "deployments" not in path:
+            with pytest.raises(visiontokens.UnknownModelError):
+                visiontokens.count_request(body)
 
 
 def test_error_data_reads_code_pointer_and_message():
@@ -580,3 +651,80 @@ def test_logs_are_json_lines_without_image_data():
     for text in encoded + [ANIMATED.partition(",")[2]]:
         for start in range(0, len(text) - 16, 8):
             assert text[start:start + 16] not in log
+
+
+def test_metrics_add_up_across_worker_processes(tmp_path):
+    """With --workers 2 each process answers /metrics with the sum over both: requests
+    are sent on new connections until the logs show both processes answered some, then
+    every scrape (whichever process takes it) shows all of them."""
+    body = chat(PNG, detail="low")
+    tokens = visiontokens.count_request(body).image_tokens
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log_path = tmp_path / "serve.log"
+    env = {**os.environ, "PYTHONPATH": str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "visiontokens", "serve", "--port", str(port), "--workers",
+             "2", "--concurrency", "1", "--max-image-tokens", str(tokens - 1)],
+            env=env, stderr=log, stdout=subprocess.DEVNULL)
+    try:
+        def answered_by() -> set[int]:
+            lines = [json.loads(line) for line in log_path.read_text().splitlines()]
+            return {line["pid"] for line in lines if line["message"] == "request"}
+
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, log_path.read_text()
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{url}/readyz").status_code == 200:
+                    break
+            assert time.monotonic() < deadline, "serve did not become ready"
+            time.sleep(0.1)
+        sent = refused = 0
+        while len(answered_by()) < 2:  # each request on a connection of its own
+            assert sent < 400, "one process took every connection"
+            assert post(f"{url}/v1/count", body).status_code == 200
+            assert post(f"{url}/v1/check", body).status_code == 429
+            sent += 1
+            refused += 1
+        for _ in range(6):
+            values = metric_values(httpx.get(f"{url}/metrics").text)
+            assert values['visiontokens_requests_total{endpoint="count",status="200"}'] == sent
+            assert values['visiontokens_requests_total{endpoint="check",status="429"}'] == refused
+            assert values['visiontokens_image_tokens_total{kind="input"}'] == 2 * sent * tokens
+            assert values['visiontokens_errors_total{code="over_budget"}'] == refused
+            assert values['visiontokens_request_duration_seconds_count{endpoint="count"}'] == sent
+            assert values["visiontokens_server_processes"] == 2
+            assert values["visiontokens_counts_in_progress"] == 0
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(30)
+
+
+def test_metrics_files_add_up_grow_and_drop_the_gauges_of_ended_processes(tmp_path):
+    from visiontokens.gateway.metrics import Metrics, _File, read_directory
+
+    ours = Metrics(str(tmp_path))
+    ours.observe("count", 200, 0.002, None, 10, 4, 1)
+    ours.counting = 1
+    ended = _File(str(tmp_path / "4194305.metrics"))  # above Linux's pid_max: not running
+    ended.set(("requests", "count", "200"), 5)
+    ended.set(("counting",), 3)
+    values, processes = read_directory(str(tmp_path))
+    assert values[("requests", "count", "200")] == 6 and values[("image_tokens", "input")] == 10
+    assert values[("counting",)] == 1 and processes == 1  # the ended one's gauge is gone
+    again = Metrics(str(tmp_path))  # the same process id: carries on from its file
+    again.observe("count", 200, 0.5)
+    for k in range(3000):  # past the file's first 64 KiB: it grows
+        again.observe("check", 400, 20.0, f"code_{k}")
+    values = metric_values(again.exposition())
+    assert values['visiontokens_requests_total{endpoint="count",status="200"}'] == 7
+    assert values['visiontokens_requests_total{endpoint="check",status="400"}'] == 3000
+    assert values['visiontokens_errors_total{code="code_2999"}'] == 1
+    assert values['visiontokens_request_duration_seconds_bucket{endpoint="check",le="10.0"}'] == 0
+    assert values['visiontokens_request_duration_seconds_count{endpoint="check"}'] == 3000
+    assert (tmp_path / f"{os.getpid()}.metrics").stat().st_size > 64 * 1024

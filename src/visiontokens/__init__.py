@@ -11,8 +11,6 @@ raise the same errors. Rules are dated data: OpenAI's vision guide and each prov
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ._extensions import implementations as _implementations
 from ._extensions import summary as _summary
 from ._extensions import twin as _twin
@@ -53,14 +51,19 @@ from ._errors import (
     UnsupportedSizeError,
     VisionTokensError,
 )
-from .images.sources import ImageInfo
-from .rules import DEFAULT_RULESET, ModelSpec, models, register_model, rulesets, unregister_model
-from ._results import ImageCost, OutputImageCost
 
 from ._version import __version__ as __version__
 
-_tokens = _twin("tokens")  # the calculator
-_request = _twin("request")  # the request walk (it picks the header parser)
+# typing (with re and enum, which it imports) would be most of what `import visiontokens`
+# costs: the names type checkers read are imported under TYPE_CHECKING, a constant they know
+# by name (PEP 781 makes it a built-in for this very reason).
+TYPE_CHECKING = False
+
+# The calculator twin is chosen here, at import: a compiled twin missing under
+# VISIONTOKENS_REQUIRE_EXTENSIONS fails the import itself. Everything else (the rules' classes,
+# the request walk and its walkers, the output calculator, the result classes) loads on first
+# use, through __getattr__ below: a gateway imports us on its hot path.
+_tokens = _twin("tokens")
 
 if TYPE_CHECKING:
     #: What each compiled/pure twin runs: {"tokens": "cython", "header": "cython", ...}.
@@ -71,16 +74,10 @@ if TYPE_CHECKING:
 if TYPE_CHECKING:
     # Type checkers read the annotated pure twins (the propcache pattern): the compiled twins
     # have the same names, signatures and docstrings, which tests/test_signatures.py holds.
+    from types import ModuleType
+
+    from ._results import ImageCost, OutputImageCost
     from .calc._output_py import count_output_image_tokens, explain_output_image_tokens
-    from .requests._request_py import (
-        RequestCount,
-        RequestImage,
-        SkippedPart,
-        count_image,
-        count_request,
-        count_request_async,
-        image_info,
-    )
     from .calc._tokens_py import (
         Model,
         count_image_tokens,
@@ -88,24 +85,27 @@ if TYPE_CHECKING:
         explain_image_tokens,
         get_model,
     )
+    from .images.fetch import Fetcher
+    from .images.sources import ImageInfo
+    from .requests._request_py import (
+        RequestCount,
+        RequestImage,
+        count_image,
+        count_request,
+        count_request_async,
+        image_info,
+    )
+    from .requests.pricing import SkippedPart
+    from .rules import DEFAULT_RULESET, ModelSpec, models, register_model, rulesets, unregister_model
+
+    _request: ModuleType  # the request walk (it picks the header parser)
+    _output: ModuleType  # output image tokens
 else:
     count_image_tokens = _tokens.count_image_tokens
     explain_image_tokens = _tokens.explain_image_tokens
     count_image_tokens_batch = _tokens.count_image_tokens_batch
     get_model = _tokens.get_model
     Model = _tokens.Model
-
-    image_info = _request.image_info
-    count_image = _request.count_image
-    count_request = _request.count_request
-    count_request_async = _request.count_request_async
-    RequestCount = _request.RequestCount
-    RequestImage = _request.RequestImage
-    SkippedPart = _request.SkippedPart
-
-    _output = _twin("output")  # output image tokens (spec 6.2)
-    count_output_image_tokens = _output.count_output_image_tokens
-    explain_output_image_tokens = _output.explain_output_image_tokens
 
 __all__ = [
     "DEFAULT_RULESET", "IMPLEMENTATION", "IMPLEMENTATIONS", "ImageCost", "Model", "ModelSpec",
@@ -131,29 +131,58 @@ __all__ = [
 ]
 
 
-_LAZY = {"reconcile": "reconcile", "Reconciliation": "reconcile",
+#: What loads on first use: name -> (where it lives, its name there). A twin ("request",
+#: "output") is the process's choice of that twin; anything else is a module of the package.
+_LAZY: dict[str, tuple[str, str]] = {
+    **{name: ("request", name) for name in (
+        "image_info", "count_image", "count_request", "count_request_async", "RequestCount",
+        "RequestImage", "SkippedPart")},
+    **{name: ("output", name) for name in (
+        "count_output_image_tokens", "explain_output_image_tokens")},
+    **{name: ("rules", name) for name in (
+        "DEFAULT_RULESET", "ModelSpec", "models", "register_model", "rulesets",
+        "unregister_model")},
+    "ImageInfo": ("images.sources", "ImageInfo"),
+    "ImageCost": ("_results", "ImageCost"),
+    "OutputImageCost": ("_results", "OutputImageCost"),
+    # Fetcher needs httpx, which takes longer to import than all the rest.
+    "Fetcher": ("images.fetch", "Fetcher"),
+}
+#: The twins themselves, by the names the package has always had for them.
+_TWINS = {"_request": "request", "_output": "output"}
+#: The bill: reconcile an estimate with a usage object; calibrate a rule from billed rows
+#: (numpy). Each module is named as its function and callable as it:
+#: `visiontokens.reconcile(...)` works whether the attribute is still the function or the
+#: module the import system put there.
+_BILL = {"reconcile": "reconcile", "Reconciliation": "reconcile",
          "calibrate": "calibrate", "Calibration": "calibrate"}
 
 
 def __getattr__(name: str) -> object:
+    import importlib
+
     # Which twin each part runs: asking loads every twin (the scanner too), so it is computed
     # on first use, not at import, and kept.
     if name in ("IMPLEMENTATIONS", "IMPLEMENTATION"):
         chosen = _implementations()
         globals().update(IMPLEMENTATIONS=chosen, IMPLEMENTATION=_summary(chosen))
         return globals()[name]
-    # Fetcher needs httpx, which takes longer to import than all the rest: load it on use.
-    if name == "Fetcher":
-        from .images.fetch import Fetcher
-
-        return Fetcher
-    # The bill: reconcile an estimate with a usage object; calibrate a rule from billed rows
-    # (numpy). Loaded on first use, so that `import visiontokens` stays light. Each module is
-    # named as its function and callable as it: `visiontokens.reconcile(...)` works whether
-    # the attribute is still the function or the module the import system put there.
-    module_name = _LAZY.get(name)
-    if module_name is not None:
-        import importlib
-
+    module_name = _BILL.get(name)
+    if module_name is not None:  # (not kept: the import system sets the module's attribute)
         return getattr(importlib.import_module(f".{module_name}", __name__), name)
-    raise AttributeError(f"module 'visiontokens' has no attribute {name!r}")
+    value: object
+    if name in _TWINS:
+        value = _twin(_TWINS[name])
+    elif name in _LAZY:
+        home, attribute = _LAZY[name]
+        module = _twin(home) if home in ("request", "output") else importlib.import_module(
+            f".{home}", __name__)
+        value = getattr(module, attribute)
+    else:
+        raise AttributeError(f"module 'visiontokens' has no attribute {name!r}")
+    globals()[name] = value  # kept: the next use is a plain attribute read
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__) | set(_TWINS))

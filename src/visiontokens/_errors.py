@@ -8,10 +8,11 @@ what makes their messages identical by construction.
 
 from __future__ import annotations
 
-
-from typing import Iterable, Sequence
-
 from ._spec import MAX_DIMENSION
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see __init__.py)
+if TYPE_CHECKING:
+    from typing import Iterable, Sequence
 
 __all__ = [
     "VisionTokensError",

@@ -7,7 +7,9 @@ the :class:`~visiontokens.RequestCount` in ``scope["state"]`` (Starlette's ``req
 The Images API (``/v1/images/generations`` and ``/v1/images/edits``, JSON or multipart/form-data,
 see the docs) is counted too: input images, and the output image tokens the request will generate.
 Optionally it adds the input and output figures as request headers, answers the API's request-limit violations
-with an OpenAI-shaped 400, and answers requests over an image-token budget with 429 or 413.
+with a 400, and answers requests over an image-token budget with 429 or 413, each in the error
+shape of the provider the path is for (OpenAI's, Anthropic's on ``/v1/messages``, Google's on
+``:generateContent``), so the client's own SDK raises its own typed error.
 A body it cannot count (not JSON, not a request, an unknown model ...) goes on untouched: the
 upstream owns that error, and ``scope["state"]`` says why it was not counted; or, with
 ``on_uncountable="refuse"``, it is answered with 400 naming why. Either way it is logged on the
@@ -29,7 +31,6 @@ from typing import Any, Awaitable, Callable, Iterable, Literal, Mapping, Mutable
 from ._errors import (
     InvalidArgumentError,
     RequestLimitError,
-    UnknownModelError,
     VisionTokensError,
     quoted,
 )
@@ -42,14 +43,14 @@ from .gateway.shared import (
     api_code,
     check_budgets,
     check_models,
-    count_aliased,
+    alias_keys,
+    count_body,
     count_options,
     model_in_path,
-    error_body,
     first_refusal,
-    model_candidates,
     over_budgets,
     param,
+    provider_error,
     telemetry_on,
 )
 
@@ -103,7 +104,8 @@ class ImageTokenMiddleware:
       ``"refuse"`` answers it without calling the app, with 400 (413 for a body over
       ``max_body_size``) in the provider's error shape (OpenAI's, whose ``code`` is the
       error's: ``unknown_model``, ``undocumented_model``, ``malformed_request`` ...;
-      Anthropic's on ``/v1/messages``; Google's on ``:generateContent``). Either way each
+      Anthropic's on ``/v1/messages``; Google's on ``:generateContent``, where a 413 is
+      Google's 400 ``INVALID_ARGUMENT``). Either way each
       uncounted request is logged at WARNING on the ``visiontokens`` logger, with its path,
       the code and the message (never the body).
     - ``header``: a request-header name (e.g. ``"x-image-tokens"``) set to the image-token
@@ -117,10 +119,14 @@ class ImageTokenMiddleware:
       values of both are always dropped.
     - ``reject_violations``: answer what the API refuses (over 1,500 images, over 512 MB of
       image data, an animated GIF, an unsupported format, an unreadable image, the
-      30,000-patch rejection) with status 400 and ``{"error": {"message", "type", "param",
-      "code"}}``, as the API would, without calling the app.
+      30,000-patch rejection) with status 400 and, as the API would, ``{"error":
+      {"message", "type", "param", "code"}}`` (Anthropic's ``{"type": "error", "error":
+      {"type", "message"}}`` on ``/v1/messages``, Google's ``{"error": {"code", "message",
+      "status"}}`` on ``:generateContent``), without calling the app.
     - ``max_image_tokens``: a per-request budget; a request over it is answered with
-      ``over_budget_status`` (429, or 413) in the same shape. An image of unknown size counts
+      ``over_budget_status`` (429, or 413) in the same shape (Anthropic's
+      ``rate_limit_error`` or ``request_too_large``; Google's 429 ``RESOURCE_EXHAUSTED``, and
+      400 ``INVALID_ARGUMENT`` for 413, which Google does not answer with). An image of unknown size counts
       at its upper bound (``on_unknown="upper_bound"``, the default here).
     - ``max_output_image_tokens``: a per-request budget on the output image tokens, answered
       the same way. An upper bound counts as the figure (``quality="auto"`` is charged as
@@ -145,7 +151,7 @@ class ImageTokenMiddleware:
         self.paths = self.endpoints.patterns
         self.models = check_models(models)
         # the aliases as they appear in a JSON body: a body holding none is not parsed here
-        self._alias_keys = tuple(json.dumps(name).encode() for name in self.models)
+        self._alias_keys = alias_keys(self.models)
         if on_uncountable not in ("pass", "refuse"):
             raise InvalidArgumentError(f"on_uncountable must be 'pass' or 'refuse', got "
                                        f"{quoted(on_uncountable)}", argument="on_uncountable")
@@ -236,7 +242,7 @@ class ImageTokenMiddleware:
                 # a whole-request limit may stop the walk itself (over 1,500 images, or over
                 # the 16 input images of an edit, spec 6.2)
                 await _send_error(send, 400, str(error), INVALID_REQUEST, None,
-                                  api_code(error))
+                                  api_code(error), endpoint.provider)
                 return
             if self.on_uncountable == "refuse":
                 await _send_error(send, 400, error.message, INVALID_REQUEST,
@@ -252,14 +258,14 @@ class ImageTokenMiddleware:
             if refused is not None:
                 if telemetry is not None:
                     telemetry.refused(refused[3])
-                await _send_error(send, 400, *refused)
+                await _send_error(send, 400, *refused, endpoint.provider)
                 return
         over = over_budgets(result, self.max_image_tokens, self.max_output_image_tokens,
                              self.over_budget_status)
         if over is not None:
             if telemetry is not None:
                 telemetry.refused(over[3])
-            await _send_error(send, self.over_budget_status, *over)
+            await _send_error(send, self.over_budget_status, *over, endpoint.provider)
             return
         if telemetry is None:
             await self.app(self._with_header(scope, result), _replay([body], receive), send)
@@ -270,30 +276,10 @@ class ImageTokenMiddleware:
 
     async def _count_body(self, body: bytes, scope: Scope, endpoint: Endpoint) -> Any:
         """The count of ``body``, its model resolved through ``models=`` and the path's
-        deployment. The bytes are counted as they are unless an alias or a deployment may
-        apply (then the JSON is parsed here once, and the object counted), or the model is
-        unknown and has another name to try (``provider/model``)."""
-        options = {**self._options, **_endpoint(scope, endpoint)}
-        if "model" in options:  # Gemini: the model is the path's, aliased the same way
-            options["model"] = model_candidates(self.models, options["model"])[0]
-            return await self._count(body, **options)
-        json_body = options.get("content_type") is None  # multipart is counted as sent
-        deployment = endpoint.segments.get("deployment")
-        if json_body and (deployment is not None
-                          or any(key in body for key in self._alias_keys)):
-            data = _json_object(body)
-            if data is not None:
-                if deployment is not None and (deployment in self.models
-                                               or "model" not in data):
-                    data["model"] = deployment
-                return await count_aliased(self._count, self.models, data, **options)
-        try:
-            return await self._count(body, **options)
-        except UnknownModelError:
-            data = _json_object(body) if json_body else None
-            if data is None or len(model_candidates(self.models, data.get("model"))) < 2:
-                raise
-            return await count_aliased(self._count, self.models, data, **options)
+        deployment (``gateway.shared.count_body``: the rule ``serve`` follows too)."""
+        return await count_body(self._count, body, {**self._options, **_endpoint(scope, endpoint)},
+                                self.models, self._alias_keys,
+                                endpoint.segments.get("deployment"))
 
     def _with_header(self, scope: Scope, result: Any) -> Scope:
         """The scope the app gets: a client's own count headers are always dropped (they must
@@ -320,15 +306,6 @@ def _header_name(option: str, name: Any) -> bytes | None:
         raise InvalidArgumentError(f"{option} must be a header name or None, got {quoted(name)}",
                                    argument=option)
     return name.strip().lower().encode("latin-1") if name else None
-
-
-def _json_object(body: bytes) -> dict[str, Any] | None:
-    """The body as a JSON object, or None (the count of the bytes then names the fault)."""
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def _log_uncounted(scope: Scope, error: VisionTokensError, policy: str) -> None:
@@ -385,11 +362,14 @@ def _replay(chunks: list[bytes], receive: Receive, more: bool = False) -> Receiv
     return replay
 
 
-# --- OpenAI-shaped answers ------------------------------------------------------------------
+# --- answers in the provider's shape ---------------------------------------------------------
 
 async def _send_error(send: Send, status: int, message: str, kind: str, param: str | None,
-                      code: str, provider: str = "openai") -> None:
-    body = json.dumps(error_body(message, kind, param, code, provider, status)).encode()
+                      code: str, provider: str) -> None:
+    """A refusal as the provider the path is for answers it (``provider_error``: OpenAI's,
+    Anthropic's or Google's shape and status), so the client's SDK raises its own error."""
+    status, data = provider_error(provider, status, message, kind, param, code)
+    body = json.dumps(data).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"),
                             (b"content-length", str(len(body)).encode("ascii"))]})

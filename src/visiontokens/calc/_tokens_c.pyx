@@ -20,9 +20,7 @@ from visiontokens.calc._kernels cimport (
 from .. import rules
 from .arguments import checked_dimension, result_labels, with_pixel_limits
 from .bounds import worst_case_size
-from ..rules import fidelity_extra
 from .._errors import aspect_ratio_error, no_upper_bound_error, rejected_error
-from .._results import ImageCost
 
 IMPLEMENTATION = "cython"
 
@@ -133,7 +131,7 @@ cdef class Model:
             return 0
         # off the hot path: the extras of the level the detail chose (spec 3.3)
         p = self.spec.detail_params(detail)
-        return fidelity_extra(self.id, self.has_fidelity, p.fidelity_square,
+        return rules.fidelity_extra(self.id, self.has_fidelity, p.fidelity_square,
                               p.fidelity_other, w, h, input_fidelity)
 
     cdef int64_t tokens(self, object width, object height, object detail,
@@ -207,7 +205,10 @@ cdef class Model:
         if o.rejected:
             raise rejection(self.id, p, w, h, &o)
         provider = p.scheme >= SCHEME_CLAUDE
-        return ImageCost(
+        global _ImageCost
+        if _ImageCost is None:  # the result class (a dataclass) loads on first use, not at import
+            from .._results import ImageCost as _ImageCost
+        return _ImageCost(
             tokens=o.tokens + extra, model=self.id,
             detail=level.level, scheme=self.scheme,
             width=w, height=h, resized_width=o.width, resized_height=o.height,
@@ -219,6 +220,9 @@ cdef class Model:
             evidence=self.spec.evidence, grid=(o.cols, o.rows) if provider else None,
             **result_labels(self.spec, level),
         )
+
+
+cdef object _ImageCost = None
 
 
 # --- name lookup, cached (a dict hit, no resolution per call) --------------------------------

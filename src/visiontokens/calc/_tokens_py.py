@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from typing import TYPE_CHECKING, Literal, Sequence, SupportsIndex, Union, overload
+from typing import TYPE_CHECKING, Any, Literal, Sequence, SupportsIndex, Union, overload
 
 from .. import rules
 from . import _providers_py as providers
-from .arguments import checked_dimension, result_labels, with_pixel_limits
+from .arguments import check_on_error, checked_dimension, result_labels, with_pixel_limits
 from .bounds import worst_case_size
-from .._errors import aspect_ratio_error, no_upper_bound_error, rejected_error
+from .columns import Labels, prepare
+from .._errors import VisionTokensError, aspect_ratio_error, no_upper_bound_error, rejected_error
 from ..rules import DetailParams, ModelSpec, UndocumentedPolicy, fidelity_extra
 from .._results import ImageCost
 from .._spec import PATCH, TILE
@@ -238,7 +239,42 @@ def count_image_tokens_batch(widths: ArrayLike, heights: ArrayLike, model: PerRo
     counted raises, naming the row; ``on_error="mask"`` returns ``(tokens, rejected)``
     instead, with 0 tokens on rejected rows.
     """
-    from ._batch_py import count_image_tokens_batch as batch
+    # A loop over the scalar reference, row by row (the oracle of _batch_c.pyx). Both batch
+    # twins read their arguments through the same shared code (``columns.prepare``: numpy,
+    # lists, Arrow, pandas, Polars; nulls; model and detail columns as codes into their
+    # distinct values), check them in the same order, and a bad row raises the scalar path's
+    # own error, named by its row, exactly as the compiled batch does.
+    import numpy as np
 
-    return batch(widths, heights, model, detail, ruleset, on_error, undocumented,
-                 enforce_patch_limit)
+    check_on_error(on_error)
+    rules.get_ruleset(ruleset)
+    rules.check_policies(undocumented, enforce_patch_limit)
+    options: dict[str, Any] = {"ruleset": ruleset, "undocumented": undocumented,
+                               "enforce_patch_limit": enforce_patch_limit}
+    columns = prepare(widths, heights, model, detail)
+    models: Any = columns.model  # one name, or Labels: a name per row
+    details: Any = columns.detail
+    if not isinstance(models, Labels):  # one model (and detail) for every row: not a row's error
+        get_model(models, **options).spec.detail_params(
+            "auto" if isinstance(details, Labels) else details)
+    w_given, h_given = columns.given
+    valid = columns.valid
+    n = len(w_given)
+    tokens = np.zeros(n, dtype=np.int64)
+    rejected = np.zeros(n, dtype=bool)
+    for row in range(n):
+        if valid is not None and not valid[row]:
+            continue  # a null row: null out, neither counted nor rejected
+        try:
+            tokens[row] = count_image_tokens(
+                int(w_given[row]), int(h_given[row]),
+                models.value(row) if isinstance(models, Labels) else models,  # type: ignore[arg-type]
+                details.value(row) if isinstance(details, Labels) else details,  # type: ignore[arg-type]
+                **options,
+            )
+        except VisionTokensError as error:
+            if on_error == "raise":
+                raise error.at_row(row) from None
+            rejected[row] = True
+    # (the numpy types are what a numpy input gets; another kind gets its own kind back)
+    return columns.output.wrap(tokens, rejected, valid, on_error == "mask")  # type: ignore[no-any-return]

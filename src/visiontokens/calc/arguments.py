@@ -7,11 +7,10 @@ exactly as the pure twin does it. Batch columns are read by ``_columns`` (shared
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from .._errors import InvalidArgumentError, choice_option, dimension_error
 from .._spec import MAX_DIMENSION
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see __init__.py)
 if TYPE_CHECKING:
     from ..rules import DetailParams, ModelSpec
 

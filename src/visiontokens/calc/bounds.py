@@ -8,10 +8,12 @@ witness costs the bound and that no size costs more.
 from __future__ import annotations
 
 import math
-
 from .._errors import NoUpperBoundError
-from ..rules import DetailParams
 from .._spec import PATCH
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see __init__.py)
+if TYPE_CHECKING:
+    from ..rules import DetailParams
 
 
 

@@ -53,7 +53,7 @@ LARGEST = 5
 
 
 def parser() -> argparse.ArgumentParser:
-    from .main import add_policies
+    from .common import add_policies
 
     p = argparse.ArgumentParser(
         prog="visiontokens logs",
@@ -138,7 +138,7 @@ class Tally:
     def bad_row(self, file: str, unit: str, number: int, error: object) -> None:
         """The one report of a bad row, whatever the format: ``FILE: line N: why`` (``row N``
         for Parquet), on stderr and in --json's ``errors``."""
-        from .main import cli_message
+        from .common import cli_message
 
         self.bad += 1
         message = cli_message(error) if isinstance(error, BaseException) else str(error)
@@ -378,7 +378,7 @@ def _count_jsonl(path: str, tally: Tally, progress: Progress, base: int,
                  usage: dict[str, Any]) -> int:
     from .. import get_model
     from ..reconcile import reconcile
-    from .main import fetch_option, policies, walk
+    from .common import fetch_option, policies, walk
 
     count_request = walk().count_request
 
@@ -449,7 +449,7 @@ def _count_jsonl(path: str, tally: Tally, progress: Progress, base: int,
 
 
 def _message(error: BaseException) -> str:
-    from .main import cli_message
+    from .common import cli_message
 
     return cli_message(error)
 
@@ -526,7 +526,7 @@ def _count_table(path: str, kind: str, tally: Tally, progress: Progress) -> None
 
     from .. import count_image_tokens
     from .. import count_image_tokens_batch
-    from .main import policies
+    from .common import policies
 
     pa = _pyarrow()
     args = tally.args
@@ -590,7 +590,7 @@ def _table_groups(tally: Tally, pa: Any, models: Any, details: Any, tokens: Any,
     """Add a batch's good rows to the (model, detail) groups: Arrow's group_by, then each
     distinct (model, detail) named by its canonical id and the level it is billed at."""
     from .. import get_model
-    from .main import policies
+    from .common import policies
 
     keep = pa.array(good)
     table = pa.table({"m": models.cast(pa.string()), "d": details, "t": tokens}).filter(keep)
@@ -737,7 +737,7 @@ def _json(tally: Tally) -> str:
 
 def out_format(path: str) -> str:
     """The format ``--out`` writes, told by its suffix; any other suffix is a usage error."""
-    from .main import UsageError
+    from .common import UsageError
 
     suffix = os.path.splitext(path)[1].lower()
     if suffix not in OUT_FORMATS:
@@ -783,7 +783,7 @@ def expand(arguments: Sequence[str]) -> list[str]:
     matches nothing is a usage error."""
     import glob
 
-    from .main import UsageError
+    from .common import UsageError
 
     paths: list[str] = []
     for argument in arguments:
@@ -844,7 +844,7 @@ def _plot(tally: Tally, path: str) -> None:
 
 
 def main(argv: Sequence[str]) -> int:
-    from .main import UsageError, fetch_option
+    from .common import UsageError, fetch_option
 
     args = parser().parse_args(argv)
     if args.max_errors < 0:

@@ -122,7 +122,7 @@ _OPTIONS: dict[str, tuple[str, Any, Any, str]] = {
     "--host": ("HOST", str, ServeConfig.host, "address to listen on"),
     "--port": ("PORT", int, ServeConfig.port, "port to listen on"),
     "--workers": ("WORKERS", _positive(int), ServeConfig.workers,
-                  "server processes (uvicorn workers); each keeps its own metrics"),
+                  "server processes (uvicorn workers); /metrics adds up all of them"),
     "--concurrency": ("CONCURRENCY", _positive(int), ServeConfig.concurrency,
                       "counting processes per server process: requests counted at once "
                       "(the rest wait their turn)"),
@@ -148,8 +148,9 @@ _OPTIONS: dict[str, tuple[str, Any, Any, str]] = {
                        "a model whose image rule is undocumented: error (refuse to count), or "
                        "assume (count it like the closest documented model)"),
     "--model-alias": ("MODEL_ALIASES", _alias, None,
-                      "NAME=MODEL: count deployment name NAME like MODEL (repeatable; the "
-                      "variable takes a comma-separated list)"),
+                      "NAME=MODEL: count a request for model NAME (a deployment, a model "
+                      "group) as MODEL, the rule of the middleware's models= (repeatable; "
+                      "the variable takes a comma-separated list)"),
     "--model-alias-file": ("MODEL_ALIAS_FILE", str, None,
                            "a JSON file of {\"NAME\": \"MODEL\", ...} aliases"),
     "--fetch": ("FETCH", _flag, False,
@@ -252,15 +253,29 @@ def check(config: ServeConfig) -> None:
     from ..rules import get_ruleset
 
     get_ruleset(config.ruleset)
-    apply_aliases(config)
+    check_aliases(config)
 
 
-def apply_aliases(config: ServeConfig) -> None:
-    """Registers each alias in this process (each counting process does so as it starts).
-    An alias to an unknown model raises UnknownModelError; one already there is replaced."""
-    from ..rules import register_model
+def check_aliases(config: ServeConfig) -> None:
+    """``--model-alias`` is the ``models=`` map of the middleware and the LiteLLM hook (the
+    counting code takes it per request, nothing is registered): each alias must name a model
+    the ruleset knows, as an image reader or an image generator (UnknownModelError, with the
+    closest names, otherwise; an undocumented one follows ``--undocumented``)."""
+    from .._errors import UnknownModelError
+    from ..rules import resolve, resolve_output
+    from .shared import check_models
 
+    check_models(dict(config.model_aliases))
     for name, model in config.model_aliases:
         if name == model:
-            raise InvalidArgumentError(f"model alias {name!r} names itself")
-        register_model(name, like=model, ruleset=config.ruleset, replace_existing=True)
+            raise InvalidArgumentError(f"model alias {name!r} names itself", argument="models")
+        try:
+            resolve(model, config.ruleset, config.undocumented)
+        except UnknownModelError:
+            try:
+                resolve_output(model, config.ruleset, config.undocumented)
+            except UnknownModelError:
+                pass
+            else:
+                continue
+            raise

@@ -55,7 +55,8 @@ _CHECK_HEADERS = {
         ("x-output-image-tokens", "Output image tokens the request will generate"),
         ("x-output-image-tokens-upper-bound", "true when that figure is an upper bound"))
 }
-_PROVIDER_ERROR = {"oneOf": [_ref("OpenAIError"), _ref("AnthropicError")]}
+#: The refusal in the shape of the provider the path is for (gateway.shared.provider_error)
+_PROVIDER_ERROR = {"oneOf": [_ref("OpenAIError"), _ref("AnthropicError"), _ref("GoogleError")]}
 
 
 def _count_operation() -> dict[str, Any]:
@@ -126,6 +127,10 @@ def document() -> dict[str, Any]:
             "type": {"const": "error"}, "error": {
                 "type": "object", "required": ["type", "message"],
                 "properties": {"type": {"type": "string"}, "message": {"type": "string"}}}}},
+        "GoogleError": {"type": "object", "required": ["error"], "properties": {"error": {
+            "type": "object", "required": ["code", "message", "status"],
+            "properties": {"code": {"type": "integer"}, "message": {"type": "string"},
+                           "status": {"type": "string"}}}}},
     }
     text = {"text/plain": {"schema": {"type": "string"}}}
     status = _json({"type": "object", "properties": {"status": {"type": "string"}}}, "Status")

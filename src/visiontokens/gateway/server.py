@@ -30,8 +30,17 @@ from urllib.parse import parse_qs
 from .config import ServeConfig, from_environment
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import Metrics
-from .workers import CountPool, CountUnavailable
-from .shared import telemetry_on
+from .workers import CountPool, CountUnavailable, Target
+from .shared import (
+    DEFAULT_PATHS,
+    EndpointTable,
+    api_for_path,
+    model_in_path,
+    provider_error,
+    provider_for_path,
+    provider_of_api,
+    telemetry_on,
+)
 from .workers import _count as count_here
 
 Scope = MutableMapping[str, Any]
@@ -50,10 +59,12 @@ TOKENS_HEADER = b"x-image-tokens"
 OUTPUT_TOKENS_HEADER = b"x-output-image-tokens"
 BOUND_SUFFIX = b"-upper-bound"
 
-#: Provider paths that name the endpoint a body is for (the Images API's are told apart by
-#: path, not by shape: a generations body and an edit body can look alike).
-PATH_APIS = (("/images/generations", "images.generations"), ("/images/edits", "images.edits"))
-ANTHROPIC_APIS = ("anthropic", "messages", "anthropic.messages")
+#: The provider paths (after /v1/count or /v1/check) read as the middleware reads them:
+#: the Images API's endpoints (told apart by path, not by shape: a generations body and an
+#: edit body can look alike), Anthropic's /v1/messages, Gemini's
+#: /models/{model}:generateContent (the model is the path's), Azure's deployments (the
+#: deployment names the model). A path none of these match is still read by its suffix.
+PROVIDER_PATHS = EndpointTable(DEFAULT_PATHS)
 #: The most JSON containers and separators a body counted on the event loop may hold. What a
 #: count costs grows with the values in a body, not its bytes: a 1 MB body of four images
 #: counts in well under a millisecond, 1 MB of ``[{}, {}, ...]`` takes a hundred times that.
@@ -71,13 +82,15 @@ class ServeApp:
     """The ``serve`` application. Built from a :class:`ServeConfig`; its counting processes
     start with the ASGI lifespan (or on the first request, when the server runs none)."""
 
-    def __init__(self, config: ServeConfig | None = None) -> None:
+    def __init__(self, config: ServeConfig | None = None,
+                 metrics_directory: str | None = None) -> None:
         self.config = config or ServeConfig()
-        self.metrics = Metrics()
-        self.pool = CountPool(self.config)
-        from .config import apply_aliases
+        from .config import check
 
-        apply_aliases(self.config)  # for the bodies counted here, on the event loop
+        check(self.config)  # the ruleset and the aliases, before the first request
+        # with a directory, /metrics adds up every server process's figures (see .metrics)
+        self.metrics = Metrics(metrics_directory)
+        self.pool = CountPool(self.config)
         self._starting: asyncio.Task[None] | None = None
         self.shutting_down = False
 
@@ -210,11 +223,15 @@ class ServeApp:
         headers = _headers(scope)
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         api = (query.get("api") or [None])[0] or _text(headers.get(API_HEADER))
-        if api is None:
-            api = next((name for suffix, name in PATH_APIS if provider_path.endswith(suffix)),
-                       None)
-        provider = "anthropic" if (api in ANTHROPIC_APIS
-                                   or provider_path.endswith("/v1/messages")) else "openai"
+        # the provider path says what the middleware would read from it (an explicit api wins)
+        matched = PROVIDER_PATHS.match(provider_path) if provider_path else None
+        path = provider_path.rstrip("/")
+        path_api = matched.api if matched is not None else api_for_path(path)
+        provider = provider_of_api(api) or (provider_for_path(path) if api is None
+                                            or api == path_api else "openai")
+        target = Target(api if api is not None else path_api,
+                        model_in_path(path) if (api or path_api) == path_api else None,
+                        None if matched is None else matched.segments.get("deployment"))
         check = endpoint == "check"
         try:
             budgets = _budgets(self.config, headers) if check else (None, None)
@@ -225,10 +242,10 @@ class ServeApp:
             self.metrics.counting += 1  # (the event loop's thread only: no lock needed)
             try:
                 if self._inline(body):
-                    answer = count_here(body, api, content_type, self.config, None)
+                    answer = count_here(body, target, content_type, self.config, None)
                 else:
                     await self._ensure_started()
-                    answer = await self.pool.count(body, api, content_type)
+                    answer = await self.pool.count(body, target, content_type)
             except CountUnavailable as error:
                 raise HTTPError(503, error.code, error.message) from None
             finally:
@@ -236,8 +253,9 @@ class ServeApp:
                 del body
         except HTTPError as error:
             if check:
-                await _provider_error(send, provider, error.status, error.code, error.message,
-                                      None)
+                status = await _provider_error(send, provider, error.status, error.code,
+                                               error.message, None)
+                return status, error.code, None
             else:
                 await _send_json(send, error.status, {"error": {
                     "code": error.code, "message": error.message, "pointer": error.pointer}},
@@ -276,19 +294,19 @@ class ServeApp:
             error = answer["error"]
             status = 404 if answer["unknown_model"] else 400
             code = "model_not_found" if answer["unknown_model"] else error["code"]
-            await _provider_error(send, provider, status, code, error["message"],
-                                  _param(error["pointer"] or ""))
+            status = await _provider_error(send, provider, status, code, error["message"],
+                                           _param(error["pointer"] or ""))
             return status, error["code"], None
         result = answer["result"]
         if answer["refusal"] is not None:  # what the provider would refuse (spec 5)
             message, _, param, code = answer["refusal"]
-            await _provider_error(send, provider, 400, code, message, param)
-            return 400, code, answer
+            status = await _provider_error(send, provider, 400, code, message, param)
+            return status, code, answer
         status = self.config.over_budget_status
         over = _over_budgets(SimpleNamespace(**result), *budgets, status)
         if over is not None:
-            message, _, _, code = over
-            await _provider_error(send, provider, status, code, message, None)
+            message, kind, _, code = over
+            status = await _provider_error(send, provider, status, code, message, None, kind)
             return status, "over_budget", answer
         headers = [(TOKENS_HEADER, str(result["image_tokens"]).encode()),
                    (TOKENS_HEADER + BOUND_SUFFIX, _bool(result["upper_bound"])),
@@ -431,22 +449,14 @@ async def _plain_error(send: Send, status: int, code: str, message: str,
     return status
 
 
-_OPENAI_TYPES = {429: "tokens", 503: "server_error"}
-_ANTHROPIC_TYPES = {404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error",
-                    503: "overloaded_error"}
-
-
 async def _provider_error(send: Send, provider: str, status: int, code: str, message: str,
-                          param: str | None) -> None:
-    """The refusal in the provider's own error shape, so a gateway returns it as is."""
-    if provider == "anthropic":
-        data: dict[str, Any] = {"type": "error", "error": {
-            "type": _ANTHROPIC_TYPES.get(status, "invalid_request_error"), "message": message}}
-    else:
-        data = {"error": {"message": message,
-                          "type": _OPENAI_TYPES.get(status, "invalid_request_error"),
-                          "param": param, "code": code}}
+                          param: str | None, kind: str | None = None) -> int:
+    """The refusal in the provider's own error shape and status (``provider_error``), so a
+    gateway returns it as is and the client's SDK raises its own typed error. Returns the
+    status sent (Google answers a 413 with 400)."""
+    status, data = provider_error(provider, status, message, kind, param, code)
     await _send_json(send, status, data, retry=status in (429, 503))
+    return status
 
 
 # --- running it -----------------------------------------------------------------------------
@@ -454,20 +464,21 @@ async def _provider_error(send: Send, provider: str, status: int, code: str, mes
 def app_from_environment() -> ServeApp:
     """The factory uvicorn calls in each server process: the configuration ``serve`` left in
     the environment."""
-    config = from_environment()
-    from .config import apply_aliases
+    import os
 
-    apply_aliases(config)
-    return ServeApp(config)
+    from .metrics import DIRECTORY_VARIABLE
+
+    return ServeApp(from_environment(), os.environ.get(DIRECTORY_VARIABLE) or None)
 
 
 class JSONFormatter(logging.Formatter):
-    """One JSON object a line: time, level, logger, message and the record's ``fields``."""
+    """One JSON object a line: time, level, logger, the process (one of ``--workers``),
+    message and the record's ``fields``."""
 
     def format(self, record: logging.LogRecord) -> str:
         data = {"time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
                 + f".{int(record.msecs):03d}Z", "level": record.levelname.lower(),
-                "logger": record.name, "message": record.getMessage()}
+                "logger": record.name, "pid": record.process, "message": record.getMessage()}
         data.update(getattr(record, "fields", None) or {})
         if record.exc_info:
             data["exception"] = self.formatException(record.exc_info)
@@ -502,7 +513,20 @@ def run(config: ServeConfig) -> int:
                    server_header=False, proxy_headers=False)
     app = f"{__name__}:app_from_environment"
     if config.workers > 1:  # uvicorn's supervisor: SIGTERM stops each worker as below
-        uvicorn.run(app, factory=True, workers=config.workers, **options)  # type: ignore[arg-type]
+        import shutil
+        import tempfile
+
+        from .metrics import DIRECTORY_VARIABLE
+
+        # each worker's figures go in a file here, and /metrics adds them all up (.metrics)
+        shared = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+        directory = tempfile.mkdtemp(prefix="visiontokens-metrics-", dir=shared)
+        os.environ[DIRECTORY_VARIABLE] = directory
+        try:
+            uvicorn.run(app, factory=True, workers=config.workers,
+                        **options)  # type: ignore[arg-type]
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
         return 0
     server = _Server(uvicorn.Config(app, factory=True, **options))  # type: ignore[arg-type]
     server.run()

@@ -5,7 +5,11 @@
 - the count options a gateway passes to ``count_request_async``, checked once up front
   (``count_options``), over a given request walk (the twin: the tests run both);
 - refusals: the first violation the API would refuse a request for (``first_refusal``),
-  and budgets (``over_budgets``), as (message, type, param, code) in the OpenAI error shape;
+  and budgets (``over_budgets``), as (message, type, param, code), answered in the shape and
+  with the status of the provider the path is for (``provider_error``: OpenAI's,
+  Anthropic's, Google's);
+- model names: ``models=`` (``serve --model-alias``) and the path's model or deployment,
+  resolved by one rule (``count_body``, ``model_candidates``);
 - ``API_CODES``: our error codes (``VisionTokensError.code``) to the API's own codes.
 
 Imports nothing heavy: ``import visiontokens.asgi`` stays light.
@@ -184,20 +188,63 @@ def param(pointer: str | None) -> str | None:
     return out
 
 
-_GOOGLE_STATUSES = {429: "RESOURCE_EXHAUSTED", 413: "INVALID_ARGUMENT"}
+#: Anthropic's error ``type`` for each status a gateway refuses with (its errors page: 400
+#: invalid_request_error, 404 not_found_error, 413 request_too_large, 429 rate_limit_error;
+#: 503 is ours, a count that could not finish, told as Anthropic tells an overload). Any
+#: other status is an invalid request.
+ANTHROPIC_TYPES = {400: "invalid_request_error", 404: "not_found_error",
+                   413: "request_too_large", 429: "rate_limit_error", 503: "overloaded_error"}
+#: Google's canonical status for each HTTP status (google.rpc.Code, as the Gemini API and
+#: Vertex AI answer). Google's mapping has no 413: a request too large is a 400
+#: INVALID_ARGUMENT there, so a 413 refusal on a Gemini path is answered with 400.
+GOOGLE_STATUSES = {400: "INVALID_ARGUMENT", 404: "NOT_FOUND", 408: "DEADLINE_EXCEEDED",
+                   429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}
+#: OpenAI's error ``type`` by status when the answer names none of its own.
+OPENAI_TYPES = {429: "tokens", 503: "server_error"}
+#: The providers whose error shapes a gateway answers in.
+PROVIDERS = ("openai", "anthropic", "gemini")
+
+
+def provider_error(provider: str, status: int, message: str, kind: str | None = None,
+                   param: str | None = None, code: str | None = None) -> tuple[int, dict[str, Any]]:
+    """(status, body) of a refusal as ``provider``'s own clients parse it, so their SDKs raise
+    their own typed errors with our message:
+
+    - OpenAI: ``{"error": {message, type, param, code}}``, with ``status``;
+    - Anthropic: ``{"type": "error", "error": {type, message}}`` (no code, no param), the
+      type told by the status (``ANTHROPIC_TYPES``), with ``status``;
+    - Gemini (Google's ``google.rpc.Status`` as JSON): ``{"error": {code, message,
+      status}}``, the HTTP status in ``code`` and its canonical name in ``status``
+      (``GOOGLE_STATUSES``); 413 becomes 400 ``INVALID_ARGUMENT``, as Google answers.
+
+    ``kind`` is the OpenAI type (by default told by the status)."""
+    if provider == "anthropic":
+        return status, {"type": "error", "error": {
+            "type": ANTHROPIC_TYPES.get(status, INVALID_REQUEST), "message": message}}
+    if provider == "gemini":
+        if status == 413:
+            status = 400
+        return status, {"error": {"code": status, "message": message,
+                                  "status": GOOGLE_STATUSES.get(status, "INVALID_ARGUMENT")}}
+    return status, {"error": {"message": message,
+                              "type": kind or OPENAI_TYPES.get(status, INVALID_REQUEST),
+                              "param": param, "code": code}}
 
 
 def error_body(message: str, kind: str, param: str | None, code: str,
                provider: str = "openai", status: int = 400) -> dict[str, Any]:
-    """The body of an error answer, as the provider shapes it (OpenAI's ``{"error":
-    {message, type, param, code}}``; Anthropic's ``{"type": "error", "error": {type,
-    message}}``, which has no code; Gemini's ``{"error": {code, message, status}}``)."""
-    if provider == "anthropic":
-        return {"type": "error", "error": {"type": kind, "message": message}}
-    if provider == "gemini":  # Google's error shape (google.rpc.Status, as JSON)
-        return {"error": {"code": status, "message": message,
-                          "status": _GOOGLE_STATUSES.get(status, "INVALID_ARGUMENT")}}
-    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+    """The body of ``provider_error`` (its status is the caller's to send)."""
+    return provider_error(provider, status, message, kind, param, code)[1]
+
+
+def provider_of_api(api: str | None) -> str | None:
+    """Whose error shape answers a request counted as ``api`` (``?api=`` of ``serve``), or
+    None when the api does not tell."""
+    if api in ("anthropic", "messages", "anthropic.messages"):
+        return "anthropic"
+    if api in ("gemini", "generate_content", "gemini.generate_content"):
+        return "gemini"
+    return None
 
 
 # --- model aliases (models=) ----------------------------------------------------------------
@@ -241,6 +288,68 @@ async def count_aliased(count: Any, models: Mapping[str, str], data: dict[str, A
             if k == len(candidates) - 1:
                 raise
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def alias_keys(models: Mapping[str, str]) -> tuple[bytes, ...]:
+    """The names of ``models`` as they appear in a JSON body: a body holding none of them is
+    counted as its bytes, without a parse here."""
+    import json
+
+    return tuple(json.dumps(name).encode() for name in models)
+
+
+def json_object(body: bytes | bytearray) -> dict[str, Any] | None:
+    """The body as a JSON object, or None (the count of the bytes then names the fault)."""
+    import json
+
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+async def count_body(count: Any, body: bytes | bytearray, options: Mapping[str, Any],
+                     models: Mapping[str, str], keys: tuple[bytes, ...],
+                     deployment: str | None = None) -> Any:
+    """``count(body, **options)`` with the model resolved through ``models=`` and the path's
+    deployment: the one rule of the middleware and ``serve`` (and ``model_candidates``, the
+    LiteLLM hook's). ``options["model"]`` (a generateContent path's model) is aliased the
+    same way. The bytes are counted as they are unless an alias (one of ``keys``, from
+    ``alias_keys``) or a deployment may apply (then the JSON is parsed here once, and the
+    object counted), or the model is unknown and has another name to try
+    (``provider/model``). On an Azure deployment path the deployment names the model when
+    ``models`` maps it; otherwise the body's ``model``, else the deployment's name."""
+    if options.get("model") is not None:  # Gemini: the model is the path's
+        options = {**options, "model": model_candidates(models, options["model"])[0]}
+        return await count(body, **options)
+    options = {key: value for key, value in options.items() if key != "model"}
+    json_body = options.get("content_type") is None  # multipart is counted as sent
+    if json_body and (deployment is not None or any(key in body for key in keys)):
+        data = json_object(body)
+        if data is not None:
+            if deployment is not None and (deployment in models or "model" not in data):
+                data["model"] = deployment
+            return await count_aliased(count, models, data, **options)
+    try:
+        return await count(body, **options)
+    except UnknownModelError:
+        data = json_object(body) if json_body else None
+        if data is None or len(model_candidates(models, data.get("model"))) < 2:
+            raise
+        return await count_aliased(count, models, data, **options)
+
+
+def run_sync(coroutine: Any) -> Any:
+    """The value of a coroutine that never waits (each of its awaits is of a coroutine that
+    returns at once): how ``serve``'s counting code, which is synchronous, runs
+    ``count_body`` rather than a copy of it."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value
+    coroutine.close()
+    raise RuntimeError("the count waited on something")  # pragma: no cover - a bug
 
 
 def refused(error: VisionTokensError) -> bool:

@@ -20,7 +20,7 @@ import multiprocessing
 import re
 import signal
 import threading
-from typing import Any
+from typing import Any, NamedTuple
 
 from .config import ServeConfig
 
@@ -42,20 +42,51 @@ def error_data(error: BaseException, pointer: str | None = None) -> dict[str, An
     return {"code": code, "pointer": where, "message": message}
 
 
+class Target(NamedTuple):
+    """What the request says of its body besides the bytes: the ``api`` (None: told by the
+    body's shape), the model a generateContent path names, and an Azure deployment path's
+    deployment (see ``shared.count_body``)."""
+
+    api: str | None = None
+    model: str | None = None
+    deployment: str | None = None
+
+
 # --- in the counting process ---------------------------------------------------------------
 
-def _count(body: bytes | bytearray, api: str | None, content_type: str | None, config: ServeConfig,
-           fetcher: Any) -> dict[str, Any]:
-    """count_request's answer as plain data: what /v1/count shows and /v1/check decides on."""
+_models: dict[Any, Any] = {}  # the config's aliases as count_body takes them, made once
+
+
+def _aliases(config: ServeConfig) -> tuple[dict[str, str], tuple[bytes, ...]]:
+    from .shared import alias_keys
+
+    found = _models.get(config.model_aliases)
+    if found is None:
+        models = dict(config.model_aliases)
+        found = _models[config.model_aliases] = (models, alias_keys(models))
+    return found
+
+
+def _count(body: bytes | bytearray, target: Target, content_type: str | None,
+           config: ServeConfig, fetcher: Any) -> dict[str, Any]:
+    """count_request's answer as plain data: what /v1/count shows and /v1/check decides on.
+    The model is resolved through ``--model-alias`` as the middleware resolves it through
+    ``models=`` (``shared.count_body``)."""
     from .. import count_request
     from .._errors import RequestLimitError, UnknownModelError, VisionTokensError
+    from .shared import count_body, run_sync
     from .shared import first_refusal as _first_refusal
 
+    async def count(data: Any, **options: Any) -> Any:  # returns at once: see run_sync
+        return count_request(data, **options)
+
+    models, keys = _aliases(config)
+    options = dict(ruleset=config.ruleset, fetch=fetcher, on_unknown="upper_bound",
+                   on_violation="collect", content_type=content_type, api=target.api,
+                   undocumented=config.undocumented, model=target.model)
     try:
-        result = count_request(body, ruleset=config.ruleset, fetch=fetcher,
-                               on_unknown="upper_bound", on_violation="collect",
-                               content_type=content_type, api=api,
-                               undocumented=config.undocumented)  # type: ignore[arg-type]
+        result = run_sync(count_body(count, body, options, models, keys,
+                                     target.deployment))
     except VisionTokensError as error:
         return {"error": error_data(error), "limit": isinstance(error, RequestLimitError),
                 "unknown_model": isinstance(error, UnknownModelError)}
@@ -77,7 +108,7 @@ def _count(body: bytes | bytearray, api: str | None, content_type: str | None, c
 
 
 def _worker(conn: Any, body_fd: int, config_json: str) -> None:
-    """A counting process: (api, content_type, length) in through the pipe, the body's bytes
+    """A counting process: (target, content_type, length) in through the pipe, the body's bytes
     read from the shared memory file ``body_fd``, the answer out, until the server closes the
     pipe. SIGINT and SIGTERM are the server's to handle: a Ctrl-C or a SIGTERM to the process
     group must not end a count the server is still waiting for."""
@@ -90,20 +121,17 @@ def _worker(conn: Any, body_fd: int, config_json: str) -> None:
         import resource
 
         resource.setrlimit(resource.RLIMIT_AS, (config.worker_memory, config.worker_memory))
-    from .config import apply_aliases
-
-    apply_aliases(config)
     fetcher = None
     if config.fetch:
         from ..images.fetch import Fetcher
 
         # the SSRF rules as everywhere: public addresses only
         fetcher = Fetcher(timeout=config.fetch_timeout, max_bytes=config.fetch_max_bytes)
-    _count(b'{"model": "", "input": ""}', None, None, config, None)  # warm: imports, tables
+    _count(b'{"model": "", "input": ""}', Target(), None, config, None)  # warm: imports, tables
     conn.send("ready")
     while True:
         try:
-            api, content_type, length = conn.recv()
+            target, content_type, length = conn.recv()
         except (EOFError, OSError):
             return
         try:
@@ -113,7 +141,7 @@ def _worker(conn: Any, body_fd: int, config_json: str) -> None:
                 if not more:
                     raise OSError("the body's shared memory ended early")
                 body += more
-            answer = _count(body, api, content_type, config, fetcher)
+            answer = _count(body, Target(*target), content_type, config, fetcher)
         except MemoryError:
             answer = {"fatal": "count_out_of_memory"}
         except Exception as error:  # noqa: BLE001 - a bug: said, never a dead process
@@ -160,7 +188,7 @@ class _Process:
     """One counting process. The body goes through a memory file (memfd) both processes
     hold: one copy in, one copy out, where a pipe moved it 64 KB at a time with a context
     switch each (measured on a 1 MB body: 5.7 ms through the pipe, with thread hops, against
-    a count of 0.6 ms). Only the small (api, content type, length) message and the answer go
+    a count of 0.6 ms). Only the small (target, content type, length) message and the answer go
     through the pipe, which the event loop watches directly."""
 
     def __init__(self, context: Any, config_json: str) -> None:
@@ -182,7 +210,7 @@ class _Process:
             raise RuntimeError("a counting process did not start (a script that starts the "
                                "server must do so under `if __name__ == \"__main__\":`)")
 
-    async def call(self, body: bytes | bytearray, api: str | None, content_type: str | None,
+    async def call(self, body: bytes | bytearray, target: Target, content_type: str | None,
                    timeout: float) -> dict[str, Any]:
         import os
 
@@ -191,7 +219,7 @@ class _Process:
             await loop.run_in_executor(None, os.pwrite, self.memory, body, 0)
         else:
             os.pwrite(self.memory, body, 0)
-        self.conn.send((api, content_type, len(body)))
+        self.conn.send((tuple(target), content_type, len(body)))
         answered = loop.create_future()
         fileno = self.conn.fileno()
 
@@ -259,12 +287,12 @@ class CountPool:
             self._idle.put_nowait(process)
         self.ready = True
 
-    async def count(self, body: bytes | bytearray, api: str | None,
+    async def count(self, body: bytes | bytearray, target: Target,
                     content_type: str | None) -> dict[str, Any]:
         assert self._idle is not None, "the pool is not started"
         process = await self._idle.get()
         try:
-            answer = await process.call(body, api, content_type, self.config.count_timeout)
+            answer = await process.call(body, target, content_type, self.config.count_timeout)
         except TimeoutError:
             self._replace(process)
             raise CountUnavailable(

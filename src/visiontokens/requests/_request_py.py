@@ -28,7 +28,7 @@ from typing import IO, TYPE_CHECKING, Any, Awaitable, Callable, Literal, NamedTu
 from . import images_api as _images_api
 from . import anthropic as _anthropic
 from . import gemini as _gemini
-from .pricing import PUBLIC_SOURCE, ImageRef, malformed as _malformed, sdk_dict as _sdk_dict
+from .pricing import PUBLIC_SOURCE, ImageRef, SkippedPart, malformed as _malformed, sdk_dict as _sdk_dict
 from .pricing import unreadable as _unreadable
 from .. import rules
 from .. import _spec
@@ -120,14 +120,6 @@ class RequestImage(NamedTuple):
     rule: str | None = None  # input images to image models: the rule that priced it (spec 6.2)
     # spec 3.5, undocumented="assume": the documented model this figure was counted like
     assumed_from: str | None = None
-
-
-class SkippedPart(NamedTuple):
-    """A part the walk saw and did not count, and why: no silent drop."""
-
-    pointer: str  # JSON pointer to the part
-    type: str  # its "type": "input_file", "file", or the other API's image part
-    reason: str
 
 
 class RequestCount(NamedTuple):
@@ -1137,7 +1129,7 @@ def _classified(body: Any, content_type: Any, api: Any) -> tuple[dict[str, Any],
     """(body, the ImagesRequest of an Images API body or None, the Walked of an Anthropic
     Messages or Gemini body or None). _images_api.classify, without its call for the bodies
     a gateway sees most: JSON with 'messages' or 'input' and nothing said about it is Chat,
-    Responses or Anthropic Messages (anthropic.detect tells, at the cost of one look for an
+    Responses or Anthropic Messages (messages_body tells, at the cost of one look for an
     OpenAI body), and JSON with 'contents' is Gemini's, never the Images API."""
     if api is None and content_type is None:
         size = _body_bytes(body)
@@ -1169,7 +1161,18 @@ _ANTHROPIC_BLOCKS, _CHAT_PARTS, _CHAT_ROLES = (_anthropic.ANTHROPIC_BLOCKS,
 
 
 def messages_body(body: dict[str, Any]) -> bool:
-    """anthropic.detect's rule (see there), here to run compiled on every Chat body."""
+    """Whether a body with ``messages`` (and no ``api=``) is an Anthropic Messages body.
+
+    The rule: a top-level ``system`` (Chat Completions has none), or a content block of a type
+    only the Messages API has (``image`` with a ``source``, ``tool_result``, ``document`` ...),
+    makes it a Messages body; a Chat-only sign (a message whose role is system, developer,
+    tool or function, a part of type ``image_url``, ``input_audio`` or ``file``) found first
+    makes it Chat Completions, as is every body with neither. The scan stops at the first
+    sign, so an OpenAI body costs a look or two. A Chat body that also holds Anthropic blocks
+    is counted as Chat; its Anthropic image blocks are noted as skipped.
+
+    (Here, not in ``anthropic``, to run compiled: it runs on every Chat body a gateway sees.
+    The block types, part types and roles are ``anthropic``'s.)"""
     if "system" in body:
         return True
     messages: Any = body.get("messages")

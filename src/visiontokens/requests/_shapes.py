@@ -3,7 +3,8 @@ give them (dicts, pydantic models, any iterable), each wrong type a MalformedReq
 its JSON pointer, never a bare TypeError or KeyError.
 
 The walkers return what the walker contract of ``requests/pricing.py`` asks for: ImageRef
-records (pointer, kind, value, detail, options) and a Walked record.
+records (pointer, kind, value, detail, options), SkippedPart records (pointer, type, reason)
+and a Walked record.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._errors import MalformedRequestError
-from .pricing import ImageRef, Walked, malformed, sdk_dict
+from .pricing import ImageRef, SkippedPart, Walked, malformed, sdk_dict
 
-__all__ = ["ImageRef", "Walked", "malformed", "as_dict", "as_list", "optional_str",
+__all__ = ["ImageRef", "SkippedPart", "Walked", "malformed", "as_dict", "as_list", "optional_str",
            "required_str", "MAX_ITEMS", "MAX_IMAGES_WALKED"]
 
 #: The most items read from one list of a body (a generator given for a list is read once).

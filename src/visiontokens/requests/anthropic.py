@@ -33,6 +33,7 @@ from .._errors import (
 from ._shapes import (
     MAX_IMAGES_WALKED,
     ImageRef,
+    SkippedPart,
     Walked,
     as_dict,
     as_list,
@@ -106,7 +107,7 @@ class _Walker:
 
     def __init__(self) -> None:
         self.refs: list[ImageRef] = []
-        self.skipped: list[Any] = []
+        self.skipped: list[SkippedPart] = []
         self.documents = 0  # document blocks (they count towards the many-image limit on clouds)
         self.document_bytes = 0  # base64 text of documents (part of the request's size)
 
@@ -151,9 +152,7 @@ class _Walker:
         self.skipped.append(_skipped(at, "document", DOCUMENT_REASON))
 
 
-def _skipped(pointer: str, kind: str, reason: str) -> Any:
-    from ._request_py import SkippedPart  # (the record type both twins of the walk share)
-
+def _skipped(pointer: str, kind: str, reason: str) -> SkippedPart:
     return SkippedPart(pointer, kind, reason)
 
 
@@ -207,27 +206,10 @@ def image_ref(block: dict[str, Any], where: str) -> ImageRef:
 ANTHROPIC_BLOCKS = frozenset(("image", "tool_result", "tool_use", "document", "thinking",
                               "redacted_thinking", "search_result", "server_tool_use",
                               "container_upload"))
-#: Part types and roles only Chat Completions has.
+#: Part types and roles only Chat Completions has. (Which API a body is for is told by
+#: ``_request_py.messages_body``, compiled with the walk: it runs on every Chat body.)
 CHAT_PARTS = frozenset(("image_url", "input_audio", "file", "refusal"))
 CHAT_ROLES = frozenset(("system", "developer", "tool", "function"))
-
-
-def detect(body: dict[str, Any]) -> bool:
-    """Whether a body with ``messages`` (and no ``api=``) is an Anthropic Messages body.
-
-    The rule: a top-level ``system`` (Chat Completions has none), or a content block of a type
-    only the Messages API has (``image`` with a ``source``, ``tool_result``, ``document`` ...),
-    makes it a Messages body; a Chat-only sign (a message whose role is system, developer,
-    tool or function, a part of type ``image_url``, ``input_audio`` or ``file``) found first
-    makes it Chat Completions, as is every body with neither. The scan stops at the first
-    sign, so an OpenAI body costs a look or two. A Chat body that also holds Anthropic blocks
-    is counted as Chat; its Anthropic image blocks are noted as skipped.
-
-    (The walk runs this rule compiled, as ``_request_py.messages_body``: it runs on every Chat
-    body a gateway sees.)"""
-    from ._request_py import messages_body
-
-    return messages_body(body)
 
 
 # --- the model: platform and image limit ---------------------------------------------------------

@@ -28,6 +28,7 @@ from .._errors import RequestTooLargeError, UnsupportedImageFormatError, VisionT
 from ._shapes import (
     MAX_IMAGES_WALKED,
     ImageRef,
+    SkippedPart,
     Walked,
     as_dict,
     as_list,
@@ -117,7 +118,7 @@ class _Walker:
     def __init__(self, default: str | None) -> None:
         self.default = default
         self.refs: list[ImageRef] = []
-        self.skipped: list[Any] = []
+        self.skipped: list[SkippedPart] = []
         self.inline_bytes = 0  # base64 text of every inline blob (images or not)
 
     def part(self, part: dict[str, Any], where: str, nested: bool = False) -> None:
@@ -200,9 +201,7 @@ def _part_resolution(part: dict[str, Any], where: str) -> str | None:
     return None
 
 
-def _skipped(pointer: str, kind: str, reason: str) -> Any:
-    from ._request_py import SkippedPart  # (the record type both twins of the walk share)
-
+def _skipped(pointer: str, kind: str, reason: str) -> SkippedPart:
     return SkippedPart(pointer, kind, reason)
 
 

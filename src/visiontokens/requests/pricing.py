@@ -8,7 +8,7 @@ takes the loaded body (a dict: JSON already parsed, SDK objects dumped by
 - ``api``: the API name ("chat", "responses", "images.edits" ...);
 - ``model``: the model name the body gives (a str), or None when it gives none;
 - ``images``: a list of :class:`ImageRef`, in body order;
-- ``skipped``: parts seen and not counted (``SkippedPart``: pointer, type, reason);
+- ``skipped``: parts seen and not counted (:class:`SkippedPart`: pointer, type, reason);
 - ``options``: request-level options for pricing (a dict, e.g. ``{"input_fidelity": "high"}``
   for an Images API edit), empty when the format has none.
 
@@ -60,13 +60,21 @@ class ImageRef(NamedTuple):
     options: dict[str, Any] | None = None  # per-image provider options
 
 
+class SkippedPart(NamedTuple):
+    """A part the walk saw and did not count, and why: no silent drop."""
+
+    pointer: str  # JSON pointer to the part
+    type: str  # its "type": "input_file", "file", or the other API's image part
+    reason: str
+
+
 class Walked(NamedTuple):
     """What a walker returns."""
 
     api: str
     model: str | None
     images: list[ImageRef]
-    skipped: list[Any]
+    skipped: list[SkippedPart]
     options: dict[str, Any]
 
 

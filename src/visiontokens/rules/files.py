@@ -1,14 +1,20 @@
-"""The shipped data files, ``data/<provider>/<ruleset>.json``: each read once, lazily, on first
-use (not at import, to keep ``import visiontokens`` light)."""
+"""The shipped rulesets and their data files, ``data/<provider>/<ruleset>.json``: each read
+once, lazily, on first use (not at import, to keep ``import visiontokens`` light)."""
 
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
 
 from .memo import LOCK
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see __init__.py)
+if TYPE_CHECKING:
+    from typing import Any, Mapping
+
 DATA = os.path.join(os.path.dirname(__file__), "data")
+
+DEFAULT_RULESET = "2026-09"  # spec 1: the default is the newest
+SHIPPED = ("2026-09", "2026-04")  # newest first
 
 _files: dict[tuple[str, str], Mapping[str, Any]] = {}
 

@@ -15,15 +15,18 @@ from __future__ import annotations
 
 import functools
 import threading
-from typing import Callable, ParamSpec, TypeVar
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see __init__.py)
+if TYPE_CHECKING:
+    from typing import Callable, ParamSpec, TypeVar
+
+    _P = ParamSpec("_P")
+    _T = TypeVar("_T")
 
 LIMIT = 4096  # per namespace: names come from requests, and dated snapshots are many
 LOCK = threading.RLock()  # re-entrant: filling one entry may fill another (a bound's Model)
 
 _NAMESPACES: dict[str, dict[object, object]] = {}
-
-_P = ParamSpec("_P")
-_T = TypeVar("_T")
 
 
 def namespace(name: str) -> dict[object, object]:

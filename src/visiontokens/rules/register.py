@@ -13,7 +13,8 @@ from .._spec import LEVELS, MAX_BUDGET, MAX_CAP, MAX_MULTIPLIER, MAX_TOKENS_PARA
 from . import memo
 from .load import openai_ruleset, patch_params, tile_params
 from .memo import locked
-from .resolution import SHIPPED, get_ruleset, resolve
+from .files import SHIPPED
+from .resolution import get_ruleset, resolve
 from .specs import DetailParams, ModelSpec, Ruleset
 
 

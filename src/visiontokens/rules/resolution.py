@@ -19,12 +19,11 @@ from .._errors import (
     undocumented_model_error,
     unknown_model_error,
 )
+from .files import DEFAULT_RULESET, SHIPPED
 from .load import openai_ruleset
 from .memo import LOCK
 from .specs import UNDOCUMENTED_POLICIES, ModelSpec, Ruleset, Undocumented
 
-DEFAULT_RULESET = "2026-09"  # spec 1: the default is the newest
-SHIPPED = ("2026-09", "2026-04")  # newest first
 
 _SNAPSHOT_DATE = re.compile(r"-\d{4}-\d{2}-\d{2}")  # spec 3.5: dated snapshots end so
 _MAX_FAMILY = 256  # a family longer than this is no model's: its snapshots are not looked up
