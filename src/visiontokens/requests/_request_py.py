@@ -706,6 +706,19 @@ def _sizes(refs: list[ImageRef], fetcher: Fetcher | None,
            resolve_file: FileResolver | None) -> list[tuple[Any, ...]]:
     sizes = []
     for ref in refs:
+        # A data URL given as a str (nearly every image a gateway sees) read here, as
+        # _without_io reads it, without the call; a walker's ImageRef (a tuple subclass) and
+        # every other kind go through _without_io.
+        if type(ref) is tuple and ref[1] == "data_url" and type(ref[2]) is str:
+            url = ref[2]
+            try:
+                info = _parse_data_url(url)
+            except VisionTokensError as error:
+                sizes.append(_invalid(error))
+                continue
+            sizes.append((info, _decoded_size(len(url) - url.find(",") - 1, url[-2:]),
+                          None, None, None))
+            continue
         size = _without_io(ref, fetcher)
         if size is None and ref[1] == "url":
             try:
@@ -1102,7 +1115,8 @@ def count_request(body: Any, *, ruleset: str | None = None, fetch: bool | Fetche
     """
     fetcher = _options(fetch, on_unknown, on_violation, undecided_animation, undocumented,
                        enforce_patch_limit)
-    _check_resolver(resolve_file)
+    if resolve_file is not None:
+        _check_resolver(resolve_file)
     if model is not None:
         _check_model(model)
     body, images, walked = _classified(body, content_type, api)
