@@ -116,9 +116,11 @@ _OPTIONS = [dict(), dict(on_unknown="upper_bound"), dict(on_violation="collect")
 def request_body(data: bytes) -> None:
     """count_request on a body, in every request twin, with each on_unknown/on_violation
     setting. The first byte picks the form: the input as the JSON body (bytes, bytearray,
-    memoryview, and parsed to a dict when it is JSON), or a Chat and a Responses body carrying
-    the input as an image (as dicts and as JSON bytes). The bytes, read in place by the scan,
-    must count as their dict does whenever the scan accepts them (RFC 8259)."""
+    memoryview, and parsed to a dict when it is JSON), or a Chat, a Responses, an Anthropic
+    Messages and a Gemini body carrying the input as an image (a data URL, or raw base64 as
+    it is and padded past 1 KB, so the scan leaves it in the body; as dicts and as JSON
+    bytes). The bytes, read in place by the scan, must count as their dict does whenever the
+    scan accepts them (RFC 8259)."""
     if not data or len(data) > MAX_INPUT:
         return
     mode, rest = data[0] % 4, data[1:]
@@ -131,6 +133,16 @@ def request_body(data: bytes) -> None:
             {"model": "gpt-6-astra", "input": [{"type": "computer_call_output", "output": {
                 "type": "computer_screenshot", "image_url": url}}]},
         ]
+        for raw in (base64.b64encode(rest).decode(), base64.b64encode(rest + bytes(768)).decode()):
+            bodies += [
+                {"model": "gpt-4o", "messages": [{"role": "user", "content": [
+                    {"type": "image_url", "image_url": {"url": raw}}]}]},
+                {"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": [
+                    {"type": "image", "source": {"type": "base64", "media_type": "image/png",
+                                                 "data": raw}}]}]},
+                {"model": "gemini-2.5-flash", "contents": [{"parts": [
+                    {"inlineData": {"mimeType": "image/png", "data": raw}}]}]},
+            ]
     else:
         bodies = [rest]
         try:
@@ -150,7 +162,8 @@ def request_body(data: bytes) -> None:
     # The scan's differential: bytes the scan accepts (RFC 8259) count as their dict does, and
     # a bytearray or memoryview of them as the bytes do.
     if mode == 3:
-        for as_dict, as_bytes in zip(results[:2], results[2:]):
+        half = len(results) // 2
+        for as_dict, as_bytes in zip(results[:half], results[half:]):
             if as_dict != as_bytes:
                 raise AssertionError(f"count_request: a dict gave {as_dict!r}, its bytes {as_bytes!r}")
     elif len(bodies) == 2 and _rfc_8259(rest):
@@ -173,6 +186,8 @@ def _lazy(twin: Any, value: Any, urls: list[Any]) -> Any:
         for key in plain:  # the last duplicate, found again by get
             if _lazy(twin, value.get(key), []) != plain[key]:
                 raise AssertionError(f"get({key!r}) differs from items()")
+            if key not in value or key + "x" in value and key + "x" not in plain:
+                raise AssertionError(f"'in' differs from items() for {key!r}")
         return plain
     if isinstance(value, twin.ArrayNode):
         return [_lazy(twin, item, urls) for item in value]

@@ -107,6 +107,21 @@ def requests(pictures: dict[str, bytes]) -> dict[str, bytes]:
             {"type": "input_image", "image_url": png, "detail": "low"}]},
         {"type": "computer_call_output", "call_id": "c2", "output": {
             "type": "computer_screenshot", "image_url": png}}]}
+    raw = base64.b64encode(pictures["png"]).decode()
+    anthropic = {"model": "claude-sonnet-4-5", "max_tokens": 64, "system": "Be brief.",
+                 "messages": [{"role": "user", "content": [
+                     {"type": "text", "text": "What is this?"},
+                     {"type": "image", "source": {"type": "base64", "media_type": "image/png",
+                                                  "data": raw}},
+                     {"type": "tool_result", "tool_use_id": "t1", "content": [
+                         {"type": "image", "source": {"type": "url",
+                                                      "url": "https://example.com/cat.png"}}]}]}]}
+    gemini = {"model": "gemini-2.5-flash", "contents": [{"role": "user", "parts": [
+        {"text": "What is this?"}, {"inlineData": {"mimeType": "image/png", "data": raw}},
+        {"inline_data": {"mime_type": "image/gif", "data": base64.b64encode(
+            pictures["gif-animated"]).decode()}, "mediaResolution": {"level": "MEDIA_RESOLUTION_LOW"}},
+        {"fileData": {"mimeType": "image/png", "fileUri": "gs://bucket/a.png"}}]}],
+        "generationConfig": {"mediaResolution": "MEDIA_RESOLUTION_MEDIUM"}}
     malformed = {"model": "gpt-4o", "messages": [{"role": "user", "content": [
         {"type": "image_url", "image_url": {"url": 5}}]}]}
     seeds = {
@@ -117,6 +132,8 @@ def requests(pictures: dict[str, bytes]) -> dict[str, bytes]:
         "malformed": b"\x00" + json.dumps(malformed).encode(),
         "deep-nesting": b"\x00" + b'{"model":"gpt-4o","messages":' + b"[" * 2000 + b"]" * 2000 + b"}",
         "not-json": b"\x01{\"model\": \"gpt-4o\", \"messages\": [",
+        "anthropic": b"\x00" + json.dumps(anthropic).encode(),
+        "gemini": b"\x04" + json.dumps(gemini).encode(),
         "image-png": b"\x03" + pictures["png"],
         "image-jpeg": b"\x07" + pictures["jpeg"],
         "image-gif-animated": b"\x0f" + pictures["gif-animated"],

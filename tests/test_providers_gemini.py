@@ -153,3 +153,19 @@ def test_nova_2_lite_is_a_documented_flat_230(impl, model):
     assert impl.get_model(model).max_tokens() == 230
     with pytest.raises(visiontokens.DetailNotApplicableError):
         impl.count_image_tokens(1, 1, model, "low")
+
+
+@given(st.integers(1, 20_000), st.integers(1, 20_000), st.integers(1, 1024),
+       st.integers(1, 1024))
+def test_twins_agree_on_any_crop_unit_range(w, h, unit_min, unit_max):
+    """The clamp is min(max(unit, unit_min), unit_max) in both kernels, also for a range the
+    shipped data never has (unit_min > unit_max), as a calibrated rule could hold."""
+    from dataclasses import replace
+    from types import MappingProxyType
+
+    spec = visiontokens.get_model("gemini-2.5-flash").spec
+    params = MappingProxyType({level: replace(p, lo=unit_min, hi=unit_max)
+                               for level, p in spec.params.items()})
+    counts = [impl.Model(replace(spec, params=params)).count(w, h)
+              for impl in (core, reference)]
+    assert counts[0] == counts[1]

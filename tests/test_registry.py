@@ -96,6 +96,25 @@ def test_new_tile_model(impl):
         visiontokens.unregister_model("acme-tiles")
 
 
+def test_tile_model_with_its_own_fit_box(impl):
+    # spec 3.2: fit into fit x fit first, then the shortest side down to short_side, then
+    # 512-px tiles. 4000 x 1000 fits into 2048 as 2048 x 512 (4 x 1 tiles) and into 1024
+    # as 1024 x 256 (2 x 1 tiles); the short side stays under 768 both ways.
+    visiontokens.register_model("acme-fit", scheme="tile", base=10, per_tile=20, fit=1024)
+    visiontokens.register_model("acme-fit-default", scheme="tile", base=10, per_tile=20)
+    try:
+        assert impl.count_image_tokens(4000, 1000, "acme-fit") == 10 + 2 * 1 * 20
+        assert impl.count_image_tokens(4000, 1000, "acme-fit-default") == 10 + 4 * 1 * 20
+        # 3000 x 3000 -> 1024 x 1024 -> short side 768 -> 768 x 768: 2 x 2 tiles
+        assert impl.count_image_tokens(3000, 3000, "acme-fit") == 10 + 2 * 2 * 20
+        assert impl.count_image_tokens(3000, 3000, "acme-fit", "low") == 10
+        assert impl.get_model("acme-fit").spec.params["high"].cap == 1024
+        assert impl.get_model("acme-fit-default").spec.params["high"].cap == 2048
+    finally:
+        visiontokens.unregister_model("acme-fit")
+        visiontokens.unregister_model("acme-fit-default")
+
+
 def test_replacing_a_shipped_model_needs_consent_and_comes_back(impl):
     with pytest.raises(InvalidArgumentError, match="already exists"):
         visiontokens.register_model("gpt-4o", scheme="tile", base=1, per_tile=1)
@@ -121,6 +140,13 @@ def test_replacing_a_shipped_model_needs_consent_and_comes_back(impl):
     (dict(scheme="patch", multiplier="1"), InvalidArgumentError),
     (dict(scheme="tile", base=-1, per_tile=1), InvalidArgumentError),
     (dict(scheme="tile", base=1, per_tile="2"), ArgumentTypeError),
+    (dict(scheme="tile", base=1, per_tile=2, fit=0), InvalidArgumentError),
+    (dict(scheme="tile", base=1, per_tile=2, fit=65536), InvalidArgumentError),
+    (dict(scheme="tile", base=1, per_tile=2, fit=1024.0), ArgumentTypeError),
+    (dict(scheme="tile", base=1, per_tile=2, fit=True), ArgumentTypeError),
+    (dict(scheme="patch", multiplier="1", details={"high": {"cap": 100}}, fit=1024), InvalidArgumentError),
+    (dict(scheme="fixed", base=1, fit=1024), InvalidArgumentError),
+    (dict(like="gpt-4o", fit=1024), InvalidArgumentError),
     (dict(scheme="hex"), InvalidArgumentError),
     (dict(like="no-such-model"), UnknownModelError),
     (dict(like="gpt-4o", scheme="tile"), InvalidArgumentError),

@@ -7,6 +7,7 @@ tests hold the peak for a body of N bytes under 2.5 N.
 
 from __future__ import annotations
 
+import base64
 import json
 import random
 import subprocess
@@ -149,6 +150,49 @@ def large_body(images: int = 4, each: int = 4_500_000) -> bytes:
         for k in range(images)]
     return json.dumps({"model": "gpt-4.1-mini",
                        "messages": [{"role": "user", "content": parts}]}).encode()
+
+
+def provider_body(api: str, images: int = 4, each: int = 1_500_000) -> bytes:
+    """A body of about ``images`` x 4/3 ``each`` bytes whose images are raw base64 (a real
+    header, then noise): an Anthropic Messages body, a Gemini one, or a Chat body sending
+    the base64 alone (spec 6.1)."""
+    rnd = random.Random(11)
+    heads = [png_header(1920, 1080), jpeg_header(1800, 2400, sos=True),
+             webp_header(1024, 768, "VP8L"), png_header(4000, 3000)]
+    media = ["image/png", "image/jpeg", "image/webp", "image/png"]
+    raws = [base64.b64encode(heads[k % 4] + rnd.randbytes(each)).decode() for k in range(images)]
+    if api == "anthropic":
+        body = {"model": "claude-sonnet-4-5", "max_tokens": 1024, "messages": [{
+            "role": "user", "content": [{"type": "text", "text": "Compare these."}] + [
+                {"type": "image", "source": {"type": "base64", "media_type": media[k % 4],
+                                             "data": raw}} for k, raw in enumerate(raws)]}]}
+    elif api == "gemini":
+        body = {"contents": [{"role": "user", "parts": [{"text": "Compare these."}] + [
+            {"inlineData": {"mimeType": media[k % 4], "data": raw}}
+            for k, raw in enumerate(raws)]}]}
+    else:
+        body = {"model": "gpt-4.1-mini", "messages": [{"role": "user", "content": [
+            {"type": "image_url", "image_url": {"url": raw}} for raw in raws]}]}
+    return json.dumps(body).encode()
+
+
+@pytest.mark.parametrize("api", ["anthropic", "gemini", "chat raw base64"])
+def test_raw_base64_images_are_read_where_they_lie(walk, api):
+    """tracemalloc sees every Python allocation: counting a body whose four images are raw
+    base64 allocates a small fraction of one image (each is a quarter of the body), in both
+    twins. (Before the providers' bodies were scanned in place: the body's size again.)"""
+    body = provider_body(api)
+    n = len(body)
+    options = {"model": "gemini-2.5-flash"} if api == "gemini" else {}
+    walk.count_request(body, **options)  # imports and the model's record, before the baseline
+    tracemalloc.start()
+    try:
+        result = walk.count_request(body, **options)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [i.width for i in result.images] == [1920, 1800, 1024, 4000]
+    assert peak <= 0.02 * n, f"body {n} B, peak while counting {peak} B"
 
 
 def test_python_heap_peak_under_the_body_size():

@@ -238,3 +238,272 @@ PROVIDER_BODIES = [
 def test_provider_bodies_count_alike_as_a_dict_and_in_place(body, options, walk):
     extra = {} if "messages" in body else {"model": "gemini-2.5-flash"}
     assert_same_every_way(walk, body, **extra, **options)
+
+
+# --- the providers' formats read in place (Anthropic Messages, Gemini generateContent), and
+# Chat's raw base64: their base64 is left in the body and its header read there -------------------
+
+def media_of(data: bytes) -> str:
+    """The media type a client would declare for an image's bytes (image/png when unknown)."""
+    for magic, media in ((b"\xff\xd8", "image/jpeg"), (b"GIF8", "image/gif"),
+                         (b"RIFF", "image/webp")):
+        if data.startswith(magic):
+            return media
+    return "image/png"
+
+
+def claude_image(b64: str, media: str = "image/png", **extra) -> dict:
+    return {"type": "image", "source": {"type": "base64", "media_type": media, "data": b64},
+            **extra}
+
+
+def claude(*blocks, model="claude-sonnet-4-5", **extra) -> dict:
+    return {"model": model, "max_tokens": 1024, "messages": [{"role": "user",
+                                                              "content": list(blocks)}], **extra}
+
+
+def gemini_inline(b64: str, mime: str = "image/png", snake: bool = False, **extra) -> dict:
+    if snake:
+        return {"inline_data": {"mime_type": mime, "data": b64}, **extra}
+    return {"inlineData": {"mimeType": mime, "data": b64}, **extra}
+
+
+def gemini(*parts, **extra) -> dict:
+    return {"contents": [{"role": "user", "parts": list(parts)}], **extra}
+
+
+def in_every_format(b64: str, media: str) -> list[tuple[dict, dict]]:
+    """(body, options) holding ``b64`` in every place each format puts an image's base64."""
+    flash = {"model": "gemini-2.5-flash"}
+    return [
+        (claude(claude_image(b64, media), {"type": "tool_result", "content": [
+            claude_image(b64, media), {"type": "document", "source": {
+                "type": "content", "content": [claude_image(b64, media)]}}]}), {}),
+        (claude(claude_image(b64, media), model="us.anthropic.claude-sonnet-4-5-v1:0"), {}),
+        (gemini(gemini_inline(b64, media), gemini_inline(b64, media, snake=True),
+                {"functionResponse": {"name": "f", "parts": [gemini_inline(b64, media)]}}), flash),
+        (gemini(gemini_inline(b64.replace("+", "-").replace("/", "_"), media)), flash),  # URL-safe
+        (chat({"type": "image_url", "image_url": {"url": b64}},  # raw base64 (spec 6.1)
+              {"type": "image_url", "image_url": b64}), {}),
+    ]
+
+
+@pytest.mark.parametrize("case", cases(), ids=lambda case: case.name)
+def test_every_corpus_image_counts_alike_in_place_in_every_format(case, walk):
+    """Every corpus image as raw base64 in each format: as it is (most are under 1 KB of base64,
+    a str to the walk), and with 1 KB of zeros after it (a BodyString: read in the body)."""
+    for data in (case.data, case.data + bytes(1024)):
+        for body, options in in_every_format(base64.b64encode(data).decode(), media_of(data)):
+            assert_same_every_way(walk, body, **options, **COLLECT)
+
+
+RAW_PNG = base64.b64encode(png_header(1920, 1080) + bytes(3000)).decode()
+RAW_JPEG = base64.b64encode(jpeg_header(1800, 2400) + bytes(2000)).decode()
+RAW_GIF = base64.b64encode(gif_header(8, 8, frames=2) + bytes(2000)).decode()
+#: Raw base64 a header read refuses, each for its own reason (the error names a position).
+RAW_BAD = [RAW_PNG[:12] + "*" + RAW_PNG[13:], RAW_PNG + "A", "iVBORw0K" + "é" + "A" * 2000,
+           "A" * 2000, RAW_PNG[:40] + "====" + RAW_PNG[44:], RAW_PNG[:-4] + "A=A="]
+RAW = [RAW_PNG, RAW_JPEG, RAW_GIF, *RAW_BAD]
+
+PROVIDER_IN_PLACE = [
+    claude(*[claude_image(raw, media) for raw in RAW
+             for media in ("image/png", "IMAGE/JPEG", "image/bmp")]),
+    claude(claude_image(RAW_PNG, transformations={"oversized_image": "error"}),
+           claude_image(RAW_JPEG, transformations={"oversized_image": "downsize"}),
+           model="claude-opus-4-8"),
+    claude(claude_image(RAW_PNG), model="claude-3-5-sonnet@20240620"),  # Vertex
+    claude(claude_image(RAW_PNG), model=LONG),
+    claude({"type": "text", "text": LONG}, {"type": LONG}, {"type": "tool_result", "content": LONG},
+           {"type": "document", "source": {"type": "base64", "media_type": "application/pdf",
+                                           "data": LONG}},
+           {"type": "document", "source": {"type": "text", "data": LONG}},
+           {"type": "document", "source": {"type": "content", "content": LONG}},
+           {"type": "image", "source": {"type": "url", "url": "https://example.com/" + LONG}},
+           {"type": "image", "source": {"type": "file", "file_id": "file_" + LONG}},
+           claude_image(RAW_PNG), system=LONG),
+    claude(claude_image(RAW_PNG), system=[{"type": "text", "text": LONG}]),
+    {"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": LONG}],
+     "system": "s"},
+    claude(*[claude_image(RAW_GIF)] * 21),  # a many-image request: its stricter side limit
+    gemini(*[gemini_inline(raw, mime) for raw in RAW for mime in ("image/png", "image/heic",
+                                                                  "image/gif")]),
+    gemini(gemini_inline(RAW_PNG, mediaResolution={"level": "MEDIA_RESOLUTION_HIGH"}),
+           gemini_inline(RAW_JPEG, media_resolution="MEDIA_RESOLUTION_LOW"),
+           gemini_inline(RAW_PNG, "application/pdf"), gemini_inline(LONG, "text/plain"),
+           {"text": LONG}, {"fileData": {"mimeType": "image/png", "fileUri": "gs://b/" + LONG}},
+           {"file_data": {"file_uri": "gs://b/" + LONG}}, {"fileData": {
+               "mimeType": "video/mp4", "fileUri": "gs://b/v.mp4"}},
+           generationConfig={"mediaResolution": "MEDIA_RESOLUTION_MEDIUM"}),
+    {"contents": [gemini_inline(RAW_PNG), {"parts": None}, {"role": LONG}],
+     "generation_config": {"media_resolution": LONG}, "model": "gemini-3-pro"},
+    {"contents": [{"parts": [gemini_inline(RAW_PNG)]}], "config": {}, "prompt": "p"},
+    {"contents": LONG, "model": LONG},
+]
+PROVIDER_ERRORS = [  # each the walker's error at its pointer, the value's type named as the dict's
+    claude(model={"id": LONG}),
+    {"model": "claude-sonnet-4-5", "messages": [{"content": [{"type": "image", "source": {
+        "type": "base64", "media_type": "image/png", "data": [RAW_PNG]}}]}], "system": "s"},
+    claude({"type": "image", "source": LONG}),
+    claude({"type": "image", "source": {"type": LONG, "data": RAW_PNG}}),
+    claude({"type": "image", "source": {"type": "base64", "media_type": {"m": LONG},
+                                        "data": RAW_PNG}}),
+    claude({"type": "image", "source": {"type": "url", "url": [LONG]}}),
+    claude(claude_image(RAW_PNG, transformations={"oversized_image": LONG})),
+    claude(claude_image(RAW_PNG, transformations=LONG)),
+    claude({"type": "tool_result", "content": {"a": RAW_PNG}}),
+    claude({"type": "document", "source": {"type": "content", "content": {"a": 1}}}),
+    claude(claude_image(RAW_PNG), system={"text": LONG}),
+    {"model": "claude-sonnet-4-5", "messages": [LONG], "system": "s"},
+    {"model": "claude-sonnet-4-5", "messages": {"content": []}, "system": "s"},
+    {"messages": [{"content": [claude_image(RAW_PNG)]}], "system": "s"},  # no model
+    gemini(gemini_inline([RAW_PNG])),
+    gemini({"inlineData": {"mimeType": ["image/png"], "data": RAW_PNG}}),
+    gemini({"inlineData": LONG}),
+    gemini({"fileData": {"fileUri": {"u": LONG}}}),
+    gemini(gemini_inline(RAW_PNG, mediaResolution=[LONG])),
+    gemini(gemini_inline(RAW_PNG, mediaResolution={"level": {"l": 1}})),
+    gemini({"functionResponse": {"parts": LONG}}),
+    gemini({"functionResponse": [1]}),
+    {"contents": [LONG]},
+    {"contents": {"parts": []}},
+    {"contents": [], "generationConfig": LONG},
+    {"contents": [], "generationConfig": {"mediaResolution": [LONG]}},
+    {"contents": [], "model": [LONG]},
+    gemini(*[gemini_inline(RAW_PNG)] * 3601),
+]
+
+
+def counted_alike(body, **options):
+    """The options a body's format needs (Gemini's model is the caller's), then the check."""
+    return ({"model": "gemini-2.5-flash"} if "contents" in body and "model" not in body
+            else {}) | options
+
+
+@pytest.mark.parametrize("body", PROVIDER_IN_PLACE + PROVIDER_ERRORS)
+@pytest.mark.parametrize("options", [{}, COLLECT], ids=["raise", "collect"])
+def test_provider_bodies_in_place_count_as_their_dicts(body, options, walk):
+    assert_same_every_way(walk, body, **counted_alike(body, **options))
+    api = "anthropic.messages" if "messages" in body else "gemini.generate_content"
+    assert_same_every_way(walk, body, api=api, **counted_alike(body, **options))
+
+
+def test_a_provider_body_repeating_a_key_is_read_as_json_loads_reads_it(walk):
+    """Repeated keys (no dict can hold them): the last one wins, in the walkers' objects too,
+    and a key given twice is still there for ``in``."""
+    png = RAW_PNG.encode()
+    raws = [
+        b'{"model": "claude-sonnet-4-5", "system": "s", "messages": [{"content": [{"type": "text",'
+        b' "type": "image", "source": {"type": "url", "type": "base64", "media_type": "image/jpeg",'
+        b' "media_type": "image/png", "data": "x", "data": "' + png + b'"}}]}]}',
+        b'{"contents": [{"parts": [{"inlineData": {"mimeType": "image/png", "data": "' + png
+        + b'"}, "inlineData": {"mimeType": "image/png", "data": "' + png + b'"}}]}]}',
+        b'{"contents": [{"text": "x", "text": "y"}]}',
+    ]
+    for raw in raws:
+        options = counted_alike(json.loads(raw))
+        expected = outcome(walk.count_request, json.loads(raw), **options)
+        assert expected[0] == "value"
+        for form in (raw, bytearray(raw), memoryview(raw)):
+            assert outcome(walk.count_request, form, **options) == expected
+
+
+def test_chat_raw_base64_errors_name_the_places_of_the_url_it_stands_for(walk):
+    """spec 6.1: Chat's bare base64 is read as "data:image/*;base64," + it; an error names
+    positions in that URL, whether the base64 came as a str or is read in the body."""
+    for raw in RAW_BAD:
+        body = chat({"type": "image_url", "image_url": {"url": raw}})
+        assert_same_every_way(walk, body, **COLLECT)
+    bad = assert_same_every_way(walk, chat({"type": "image_url", "image_url": RAW_BAD[0]}),
+                                **COLLECT)[1].images[0].error
+    assert "characters 32..35 of the URL" in bad[3]  # 20 + 12 (the group of the 13th character)
+
+
+raw_slot = st.one_of(st.sampled_from(RAW + [LONG, RAW_PNG.replace("A", "-")]), long_text,
+                     st.none(), st.integers(), st.just([RAW_PNG]), st.just({"a": LONG}))
+text_slot = st.one_of(st.sampled_from(["image/png", "image/jpeg", "IMAGE/GIF", "image/heic",
+                                       "text/plain", LONG]), st.none(), st.just([1]))
+
+
+@st.composite
+def provider_bodies(draw):
+    """Anthropic Messages and Gemini generateContent bodies with a raw base64, a long string
+    or a value of the wrong type in each slot an image's fields take."""
+    def claude_block(depth=0):
+        kind = draw(st.sampled_from(["image", "image", "text", "tool_result", "document", LONG]))
+        source = {"type": draw(st.sampled_from(["base64", "url", "file", "content", LONG])),
+                  "media_type": draw(text_slot), "data": draw(raw_slot),
+                  "url": draw(st.sampled_from(["https://example.com/a.png", LONG, "ftp://x"])),
+                  "file_id": draw(st.sampled_from(["file_1", LONG]))}
+        if depth < 2 and draw(st.booleans()):
+            source["content"] = [claude_block(depth + 1) for _ in range(draw(st.integers(0, 2)))]
+        block = {"type": kind, "source": draw(st.one_of(st.just(source), raw_slot))}
+        if depth < 2 and kind == "tool_result":
+            block["content"] = [claude_block(depth + 1) for _ in range(draw(st.integers(0, 2)))]
+        if draw(st.integers(0, 4)) == 0:
+            block["transformations"] = {"oversized_image": draw(st.sampled_from(
+                ["error", "downsize", LONG]))}
+        return block
+
+    def gemini_part(nested=False):
+        blob = {draw(st.sampled_from(["mimeType", "mime_type"])): draw(text_slot),
+                "data": draw(raw_slot)}
+        part = {draw(st.sampled_from(["inlineData", "inline_data"])): blob}
+        choice = draw(st.integers(0, 5))
+        if choice == 0:
+            part = {"fileData": {"mimeType": draw(text_slot), "fileUri": draw(st.sampled_from(
+                ["gs://b/a.png", LONG, 3]))}}
+        elif choice == 1:
+            part = {"text": draw(raw_slot)}
+        elif choice == 2 and not nested:
+            part = {"functionResponse": {"name": "f", "parts": [
+                gemini_part(True) for _ in range(draw(st.integers(0, 2)))]}}
+        if draw(st.integers(0, 3)) == 0:
+            part["mediaResolution"] = draw(st.sampled_from(
+                [{"level": "MEDIA_RESOLUTION_LOW"}, "MEDIA_RESOLUTION_HIGH", LONG, [1]]))
+        return part
+
+    if draw(st.booleans()):
+        return {"model": draw(st.sampled_from(["claude-sonnet-4-5", "claude-opus-4-8",
+                                               "anthropic.claude-sonnet-4-5-v1:0", LONG])),
+                "system": draw(st.sampled_from(["s", LONG])),
+                "messages": [{"role": "user", "content": [
+                    claude_block() for _ in range(draw(st.integers(0, 4)))]
+                    if draw(st.integers(0, 5)) else draw(raw_slot)}]}
+    body = {"contents": [{"role": "user", "parts": [gemini_part()
+                                                    for _ in range(draw(st.integers(0, 4)))]}]}
+    if draw(st.booleans()):
+        body["generationConfig"] = {"mediaResolution": draw(st.sampled_from(
+            ["MEDIA_RESOLUTION_LOW", "MEDIA_RESOLUTION_HIGH", LONG, None]))}
+    return body
+
+
+@given(body=provider_bodies(), collect=st.booleans())
+@example(body=claude(claude_image(RAW_PNG)), collect=False)
+@example(body=gemini(gemini_inline(RAW_JPEG)), collect=True)
+def test_generated_provider_bodies_count_alike_as_a_dict_and_in_place(body, collect, walk):
+    assert_same_every_way(walk, body, **counted_alike(body, **(COLLECT if collect else {})))
+
+
+@given(body=bodies(), raw=st.sampled_from(RAW), collect=st.booleans())
+def test_generated_chat_bodies_with_raw_base64_count_alike(body, raw, collect, walk):
+    if "messages" in body and isinstance(body["messages"][0]["content"], list):
+        body["messages"][0]["content"].append({"type": "image_url", "image_url": {"url": raw}})
+    assert_same_every_way(walk, body, **(COLLECT if collect else {}))
+
+
+def test_a_large_provider_body_counts_alike_off_the_event_loop(walk):
+    """An Anthropic or Gemini body of OFF_LOOP_BYTES or more is walked on a thread; its base64
+    is read afterwards from the body the nodes still hold: the dict's answer."""
+    import asyncio
+
+    big = base64.b64encode(png_header(640, 480) + bytes(walk.OFF_LOOP_BYTES)).decode()
+    for body in (claude(claude_image(big), claude_image(RAW_JPEG, "image/jpeg")),
+                 gemini(gemini_inline(big), gemini_inline(RAW_BAD[0]))):
+        options = counted_alike(body, **COLLECT)
+        raw = json.dumps(body).encode()
+        assert len(raw) >= walk.OFF_LOOP_BYTES
+        expected = outcome(walk.count_request, body, **options)
+        assert expected[0] == "value" and len(expected[1].images) == 2
+        for form in (raw, bytearray(raw), memoryview(raw)):
+            assert outcome(lambda: asyncio.run(walk.count_request_async(form, **options))) \
+                == expected

@@ -183,6 +183,30 @@ def test_twins_agree_on_valid_bodies(data):
     assert results[0] == results[1]
 
 
+def _membership_agrees(node, value, extra) -> None:
+    if isinstance(value, dict):
+        for key in [*value, *extra]:
+            assert (key in node) == (key in value), key
+        for key, item in value.items():
+            _membership_agrees(node.get(key), item, extra)
+    elif isinstance(value, list):
+        for element, item in zip(node, value):
+            _membership_agrees(element, item, extra)
+
+
+@given(serialised(), st.lists(st.text(max_size=3), max_size=4))
+@example(b'{"k\\u0061": 1, "\\ud800": 2, "a\\\\b": 3}', ["ka", "k", "\ud800", "a\\b", "a"])
+@example(b'{"a": 1, "a": {"b": 2}}', ["b"])
+def test_membership_is_json_loads_dicts(scan, data, extra):
+    """``key in`` an object node is ``key in`` json.loads's dict, keys compared unescaped."""
+    _membership_agrees(scan.Document(data).root, strict_loads(data)[1], extra)
+
+
+def test_membership_takes_str_keys_only(scan):
+    with pytest.raises(ArgumentTypeError):
+        1 in scan.Document(b'{"1": 1}').root  # noqa: B015
+
+
 def test_duplicate_keys_last_wins_and_items_keep_them(scan):
     root = scan.Document(b'{"a": 1, "b": 2, "a": 3}').root
     assert root.get("a") == 3 and root.value() == {"a": 3, "b": 2} == json.loads('{"a":1,"b":2,"a":3}')

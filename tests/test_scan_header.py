@@ -102,3 +102,80 @@ def test_wrong_types_are_typed_errors(parser):
         parser.data_url_info("data:image/png;base64,")
     with pytest.raises(ArgumentTypeError):
         parser.data_url_info(5)
+
+
+# --- base64_info: raw base64 (an Anthropic or Gemini image, Chat's bare base64) in the body -------
+
+def base64_same_as_str(parser, payload: str, media_type, shift: int = 0):
+    """base64_info on the payload's bytes, wherever they lie, answers what parse_base64 answers
+    on the equal str; with ``shift``, what parse_data_url answers on the URL of that header
+    length (the positions an error names count from the URL's start)."""
+    expected = outcome(parser.parse_base64, payload, media_type)
+    if shift:
+        url = f"data:{media_type};base64,"
+        assert len(url) == shift
+        expected = outcome(parser.parse_data_url, url + payload)
+    text = payload.encode("utf-8")
+    for window in windows(text):
+        assert outcome(parser.base64_info, window, media_type, shift=shift) == expected, (
+            payload[:80], type(window))
+        if payload.isascii():
+            assert outcome(parser.base64_info, window, media_type, ascii=True,
+                           shift=shift) == expected
+    return expected
+
+
+def base64_both(payload: str, media_type="image/png", shift: int = 0):
+    results = [base64_same_as_str(load_twin("header", kind), payload, media_type, shift)
+               for kind in KINDS]
+    assert results[0] == results[1]
+    return results[0]
+
+
+media_types = st.sampled_from(["image/png", "IMAGE/JPEG", "image/*", "image/gif", "text/plain",
+                               "image", ""])
+
+
+@given(valid_headers, media_types, st.integers(0, 3))
+def test_raw_base64_of_valid_images_cut_or_whole(image, media_type, cut):
+    payload = base64.b64encode(image).decode()
+    base64_both(payload[:len(payload) - cut], media_type)
+
+
+@given(mutated(), st.integers(0, 3))
+def test_raw_base64_of_mutated_images_as_chats_data_url(image, cut):
+    payload = base64.b64encode(image).decode()
+    base64_both(payload[:len(payload) - cut], "image/*", shift=len("data:image/*;base64,"))
+
+
+@given(st.binary(max_size=200), st.integers(0, 1000), st.integers(0, 255))
+@example(b"\x89PNG\r\n\x1a\n" + bytes(40), 12, ord("*"))
+@example(b"\x89PNG\r\n\x1a\n" + bytes(40), 3, 0xE9)  # non-ASCII: the str's error, from bytes
+def test_flipped_characters_in_raw_base64(image, where, byte):
+    encoded = bytearray(base64.b64encode(image))
+    if encoded:
+        encoded[where % len(encoded)] = byte
+    payload = encoded.decode("latin-1")
+    base64_both(payload)
+    base64_both(payload, "image/*", shift=len("data:image/*;base64,"))
+
+
+def test_a_raw_base64_found_by_the_scan(parser):
+    from headers import png_header
+
+    raw = base64.b64encode(png_header(1920, 1080) + bytes(6000)).decode()
+    body = json.dumps({"source": {"type": "base64", "media_type": "image/png",
+                                  "data": raw}}).encode()
+    for kind in KINDS:
+        scan = load_twin("scan", kind)
+        text = scan.Document(body).root.get("source").get("data")
+        assert isinstance(text, scan.BodyString)
+        info = parser.base64_info(text.view(), "image/png", ascii=text.isascii())
+        assert info == parser.parse_base64(raw, "image/png") and info.width == 1920
+
+
+def test_base64_info_wrong_types_are_typed_errors(parser):
+    with pytest.raises(ArgumentTypeError):
+        parser.base64_info("AAAA", "image/png")
+    with pytest.raises(InvalidImageError):
+        parser.base64_info(b"AAAA", 5)

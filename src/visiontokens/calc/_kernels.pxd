@@ -189,7 +189,9 @@ cdef inline void gemini_tiles_cost(const Params* p, int64_t w, int64_t h, Outcom
         out.tokens = p.base
         return
     unit = (w if w < h else h) * 2 // 3
-    unit = p.lo if unit < p.lo else (p.hi if unit > p.hi else unit)
+    # min(max(unit, lo), hi), in that order, as the pure twin: the two agree on any lo, hi
+    unit = p.lo if unit < p.lo else unit
+    unit = p.hi if unit > p.hi else unit
     out.cols, out.rows = ceil_div(w, unit), ceil_div(h, unit)
     out.units = out.cols * out.rows
     out.tokens = out.units * p.per_tile

@@ -30,7 +30,8 @@ def parser() -> argparse.ArgumentParser:
                    "'image_tokens' also name the tokens) or JSONL with the same keys; '-' reads "
                    "stdin")
     p.add_argument("--save", metavar="PATH", help="write the fitted rule as a model file "
-                   "(register it with register_model(name, **data['register_model']))")
+                   "(register it with register_model(name, **data['register_model'])); an "
+                   "error for a rule register_model cannot take (Gemini's tiles)")
     p.add_argument("--json", action="store_true", help="machine-readable JSON output")
     return p
 
@@ -80,10 +81,10 @@ def main(argv: Sequence[str]) -> int:
 
     args = parser().parse_args(argv)
     result = calibrate(read_rows(args.file))
-    if args.save:
-        result.save(args.save)
     if args.json:
         print(json.dumps(result.as_dict()))
+        if args.save:
+            result.save(args.save)
         return 0
     print(result.statement())
     if result.disagreeing:
@@ -95,5 +96,7 @@ def main(argv: Sequence[str]) -> int:
         if len(result.disagreeing) > SHOWN:
             print(f"  ... and {len(result.disagreeing) - SHOWN} more (--json lists them all)")
     if args.save:
+        # after the fit is printed: a rule register_model cannot take is an error here
+        result.save(args.save)
         print(f"\nsaved to {args.save}")
     return 0

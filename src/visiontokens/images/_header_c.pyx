@@ -337,14 +337,18 @@ cdef int identify(const Source* s, Outcome* o) noexcept nogil:
     o.format = UNKNOWN
     if s.size == 0:
         return short(o, 1)
-    if memcmp(head, b"\x89PNG\r\n\x1a\n", n if n < 8 else 8) == 0:
+    # (n is 12 but for a tiny input: the constant-length compares are inlined, not calls)
+    if (memcmp(head, b"\x89PNG\r\n\x1a\n", 8) == 0 if n == 12
+            else memcmp(head, b"\x89PNG\r\n\x1a\n", n if n < 8 else 8) == 0):
         o.format = PNG
     elif head[0] == 0xFF and (n < 2 or head[1] == 0xD8):
         o.format = JPEG
-    elif (memcmp(head, b"GIF87a", n if n < 6 else 6) == 0
+    elif (memcmp(head, b"GIF87a", 6) == 0 or memcmp(head, b"GIF89a", 6) == 0 if n == 12
+          else memcmp(head, b"GIF87a", n if n < 6 else 6) == 0
           or memcmp(head, b"GIF89a", n if n < 6 else 6) == 0):
         o.format = GIF
-    elif memcmp(head, b"RIFF", n if n < 4 else 4) == 0 and (n < 12 or memcmp(head + 8, b"WEBP", 4) == 0):
+    elif (memcmp(head, b"RIFF", 4) == 0 and memcmp(head + 8, b"WEBP", 4) == 0 if n == 12
+          else memcmp(head, b"RIFF", n if n < 4 else 4) == 0 and n < 12):
         o.format = WEBP
     return 0
 
@@ -1057,6 +1061,26 @@ cdef int parse(const Source* s, Outcome* o) noexcept nogil:
 cdef PyTypeObject* IMAGE_INFO = <PyTypeObject*>ImageInfo
 
 
+# Sides as int objects, made once at import, as CPython keeps its small ints: a distinct
+# image then costs two fewer allocations and frees (measured with callgrind: ~90-180
+# instructions of ~1,300 a call). Bounded: the sides below SIDE_INTS (8,192 ints, ~260 KB,
+# ~0.4 ms at import); a larger side is made per call. The table is filled before the module
+# is importable and never changes after, so threads read it without a lock.
+cdef enum:
+    SIDE_INTS = 8192
+
+cdef PyObject* SIDES[SIDE_INTS]
+cdef list SIDES_KEPT = list(range(SIDE_INTS))  # owns the ints SIDES points to
+for _i in range(SIDE_INTS):
+    SIDES[_i] = <PyObject*>SIDES_KEPT[_i]
+
+
+cdef inline object side_int(int64_t value):
+    if 0 <= value < SIDE_INTS:
+        return <object>SIDES[value]
+    return value
+
+
 cdef object new_image_info(int64_t width, int64_t height, Format format, bint animated,
                            bint undecided=False):
     # ImageInfo(...) runs the NamedTuple's Python-level __new__ (~250 ns); filling the tuple
@@ -1066,7 +1090,8 @@ cdef object new_image_info(int64_t width, int64_t height, Format format, bint an
         raise MemoryError()
     info = <object>raw  # takes a second reference ...
     Py_DECREF(info)     # ... so drop the one tp_alloc returned
-    cdef object w = width, h = height, flag = animated, open_question = undecided
+    cdef object w = side_int(width), h = side_int(height), flag = animated
+    cdef object open_question = undecided
     cdef object name = <object>PyTuple_GET_ITEM(FORMAT_NAMES, format)
     Py_INCREF(w)  # PyTuple_SET_ITEM steals a reference: give it one
     PyTuple_SET_ITEM(info, 0, w)
@@ -1218,11 +1243,13 @@ cdef object parse_data_url_at(const uint8_t* text, Py_ssize_t length, object url
         header = url[5:start - 1]
         raise err.data_url_header_error(
             header if type(header) is str else bytes(header).decode("latin-1"))
-    return parse_base64_at(text, length, start)
+    return parse_base64_at(text, length, start, 0)
 
 
-cdef object parse_base64_at(const uint8_t* text, Py_ssize_t length, Py_ssize_t start):
-    # the base64 payload text[start:length], decoded only as far as the header needs
+cdef object parse_base64_at(const uint8_t* text, Py_ssize_t length, Py_ssize_t start,
+                            Py_ssize_t shift):
+    # the base64 payload text[start:length], decoded only as far as the header needs; an
+    # error names character positions counted from text, plus shift
     cdef Source s
     cdef Outcome o
     cdef Py_ssize_t payload = length - start
@@ -1234,7 +1261,7 @@ cdef object parse_base64_at(const uint8_t* text, Py_ssize_t length, Py_ssize_t s
         s.size -= 2 if text[length - 2] == b"="[0] else 1
     o.format = UNKNOWN
     parse(&s, &o)
-    return outcome(&s, &o, start)
+    return outcome(&s, &o, start + shift)
 
 
 cdef inline uint8_t lower(uint8_t c) noexcept nogil:
@@ -1294,20 +1321,46 @@ def data_url_info(text, *, ascii=False):
         PyBuffer_Release(&view)
 
 
+cdef check_media_type(media_type):
+    if type(media_type) is not str or not fmt.data_url_header_ok(media_type + ";base64"):
+        raise err.data_url_header_error(f"{media_type};base64" if isinstance(media_type, str)
+                                        else type(media_type).__name__)
+
+
+def base64_info(text, media_type, *, ascii=False, shift=0):
+    """The header of raw base64 given as its bytes (a window on a request body), read in
+    place: the same result and errors as parse_base64 on the equal str, except that the
+    character positions an error names are ``shift`` more (a Chat Completions URL holding
+    the base64 alone reads as the data URL "data:image/*;base64," + it: its errors count
+    from that URL's start). ``ascii=True``: as for data_url_info."""
+    check_media_type(media_type)
+    cdef Py_ssize_t by = shift
+    cdef Py_buffer view
+    if type(text) is not bytes and type(text) is not bytearray:
+        text = fmt.byte_view(text)  # a flat memoryview (or a copy of a strided one), or a typed error
+    PyObject_GetBuffer(text, &view, PyBUF_SIMPLE)  # held: a bytearray cannot move meanwhile
+    try:
+        if not ascii and not all_ascii(<const uint8_t*>view.buf, view.len):
+            raise err.non_ascii_error()  # as for a str holding a non-ASCII character
+        return parse_base64_at(<const uint8_t*>view.buf, view.len, 0, by)
+    finally:
+        PyBuffer_Release(&view)
+
+
 def parse_base64(text, media_type):
     """The header of an image sent as raw base64 with its media type (an Anthropic base64
     source, a Gemini inlineData blob), read in place as a data URL's payload is: no copy
     into a "data:" string. ``media_type`` is checked as a data URL's header would be; the
     format comes from the bytes."""
-    if type(media_type) is not str or not fmt.data_url_header_ok(media_type + ";base64"):
-        raise err.data_url_header_error(f"{media_type};base64" if isinstance(media_type, str)
-                                        else type(media_type).__name__)
+    check_media_type(media_type)
     if type(text) is str:
         if not PyUnicode_IS_ASCII(text):
             raise err.non_ascii_error()
-        return parse_base64_at(<const uint8_t*>PyUnicode_DATA(text), PyUnicode_GET_LENGTH(text), 0)
+        return parse_base64_at(<const uint8_t*>PyUnicode_DATA(text), PyUnicode_GET_LENGTH(text),
+                               0, 0)
     if type(text) is bytes:
-        return parse_base64_at(<const uint8_t*>PyBytes_AS_STRING(text), PyBytes_GET_SIZE(text), 0)
+        return parse_base64_at(<const uint8_t*>PyBytes_AS_STRING(text), PyBytes_GET_SIZE(text),
+                               0, 0)
     if isinstance(text, str):
         return parse_base64(str(text), media_type)
     return parse_base64(bytes(fmt.byte_view(text)), media_type)

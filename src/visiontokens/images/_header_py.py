@@ -106,9 +106,10 @@ class _Base64Reader:
 
     BLOCK = 3 * 1024  # decoded bytes per block
 
-    def __init__(self, text: Union[str, bytes], start: int):
+    def __init__(self, text: Union[str, bytes], start: int, shift: int = 0):
         self.text = text
         self.start = start
+        self.shift = shift  # added to the character positions an error names
         length = len(text) - start
         if length % 4 == 1:
             raise err.base64_length_error(length)
@@ -169,9 +170,9 @@ class _Base64Reader:
             try:
                 decoded = binascii.a2b_base64(chars, strict_mode=True)
             except (binascii.Error, ValueError):
-                raise err.base64_char_error(at) from None
+                raise err.base64_char_error(at + self.shift) from None
             if len(decoded) != min(3, self.size - 3 * group):  # "=" before the very end
-                raise err.base64_char_error(at)
+                raise err.base64_char_error(at + self.shift)
             out += decoded
         skip = offset - offset // 3 * 3
         return out[skip:skip + n]
@@ -685,9 +686,7 @@ def parse_base64(text: Union[str, bytes], media_type: str) -> ImageInfo:
     source, a Gemini inlineData blob), read in place as a data URL's payload is: no copy
     into a "data:" string. ``media_type`` is checked as a data URL's header would be; the
     format comes from the bytes."""
-    if type(media_type) is not str or not fmt.data_url_header_ok(media_type + ";base64"):
-        raise err.data_url_header_error(f"{media_type};base64" if isinstance(media_type, str)
-                                        else type(media_type).__name__)
+    _check_media_type(media_type)
     if isinstance(text, str):
         if not text.isascii():
             raise err.non_ascii_error()
@@ -695,6 +694,12 @@ def parse_base64(text: Union[str, bytes], media_type: str) -> ImageInfo:
     else:
         text = bytes(fmt.byte_view(text))
     return _parse(_Base64Reader(text, 0), True)
+
+
+def _check_media_type(media_type: Any) -> None:
+    if type(media_type) is not str or not fmt.data_url_header_ok(media_type + ";base64"):
+        raise err.data_url_header_error(f"{media_type};base64" if isinstance(media_type, str)
+                                        else type(media_type).__name__)
 
 
 class _ViewText:
@@ -731,6 +736,19 @@ def data_url_info(text: Any, *, ascii: bool = False) -> ImageInfo:
     if not fmt.data_url_header_ok(header):
         raise err.data_url_header_error(header)
     return _parse(_Base64Reader(_ViewText(view), comma + 1), True)  # type: ignore[arg-type]
+
+
+def base64_info(text: Any, media_type: str, *, ascii: bool = False, shift: int = 0) -> ImageInfo:
+    """The header of raw base64 given as its bytes (a window on a request body), read in
+    place: the same result and errors as parse_base64 on the equal str, except that the
+    character positions an error names are ``shift`` more (a Chat Completions URL holding
+    the base64 alone reads as the data URL "data:image/*;base64," + it: its errors count
+    from that URL's start). ``ascii=True``: as for data_url_info."""
+    _check_media_type(media_type)
+    view = fmt.byte_view(text)
+    if not ascii and _NON_ASCII.search(view):
+        raise err.non_ascii_error()
+    return _parse(_Base64Reader(_ViewText(view), 0, shift), True)  # type: ignore[arg-type]
 
 
 def image_info(source: Any, *, max_read: int = fmt.DEFAULT_MAX_READ) -> ImageInfo:

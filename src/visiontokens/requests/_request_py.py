@@ -261,7 +261,7 @@ def _load(body: Any, nodes: bool = True) -> dict[str, Any]:
     top level with its values as nodes (``nodes``), anything else as _plain makes it."""
     if isinstance(body, (bytes, bytearray, memoryview)):
         top = _scanned(body)
-        if nodes and ("messages" in top or "input" in top
+        if nodes and ("messages" in top or "input" in top or "contents" in top
                       or not isinstance(top.get("prompt"), _TEXT)):  # (images_api._shape)
             return top
         return _plain(top)
@@ -572,8 +572,10 @@ def _chat_image(part: dict[str, Any], where: str) -> _Ref:
 
 
 def _url_ref(where: str, url: Any, detail: str | None, options: Any = None) -> _Ref:
-    if (url[:5] == "data:" if type(url) is str else False) or _is_data_url(url):
-        # a BodyString stays where it lies: its header is read in place
+    # a BodyString stays where it lies: its header is read in place; so does Chat's raw
+    # base64 (a pair: the header it is read with, then the BodyString; see _with_header)
+    if (type(url) is tuple or (url[:5] == "data:" if type(url) is str else False)
+            or _is_data_url(url)):
         return (where, "data_url", url, detail, options)
     # a URL a result carries whole: a str (a BodyString only when 1 KB or longer)
     return (where, "url", url if type(url) is str else url.str(), detail, options)
@@ -582,9 +584,13 @@ def _url_ref(where: str, url: Any, detail: str | None, options: Any = None) -> _
 _BASE64_HEADER = "data:image/*;base64,"
 
 
-def _with_header(base64: Any) -> str:
-    # a copy, for a BodyString too: Chat's raw base64 is rare (the SDK sends data URLs)
-    return _BASE64_HEADER + (base64 if type(base64) is str else base64.str())
+def _with_header(base64: Any) -> Any:
+    """Chat's raw base64 as the data URL it stands for (spec 6.1): a str, or for a BodyString
+    (1 KB or more, left in the body) the pair (header, base64), read in place as that URL:
+    the same result and errors, their positions counted from the URL's start."""
+    if type(base64) is str:
+        return _BASE64_HEADER + base64
+    return (_BASE64_HEADER, base64)
 
 
 def _responses_image(part: dict[str, Any], where: str) -> _Ref:
@@ -642,12 +648,16 @@ def _without_io(ref: tuple[Any, ...], fetcher: Fetcher | None) -> tuple[Any, ...
         return None
     if kind == "base64":  # (media type, base64): read in place, as a data URL's payload is
         text = url[1]
+        if type(text) is not str:  # a BodyString: read in the body, never copied whole
+            return _body_base64(text, url[0], 0)
         try:
             info = _header.parse_base64(text, url[0])
         except VisionTokensError as error:
             return _invalid(error)
         return _known(info, _header.decoded_size(len(text), text[-2:]))
     if kind == "data_url":
+        if type(url) is tuple:  # Chat's raw base64 in the body, read as its data URL's payload
+            return _body_base64(url[1], _RAW_MEDIA_TYPE, len(url[0]))
         if type(url) is not str:  # a BodyString: read in place, never copied whole
             return _body_data_url(url)
         try:
@@ -677,6 +687,24 @@ def _body_data_url(text: Any) -> tuple[Any, ...]:
     # (ASCII, or data_url_info refused it: characters are bytes; the comma is in the header)
     comma = bytes(view[:_MAX_DATA_URL_HEADER]).find(b",")
     return _known(info, _header.decoded_size(len(view) - comma - 1, bytes(view[-2:])))
+
+
+#: The media type of Chat's raw base64, as _BASE64_HEADER declares it: any image (the
+#: format comes from the bytes).
+_RAW_MEDIA_TYPE = "image/*"
+
+
+def _body_base64(text: Any, media_type: str, shift: int) -> tuple[Any, ...]:
+    """Raw base64 in a scanned body (an Anthropic base64 source, a Gemini inline blob, Chat's
+    bare base64): its header read from the body's bytes, as parse_base64 reads the equal str
+    (errors' positions ``shift`` on); its decoded size from its length and last two bytes."""
+    view = text.view()
+    try:
+        info = _header.base64_info(view, media_type, ascii=text.isascii(), shift=shift)
+    except VisionTokensError as error:
+        return _invalid(error)
+    # (ASCII, or base64_info refused it: characters are bytes)
+    return _known(info, _header.decoded_size(len(view), bytes(view[-2:])))
 
 
 def _resolved(file_id: str, value: Any) -> tuple[Any, ...]:
@@ -1149,19 +1177,20 @@ def _classified(body: Any, content_type: Any, api: Any) -> tuple[dict[str, Any],
         size = _body_bytes(body)
         body = _load(body)
         if "messages" in body:
-            if messages_body(body):
-                return body, None, _walked(_anthropic, _whole(body), size)
+            if messages_body(body):  # (a bytes body's nodes: the walkers read them in place)
+                return body, None, _walked(_anthropic, body, size)
             return body, None, None
         if "input" in body:
             return body, None, None
         if "contents" in body:
-            return body, None, _walked(_gemini, _whole(body), size)
+            return body, None, _walked(_gemini, body, size)
     elif type(api) is str and api in _WALKERS:
         if content_type is not None and _images_api.multipart_boundary(content_type) is not None:
             raise InvalidArgumentError(f"a multipart/form-data body is an images.edits request, "
                                        f"not {api}", argument="api")
         size = _body_bytes(body)
-        body = _whole(_load(body))
+        body = (_scanned(body) if isinstance(body, (bytes, bytearray, memoryview))
+                else _load(body))
         return body, None, _walked(_WALKERS[api], body, size)
     # (the Images API's walk reads plain values: a bytes body named as one is loaded so)
     body, images = _images_api.classify(
@@ -1224,17 +1253,6 @@ def _walked(walker: Any, body: dict[str, Any], size: int | None) -> Any:
 
 #: count_request_async scans and walks a bytes body of this size or more on a thread.
 OFF_LOOP_BYTES = 1 << 20
-
-
-def _whole(top: dict[str, Any]) -> dict[str, Any]:
-    """A scanned body's top level as plain values, whole: for the walkers that read dicts
-    only (Anthropic Messages, Gemini). A dict body is itself."""
-    if not any(type(value) is _ObjectNode or type(value) is _ArrayNode
-               or type(value) is _BodyString for value in top.values()):
-        return top
-    return {key: value.value() if type(value) is _ObjectNode or type(value) is _ArrayNode
-            else value.str() if type(value) is _BodyString else value
-            for key, value in top.items()}
 
 
 def _load_plain(body: Any) -> dict[str, Any]:

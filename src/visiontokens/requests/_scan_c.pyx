@@ -639,6 +639,25 @@ cdef class ObjectNode:
             p = next_item(doc, member_value(doc, p), 0x7D)
         return default if found < 0 else value_at(doc, found)
 
+    def __contains__(self, key):
+        """Whether the object has the member ``key`` (as ``key in`` json.loads's dict)."""
+        if type(key) is not str:
+            raise ArgumentTypeError(f"a key must be a str, got {type(key).__name__}")
+        cdef bytes wanted = key.encode("utf-8", "surrogatepass")
+        cdef const uint8_t* w = wanted
+        cdef Py_ssize_t length = len(wanted), p, end
+        cdef bint plain = memchr(w, 0x5C, length) == NULL
+        cdef Document doc = self.document
+        p = first_item(doc, self.offset, 0x7D)
+        while p >= 0:
+            end = string_end(doc, p)
+            if plain and end - p - 2 == length and memcmp(doc.s.b + p + 1, w, length) == 0:
+                return True  # (equal bytes, no backslash: equal keys)
+            if string_flags(doc, p, end) & ESCAPED and unescape(doc, p, end) == key:
+                return True
+            p = next_item(doc, member_value(doc, p), 0x7D)
+        return False
+
     def items(self):
         """(key, value) of every member in order, repeated keys included (``dict(...)`` of it
         is json.loads's object)."""

@@ -465,6 +465,14 @@ class ObjectNode:
                 found = value
         return default if found < 0 else _value_at(self.document, found)
 
+    def __contains__(self, key: str) -> bool:
+        """Whether the object has the member ``key`` (as ``key in`` json.loads's dict)."""
+        if type(key) is not str:
+            raise ArgumentTypeError(f"a key must be a str, got {type(key).__name__}")
+        wanted = key.encode("utf-8", "surrogatepass")
+        return any(_key_matches(self.document, at, wanted, key)
+                   for at, _value in _members(self.document, self.offset))
+
     def items(self) -> Iterator[tuple[str, Any]]:
         """(key, value) of every member in order, repeated keys included (``dict(...)`` of it
         is json.loads's object)."""

@@ -38,9 +38,11 @@ from ._shapes import (
     as_dict,
     as_list,
     block_type,
+    is_text,
     malformed,
     optional_str,
     required_str,
+    text,
 )
 
 API = "anthropic.messages"
@@ -82,10 +84,12 @@ def walk(body: dict[str, Any]) -> Walked:
     if "messages" not in body:
         raise malformed("", "an Anthropic Messages body needs 'messages'", typed=False)
     model = body.get("model")
-    if model is not None and not isinstance(model, str):
-        raise malformed("/model", "'model' must be a string", model)
+    if model is not None:
+        if not is_text(model):
+            raise malformed("/model", "'model' must be a string", model)
+        model = text(model)
     system = body.get("system")
-    if system is not None and not isinstance(system, str):
+    if system is not None and not is_text(system):
         as_list(system, "/system", "'system' must be a string or a list of text blocks")
     walker = _Walker()
     messages = as_list(body["messages"], "/messages", "'messages' must be a list")
@@ -93,7 +97,7 @@ def walk(body: dict[str, Any]) -> Walked:
         where = f"/messages/{i}"
         message = as_dict(message, where, "a message must be an object")
         content = message.get("content")
-        if content is None or isinstance(content, str):
+        if content is None or is_text(content):
             continue
         blocks = as_list(content, f"{where}/content",
                          "'content' must be a string or a list of content blocks")
@@ -126,7 +130,7 @@ class _Walker:
                 self.refs.append(image_ref(block, at))
             elif kind == "tool_result" and depth == 0:
                 content = block.get("content")
-                if content is not None and not isinstance(content, str):
+                if content is not None and not is_text(content):
                     self.blocks(as_list(content, f"{at}/content",
                                         "a tool result's 'content' must be a string or a list "
                                         "of content blocks"), f"{at}/content", 1)
@@ -140,14 +144,14 @@ class _Walker:
         kind = block_type(source, f"{at}/source")
         if kind == "content":  # providers 1.7: text and image blocks
             content = source.get("content")
-            if content is not None and not isinstance(content, str):
+            if content is not None and not is_text(content):
                 self.blocks(as_list(content, f"{at}/source/content",
                                     "a content source's 'content' must be a string or a list "
                                     "of content blocks"), f"{at}/source/content", depth + 1)
             return
         if kind == "base64":
             data = source.get("data")
-            if isinstance(data, str):
+            if is_text(data):
                 self.document_bytes += len(data)
         self.skipped.append(_skipped(at, "document", DOCUMENT_REASON))
 
@@ -182,7 +186,7 @@ def image_ref(block: dict[str, Any], where: str) -> ImageRef:
         if type(data) is not str:
             if isinstance(data, str):
                 data = str(data)
-            else:
+            elif not is_text(data):  # (a BodyString, a scanned body's base64, stays where it lies)
                 # the SDK also takes a file or a path here, and base64-encodes it when it
                 # sends: count the body it sends (its JSON), or the params with the base64
                 raise malformed(f"{where}/source/data",

@@ -30,10 +30,13 @@ from ._shapes import (
     ImageRef,
     SkippedPart,
     Walked,
+    BODY_STRINGS,
     as_dict,
     as_list,
+    is_text,
     malformed,
     optional_str,
+    text,
 )
 
 API = "gemini.generate_content"
@@ -63,12 +66,14 @@ def walk(body: dict[str, Any]) -> Walked:
     if "contents" not in body:
         raise malformed("", "a generateContent body needs 'contents'", typed=False)
     model = body.get("model")
-    if model is not None and not isinstance(model, str):
-        raise malformed("/model", "'model' must be a string", model)
+    if model is not None:
+        if not is_text(model):
+            raise malformed("/model", "'model' must be a string", model)
+        model = text(model)
     default = _global_resolution(body)
     walker = _Walker(default)
     contents = body["contents"]
-    if isinstance(contents, str):
+    if is_text(contents):
         return Walked(API, model, [], [], {"inline_bytes": 0})
     contents = as_list(contents, "/contents", "'contents' must be a list of contents")
     for i, content in enumerate(contents):
@@ -106,9 +111,9 @@ def _global_resolution(body: dict[str, Any]) -> str | None:
         for name in ("mediaResolution", "media_resolution"):
             level = config.get(name)
             if level is not None:
-                if not isinstance(level, str):
+                if not is_text(level):
                     raise malformed(f"/{key}/{name}", f"'{name}' must be a string", level)
-                return str(level)
+                return text(level)
     return None
 
 
@@ -128,11 +133,11 @@ class _Walker:
             blob = as_dict(inline, f"{where}/{key}", f"'{key}' must be an object")
             mime = _mime(blob, f"{where}/{key}")
             data = blob.get("data")
-            if not isinstance(data, str):
+            if not is_text(data):
                 raise malformed(f"{where}/{key}/data", "'data' must be a base64 string", data)
             self.inline_bytes += len(data)
             if mime[:6].lower() == "image/":
-                self._add(where, "base64", (mime, base64_text(str(data))), part)
+                self._add(where, "base64", (mime, base64_text(data)), part)
             else:
                 self.skipped.append(_skipped(where, key, NOT_IMAGE.format(mime[:40])))
             return
@@ -141,12 +146,12 @@ class _Walker:
             key = "fileData" if "fileData" in part else "file_data"
             data = as_dict(file, f"{where}/{key}", f"'{key}' must be an object")
             uri = data.get("fileUri", data.get("file_uri"))
-            if not isinstance(uri, str):
+            if not is_text(uri):
                 raise malformed(f"{where}/{key}/fileUri", "'fileUri' must be a string", uri)
             mime = _mime(data, f"{where}/{key}", required=False)
             if mime is None or mime[:6].lower() == "image/":
                 # (no mime type: the file's own decides; sized by resolve_file either way)
-                self._add(where, "file_uri", str(uri), part, mime)
+                self._add(where, "file_uri", text(uri), part, mime)
             else:
                 self.skipped.append(_skipped(where, key, NOT_IMAGE.format(mime[:40])))
             return
@@ -180,9 +185,9 @@ def _mime(blob: dict[str, Any], where: str, required: bool = True) -> Any:
     mime = blob.get("mimeType", blob.get("mime_type"))
     if mime is None and not required:
         return None
-    if not isinstance(mime, str):
+    if not is_text(mime):
         raise malformed(f"{where}/mimeType", "'mimeType' must be a string", mime)
-    return str(mime)
+    return text(mime)
 
 
 def _part_resolution(part: dict[str, Any], where: str) -> str | None:
@@ -192,8 +197,8 @@ def _part_resolution(part: dict[str, Any], where: str) -> str | None:
         value = part.get(name)
         if value is None:
             continue
-        if isinstance(value, str):
-            return str(value)
+        if is_text(value):
+            return text(value)
         value = as_dict(value, f"{where}/{name}", f"'{name}' must be an object with a 'level'")
         level = optional_str(value, "level", f"{where}/{name}")
         if level is not None:
@@ -205,15 +210,23 @@ def _skipped(pointer: str, kind: str, reason: str) -> SkippedPart:
     return SkippedPart(pointer, kind, reason)
 
 
-def base64_text(data: str) -> str:
+def base64_text(data: Any) -> Any:
     """Gemini takes URL-safe base64 too (the google-genai SDK sends it: ``-`` and ``_``):
-    read as standard base64. A copy only when the text holds those characters."""
+    read as standard base64. A copy only when the text holds those characters; else a
+    scanned body's BodyString stays where it lies."""
+    if type(data) in BODY_STRINGS:
+        if _URLSAFE_CHARS.search(data.view()) is None:
+            return data
+        data = data.str()
+    elif type(data) is not str:
+        data = str(data)
     if "-" in data or "_" in data:
         return data.translate(_URLSAFE)
     return data
 
 
 _URLSAFE = str.maketrans("-_", "+/")
+_URLSAFE_CHARS = re.compile(rb"[-_]")
 
 
 # --- limits (providers 2.3) ----------------------------------------------------------------------

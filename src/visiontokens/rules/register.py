@@ -30,6 +30,7 @@ def register_model(
     base: int | None = None,
     per_tile: int | None = None,
     short_side: int = TILE_SHORT_SIDE,
+    fit: int | None = None,
     ruleset: str | None = None,
     replace_existing: bool = False,
     patch: int | None = None,
@@ -48,7 +49,8 @@ def register_model(
                        details={"low": {"cap": 512}, "high": {"cap": 2048, "budget": 2500}},
                        auto="high")
 
-    and a new tile model: ``register_model("acme-tiles", scheme="tile", base=85, per_tile=170)``.
+    and a new tile model: ``register_model("acme-tiles", scheme="tile", base=85, per_tile=170)``;
+    ``fit`` is the box every image of a tile model first fits into (default 2048, OpenAI's).
     Every parameter is validated (caps <= 65535, multipliers with at most 4 decimals).
 
     The provider schemes: ``scheme="qwen"`` (``patch`` = the factor, ``min_pixels``,
@@ -88,6 +90,8 @@ def register_model(
             rs.models[name] = spec
         memo.clear()
         return
+    if fit is not None and (like is not None or scheme != "tile"):
+        raise InvalidArgumentError("fit= applies to scheme='tile' only")
     if like is not None:
         if scheme is not None or details is not None or multiplier is not None or any(
                 value is not None for value in provider.values()):
@@ -103,7 +107,8 @@ def register_model(
             rs.aliases.pop(name, None)
             rs.models[name] = spec
     else:
-        specs = [(rs, _new_spec(name, rs, scheme, multiplier, details, auto, base, per_tile, short_side))
+        specs = [(rs, _new_spec(name, rs, scheme, multiplier, details, auto, base, per_tile, short_side,
+                                TILE_FIT if fit is None else fit))
                  for rs in targets]
         for rs, spec in specs:
             rs.aliases.pop(name, None)
@@ -157,7 +162,8 @@ def _checked_multiplier(value: object) -> str:
 
 def _new_spec(name: str, rs: Ruleset, scheme: object, multiplier: object,
               details: Mapping[str, Mapping[str, int]] | None, auto: object,
-              base: object, per_tile: object, short_side: object) -> ModelSpec:
+              base: object, per_tile: object, short_side: object,
+              fit: object = TILE_FIT) -> ModelSpec:
     common: dict[str, Any] = dict(id=name, ruleset=rs.name, status="registered",
                                   source="register_model()")
     if scheme == "tile":
@@ -166,7 +172,9 @@ def _new_spec(name: str, rs: Ruleset, scheme: object, multiplier: object,
             "per_tile": _checked_int("per_tile", per_tile, 0, MAX_TOKENS_PARAM),
             "short_side": _checked_int("short_side", short_side, 1, TILE_FIT),
         }
-        params = {level: tile_params(entry, level, TILE_FIT) for level in ("low", "high")}
+        # spec 3.2 step 1: the box images first fit into, validated like a patch size cap
+        box = _checked_int("fit", fit, 1, MAX_CAP)
+        params = {level: tile_params(entry, level, box) for level in ("low", "high")}
         return ModelSpec(scheme="tile", params=MappingProxyType(params), auto="high",
                          multiplier=None, base=entry["base"], per_tile=entry["per_tile"], **common)
     if scheme != "patch":
