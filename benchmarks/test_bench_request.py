@@ -94,8 +94,11 @@ def test_request_ratios(measured):
     # issue 5's 10 us a request, as a ratio to a floor measured in the same run (gcd ~40 ns)
     assert peer >= 500 * ours and peer >= 500 * ours_responses
     if ours > 250 * floor or ours_responses > 250 * floor:
-        # Not met since the provider walkers and the in-place scan joined the walk (measured
-        # 194-311x on this machine, 2026-12-04): an expected failure with its figures.
+        # Not met with a margin since the provider walkers and the in-place scan joined the
+        # walk (194-311x on this machine, 2026-12-04). After the walk's rework (a quarter
+        # fewer instructions a call) it measured 149-292x (Chat) and 143-320x (Responses),
+        # the machine shared and loaded, met in 6 of 12 runs: still an expected failure with
+        # its figures, never a pass.
         pytest.xfail(f"target not met: count_request at {ours / floor:.0f}x (chat) and "
                      f"{ours_responses / floor:.0f}x (responses) math.gcd (target <= 250x)")
 

@@ -321,7 +321,10 @@ def test_state_without_a_server():
 
     async def app(scope, receive, send):
         seen["state"] = scope["state"]
-        seen["message"] = await receive()
+        seen["messages"] = [await receive()]
+        while seen["messages"][-1].get("more_body"):
+            seen["messages"].append(await receive())
+        seen["after"] = await receive()
         await send({"type": "http.response.start", "status": 204, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 
@@ -339,7 +342,10 @@ def test_state_without_a_server():
 
     scope = {"type": "http", "method": "POST", "path": "/v1/chat/completions", "headers": []}
     asyncio.run(ImageTokenMiddleware(app)(scope, receive, send))
-    assert seen["message"] == {"type": "http.request", "body": body, "more_body": False}
+    # the app gets the body's chunks as they came (no joined copy), then the real receive
+    assert seen["messages"] == [{"type": "http.request", "body": body[:100], "more_body": True},
+                                {"type": "http.request", "body": body[100:], "more_body": False}]
+    assert seen["after"] == {"type": "http.disconnect"}
     assert seen["state"][STATE_KEY] == visiontokens.count_request(body, on_unknown="upper_bound")
     assert sent[0]["status"] == 204
     for bad in ({"paths": "/v1/responses"}, {"header": ""}, {"max_image_tokens": -1},
@@ -759,3 +765,58 @@ def test_generate_content_paths_are_in_the_defaults():
     assert not counted_path("/v1beta/models/gemini-2.5-flash:countTokens", paths)
     assert not counted_path("/v1beta/models/gemini-2.5-flash:generateContent",
                             frozenset(["/v1/chat/completions"]))
+
+
+def test_chunked_bodies_share_a_buffer_without_mixing():
+    """In-process: bodies of several chunks are counted in a buffer the middleware keeps from
+    one request to the next. A long body, then shorter ones (a JSON body, one whose model is
+    an alias, a multipart edit) through the same middleware: each is counted as its own
+    bytes (nothing of the longer body left in the buffer counts), and each reaches the app
+    chunk by chunk, unchanged."""
+    from forms import multipart
+
+    seen = []
+
+    async def app(scope, receive, send):
+        got = b""
+        while True:
+            message = await receive()
+            got += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        seen.append((scope["state"].get(STATE_KEY), got))
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    middleware = ImageTokenMiddleware(app, models={"my-deployment": "gpt-4o"})
+    form, form_type = multipart([("model", b"gpt-image-1"), ("prompt", b"x"),
+                                 ("image[]", png_header(1024, 1024), "a.png")])
+    aliased = json.dumps({"model": "my-deployment", "messages": [{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": data_url(png_header(512, 512))}}]}]}).encode()
+    cases = [("/v1/chat/completions", chat_body(300_000, seed=1), None, {}),
+             ("/v1/chat/completions", chat_body(120_000, seed=2), None, {}),
+             ("/v1/chat/completions", aliased, None,
+              {"body": aliased.replace(b"my-deployment", b"gpt-4o")}),
+             ("/v1/images/edits", form, form_type,
+              {"content_type": form_type, "api": "images.edits"})]
+    for path, body, content_type, how in cases:
+        step = max(1, len(body) // 7)
+        messages = [{"type": "http.request", "body": body[i:i + step],
+                     "more_body": i + step < len(body)} for i in range(0, len(body), step)]
+        assert len(messages) > 1
+
+        async def receive():
+            return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+        async def send(message):
+            pass
+
+        headers = [] if content_type is None else [(b"content-type", content_type.encode())]
+        scope = {"type": "http", "method": "POST", "path": path, "headers": headers}
+        asyncio.run(middleware(scope, receive, send))
+        result, got = seen[-1]
+        assert got == body
+        expected = visiontokens.count_request(how.pop("body", body), on_unknown="upper_bound",
+                                              on_violation="collect", **how)
+        assert result is not None and result.image_tokens == expected.image_tokens > 0
+        assert result.images == expected.images

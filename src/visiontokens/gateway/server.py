@@ -93,6 +93,7 @@ class ServeApp:
         self.pool = CountPool(self.config)
         self._starting: asyncio.Task[None] | None = None
         self.shutting_down = False
+        self._buffer = bytearray()  # where a body of several chunks is counted inline
 
     # --- ASGI -------------------------------------------------------------------------------
 
@@ -236,21 +237,20 @@ class ServeApp:
         try:
             budgets = _budgets(self.config, headers) if check else (None, None)
             content_type = _content_type(headers)
-            body = await self._read_body(scope, headers, receive)
-            if body is None:
+            chunks = await self._read_body(scope, headers, receive)
+            if chunks is None:
                 return 499, "client_disconnected", None  # nobody to answer (nginx's 499)
             self.metrics.counting += 1  # (the event loop's thread only: no lock needed)
             try:
-                if self._inline(body):
-                    answer = count_here(body, target, content_type, self.config, None)
-                else:
+                answer = self._count_inline(chunks, target, content_type)
+                if answer is None:
                     await self._ensure_started()
-                    answer = await self.pool.count(body, target, content_type)
+                    answer = await self.pool.count(chunks, target, content_type)
             except CountUnavailable as error:
                 raise HTTPError(503, error.code, error.message) from None
             finally:
                 self.metrics.counting -= 1
-                del body
+                del chunks
         except HTTPError as error:
             if check:
                 status = await _provider_error(send, provider, error.status, error.code,
@@ -269,22 +269,37 @@ class ServeApp:
         await _send_json(send, 200, answer["result"])
         return 200, None, answer
 
-    def _inline(self, body: bytes) -> bool:
-        """Whether ``body`` is cheap enough to count here: small, sparse in JSON values, and
-        no fetch (a fetch would wait on the network with the event loop)."""
-        if self.config.fetch or len(body) > self.config.inline_max_bytes:
-            return False
-        values = 0
-        for separator in (b",", b"{", b"["):
-            # find, not count: find jumps with memchr from one to the next (microseconds over
-            # a megabyte of base64), count walks every byte, and this stops at the limit
-            at = body.find(separator)
-            while at >= 0:
-                values += 1
-                if values > INLINE_MAX_VALUES:
-                    return False
-                at = body.find(separator, at + 1)
-        return True
+    def _count_inline(self, chunks: list[bytes], target: Target,
+                      content_type: str | None) -> dict[str, Any] | None:
+        """The answer for a body cheap enough to count here, on the event loop (small, sparse
+        in JSON values, and no fetch: a fetch would wait on the network with the loop), or
+        None for the pool. Several chunks are copied into one buffer this app keeps (at most
+        ``inline_max_bytes``) and counted there in place: the count runs to its end without
+        an await, so no other request touches the buffer meanwhile, and no body-sized object
+        is made and thrown away per request (a join was a fresh allocation per request)."""
+        size = sum(map(len, chunks))
+        if self.config.fetch or size > self.config.inline_max_bytes:
+            return None
+        if len(chunks) <= 1:
+            body = chunks[0] if chunks else b""
+            if not _sparse(body, size):
+                return None
+            return count_here(body, target, content_type, self.config, None)
+        buffer = self._buffer
+        if len(buffer) < size:
+            try:
+                buffer.extend(bytes(size - len(buffer)))  # (grown once, then reused)
+            except BufferError:  # still read by someone: never resized under them
+                buffer = bytearray(size)
+            self._buffer = buffer
+        at = 0
+        for chunk in chunks:
+            buffer[at:at + len(chunk)] = chunk  # (same length: a copy in place, no resize)
+            at += len(chunk)
+        if not _sparse(buffer, size):
+            return None
+        with memoryview(buffer) as whole, whole[:size] as body:
+            return count_here(body, target, content_type, self.config, None)
 
     async def _check(self, send: Send, provider: str, answer: dict[str, Any],
                      budgets: tuple[int | None, int | None]) -> tuple[int, str | None, Any]:
@@ -318,8 +333,8 @@ class ServeApp:
         return 200, None, answer
 
     async def _read_body(self, scope: Scope, headers: dict[bytes, bytes],
-                         receive: Receive) -> bytes | None:
-        """The whole body, or None when the client left. 413 as soon as it is over the limit
+                         receive: Receive) -> list[bytes] | None:
+        """The whole body as the chunks it came in, or None when the client left. 413 as soon as it is over the limit
         (announced or read), 408 when it takes longer than body_timeout."""
         limit = self.config.max_body_size
         length = headers.get(b"content-length")
@@ -328,7 +343,7 @@ class ServeApp:
                 raise HTTPError(400, "invalid_content_length", "Content-Length is not a number")
             if int(length) > limit:
                 raise HTTPError(413, "payload_too_large", _too_large(limit))
-        # chunks joined once at the end: one copy, and the bytes count_request reads fastest
+        # never joined: counted in place (_count_inline) or written to a counting process
         chunks: list[bytes] = []
         size = 0
         try:
@@ -344,10 +359,26 @@ class ServeApp:
                     if chunk:
                         chunks.append(chunk)
                     if not message.get("more_body", False):
-                        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                        return chunks
         except TimeoutError:
             raise HTTPError(408, "body_timeout", "the request body did not arrive within "
                             f"{self.config.body_timeout:g} s") from None
+
+
+def _sparse(body: bytes | bytearray, size: int) -> bool:
+    """Whether the first ``size`` bytes of ``body`` hold at most INLINE_MAX_VALUES JSON
+    containers and separators."""
+    values = 0
+    for separator in (b",", b"{", b"["):
+        # find, not count: find jumps with memchr from one to the next (microseconds over
+        # a megabyte of base64), count walks every byte, and this stops at the limit
+        at = body.find(separator, 0, size)
+        while at >= 0:
+            values += 1
+            if values > INLINE_MAX_VALUES:
+                return False
+            at = body.find(separator, at + 1, size)
+    return True
 
 
 def _route(path: str) -> tuple[str | None, str, str]:

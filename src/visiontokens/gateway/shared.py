@@ -298,18 +298,39 @@ def alias_keys(models: Mapping[str, str]) -> tuple[bytes, ...]:
     return tuple(json.dumps(name).encode() for name in models)
 
 
-def json_object(body: bytes | bytearray) -> dict[str, Any] | None:
+def json_object(body: bytes | bytearray | memoryview) -> dict[str, Any] | None:
     """The body as a JSON object, or None (the count of the bytes then names the fault)."""
     import json
 
     try:
-        data = json.loads(body)
+        # (json reads no memoryview: a copy, on the alias path only)
+        data = json.loads(body.tobytes() if isinstance(body, memoryview) else body)
     except (ValueError, RecursionError):
         return None
     return data if isinstance(data, dict) else None
 
 
-async def count_body(count: Any, body: bytes | bytearray, options: Mapping[str, Any],
+def holds_any(body: bytes | bytearray | memoryview, keys: tuple[bytes, ...]) -> bool:
+    """Whether ``body`` holds one of ``keys`` (``in`` on a memoryview compares single bytes,
+    not runs of them: a memoryview is searched in place with a pattern)."""
+    if not keys:
+        return False
+    if not isinstance(body, memoryview):
+        return any(key in body for key in keys)
+    return _keys_pattern(keys).search(body) is not None
+
+
+_patterns: dict[tuple[bytes, ...], re.Pattern[bytes]] = {}
+
+
+def _keys_pattern(keys: tuple[bytes, ...]) -> re.Pattern[bytes]:
+    found = _patterns.get(keys)
+    if found is None:
+        found = _patterns[keys] = re.compile(b"|".join(re.escape(key) for key in keys))
+    return found
+
+
+async def count_body(count: Any, body: bytes | bytearray | memoryview, options: Mapping[str, Any],
                      models: Mapping[str, str], keys: tuple[bytes, ...],
                      deployment: str | None = None) -> Any:
     """``count(body, **options)`` with the model resolved through ``models=`` and the path's
@@ -325,7 +346,7 @@ async def count_body(count: Any, body: bytes | bytearray, options: Mapping[str, 
         return await count(body, **options)
     options = {key: value for key, value in options.items() if key != "model"}
     json_body = options.get("content_type") is None  # multipart is counted as sent
-    if json_body and (deployment is not None or any(key in body for key in keys)):
+    if json_body and (deployment is not None or holds_any(body, keys)):
         data = json_object(body)
         if data is not None:
             if deployment is not None and (deployment in models or "model" not in data):

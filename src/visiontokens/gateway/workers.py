@@ -184,6 +184,19 @@ class CountUnavailable(Exception):
 _LARGE = 8 * 1024 * 1024
 
 
+def _write(fd: int, chunks: list[bytes]) -> None:
+    """The body's chunks, one after the other, at the start of the memory file ``fd``: never
+    joined into one body-sized object first."""
+    import os
+
+    at = 0
+    for chunk in chunks:
+        view = memoryview(chunk)
+        while view:  # (a file in memory takes it all at once, but never trust it)
+            done = os.pwrite(fd, view, at)
+            view, at = view[done:], at + done
+
+
 class _Process:
     """One counting process. The body goes through a memory file (memfd) both processes
     hold: one copy in, one copy out, where a pipe moved it 64 KB at a time with a context
@@ -210,16 +223,15 @@ class _Process:
             raise RuntimeError("a counting process did not start (a script that starts the "
                                "server must do so under `if __name__ == \"__main__\":`)")
 
-    async def call(self, body: bytes | bytearray, target: Target, content_type: str | None,
+    async def call(self, chunks: list[bytes], target: Target, content_type: str | None,
                    timeout: float) -> dict[str, Any]:
-        import os
-
         loop = asyncio.get_running_loop()
-        if len(body) > _LARGE:
-            await loop.run_in_executor(None, os.pwrite, self.memory, body, 0)
+        size = sum(map(len, chunks))
+        if size > _LARGE:
+            await loop.run_in_executor(None, _write, self.memory, chunks)
         else:
-            os.pwrite(self.memory, body, 0)
-        self.conn.send((tuple(target), content_type, len(body)))
+            _write(self.memory, chunks)
+        self.conn.send((tuple(target), content_type, size))
         answered = loop.create_future()
         fileno = self.conn.fileno()
 
@@ -233,7 +245,9 @@ class _Process:
         finally:
             loop.remove_reader(fileno)
         answer: dict[str, Any] = self.conn.recv()
-        if len(body) > _LARGE:
+        if size > _LARGE:
+            import os
+
             os.ftruncate(self.memory, 0)
         return answer
 
@@ -287,12 +301,13 @@ class CountPool:
             self._idle.put_nowait(process)
         self.ready = True
 
-    async def count(self, body: bytes | bytearray, target: Target,
+    async def count(self, chunks: list[bytes], target: Target,
                     content_type: str | None) -> dict[str, Any]:
+        """The answer for the body read as ``chunks``."""
         assert self._idle is not None, "the pool is not started"
         process = await self._idle.get()
         try:
-            answer = await process.call(body, target, content_type, self.config.count_timeout)
+            answer = await process.call(chunks, target, content_type, self.config.count_timeout)
         except TimeoutError:
             self._replace(process)
             raise CountUnavailable(

@@ -150,7 +150,10 @@ _new = tuple.__new__
 # --- the walk (spec 6) ------------------------------------------------------------------------
 
 # An image found by the walk: the walker contract's ImageRef (requests/pricing.py), built as a
-# tuple for speed.
+# plain tuple in its field order: compiled, a plain tuple is built inline and indexed directly,
+# while a NamedTuple instance costs a call to tuple.__new__ to build and, being a tuple
+# subclass, reaches its items through the generic __getitem__ slot (~0.9k instructions an
+# item read, measured with callgrind). The pricing loop reads refs by position either way.
 _Ref = ImageRef
 
 #: How many characters of a URL an error or a note quotes (a data URL is megabytes).
@@ -532,8 +535,11 @@ def _content_parts(content: Any, parent: dict[str, Any], key: str, where: str, r
             part = _as_dict(part, f"{where}/{j}", "a content part must be an object")
         kind = part.get("type")
         if kind == image_type:
-            _add(refs, _chat_image(part, f"{where}/{j}") if image_type == _CHAT_IMAGE
-                 else _responses_image(part, f"{where}/{j}"))
+            ref = (_chat_image(part, f"{where}/{j}") if image_type == _CHAT_IMAGE
+                   else _responses_image(part, f"{where}/{j}"))
+            if len(refs) >= MAX_IMAGES:  # _add, inline: the walk's one hot call per image
+                _add(refs, ref)
+            refs.append(ref)
         elif not isinstance(kind, str):  # (a list or an object is no type, nor a dict key)
             # (a BodyString, 1 KB or more, is a string and no part type we know)
             if kind is not None and type(kind) is not _BodyString:
@@ -555,21 +561,24 @@ def _chat_image(part: dict[str, Any], where: str) -> _Ref:
     url = image.get("url")
     if not isinstance(url, _TEXT):
         raise _malformed(f"{where}/image_url/url", "'url' must be a string", url)
-    if _is_raw_base64(url):
+    if (":" not in url[:64]) if type(url) is str else _is_raw_base64(url):  # (inline for a str)
         # spec 6.1: the SDK lets Chat send the base64 alone; read it as the data URL it
         # stands for (the format comes from the bytes, never from this header).
         url = _with_header(url)
-    return _url_ref(where, url, _optional_str(image, "detail", f"{where}/image_url"))
+    detail = image.get("detail")
+    if detail is not None and type(detail) is not str:  # (the pointer only for the rare case)
+        detail = _optional_str(image, "detail", f"{where}/image_url")
+    return _url_ref(where, url, detail)
 
 
 def _url_ref(where: str, url: Any, detail: str | None, options: Any = None) -> _Ref:
     # a BodyString stays where it lies: its header is read in place; so does Chat's raw
     # base64 (a pair: the header it is read with, then the BodyString; see _with_header)
-    if type(url) is tuple or _is_data_url(url):
-        return _new(ImageRef, (where, "data_url", url, detail, options))
+    if (type(url) is tuple or (url[:5] == "data:" if type(url) is str else False)
+            or _is_data_url(url)):
+        return (where, "data_url", url, detail, options)
     # a URL a result carries whole: a str (a BodyString only when 1 KB or longer)
-    return _new(ImageRef, (where, "url", url if type(url) is str else url.str(), detail,
-                           options))
+    return (where, "url", url if type(url) is str else url.str(), detail, options)
 
 
 _BASE64_HEADER = "data:image/*;base64,"
@@ -585,13 +594,21 @@ def _with_header(base64: Any) -> Any:
 
 
 def _responses_image(part: dict[str, Any], where: str) -> _Ref:
-    url = _optional_text(part, "image_url", where)
-    file_id = _optional_str(part, "file_id", where)
+    # _optional_text and _optional_str, called only for a value that is not a str or None:
+    # the same checks, without three calls an image on the path every Responses body takes
+    url = part.get("image_url")
+    if url is not None and type(url) is not str:
+        url = _optional_text(part, "image_url", where)
+    file_id = part.get("file_id")
+    if file_id is not None and type(file_id) is not str:
+        file_id = _optional_str(part, "file_id", where)
     if url is None and file_id is None:
         raise MalformedRequestError("an image needs an 'image_url' or a 'file_id'", where)
-    detail = _optional_str(part, "detail", where)
+    detail = part.get("detail")
+    if detail is not None and type(detail) is not str:
+        detail = _optional_str(part, "detail", where)
     if url is None:
-        return _new(ImageRef, (where, "file_id", file_id, detail, None))
+        return (where, "file_id", file_id, detail, None)
     # (a part with both: the URL is what is read; the id is kept for the record)
     return _url_ref(where, url, detail, None if file_id is None else {"file_id": file_id})
 
@@ -618,10 +635,15 @@ def _invalid(error: VisionTokensError) -> tuple[Any, ...]:
     return (None, 0, None, None, error)
 
 
+# The header twin's two calls on a data URL, bound once (the module attribute costs a lookup)
+_parse_data_url, _decoded_size = _header.parse_data_url, _header.decoded_size
+
+
 def _without_io(ref: tuple[Any, ...], fetcher: Fetcher | None) -> tuple[Any, ...] | None:
     """The size when it needs no fetch and no resolver: a data URL, or a URL that we may not
     or will not fetch; None when it does."""
-    pointer, kind, url = ref[0], ref[1], ref[2]
+    # (unpacked, not indexed: a walker's ImageRef is a tuple subclass, see _Ref)
+    pointer, kind, url, _detail, _options = ref
     if kind == "file_id" or kind == "file_uri":
         return None
     if kind == "base64":  # (media type, base64): read in place, as a data URL's payload is
@@ -639,10 +661,11 @@ def _without_io(ref: tuple[Any, ...], fetcher: Fetcher | None) -> tuple[Any, ...
         if type(url) is not str:  # a BodyString: read in place, never copied whole
             return _body_data_url(url)
         try:
-            info = _header.parse_data_url(url)
+            info = _parse_data_url(url)
         except VisionTokensError as error:
             return _invalid(error)
-        return _known(info, _header.decoded_size(len(url) - url.find(",") - 1, url[-2:]))
+        # (_known's tuple, built here: the one size read for nearly every image)
+        return (info, _decoded_size(len(url) - url.find(",") - 1, url[-2:]), None, None, None)
     scheme, colon, _ = url[:URL_QUOTE].partition(":")
     if not colon or scheme.lower() not in ("http", "https"):
         what = f"{scheme.lower()!r}" if colon else f"{_clip(url)!r}"
@@ -711,6 +734,19 @@ def _sizes(refs: list[ImageRef], fetcher: Fetcher | None,
            resolve_file: FileResolver | None) -> list[tuple[Any, ...]]:
     sizes = []
     for ref in refs:
+        # A data URL given as a str (nearly every image a gateway sees) read here, as
+        # _without_io reads it, without the call; a walker's ImageRef (a tuple subclass) and
+        # every other kind go through _without_io.
+        if type(ref) is tuple and ref[1] == "data_url" and type(ref[2]) is str:
+            url = ref[2]
+            try:
+                info = _parse_data_url(url)
+            except VisionTokensError as error:
+                sizes.append(_invalid(error))
+                continue
+            sizes.append((info, _decoded_size(len(url) - url.find(",") - 1, url[-2:]),
+                          None, None, None))
+            continue
         size = _without_io(ref, fetcher)
         if size is None and ref[1] == "url":
             try:
@@ -1022,19 +1058,22 @@ def price(model: Any, count: Callable[[int, int, str], int], levels: dict[str, s
                     tokens, True, note, None, rule, assumed)))
                 total += tokens
                 continue
-            # (the rule is refused_animation's; testing the format first saves a call a still)
-            elif info.format == "gif" and refused_animation(info, undecided_animation):
-                error = animation_error(info, None)  # (located at its pointer below)
             else:
-                tokens = count(info.width, info.height, detail)
-                level = levels.get(detail)
-                if level is None:  # (count accepted the detail, so it has a level)
-                    level = levels[detail] = model.detail_params(detail).level
-                images.append(_new(RequestImage, (
-                    pointer, source, url, file_id, detail_given, level, info.width, info.height,
-                    info.format or None, tokens, False, None, None, rule, assumed)))
-                total += tokens
-                continue
+                # an ImageInfo, unpacked once: each of its attributes is a descriptor call
+                width, height, image_format, _animated, _undecided = info
+                # (the rule is refused_animation's; testing the format first saves a call a still)
+                if image_format == "gif" and refused_animation(info, undecided_animation):
+                    error = animation_error(info, None)  # (located at its pointer below)
+                else:
+                    tokens = count(width, height, detail)
+                    level = levels.get(detail)
+                    if level is None:  # (count accepted the detail, so it has a level)
+                        level = levels[detail] = model.detail_params(detail).level
+                    images.append(_new(RequestImage, (
+                        pointer, source, url, file_id, detail_given, level, width, height,
+                        image_format or None, tokens, False, None, None, rule, assumed)))
+                    total += tokens
+                    continue
         except ImageSizeUnknownError:
             raise
         except VisionTokensError as failure:  # a bad detail, the patch limit ...
@@ -1104,7 +1143,8 @@ def count_request(body: Any, *, ruleset: str | None = None, fetch: bool | Fetche
     """
     fetcher = _options(fetch, on_unknown, on_violation, undecided_animation, undocumented,
                        enforce_patch_limit)
-    _check_resolver(resolve_file)
+    if resolve_file is not None:
+        _check_resolver(resolve_file)
     if model is not None:
         _check_model(model)
     body, images, walked = _classified(body, content_type, api)
