@@ -179,9 +179,14 @@ def test_replay_releases_the_body_it_was_given():
 
     replay = _replay(chunks, receive, more=True)
     assert chunks == []  # cleared: the caller's list no longer holds the body
-    first = asyncio.run(replay())
-    assert first["body"] == b"a" * 1000 + b"b" * 1000 and first["more_body"] is True
+    # the app gets the chunks as they came, in order, each saying more follows (``more``)
+    given = [asyncio.run(replay()) for _ in range(2)]
+    assert [message["body"] for message in given] == [b"a" * 1000, b"b" * 1000]
+    assert all(message["more_body"] is True for message in given)
     assert asyncio.run(replay()) == {"type": "http.disconnect"}
+    # a body read whole: its last chunk says no more follows
+    last = _replay([b"x", b"y"], receive, more=False)
+    assert [asyncio.run(last())["more_body"] for _ in range(2)] == [True, False]
 
 
 def test_the_pure_walk_is_pure_all_the_way_down():
