@@ -298,8 +298,8 @@ class ServeApp:
             at += len(chunk)
         if not _sparse(buffer, size):
             return None
-        with memoryview(buffer) as whole, whole[:size] as body:
-            return count_here(body, target, content_type, self.config, None)
+        with memoryview(buffer) as whole, whole[:size] as filled:
+            return count_here(filled, target, content_type, self.config, None)
 
     async def _check(self, send: Send, provider: str, answer: dict[str, Any],
                      budgets: tuple[int | None, int | None]) -> tuple[int, str | None, Any]:

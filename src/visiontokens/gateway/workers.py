@@ -67,7 +67,7 @@ def _aliases(config: ServeConfig) -> tuple[dict[str, str], tuple[bytes, ...]]:
     return found
 
 
-def _count(body: bytes | bytearray, target: Target, content_type: str | None,
+def _count(body: bytes | bytearray | memoryview, target: Target, content_type: str | None,
            config: ServeConfig, fetcher: Any) -> dict[str, Any]:
     """count_request's answer as plain data: what /v1/count shows and /v1/check decides on.
     The model is resolved through ``--model-alias`` as the middleware resolves it through

@@ -576,9 +576,10 @@ def _url_ref(where: str, url: Any, detail: str | None, options: Any = None) -> _
     # base64 (a pair: the header it is read with, then the BodyString; see _with_header)
     if (type(url) is tuple or (url[:5] == "data:" if type(url) is str else False)
             or _is_data_url(url)):
-        return (where, "data_url", url, detail, options)
+        return (where, "data_url", url, detail, options)  # type: ignore[return-value]  # (see _Ref)
     # a URL a result carries whole: a str (a BodyString only when 1 KB or longer)
-    return (where, "url", url if type(url) is str else url.str(), detail, options)
+    return (where, "url", url if type(url) is str else url.str(),  # type: ignore[return-value]
+            detail, options)
 
 
 _BASE64_HEADER = "data:image/*;base64,"
@@ -608,7 +609,7 @@ def _responses_image(part: dict[str, Any], where: str) -> _Ref:
     if detail is not None and type(detail) is not str:
         detail = _optional_str(part, "detail", where)
     if url is None:
-        return (where, "file_id", file_id, detail, None)
+        return (where, "file_id", file_id, detail, None)  # type: ignore[return-value]  # (see _Ref)
     # (a part with both: the URL is what is read; the id is kept for the record)
     return _url_ref(where, url, detail, None if file_id is None else {"file_id": file_id})
 
