@@ -80,8 +80,10 @@ def server():
 
 @pytest.fixture(scope="module")
 def client(server):
-    return openai.OpenAI(api_key="sk-test", base_url=f"http://127.0.0.1:{server.server_port}/v1",
-                         max_retries=0)
+    # closed at the end: a pooled connection left to the collector warns in a later test
+    with openai.OpenAI(api_key="sk-test", base_url=f"http://127.0.0.1:{server.server_port}/v1",
+                       max_retries=0) as sdk:
+        yield sdk
 
 
 def sent(server, call):

@@ -291,15 +291,16 @@ def test_over_budget_is_429(proxy):
 
 def test_through_the_official_sdk(proxy):
     openai = pytest.importorskip("openai")
-    client = openai.OpenAI(base_url=proxy["url"] + "/v1", api_key=proxy["key"], max_retries=0)
-    answer = client.chat.completions.create(**chat("gpt-4o", PNG))
-    assert answer.choices[0].message.content == "ok"
-    with pytest.raises(openai.BadRequestError, match="animated GIF"):
-        client.chat.completions.create(**chat("gpt-4o", data_url(gif_header(4, 4, frames=3),
-                                                                 "image/gif")))
-    with pytest.raises(openai.RateLimitError):
-        client.chat.completions.create(**chat("gpt-6-astra", *[data_url(png_header(2048, 2048))] * 5))
-    client.close()
+    with openai.OpenAI(base_url=proxy["url"] + "/v1", api_key=proxy["key"],
+                       max_retries=0) as client:
+        answer = client.chat.completions.create(**chat("gpt-4o", PNG))
+        assert answer.choices[0].message.content == "ok"
+        with pytest.raises(openai.BadRequestError, match="animated GIF"):
+            client.chat.completions.create(**chat("gpt-4o", data_url(
+                gif_header(4, 4, frames=3), "image/gif")))
+        with pytest.raises(openai.RateLimitError):
+            client.chat.completions.create(**chat("gpt-6-astra",
+                                                  *[data_url(png_header(2048, 2048))] * 5))
 
 
 def test_text_only_and_uncountable_bodies_go_through(proxy):
