@@ -458,7 +458,8 @@ def _price_inputs(request: ImagesRequest, model_id: str, refs: list[ImageRef],
         raise unknown.located("/model") from None
     fidelity = _input_fidelity(request, model_id, ruleset, undocumented)
     spec = calculator.spec
-    rule = (f"{spec.id} input, input_fidelity {fidelity or 'low'}"  # spec 3.3
+    # (input fidelity's rule: spec 3.3)
+    rule = (f"{spec.id} input, input_fidelity {fidelity or 'low'}"
             if spec.status != "registered" else f"{spec.id}: registered parameters")
     assumed = getattr(spec, "assumed_from", None)
     if assumed:
