@@ -10,14 +10,18 @@ cached figure.
 The GIF animation walk is timed per MB of GIF against ``bytes.find`` over the same buffer.
 
 Gates (issues 4, 9, 12), all ratios measured in the same run:
-- a header from bytes, distinct files: <= 6x a ``math.gcd`` call (PNG, GIF, WebP, JPEG; 130-180
-  ns here, of which ~90 ns is making and freeing the result), <= 8x the JPEG whose frame header
+- a header from bytes, distinct files: <= 6x a ``math.gcd`` call (PNG, GIF, WebP, JPEG; 50-100
+  ns here, since a result nobody kept is refilled in place rather than freed and made anew), <= 8x the JPEG whose frame header
   follows a 60 KB ICC profile; >= 25x faster than imagesize, >= 50x than Pillow;
 - from a data URL, distinct files: <= 12x ``math.gcd`` (PNG, GIF, WebP), <= 20x (JPEG);
 - the GIF walk, 1 MB of 255-byte sub-blocks: from bytes <= 1x ``bytes.find`` over the GIF
   (15 us/MB here), from a data URL <= 4x ``bytes.find`` over the URL (60 us/MB here);
 - a 1 MB data URL: >= 5,000x faster than base64-decoding it whole;
-- the compiled twin >= 10x faster than the pure one, distinct files from bytes.
+- the compiled twin >= 10x faster than the pure one, distinct files from bytes;
+- issue 20's target, 100 ns a distinct PNG, JPEG or WebP from bytes on this machine, as a
+  ratio: <= 2.4x ``math.gcd`` (42 ns here). Held with ~15 % to spare at best (JPEG: its
+  segments are three cache lines read one after the other), so a run over it is recorded as
+  an expected failure with its figures, never as a pass.
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ from implementations import KINDS, load_twin
 ICC = bytes(range(256)) * 240  # 60 KB: the JPEG's frame header comes after it
 DISTINCT = 2048  # files per format in the rotation: 8x the compiled parser's cache slots
 MB = 1 << 20
+TARGET_FORMATS = ("png", "jpeg", "webp")  # issue 20's target, distinct files from bytes
+TARGET_RATIO = 2.4  # 100 ns where math.gcd takes 42 ns
 
 
 def sized_png(data: bytes, w: int, h: int) -> bytes:
@@ -238,7 +244,7 @@ def best_of(attempts: int, measure) -> tuple[float, ...]:
 def test_header_ratios(measured):
     compiled, pure = load_twin("header", "cython"), load_twin("header", "python")
     gcd = lambda: per_call_ns(math.gcd, 1920, 1080, number=100000)  # noqa: E731
-    lines, failures = [], []
+    lines, failures, over_target = [], [], []
     for name in FORMATS:
         batch = files(name)
         urls = [data_url(d) for d in batch]
@@ -272,6 +278,8 @@ def test_header_ratios(measured):
             f"({pillow / distinct:.0f}x)")
         if ratio > (8 if in_place else 6):
             failures.append(f"{name}: bytes {ratio:.1f}x gcd")
+        if name.split()[0] in TARGET_FORMATS and not in_place and ratio > TARGET_RATIO:
+            over_target.append(f"{name} {distinct:.0f} ns ({ratio:.1f}x gcd)")
         if url_ratio > (20 if name.startswith("jpeg") else 12):
             failures.append(f"{name}: data URL {url_ratio:.1f}x gcd")
         if peer < 25 * distinct or pillow < 50 * distinct:
@@ -288,6 +296,9 @@ def test_header_ratios(measured):
         failures.append("1 MB data URL vs whole decode")
     print("\n" + "\n".join(lines))
     assert not failures, failures
+    if over_target:
+        pytest.xfail(f"target not met: a distinct header from bytes over {TARGET_RATIO}x "
+                     f"math.gcd: {', '.join(over_target)}")
 
 
 def test_gif_walk_ratios(measured):

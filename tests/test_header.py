@@ -101,6 +101,32 @@ def test_every_side_comes_back_as_the_same_int(parser, side):
         assert parser.image_info(gif_header(side, side))[:2] == (side, side)
 
 
+def test_a_result_kept_by_the_caller_never_changes(parser):
+    """The compiled parser refills a cached result in place when nothing else holds it (a
+    new size then costs no allocation): a result the caller kept must never change, and
+    every new result must be right, across more sizes than the cache has slots, with sides
+    above the ints made once at import, and with the format and animation flag changing."""
+    rng = random.Random(20261205)
+    kept = []
+    for i in range(4000):
+        w, h = rng.randint(1, 9000), rng.randint(1, 9000)
+        kind = i % 4
+        if kind == 0:
+            data, expected = png_header(w, h), (w, h, "png", False, False)
+        elif kind == 1:
+            data, expected = png_header(w, h, animated=True), (w, h, "png", True, False)
+        elif kind == 2:
+            data, expected = jpeg_header(w, h), (w, h, "jpeg", False, False)
+        else:
+            data, expected = gif_header(w, h, frames=2), (w, h, "gif", True, False)
+        info = parser.image_info(data)
+        assert info == expected and hash(info) == hash(expected)
+        if i % 5 == 0:
+            kept.append((info, expected))
+    for info, expected in kept:
+        assert info == expected and hash(info) == hash(expected)
+
+
 def test_large_payloads_via_data_url(parser):
     rng = random.Random(5)
     noise = rng.randbytes(1448 * 1448 * 3)

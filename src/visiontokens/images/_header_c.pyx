@@ -1106,9 +1106,10 @@ cdef object new_image_info(int64_t width, int64_t height, Format format, bint an
     return info
 
 
-# Recent results, direct-mapped. Allocating and freeing the result is a third of a call, and
+# Recent results, direct-mapped. Allocating and freeing the result was half of a call, and
 # a gateway sees the same few sizes (screenshots, phone photos) over and over; ImageInfo is
-# immutable, so handing out the same object again is safe. Bounded: one entry per slot.
+# immutable, so handing out the same object again is safe. A new size refills the slot's
+# result in place when only the slot holds it. Bounded: one entry per slot.
 # Threads: a slot is read and written only inside a critical section on RESULTS_GUARD, so
 # without the GIL no reader sees half a slot or a result another thread is freeing. With the
 # GIL the critical sections compile to nothing: the single-threaded path is unchanged.
@@ -1120,6 +1121,21 @@ cdef struct ResultSlot:
     Format format
     bint animated
     PyObject* info  # an owned reference, or NULL
+
+cdef extern from *:
+    """
+    /* Refilling a cached result in place relies on a reference count of one meaning that
+     * nobody else holds it; without the GIL another thread's references are counted apart
+     * (biased reference counting), so free-threaded builds always allocate. */
+    #ifdef Py_GIL_DISABLED
+    #define VT_REUSE_SOLE_RESULT 0
+    #else
+    #define VT_REUSE_SOLE_RESULT 1
+    #endif
+    """
+    const bint REUSE_SOLE_RESULT "VT_REUSE_SOLE_RESULT"
+    # the count read from the pointer (taking it as an object would add a reference)
+    Py_ssize_t references "Py_REFCNT" (PyObject*)
 
 cdef ResultSlot RESULTS[RESULT_SLOTS]
 cdef object RESULTS_GUARD = object()  # the lock of the critical sections (its ob_mutex)
@@ -1134,6 +1150,14 @@ cdef object image_info_of(int64_t width, int64_t height, Format format, bint ani
         if (slot.info != NULL and slot.width == width and slot.height == height
                 and slot.format == format and slot.animated == animated):
             info = <object>slot.info  # ours now: a later eviction cannot free it
+        elif REUSE_SOLE_RESULT and slot.info != NULL and references(slot.info) == 1:
+            # The slot holds the only reference to a result nobody kept: refilled in place
+            # (as CPython's zip and enumerate reuse their result tuple), so a new size costs
+            # no allocation and no free. Nothing else can see it change: a caller that kept
+            # it would hold a second reference.
+            info = <object>slot.info
+            refill(info, width, height, format, animated)
+            slot.width, slot.height, slot.format, slot.animated = width, height, format, animated
     if info is not None:
         return info
     info = new_image_info(width, height, format, animated)
@@ -1146,6 +1170,27 @@ cdef object image_info_of(int64_t width, int64_t height, Format format, bint ani
         Py_DECREF(<object>old)
     return info
 
+
+cdef inline void refill(object info, int64_t width, int64_t height, Format format,
+                        bint animated):
+    # A cached result's items replaced; every item is an int, a str or a bool that outlives
+    # the module (SIDES, FORMAT_NAMES, True, False) or an int the tuple alone holds.
+    cdef PyObject* items[4]
+    cdef Py_ssize_t i
+    cdef object w = side_int(width), h = side_int(height), flag = animated
+    cdef object name = <object>PyTuple_GET_ITEM(FORMAT_NAMES, format)
+    for i in range(4):
+        items[i] = PyTuple_GET_ITEM(info, i)
+    Py_INCREF(w)
+    PyTuple_SET_ITEM(info, 0, w)
+    Py_INCREF(h)
+    PyTuple_SET_ITEM(info, 1, h)
+    Py_INCREF(name)
+    PyTuple_SET_ITEM(info, 2, name)
+    Py_INCREF(flag)
+    PyTuple_SET_ITEM(info, 3, flag)
+    for i in range(4):  # the old items let go last: a side above SIDE_INTS may be freed here
+        Py_DECREF(<object>items[i])
 
 
 cdef object outcome(const Source* s, Outcome* o, Py_ssize_t text_start):
