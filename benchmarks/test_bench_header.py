@@ -11,8 +11,8 @@ The GIF animation walk is timed per MB of GIF against ``bytes.find`` over the sa
 
 Gates (issues 4, 9, 12), all ratios measured in the same run:
 - a header from bytes, distinct files: <= 6x a ``math.gcd`` call (PNG, GIF, WebP, JPEG; 50-100
-  ns here, since a result nobody kept is refilled in place rather than freed and made anew), <= 8x the JPEG whose frame header
-  follows a 60 KB ICC profile; >= 25x faster than imagesize, >= 50x than Pillow;
+  ns here: a result nobody kept is refilled in place, not freed and made anew), <= 8x the
+  JPEG whose frame header follows a 60 KB ICC profile; >= 25x faster than imagesize, >= 50x than Pillow;
 - from a data URL, distinct files: <= 12x ``math.gcd`` (PNG, GIF, WebP), <= 20x (JPEG);
 - the GIF walk, 1 MB of 255-byte sub-blocks: from bytes <= 1x ``bytes.find`` over the GIF
   (15 us/MB here), from a data URL <= 4x ``bytes.find`` over the URL (60 us/MB here);
