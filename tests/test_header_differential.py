@@ -30,6 +30,7 @@ from headers import (
     webp_chunk,
     webp_header,
 )
+import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 from implementations import load_parser
@@ -262,3 +263,65 @@ def test_corrupted_raw_base64(header, data):
     at = data.draw(st.integers(0, len(text) - 1))
     char = data.draw(st.sampled_from("=!-_ \x00é"))
     agree_base64(text[:at] + char + text[at + 1:], "image/png")
+
+
+# --- the URL-safe alphabet (Gemini): read in place as if translated to the standard one --------
+
+URL_SAFE_AS_STANDARD = str.maketrans("-_", "+/")
+
+
+def url_safe_outcome(parser, text, media_type):
+    """parse_base64 with url_safe=True, checked against the same twin on the text translated
+    to the standard alphabet (what the Gemini walker did before, with a copy), and against
+    base64_info on the text's bytes (a scanned body): results and errors alike."""
+    expected = outcome(parser.parse_base64, text.translate(URL_SAFE_AS_STANDARD), media_type)
+    got = outcome(lambda t, m: parser.parse_base64(t, m, url_safe=True), text, media_type)
+    assert got == expected, text[:80]
+    if text.isascii():
+        in_body = outcome(lambda t, m: parser.base64_info(t, m, url_safe=True),
+                          memoryview(text.encode()), media_type)
+        assert in_body == expected, text[:80]
+    return got
+
+
+@given(valid_headers, st.data())
+def test_url_safe_base64_reads_as_the_standard_alphabet(header, data):
+    """Both twins, on the header of every format written in the URL-safe alphabet, then with a
+    character replaced (a bad one, or the other alphabet's, anywhere): the same answer as the
+    translated text, and the same in both twins."""
+    text = base64.urlsafe_b64encode(header).decode()
+    if data.draw(st.booleans()):
+        at = data.draw(st.integers(0, len(text) - 1))
+        text = text[:at] + data.draw(st.sampled_from("=!-_+/ \x00é")) + text[at + 1:]
+    fast = url_safe_outcome(compiled, text, "image/png")
+    assert fast == url_safe_outcome(reference, text, "image/png")
+
+
+@given(base64_text)
+def test_url_safe_base64_on_arbitrary_text(text):
+    assert url_safe_outcome(compiled, text, "image/png") == url_safe_outcome(reference, text,
+                                                                             "image/png")
+
+
+def test_the_url_safe_alphabet_only_when_asked():
+    """"-" and "_" stay bad base64 for the others (a data URL, Anthropic's base64 source),
+    with the position of the first, in both twins."""
+    # a width whose IHDR bytes the parser must read encode to "-" or "_"
+    width = next(w for w in range(0xFBFF00, 0xFC0000)
+                 if set("-_") & set(base64.urlsafe_b64encode(png_header(w, 480))[:32].decode()))
+    text = base64.urlsafe_b64encode(png_header(width, 480)).decode()
+    for parser in (compiled, reference):
+        assert parser.parse_base64(text, "image/png", url_safe=True)[:2] == (width, 480)
+        with pytest.raises(InvalidImageError):
+            parser.parse_base64(text, "image/png")
+        with pytest.raises(InvalidImageError):
+            parser.parse_data_url("data:image/png;base64," + text)
+
+
+@given(gifs_with_runs())
+def test_url_safe_gif_walks(data):
+    """The GIF walk's fast paths (decoded windows, length bytes read eight at a time) use the
+    alphabet asked for too."""
+    text = base64.urlsafe_b64encode(data).decode()
+    assert url_safe_outcome(compiled, text, "image/gif") == url_safe_outcome(reference, text,
+                                                                             "image/gif")

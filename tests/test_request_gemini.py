@@ -107,6 +107,28 @@ def test_url_safe_base64_as_the_sdk_sends_it(walk):
     assert walk.count_request(request, model=FLASH).images[0].width == 640
 
 
+@pytest.mark.parametrize("as_bytes", [False, True], ids=["dict", "bytes"])
+def test_url_safe_base64_is_read_in_place(walk, as_bytes):
+    """A large URL-safe blob is read where it lies, as standard base64 is: no copy of it is
+    made to translate its alphabet (measured with tracemalloc: the peak stays far below the
+    blob's 6 MB; a translated copy is the blob's size again)."""
+    import tracemalloc
+
+    data = png_header(4000, 3000) + b"\xfb\xff\xfe" * 1_500_000
+    text = base64.urlsafe_b64encode(data).decode()
+    request = body({"inlineData": {"mimeType": "image/png", "data": text}})
+    payload = json.dumps(request).encode() if as_bytes else request
+    expected = walk.count_request(body(inline(data)), model=FLASH)
+    tracemalloc.start()
+    try:
+        result = walk.count_request(payload, model=FLASH)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert result == expected and result.images[0].width == 4000
+    assert peak < len(text) // 10, peak
+
+
 def test_heic_is_of_unknown_size(walk):
     """HEIC/HEIF: Gemini takes them, the header reader does not size them: unknown size, with
     a note; exact anyway under a fixed budget (Gemini 3, 2.5 low/medium)."""

@@ -153,6 +153,7 @@ cdef struct Source:
     Py_ssize_t size       # bytes available: for base64, the decoded size
     Py_ssize_t text_len   # base64: payload characters
     bint base64
+    const uint8_t* decode # base64: the alphabet's table (DECODE, or DECODE_URL_SAFE_TOO)
     bint complete         # False: data is the start of a longer file
 
 cdef struct Outcome:
@@ -177,6 +178,12 @@ for _i in range(256):
 cdef const uint8_t* _ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 for _i in range(64):
     DECODE[_ALPHABET[_i]] = _i
+# Gemini also takes the URL-safe alphabet (RFC 4648 5: "-" for "+", "_" for "/"); a payload
+# may hold either, read as the standard one.
+cdef uint8_t[256] DECODE_URL_SAFE_TOO
+for _i in range(256):
+    DECODE_URL_SAFE_TOO[_i] = DECODE[_i]
+DECODE_URL_SAFE_TOO[b"-"[0]], DECODE_URL_SAFE_TOO[b"_"[0]] = 62, 63
 
 # CRC-32 (PNG, zlib; reflected polynomial 0xEDB88320), eight bytes a step ("slicing by 8"):
 # CRC_TABLES[0] is the classic byte table, CRC_TABLES[k] the CRC of a byte followed by k zeros.
@@ -247,6 +254,7 @@ cdef int fetch_base64(const Source* s, Py_ssize_t offset, Py_ssize_t n, uint8_t*
     cdef Py_ssize_t first = offset // 3, last = (offset + n - 1) // 3
     cdef uint32_t bits, value, invalid
     cdef const uint8_t* c
+    cdef const uint8_t* table = s.decode
     cdef uint8_t decoded[3]
     cdef Py_ssize_t written = 0
     for g in range(first, last + 1):
@@ -255,15 +263,15 @@ cdef int fetch_base64(const Source* s, Py_ssize_t offset, Py_ssize_t n, uint8_t*
         c = s.data + at
         if k >= 3:  # a full group: four alphabet characters
             k = 3
-            invalid = DECODE[c[0]] | DECODE[c[1]] | DECODE[c[2]] | DECODE[c[3]]
-            bits = (<uint32_t>DECODE[c[0]] << 18 | <uint32_t>DECODE[c[1]] << 12
-                    | <uint32_t>DECODE[c[2]] << 6 | DECODE[c[3]])
+            invalid = table[c[0]] | table[c[1]] | table[c[2]] | table[c[3]]
+            bits = (<uint32_t>table[c[0]] << 18 | <uint32_t>table[c[1]] << 12
+                    | <uint32_t>table[c[2]] << 6 | table[c[3]])
         else:  # the final group: k + 1 alphabet characters, then "=" padding if any
             invalid = 0
             bits = 0
             for j in range(4):
                 if j <= k:
-                    value = DECODE[c[j]]
+                    value = table[c[j]]
                     invalid |= value
                     bits = (bits << 6) | value
                 else:
@@ -593,17 +601,18 @@ cdef inline Py_ssize_t gif_sub_blocks_bytes(const uint8_t* d, Py_ssize_t size,
     return pos
 
 
-cdef inline uint32_t group_bits(const uint8_t* c) noexcept nogil:
+cdef inline uint32_t group_bits(const uint8_t* table, const uint8_t* c) noexcept nogil:
     """The 24 bits of the four base64 characters at c, with bit 24 set if one is invalid."""
-    cdef uint32_t a = DECODE[c[0]], b = DECODE[c[1]], e = DECODE[c[2]], f = DECODE[c[3]]
+    cdef uint32_t a = table[c[0]], b = table[c[1]], e = table[c[2]], f = table[c[3]]
     return (a << 18) | (b << 12) | (e << 6) | f | (((a | b | e | f) & NOT_BASE64) << 18)
 
 
-cdef inline uint32_t base64_byte(const uint8_t* text, Py_ssize_t k) noexcept nogil:
+cdef inline uint32_t base64_byte(const uint8_t* table, const uint8_t* text,
+                                 Py_ssize_t k) noexcept nogil:
     """Decoded byte k from its full group, or 256 + the byte if the group is not valid
     base64 (so it never equals a byte)."""
     cdef Py_ssize_t g = k // 3
-    cdef uint32_t bits = group_bits(text + 4 * g)
+    cdef uint32_t bits = group_bits(table, text + 4 * g)
     return ((bits >> (16 - 8 * (k - 3 * g))) & 0xFF) | ((bits >> 16) & 0x100)
 
 
@@ -623,7 +632,7 @@ cdef inline bint fill_window(const Source* s, Window* w, Py_ssize_t pos) noexcep
     cdef Py_ssize_t g = pos // 3, last = s.size // 3 - 1, i = 0  # the last full group
     cdef uint32_t bits
     while i < WINDOW_GROUPS and g + i <= last:
-        bits = group_bits(s.data + 4 * (g + i))
+        bits = group_bits(s.decode, s.data + 4 * (g + i))
         if bits >> 24:
             break
         w.data[3 * i], w.data[3 * i + 1], w.data[3 * i + 2] = bits >> 16, (bits >> 8) & 0xFF, bits & 0xFF
@@ -636,6 +645,7 @@ cdef Py_ssize_t gif_sub_blocks_base64(const Source* s, Py_ssize_t pos, Outcome* 
     cdef int n
     cdef Py_ssize_t step
     cdef const uint8_t* t = s.data
+    cdef const uint8_t* table = s.decode
     cdef Window w
     w.start = w.end = 0
     # the sparse runs read only full groups: all of them lie before the final, maybe padded, one
@@ -655,10 +665,10 @@ cdef Py_ssize_t gif_sub_blocks_base64(const Source* s, Py_ssize_t pos, Outcome* 
                 fill_window(s, &w, pos + step)  # (none: the next read reports the bad group)
         else:  # long ones: decode only the length bytes, eight at once along a run
             while pos + 8 * step < full and (
-                    (base64_byte(t, pos + step) ^ n) | (base64_byte(t, pos + 2 * step) ^ n)
-                    | (base64_byte(t, pos + 3 * step) ^ n) | (base64_byte(t, pos + 4 * step) ^ n)
-                    | (base64_byte(t, pos + 5 * step) ^ n) | (base64_byte(t, pos + 6 * step) ^ n)
-                    | (base64_byte(t, pos + 7 * step) ^ n) | (base64_byte(t, pos + 8 * step) ^ n)) == 0:
+                    (base64_byte(table, t, pos + step) ^ n) | (base64_byte(table, t, pos + 2 * step) ^ n)
+                    | (base64_byte(table, t, pos + 3 * step) ^ n) | (base64_byte(table, t, pos + 4 * step) ^ n)
+                    | (base64_byte(table, t, pos + 5 * step) ^ n) | (base64_byte(table, t, pos + 6 * step) ^ n)
+                    | (base64_byte(table, t, pos + 7 * step) ^ n) | (base64_byte(table, t, pos + 8 * step) ^ n)) == 0:
                 pos += 8 * step
         pos += step
     return pos
@@ -1220,6 +1230,7 @@ cdef object parse_bytes_at(const uint8_t* data, Py_ssize_t size, bint complete):
     cdef Source s
     cdef Outcome o
     s.data, s.size, s.text_len, s.base64, s.complete = data, size, 0, False, complete
+    s.decode = &DECODE[0]  # (not read: the bytes are not base64)
     o.format = UNKNOWN
     parse(&s, &o)
     return outcome(&s, &o, 0)
@@ -1292,15 +1303,17 @@ cdef object parse_data_url_at(const uint8_t* text, Py_ssize_t length, object url
 
 
 cdef object parse_base64_at(const uint8_t* text, Py_ssize_t length, Py_ssize_t start,
-                            Py_ssize_t shift):
+                            Py_ssize_t shift, bint url_safe=False):
     # the base64 payload text[start:length], decoded only as far as the header needs; an
-    # error names character positions counted from text, plus shift
+    # error names character positions counted from text, plus shift; url_safe: "-" and "_"
+    # read as "+" and "/"
     cdef Source s
     cdef Outcome o
     cdef Py_ssize_t payload = length - start
     if payload % 4 == 1:
         raise err.base64_length_error(payload)
     s.data, s.text_len, s.base64, s.complete = text + start, payload, True, True
+    s.decode = &DECODE_URL_SAFE_TOO[0] if url_safe else &DECODE[0]
     s.size = payload // 4 * 3 + (payload % 4 - 1 if payload % 4 else 0)
     if payload % 4 == 0 and payload and text[length - 1] == b"="[0]:
         s.size -= 2 if text[length - 2] == b"="[0] else 1
@@ -1372,12 +1385,13 @@ cdef check_media_type(media_type):
                                         else type(media_type).__name__)
 
 
-def base64_info(text, media_type, *, ascii=False, shift=0):
+def base64_info(text, media_type, *, ascii=False, shift=0, url_safe=False):
     """The header of raw base64 given as its bytes (a window on a request body), read in
     place: the same result and errors as parse_base64 on the equal str, except that the
     character positions an error names are ``shift`` more (a Chat Completions URL holding
     the base64 alone reads as the data URL "data:image/*;base64," + it: its errors count
-    from that URL's start). ``ascii=True``: as for data_url_info."""
+    from that URL's start). ``ascii=True``: as for data_url_info. ``url_safe``: as for
+    parse_base64."""
     check_media_type(media_type)
     cdef Py_ssize_t by = shift
     cdef Py_buffer view
@@ -1387,28 +1401,30 @@ def base64_info(text, media_type, *, ascii=False, shift=0):
     try:
         if not ascii and not all_ascii(<const uint8_t*>view.buf, view.len):
             raise err.non_ascii_error()  # as for a str holding a non-ASCII character
-        return parse_base64_at(<const uint8_t*>view.buf, view.len, 0, by)
+        return parse_base64_at(<const uint8_t*>view.buf, view.len, 0, by, bool(url_safe))
     finally:
         PyBuffer_Release(&view)
 
 
-def parse_base64(text, media_type):
+def parse_base64(text, media_type, *, url_safe=False):
     """The header of an image sent as raw base64 with its media type (an Anthropic base64
     source, a Gemini inlineData blob), read in place as a data URL's payload is: no copy
     into a "data:" string. ``media_type`` is checked as a data URL's header would be; the
-    format comes from the bytes."""
+    format comes from the bytes. ``url_safe=True`` (Gemini) also reads the URL-safe
+    alphabet: "-" and "_" as "+" and "/", wherever they are."""
     check_media_type(media_type)
+    cdef bint either = bool(url_safe)
     if type(text) is str:
         if not PyUnicode_IS_ASCII(text):
             raise err.non_ascii_error()
         return parse_base64_at(<const uint8_t*>PyUnicode_DATA(text), PyUnicode_GET_LENGTH(text),
-                               0, 0)
+                               0, 0, either)
     if type(text) is bytes:
         return parse_base64_at(<const uint8_t*>PyBytes_AS_STRING(text), PyBytes_GET_SIZE(text),
-                               0, 0)
+                               0, 0, either)
     if isinstance(text, str):
-        return parse_base64(str(text), media_type)
-    return parse_base64(bytes(fmt.byte_view(text)), media_type)
+        return parse_base64(str(text), media_type, url_safe=either)
+    return parse_base64(bytes(fmt.byte_view(text)), media_type, url_safe=either)
 
 
 cdef inline bint data_scheme(const uint8_t* data, Py_ssize_t size) noexcept nogil:

@@ -681,11 +681,12 @@ def parse_data_url(url: Union[str, bytes]) -> ImageInfo:
     return _parse(_Base64Reader(url, comma + 1), True)
 
 
-def parse_base64(text: Union[str, bytes], media_type: str) -> ImageInfo:
+def parse_base64(text: Union[str, bytes], media_type: str, *, url_safe: bool = False) -> ImageInfo:
     """The header of an image sent as raw base64 with its media type (an Anthropic base64
     source, a Gemini inlineData blob), read in place as a data URL's payload is: no copy
     into a "data:" string. ``media_type`` is checked as a data URL's header would be; the
-    format comes from the bytes."""
+    format comes from the bytes. ``url_safe=True`` (Gemini) also reads the URL-safe
+    alphabet: "-" and "_" as "+" and "/", wherever they are."""
     _check_media_type(media_type)
     if isinstance(text, str):
         if not text.isascii():
@@ -693,7 +694,28 @@ def parse_base64(text: Union[str, bytes], media_type: str) -> ImageInfo:
         text = str(text)
     else:
         text = bytes(fmt.byte_view(text))
-    return _parse(_Base64Reader(text, 0), True)
+    return _parse(_Base64Reader(_UrlSafeText(text) if url_safe else text, 0), True)  # type: ignore[arg-type]
+
+
+class _UrlSafeText:
+    """Base64 text whose URL-safe characters ("-", "_", RFC 4648 5) read as the standard
+    ones ("+", "/"), each slice translated as the reader takes it: never copied whole."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: Any):
+        self.text = text
+
+    def __len__(self) -> int:
+        return len(self.text)
+
+    def __getitem__(self, key: slice) -> Any:
+        part = self.text[key]
+        return part.translate(_URL_SAFE_STR if isinstance(part, str) else _URL_SAFE_BYTES)
+
+
+_URL_SAFE_STR = str.maketrans("-_", "+/")
+_URL_SAFE_BYTES = bytes.maketrans(b"-_", b"+/")
 
 
 def _check_media_type(media_type: Any) -> None:
@@ -738,17 +760,20 @@ def data_url_info(text: Any, *, ascii: bool = False) -> ImageInfo:
     return _parse(_Base64Reader(_ViewText(view), comma + 1), True)  # type: ignore[arg-type]
 
 
-def base64_info(text: Any, media_type: str, *, ascii: bool = False, shift: int = 0) -> ImageInfo:
+def base64_info(text: Any, media_type: str, *, ascii: bool = False, shift: int = 0,
+                url_safe: bool = False) -> ImageInfo:
     """The header of raw base64 given as its bytes (a window on a request body), read in
     place: the same result and errors as parse_base64 on the equal str, except that the
     character positions an error names are ``shift`` more (a Chat Completions URL holding
     the base64 alone reads as the data URL "data:image/*;base64," + it: its errors count
-    from that URL's start). ``ascii=True``: as for data_url_info."""
+    from that URL's start). ``ascii=True``: as for data_url_info. ``url_safe``: as for
+    parse_base64."""
     _check_media_type(media_type)
     view = fmt.byte_view(text)
     if not ascii and _NON_ASCII.search(view):
         raise err.non_ascii_error()
-    return _parse(_Base64Reader(_ViewText(view), 0, shift), True)  # type: ignore[arg-type]
+    text = _ViewText(view)
+    return _parse(_Base64Reader(_UrlSafeText(text) if url_safe else text, 0, shift), True)  # type: ignore[arg-type]
 
 
 def image_info(source: Any, *, max_read: int = fmt.DEFAULT_MAX_READ) -> ImageInfo:

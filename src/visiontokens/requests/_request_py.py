@@ -647,12 +647,13 @@ def _without_io(ref: tuple[Any, ...], fetcher: Fetcher | None) -> tuple[Any, ...
     pointer, kind, url, _detail, _options = ref
     if kind == "file_id" or kind == "file_uri":
         return None
-    if kind == "base64":  # (media type, base64): read in place, as a data URL's payload is
-        text = url[1]
+    if kind == "base64":  # (media type, base64[, url_safe]): read in place, as a data URL's
+        text = url[1]  # payload is
+        url_safe = len(url) > 2 and url[2]  # Gemini's: the URL-safe alphabet read too
         if type(text) is not str:  # a BodyString: read in the body, never copied whole
-            return _body_base64(text, url[0], 0)
+            return _body_base64(text, url[0], 0, url_safe)
         try:
-            info = _header.parse_base64(text, url[0])
+            info = _header.parse_base64(text, url[0], url_safe=url_safe)
         except VisionTokensError as error:
             return _invalid(error)
         return _known(info, _header.decoded_size(len(text), text[-2:]))
@@ -695,13 +696,14 @@ def _body_data_url(text: Any) -> tuple[Any, ...]:
 _RAW_MEDIA_TYPE = "image/*"
 
 
-def _body_base64(text: Any, media_type: str, shift: int) -> tuple[Any, ...]:
+def _body_base64(text: Any, media_type: str, shift: int, url_safe: bool = False) -> tuple[Any, ...]:
     """Raw base64 in a scanned body (an Anthropic base64 source, a Gemini inline blob, Chat's
     bare base64): its header read from the body's bytes, as parse_base64 reads the equal str
     (errors' positions ``shift`` on); its decoded size from its length and last two bytes."""
     view = text.view()
     try:
-        info = _header.base64_info(view, media_type, ascii=text.isascii(), shift=shift)
+        info = _header.base64_info(view, media_type, ascii=text.isascii(), shift=shift,
+                                   url_safe=url_safe)
     except VisionTokensError as error:
         return _invalid(error)
     # (ASCII, or base64_info refused it: characters are bytes)

@@ -137,7 +137,8 @@ class _Walker:
                 raise malformed(f"{where}/{key}/data", "'data' must be a base64 string", data)
             self.inline_bytes += len(data)
             if mime[:6].lower() == "image/":
-                self._add(where, "base64", (mime, base64_text(data)), part)
+                # (a third item, True: the URL-safe alphabet is read too, in place)
+                self._add(where, "base64", (mime, base64_text(data), True), part)
             else:
                 self.skipped.append(_skipped(where, key, NOT_IMAGE.format(mime[:40])))
             return
@@ -211,22 +212,13 @@ def _skipped(pointer: str, kind: str, reason: str) -> SkippedPart:
 
 
 def base64_text(data: Any) -> Any:
-    """Gemini takes URL-safe base64 too (the google-genai SDK sends it: ``-`` and ``_``):
-    read as standard base64. A copy only when the text holds those characters; else a
-    scanned body's BodyString stays where it lies."""
-    if type(data) in BODY_STRINGS:
-        if _URLSAFE_CHARS.search(data.view()) is None:
-            return data
-        data = data.str()
-    elif type(data) is not str:
-        data = str(data)
-    if "-" in data or "_" in data:
-        return data.translate(_URLSAFE)
-    return data
-
-
-_URLSAFE = str.maketrans("-_", "+/")
-_URLSAFE_CHARS = re.compile(rb"[-_]")
+    """An inline blob's base64 as the header twin reads it: a str, or a scanned body's
+    BodyString left where it lies. Gemini takes URL-safe base64 too (the google-genai SDK
+    sends it: ``-`` and ``_``); the header twin reads that alphabet in place (its
+    ``url_safe``), so neither is copied."""
+    if type(data) in BODY_STRINGS or type(data) is str:
+        return data
+    return str(data)
 
 
 # --- limits (providers 2.3) ----------------------------------------------------------------------

@@ -18,7 +18,8 @@ An :class:`ImageRef` is one image of the request:
 - ``kind``: where its bytes are, one of :data:`SOURCE_KINDS`:
   ``"data_url"`` (``data:image/...;base64,...``), ``"url"`` (http(s), or any other scheme:
   refused when sized), ``"base64"`` (raw base64 with a media type, as Anthropic and Gemini
-  send it; ``value`` is ``(media_type, base64)``), ``"file_id"`` (a Files API id, sized by
+  send it; ``value`` is ``(media_type, base64)``, or ``(media_type, base64, True)`` when the
+  URL-safe alphabet is read too, as Gemini takes it), ``"file_id"`` (a Files API id, sized by
   the caller's ``resolve_file``), ``"file_uri"`` (a provider file URI, sized by
   ``resolve_file`` too), ``"upload"`` (a multipart file part, sized by its walker);
 - ``value``: the URL, the id, or ``(media_type, base64)``;
