@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import tracemalloc
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -19,6 +18,7 @@ from forms import multipart
 from headers import data_url, pillow_image
 from hypothesis import given
 from hypothesis import strategies as st
+from memory import traced_peak
 
 import visiontokens
 from visiontokens import (
@@ -210,12 +210,7 @@ def test_an_edit_image_is_read_only_as_far_as_its_header(walk, images):
     big = images["png 300x200"][0] + bytes(24 << 20)  # trailing bytes after the PNG
     body, content_type = multipart([("model", b"gpt-image-1"), ("image", big, "big.png")])
     walk.count_request(body, content_type=content_type)  # warm: the model resolved, code loaded
-    tracemalloc.start()
-    try:
-        result = walk.count_request(body, content_type=content_type)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    result, peak = traced_peak(lambda: walk.count_request(body, content_type=content_type))
     assert result.images[0].width == 300 and peak < 256 << 10
 
 

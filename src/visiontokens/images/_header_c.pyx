@@ -178,8 +178,9 @@ for _i in range(256):
 cdef const uint8_t* _ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 for _i in range(64):
     DECODE[_ALPHABET[_i]] = _i
-# Gemini also takes the URL-safe alphabet (RFC 4648 5: "-" for "+", "_" for "/"); a payload
-# may hold either, read as the standard one.
+# Gemini's inline blobs in the URL-safe alphabet (RFC 4648 5: "-" for "+", "_" for "/"), as the
+# google-genai SDK sends them. ASSUMED (providers.md does not say): the API reads either
+# alphabet, mixed too, as the standard one.
 cdef uint8_t[256] DECODE_URL_SAFE_TOO
 for _i in range(256):
     DECODE_URL_SAFE_TOO[_i] = DECODE[_i]
@@ -1100,8 +1101,18 @@ cdef object new_image_info(int64_t width, int64_t height, Format format, bint an
         raise MemoryError()
     info = <object>raw  # takes a second reference ...
     Py_DECREF(info)     # ... so drop the one tp_alloc returned
-    cdef object w = side_int(width), h = side_int(height), flag = animated
+    set_fields(info, width, height, format, animated)
     cdef object open_question = undecided
+    Py_INCREF(open_question)
+    PyTuple_SET_ITEM(info, 4, open_question)
+    return info
+
+
+cdef inline void set_fields(object info, int64_t width, int64_t height, Format format,
+                            bint animated):
+    # ImageInfo's first four items, written over whatever the slots hold (a fresh tuple's
+    # NULLs; refill keeps the old items and lets them go after)
+    cdef object w = side_int(width), h = side_int(height), flag = animated
     cdef object name = <object>PyTuple_GET_ITEM(FORMAT_NAMES, format)
     Py_INCREF(w)  # PyTuple_SET_ITEM steals a reference: give it one
     PyTuple_SET_ITEM(info, 0, w)
@@ -1111,9 +1122,6 @@ cdef object new_image_info(int64_t width, int64_t height, Format format, bint an
     PyTuple_SET_ITEM(info, 2, name)
     Py_INCREF(flag)
     PyTuple_SET_ITEM(info, 3, flag)
-    Py_INCREF(open_question)
-    PyTuple_SET_ITEM(info, 4, open_question)
-    return info
 
 
 # Recent results, direct-mapped. Allocating and freeing the result was half of a call, and
@@ -1187,18 +1195,9 @@ cdef inline void refill(object info, int64_t width, int64_t height, Format forma
     # the module (SIDES, FORMAT_NAMES, True, False) or an int the tuple alone holds.
     cdef PyObject* items[4]
     cdef Py_ssize_t i
-    cdef object w = side_int(width), h = side_int(height), flag = animated
-    cdef object name = <object>PyTuple_GET_ITEM(FORMAT_NAMES, format)
     for i in range(4):
         items[i] = PyTuple_GET_ITEM(info, i)
-    Py_INCREF(w)
-    PyTuple_SET_ITEM(info, 0, w)
-    Py_INCREF(h)
-    PyTuple_SET_ITEM(info, 1, h)
-    Py_INCREF(name)
-    PyTuple_SET_ITEM(info, 2, name)
-    Py_INCREF(flag)
-    PyTuple_SET_ITEM(info, 3, flag)
+    set_fields(info, width, height, format, animated)
     for i in range(4):  # the old items let go last: a side above SIDE_INTS may be freed here
         Py_DECREF(<object>items[i])
 

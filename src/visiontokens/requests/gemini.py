@@ -213,9 +213,9 @@ def _skipped(pointer: str, kind: str, reason: str) -> SkippedPart:
 
 def base64_text(data: Any) -> Any:
     """An inline blob's base64 as the header twin reads it: a str, or a scanned body's
-    BodyString left where it lies. Gemini takes URL-safe base64 too (the google-genai SDK
-    sends it: ``-`` and ``_``); the header twin reads that alphabet in place (its
-    ``url_safe``), so neither is copied."""
+    BodyString left where it lies. The google-genai SDK sends URL-safe base64 (``-`` and
+    ``_``); ASSUMED (the provider notes do not say): the API reads either alphabet, mixed
+    too. The header twin reads both in place (its ``url_safe``), so nothing is copied."""
     if type(data) in BODY_STRINGS or type(data) is str:
         return data
     return str(data)
