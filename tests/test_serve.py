@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import given, strategies as st
 from extras import needs
 from headers import data_url, gif_header, jpeg_header, png_header
 from servers import FakeOpenAI, running, serve
@@ -422,6 +423,48 @@ def test_a_dense_body_does_not_block_other_requests():
         finished.append("small count")
         thread.join(300)
     assert finished == ["healthz", "small count", "dense 200"]
+
+
+@contextlib.contextmanager
+def inline_limit(values: int):
+    from visiontokens.gateway import server
+
+    kept = server.INLINE_MAX_VALUES
+    server.INLINE_MAX_VALUES = values
+    try:
+        yield server
+    finally:
+        server.INLINE_MAX_VALUES = kept
+
+
+@given(st.binary(max_size=300).flatmap(
+    lambda body: st.tuples(st.just(body), st.lists(st.integers(0, len(body)), max_size=8))),
+    st.integers(0, 40), st.integers(-1, 320))
+def test_a_body_counts_inline_when_its_chunks_hold_at_most_the_limit(split, limit, max_bytes):
+    """Separators are counted chunk by chunk as they arrive: whatever the chunking, the answer
+    is that of the whole body: its count of ``,{[`` against INLINE_MAX_VALUES, its size
+    against inline_max_bytes."""
+    body, cuts = split
+    cuts = sorted(cuts)
+    with inline_limit(limit) as server:
+        arrived = server._Arrived(max_bytes)
+        for start, end in zip([0] + cuts, cuts + [len(body)]):
+            arrived.add(body[start:end])
+        assert arrived.size == len(body) and b"".join(arrived.chunks) == body
+        whole = sum(body.count(separator) for separator in (b",", b"{", b"["))
+        assert arrived.inline == (whole <= limit and len(body) <= max_bytes)
+
+
+@pytest.mark.parametrize("separators", [9_999, 10_000, 10_001])
+def test_the_inline_limit_at_its_edge_over_many_chunks(separators):
+    from visiontokens.gateway import server
+
+    assert server.INLINE_MAX_VALUES == 10_000  # the figure these edges are written for
+    body = b"[" + b"0," * (separators - 1) + b"0]"  # "[" and the commas
+    arrived = server._Arrived(len(body))
+    for at in range(0, len(body), 997):
+        arrived.add(body[at:at + 997])
+    assert arrived.inline == (separators <= 10_000)
 
 
 def test_a_count_over_the_time_limit_gets_503_and_its_process_is_replaced():
