@@ -240,18 +240,17 @@ class ServeApp:
             body = await self._read_body(scope, headers, receive)
             if body is None:
                 return 499, "client_disconnected", None  # nobody to answer (nginx's 499)
-            chunks = body.chunks
             self.metrics.counting += 1  # (the event loop's thread only: no lock needed)
             try:
                 answer = self._count_inline(body, target, content_type)
                 if answer is None:
                     await self._ensure_started()
-                    answer = await self.pool.count(chunks, target, content_type)
+                    answer = await self.pool.count(body.chunks, target, content_type)
             except CountUnavailable as error:
                 raise HTTPError(503, error.code, error.message) from None
             finally:
                 self.metrics.counting -= 1
-                del chunks, body
+                del body
         except HTTPError as error:
             if check:
                 status = await _provider_error(send, provider, error.status, error.code,
@@ -381,14 +380,14 @@ class _Arrived:
         self.chunks.append(chunk)
         self.size += len(chunk)
         if self.inline:  # (not once it cannot be: a large body is never scanned twice)
-            self._values += separators(chunk, INLINE_MAX_VALUES + 1 - self._values)
+            self._values += _separators(chunk, INLINE_MAX_VALUES + 1 - self._values)
 
     @property
     def inline(self) -> bool:
         return self.size <= self._inline_max_bytes and self._values <= INLINE_MAX_VALUES
 
 
-def separators(data: bytes, most: int) -> int:
+def _separators(data: bytes, most: int) -> int:
     """How many of ``,{[`` ``data`` holds, counted up to ``most`` (then ``most``)."""
     found = 0
     for separator in (b",", b"{", b"["):
