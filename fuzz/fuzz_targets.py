@@ -19,6 +19,7 @@ import json
 from typing import Any, Callable
 
 from visiontokens import VisionTokensError, _extensions
+from visiontokens.requests._value_limit import TooDense
 
 #: Requests carry at most this many bytes here: enough for every structure, and each run
 #: stays in the milliseconds whatever the fuzzer makes.
@@ -209,6 +210,17 @@ def _scan_once(twin: Any, data: bytes, urls: list[Any]) -> Any:
     return plain
 
 
+def _limited(twin: Any, data: bytes, max_values: int) -> tuple[str, Any]:
+    """("dense", the byte where the scan stopped), ("error", ...) or ("ok", None)."""
+    try:
+        twin.Document(data, max_values=max_values)
+    except TooDense as dense:
+        return ("dense", dense.offset)
+    except VisionTokensError as error:
+        return ("error", (type(error).__name__, str(error)))
+    return ("ok", None)
+
+
 def _rfc_8259(data: bytes) -> bool:
     """Valid by RFC 8259 and the depth rule, as json.loads reads the strict subset."""
     def refuse(name: str) -> Any:
@@ -241,6 +253,13 @@ def scan(data: bytes) -> None:
     _agree("scan", outcomes, SCAN)
     if (outcomes[0][0] == "ok") != _rfc_8259(data):
         raise AssertionError(f"scan gave {outcomes[0]!r}, RFC 8259 says the opposite")
+    # the value limit (serve's and count_request_async's, on the event loop): the twins stop
+    # at the same byte or tell the same error, and a body read in full under a limit is valid
+    limit = len(data) % 17
+    limited = [_limited(twin, data, limit) for twin in SCAN]
+    _agree("scan with max_values", limited, SCAN)
+    if limited[0] == ("ok", None) and outcomes[0][0] != "ok":
+        raise AssertionError(f"scan with max_values={limit} read a body it refuses without")
     for url in found[-1][:4]:
         text = url if isinstance(url, str) else url.str()
         if isinstance(url, str):

@@ -20,6 +20,7 @@ import time
 
 import httpx
 import pytest
+from hypothesis import given, strategies as st
 from headers import data_url, gif_header, jpeg_header, png_header, webp_header
 from servers import FakeOpenAI, serve
 
@@ -820,3 +821,23 @@ def test_chunked_bodies_share_a_buffer_without_mixing():
                                               on_violation="collect", **how)
         assert result is not None and result.image_tokens == expected.image_tokens > 0
         assert result.images == expected.images
+
+
+@given(st.lists(st.binary(min_size=1, max_size=40), min_size=1, max_size=8),
+       st.integers(0, 120), st.booleans())
+def test_a_kept_buffer_holds_the_chunks_put_in_it(chunks, idle_length, held):
+    """Whatever buffer the middleware takes (a kept one of any length, or one still read by
+    someone, which must never be resized), the body it holds after each chunk is the chunks
+    so far, in order: written in place, grown, or copied into a new buffer."""
+    from visiontokens.asgi import _BodyBuffers
+
+    buffer = bytearray(b"\xee" * idle_length)
+    reader = memoryview(buffer) if held else None
+    size = 0
+    for chunk in chunks:
+        buffer = _BodyBuffers.put(buffer, size, chunk)
+        size += len(chunk)
+        assert bytes(buffer[:size]) == b"".join(chunks)[:size]
+    if reader is not None:
+        assert len(reader) == idle_length  # the held buffer was never resized
+        reader.release()

@@ -18,6 +18,7 @@ import pytest
 from corpus import cases
 from headers import data_url, gif_header, jpeg_header, png_header, webp_header
 from hypothesis import example, given
+from json_values import json_values
 from hypothesis import strategies as st
 
 from visiontokens import VisionTokensError
@@ -212,6 +213,36 @@ def test_a_large_body_counts_alike_off_the_event_loop(walk):
         assert (outcome(lambda: asyncio.run(walk.count_request_async(form, **COLLECT)))
                 == outcome(walk.count_request, body, **COLLECT))
     bad = raw[:-1]
+    assert (outcome(lambda: asyncio.run(walk.count_request_async(bad)))
+            == outcome(walk.count_request, bad))
+
+
+@pytest.mark.parametrize("over", [-1, 0, 1, 40_000])
+def test_a_dense_small_body_counts_alike_off_the_event_loop(walk, over, monkeypatch):
+    """A body under OFF_LOOP_BYTES is scanned on the event loop only while it holds at most
+    LOOP_MAX_VALUES values; past that, its scan stops and a thread counts it (1 MB of
+    ``{}`` took a quarter of a second to walk, all of it on the loop). Same answer either way,
+    and the scan's limit never reaches the thread's count."""
+    import asyncio
+
+    threads = []
+    to_thread = asyncio.to_thread
+
+    async def spy(function, *args):
+        threads.append(function)
+        return await to_thread(function, *args)
+
+    monkeypatch.setattr(asyncio, "to_thread", spy)
+    assert walk.LOOP_MAX_VALUES == 10_000 and "10,000 JSON" in walk.count_request_async.__doc__
+    body = chat(image_part(PNG), padding=[])
+    body["padding"] = [0] * (walk.LOOP_MAX_VALUES + over - json_values(json.dumps(body)))
+    raw = json.dumps(body).encode()
+    assert json_values(raw) == walk.LOOP_MAX_VALUES + over and len(raw) < walk.OFF_LOOP_BYTES
+    for form in (raw, bytearray(raw), memoryview(raw)):
+        assert (outcome(lambda: asyncio.run(walk.count_request_async(form, **COLLECT)))
+                == outcome(walk.count_request, body, **COLLECT))
+    assert len(threads) == (3 if over > 0 else 0)
+    bad = raw[:-1]  # malformed at its end: told alike, by the thread's scan when dense
     assert (outcome(lambda: asyncio.run(walk.count_request_async(bad)))
             == outcome(walk.count_request, bad))
 

@@ -9,6 +9,7 @@ offset), the same type and message in both twins.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -16,11 +17,13 @@ import re
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 from implementations import KINDS, load_twin
+from json_values import json_values
 
 from visiontokens import MalformedRequestError
 from visiontokens._errors import ArgumentTypeError
@@ -387,6 +390,120 @@ def test_any_bytes_twins_agree_and_validity_is_rfc_8259(data):
     assert results[0][0] == ("ok" if expected[0] == "ok" else "error"), (data, results[0])
     if expected[0] == "ok":
         assert results[0][1] == expected[1] or _nan_free_equal(results[0][1], expected[1])
+
+
+# --- the string loop: SSE2 alone, and AVX2 where the processor has it ---------------------------
+
+@pytest.fixture(scope="session")
+def compiled_scan():
+    return load_twin("scan", "cython")
+
+
+@contextlib.contextmanager
+def narrow_only(module):
+    """The compiled scan with its AVX2 loop off (the SSE2 loop alone), then back on."""
+    module._set_wide(False)
+    try:
+        yield
+    finally:
+        module._set_wide(True)
+
+
+# the stop bytes, valid and not: escapes (an invalid one is only seen if the loop stops at
+# its backslash), controls, UTF-8 (well formed, cut short, impossible), a quote
+STOPS = [b"", b'\\"', b"\\n", b"\\u00e9", b"\\q", b"\\u12G4", b"\n", b"\x01", b"\x7f",
+         "é".encode(), "😀".encode(), b"\xff", b"\xc3", b'"']
+
+
+@given(st.integers(0, 8), st.integers(0, 200), st.sampled_from(STOPS), st.integers(0, 200),
+       st.sampled_from(STOPS))
+@example(0, 31, b"\n", 0, b"")
+@example(0, 32, b"\n", 0, b"")
+@example(0, 95, b"\xff", 0, b"")
+@example(0, 96, b'\\"', 64, b"\x01")
+@example(0, 40, b"\\q", 0, b"")
+@example(3, 70, b"\\u12G4", 0, b"")
+def test_the_string_loops_agree_wherever_the_stop_falls(compiled_scan, pad, before, stop, after,
+                                                         second):
+    """A string whose first stop byte (a quote, an escape, a control, a byte >= 0x80) falls at
+    every offset around the 32- and 64-byte steps: the compiled scan with the SSE2 loop alone,
+    with AVX2 where the processor has it, and the pure twin, all alike."""
+    compiled = compiled_scan
+    data = b" " * pad + b'["' + b"A" * before + stop + b"B" * after + second + b'", 1]'
+    wide = outcome(compiled, data)
+    with narrow_only(compiled):
+        narrow = outcome(compiled, data)
+    assert wide == narrow == outcome(load_twin("scan", "python"), data)
+
+
+def test_the_wide_loop_is_on_where_the_processor_has_it(compiled_scan):
+    """Where the processor has AVX2 (GCC or Clang on x86), the scan uses it; turned off for a
+    test, it comes back."""
+    compiled = compiled_scan
+    cpuinfo = Path("/proc/cpuinfo")
+    flags = cpuinfo.read_text() if cpuinfo.exists() else ""
+    has = " avx2" in flags
+    assert compiled._set_wide(True) == has or not flags
+    with narrow_only(compiled):
+        assert compiled._set_wide(False) is False
+
+
+# --- the value limit: Document(data, max_values=k) -----------------------------------------------
+
+def limited(module, data: bytes, max_values: int):
+    try:
+        module.Document(data, max_values=max_values)
+    except module_dense(module) as dense:
+        return ("dense", dense.offset)
+    except MalformedRequestError as error:
+        return ("error", str(error))
+    return ("ok",)
+
+
+def module_dense(module):
+    from visiontokens.requests._value_limit import TooDense
+
+    return TooDense
+
+
+@given(serialised(), st.integers(0, 30))
+@example(b"[]", 0)
+@example(b"[]", 1)
+@example(b'{"a": [1, {"b": null}], "c": "x"}', 5)
+@example(b'{"a": [1, {"b": null}], "c": "x"}', 6)
+def test_a_valid_body_is_too_dense_exactly_when_it_holds_more_values(scan, data, max_values):
+    """TooDense where value max_values + 1 begins, never before: a body of at most
+    max_values values (json.loads's count) is read in full, the same as with no limit."""
+    values = json_values(data)
+    outcome = limited(scan, data, max_values)
+    if values <= max_values:
+        assert outcome == ("ok",)
+    else:
+        assert outcome[0] == "dense"
+        # the offset is where a value begins: the scan read every value before it
+        assert data[outcome[1]:outcome[1] + 1] in (b'"', b"{", b"[", b"-", b"t", b"f", b"n",
+                                                   *(b"%d" % d for d in range(10)))
+
+
+@given(st.one_of(mutated_bodies(), st.binary(max_size=64)), st.integers(-1, 12))
+@example(b"[1,2,3,", 2)
+@example(b"[1,2,3,", 3)
+@example(b"[" * 300, 5)
+def test_the_value_limit_twins_agree_on_any_bytes(data, max_values):
+    """Results and errors alike: the same TooDense offset, or the same message, or both read
+    the body. A limit of -1 is no limit: the outcome of Document(data)."""
+    results = [limited(module, data, max_values) for module in twins()]
+    assert results[0] == results[1]
+    if max_values < 0:
+        assert results[0][0] != "dense"
+
+
+def test_the_value_limit_stops_a_dense_body_early(scan):
+    """On 3 MB of {"messages": [{}, {}, ...]}, a limit of 10 stops at the eleventh value: at
+    most a few dozen bytes in, whatever follows (here, a body malformed at its end)."""
+    data = b'{"messages": [' + b"{}, " * 750_000 + b"{}"  # never closed
+    assert limited(scan, data, 10) == ("dense", 14 + 4 * 8)
+    assert limited(scan, data, -1)[0] == "error"
 
 
 # --- memory: a dense body, iterated lazily, in a fresh process ---------------------------------------

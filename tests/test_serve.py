@@ -24,6 +24,7 @@ import pytest
 from hypothesis import given, strategies as st
 from extras import needs
 from headers import data_url, gif_header, jpeg_header, png_header
+from json_values import json_values
 from servers import FakeOpenAI, running, serve
 
 pytest.importorskip("uvicorn", reason="uvicorn is in the serve and test extras")
@@ -439,20 +440,23 @@ def inline_limit(values: int):
 
 @given(st.binary(max_size=300).flatmap(
     lambda body: st.tuples(st.just(body), st.lists(st.integers(0, len(body)), max_size=8))),
-    st.integers(0, 40), st.integers(-1, 320))
-def test_a_body_counts_inline_when_its_chunks_hold_at_most_the_limit(split, limit, max_bytes):
-    """Separators are counted chunk by chunk as they arrive: whatever the chunking, the answer
-    is that of the whole body: its count of ``,{[`` against INLINE_MAX_VALUES, its size
-    against inline_max_bytes."""
+    st.integers(0, 40), st.integers(-1, 320), st.booleans())
+def test_a_body_counts_inline_when_its_chunks_hold_at_most_the_limit(split, limit, max_bytes,
+                                                                      separators):
+    """Separators, when asked for, are counted chunk by chunk as they arrive: whatever the
+    chunking, the answer is that of the whole body: its count of ``,{[`` against
+    INLINE_MAX_VALUES, its size against inline_max_bytes. Not asked for (a plain JSON body,
+    whose scan keeps to the limit itself), only the size counts."""
     body, cuts = split
     cuts = sorted(cuts)
     with inline_limit(limit) as server:
-        arrived = server._Arrived(max_bytes)
+        arrived = server._Arrived(max_bytes, separators)
         for start, end in zip([0] + cuts, cuts + [len(body)]):
             arrived.add(body[start:end])
         assert arrived.size == len(body) and b"".join(arrived.chunks) == body
         whole = sum(body.count(separator) for separator in (b",", b"{", b"["))
-        assert arrived.inline == (whole <= limit and len(body) <= max_bytes)
+        sparse = whole <= limit or not separators
+        assert arrived.inline == (sparse and len(body) <= max_bytes)
 
 
 @pytest.mark.parametrize("separators", [9_999, 10_000, 10_001])
@@ -461,10 +465,48 @@ def test_the_inline_limit_at_its_edge_over_many_chunks(separators):
 
     assert server.INLINE_MAX_VALUES == 10_000  # the figure these edges are written for
     body = b"[" + b"0," * (separators - 1) + b"0]"  # "[" and the commas
-    arrived = server._Arrived(len(body))
+    arrived = server._Arrived(len(body), True)
     for at in range(0, len(body), 997):
         arrived.add(body[at:at + 997])
     assert arrived.inline == (separators <= 10_000)
+
+
+def values_body(values: int) -> bytes:
+    """A Chat body of one image whose JSON holds exactly ``values`` values."""
+    base = json.loads(chat(PNG))
+    base["padding"] = []
+    base["padding"] = [0] * (values - json_values(json.dumps(base)))
+    body = json.dumps(base).encode()
+    assert json_values(body) == values
+    return body
+
+
+@pytest.mark.parametrize("values", [9_999, 10_000, 10_001])
+@pytest.mark.parametrize("chunk", [997, 1 << 20])
+def test_a_json_body_leaves_the_event_loop_past_the_value_limit(values, chunk):
+    """A JSON body is not counted for separators as it arrives: its scan stops at
+    INLINE_MAX_VALUES values, and the body goes to the counting processes. Up to the limit
+    the answer is made here, the same one the processes make; past it, nothing is answered
+    here (the pool is asked), and the scan's limit does not outlive the count."""
+    from visiontokens.gateway import server
+    from visiontokens.gateway.workers import Target, _count
+    from visiontokens.requests._value_limit import SCAN_MAX_VALUES
+
+    assert server.INLINE_MAX_VALUES == 10_000  # the figure these edges are written for
+    app = server.ServeApp(ServeConfig())
+    body = values_body(values)
+    arrived = server._Arrived(len(body), False)
+    for at in range(0, len(body), chunk):
+        arrived.add(body[at:at + chunk])
+    assert arrived.inline
+    target = Target("chat", None, None)
+    answer = app._count_inline(arrived, target, None)
+    assert SCAN_MAX_VALUES.get() == -1
+    if values <= 10_000:
+        assert answer == _count(body, target, None, app.config, None)  # what a process answers
+        assert answer["result"]["image_tokens"] > 0
+    else:
+        assert answer is None
 
 
 def test_a_count_over_the_time_limit_gets_503_and_its_process_is_replaced():

@@ -42,6 +42,7 @@ from .shared import (
     telemetry_on,
 )
 from .workers import _count as count_here
+from ..requests._value_limit import SCAN_MAX_VALUES, TooDense
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -65,10 +66,12 @@ BOUND_SUFFIX = b"-upper-bound"
 #: /models/{model}:generateContent (the model is the path's), Azure's deployments (the
 #: deployment names the model). A path none of these match is still read by its suffix.
 PROVIDER_PATHS = EndpointTable(DEFAULT_PATHS)
-#: The most JSON containers and separators a body counted on the event loop may hold. What a
-#: count costs grows with the values in a body, not its bytes: a 1 MB body of four images
-#: counts in well under a millisecond, 1 MB of ``[{}, {}, ...]`` takes a hundred times that.
-#: Base64 holds none of ``,{[``, so a body of images passes; a dense one goes to a process.
+#: The most JSON values a body counted on the event loop may hold. What a count costs grows
+#: with the values in a body, not its bytes: a 1 MB body of four images counts in well under
+#: a millisecond, 1 MB of ``[{}, {}, ...]`` takes a hundred times that. A JSON body's scan
+#: stops at the limit (SCAN_MAX_VALUES), and the body goes to a process; a body the count
+#: may parse whole first (a multipart form, a model alias, a deployment path) is judged
+#: before, by its separators ``,{[`` as it arrives (base64 holds none of them).
 INLINE_MAX_VALUES = 10_000
 
 
@@ -237,7 +240,10 @@ class ServeApp:
         try:
             budgets = _budgets(self.config, headers) if check else (None, None)
             content_type = _content_type(headers)
-            body = await self._read_body(scope, headers, receive)
+            # a plain JSON body needs no separators counted: its scan keeps to the limit itself
+            parsed_whole = (content_type is not None or bool(self.config.model_aliases)
+                            or target.deployment is not None)
+            body = await self._read_body(scope, headers, receive, parsed_whole)
             if body is None:
                 return 499, "client_disconnected", None  # nobody to answer (nginx's 499)
             self.metrics.counting += 1  # (the event loop's thread only: no lock needed)
@@ -276,9 +282,20 @@ class ServeApp:
         None for the pool. Several chunks are copied into one buffer this app keeps (at most
         ``inline_max_bytes``) and counted there in place: the count runs to its end without
         an await, so no other request touches the buffer meanwhile, and no body-sized object
-        is made and thrown away per request (a join was a fresh allocation per request)."""
+        is made and thrown away per request (a join was a fresh allocation per request).
+        The count's scan gives up at INLINE_MAX_VALUES values (TooDense): then the pool."""
         if not body.inline:
             return None
+        limit = SCAN_MAX_VALUES.set(INLINE_MAX_VALUES)
+        try:
+            return self._count_here(body, target, content_type)
+        except TooDense:
+            return None
+        finally:
+            SCAN_MAX_VALUES.reset(limit)
+
+    def _count_here(self, body: _Arrived, target: Target,
+                    content_type: str | None) -> dict[str, Any]:
         chunks, size = body.chunks, body.size
         if len(chunks) <= 1:
             return count_here(chunks[0] if chunks else b"", target, content_type, self.config,
@@ -291,11 +308,14 @@ class ServeApp:
                 buffer = bytearray(size)
             self._buffer = buffer
         at = 0
-        for chunk in chunks:
-            buffer[at:at + len(chunk)] = chunk  # (same length: a copy in place, no resize)
-            at += len(chunk)
-        with memoryview(buffer) as whole, whole[:size] as filled:
-            return count_here(filled, target, content_type, self.config, None)
+        with memoryview(buffer) as whole:
+            for chunk in chunks:
+                # through the view: copied once (a bytearray's own slice assignment copies a
+                # bytes value twice; see asgi._BodyBuffers.put), in place, never a resize
+                whole[at:at + len(chunk)] = chunk
+                at += len(chunk)
+            with whole[:size] as filled:
+                return count_here(filled, target, content_type, self.config, None)
 
     async def _check(self, send: Send, provider: str, answer: dict[str, Any],
                      budgets: tuple[int | None, int | None]) -> tuple[int, str | None, Any]:
@@ -328,11 +348,12 @@ class ServeApp:
         await _send_json(send, 200, summary, headers)
         return 200, None, answer
 
-    async def _read_body(self, scope: Scope, headers: dict[bytes, bytes],
-                         receive: Receive) -> _Arrived | None:
+    async def _read_body(self, scope: Scope, headers: dict[bytes, bytes], receive: Receive,
+                         separators: bool) -> _Arrived | None:
         """The whole body as the chunks it came in, or None when the client left. 413 as soon
         as it is over the limit (announced or read), 408 when it takes longer than
-        body_timeout. Its JSON separators are counted as each chunk arrives (see _Arrived)."""
+        body_timeout. With ``separators``, its JSON separators are counted as each chunk
+        arrives (see _Arrived)."""
         limit = self.config.max_body_size
         length = headers.get(b"content-length")
         if length is not None:
@@ -341,7 +362,7 @@ class ServeApp:
             if int(length) > limit:
                 raise HTTPError(413, "payload_too_large", _too_large(limit))
         # never joined: counted in place (_count_inline) or written to a counting process
-        body = _Arrived(-1 if self.config.fetch else self.config.inline_max_bytes)
+        body = _Arrived(-1 if self.config.fetch else self.config.inline_max_bytes, separators)
         try:
             async with asyncio.timeout(self.config.body_timeout):
                 while True:
@@ -362,24 +383,25 @@ class ServeApp:
 
 class _Arrived:
     """A request body as it came: its chunks, its size, and whether it may be counted
-    ``inline`` (on the event loop): at most ``inline_max_bytes``, and sparse, at most
-    INLINE_MAX_VALUES JSON containers and separators (``,{[``). The separators are counted
-    chunk by chunk as each arrives, while the chunk is still in the cache: a pass over the
-    whole body afterwards read it back from memory, once for each separator (on a 1 MB
-    four-image body, a quarter of what serve added to a request; see the benchmarks page)."""
+    ``inline`` (on the event loop): at most ``inline_max_bytes``, and, when ``separators`` is
+    asked for, at most INLINE_MAX_VALUES JSON containers and separators (``,{[``), counted
+    chunk by chunk as each arrives, while the chunk is still in the cache. A plain JSON body
+    skips that pass: its scan stops at the limit itself (on a 1 MB four-image body, the
+    separators were a sixth of what serve added to a request; see the benchmarks page)."""
 
-    __slots__ = ("chunks", "size", "_values", "_inline_max_bytes")
+    __slots__ = ("chunks", "size", "_values", "_inline_max_bytes", "_separators")
 
-    def __init__(self, inline_max_bytes: int) -> None:
+    def __init__(self, inline_max_bytes: int, separators: bool) -> None:
         self.chunks: list[bytes] = []
         self.size = 0
         self._values = 0
         self._inline_max_bytes = inline_max_bytes  # (negative: never inline)
+        self._separators = separators
 
     def add(self, chunk: bytes) -> None:
         self.chunks.append(chunk)
         self.size += len(chunk)
-        if self.inline:  # (not once it cannot be: a large body is never scanned twice)
+        if self._separators and self.inline:  # (a large body is never scanned for nothing)
             self._values += _separators(chunk, INLINE_MAX_VALUES + 1 - self._values)
 
     @property

@@ -30,6 +30,7 @@ from . import anthropic as _anthropic
 from . import gemini as _gemini
 from .pricing import PUBLIC_SOURCE, ImageRef, SkippedPart, malformed as _malformed, sdk_dict as _sdk_dict
 from .pricing import unreadable as _unreadable
+from ._value_limit import SCAN_MAX_VALUES, TooDense
 from .. import rules
 from .. import _spec
 from ..rules import UndocumentedPolicy
@@ -281,7 +282,7 @@ def _scanned(body: Any) -> dict[str, Any]:
     its top-level members in a dict (the last of a repeated key wins, as in json.loads),
     their values nodes, scalars or BodyStrings. One pass over the top level: the walk then
     looks keys up in the dict, not by rereading the body."""
-    root = _scan.Document(body).root
+    root = _scan.Document(body, max_values=SCAN_MAX_VALUES.get()).root
     if type(root) is not _ObjectNode:
         raise _malformed("", "the request body must be a JSON object", root)
     return dict(root.items())
@@ -1256,6 +1257,17 @@ def _walked(walker: Any, body: dict[str, Any], size: int | None) -> Any:
 
 #: count_request_async scans and walks a bytes body of this size or more on a thread.
 OFF_LOOP_BYTES = 1 << 20
+#: ... and a smaller one too when it holds more JSON values than this: what a walk costs
+#: grows with the values, not the bytes (1 MB of ``[{}, {}, ...]`` walks in a quarter of a
+#: second). The scan stops at the limit (TooDense) and the thread starts over.
+LOOP_MAX_VALUES = 10_000
+
+
+def _classified_whole(body: Any, content_type: str | None,
+                      api: str | None) -> tuple[dict[str, Any], Any, Any]:
+    """_classified with no limit on the scan's values, whatever the caller's context holds."""
+    SCAN_MAX_VALUES.set(-1)  # (in the thread's own copy of the context)
+    return _classified(body, content_type, api)
 
 
 def _load_plain(body: Any) -> dict[str, Any]:
@@ -1285,7 +1297,8 @@ async def count_request_async(body: Any, *, ruleset: str | None = None, fetch: b
                               model: str | None = None) -> RequestCount:
     """:func:`count_request` for async code, with the same parameters: remote images are
     fetched concurrently, at most ``max_concurrency`` (an int) at once, ``resolve_file`` may be
-    a coroutine function, and a large byte body is scanned off the event loop."""
+    a coroutine function, and a byte body of 1 MiB or more, or of more than 10,000 JSON
+    values, is scanned and walked on a thread, off the event loop."""
     fetcher = _options(fetch, on_unknown, on_violation, undecided_animation, undocumented,
                        enforce_patch_limit)
     _check_resolver(resolve_file)
@@ -1295,12 +1308,23 @@ async def count_request_async(body: Any, *, ruleset: str | None = None, fetch: b
                                    argument="max_concurrency")
     if model is not None:
         _check_model(model)
-    if isinstance(body, (bytes, bytearray, memoryview)) and len(body) >= OFF_LOOP_BYTES:
-        # a large body is scanned on a thread, off the event loop: the scan releases the
-        # GIL, so the loop serves other requests meanwhile (issue 20)
-        import asyncio
+    if isinstance(body, (bytes, bytearray, memoryview)):
+        # a large or dense body is scanned on a thread, off the event loop: the scan releases
+        # the GIL, so the loop serves other requests meanwhile (issue 20)
+        classified: tuple[dict[str, Any], Any, Any] | None = None
+        if len(body) < OFF_LOOP_BYTES:
+            limit = SCAN_MAX_VALUES.set(LOOP_MAX_VALUES)
+            try:
+                classified = _classified(body, content_type, api)
+            except TooDense:
+                pass
+            finally:
+                SCAN_MAX_VALUES.reset(limit)
+        if classified is None:
+            import asyncio
 
-        body, images, walked = await asyncio.to_thread(_classified, body, content_type, api)
+            classified = await asyncio.to_thread(_classified_whole, body, content_type, api)
+        body, images, walked = classified
     else:
         body, images, walked = _classified(body, content_type, api)
     if walked is not None:  # Anthropic Messages, Gemini generateContent

@@ -13,6 +13,7 @@ through ``at`` (one byte, -1 past the end) or is preceded by a check that the by
 cimport cython
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.pyport cimport PY_SSIZE_T_MAX
 from libc.stdlib cimport free, realloc
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.stdint cimport uint8_t, uint32_t
@@ -20,12 +21,23 @@ from libc.string cimport memchr, memcmp
 
 from .._errors import ArgumentTypeError
 from . import _scan_py as ref
+from ._value_limit import TooDense
 
 IMPLEMENTATION = "cython"
 
 cdef extern from "_scan_stop.h":
     const uint8_t* vt_string_stop(const uint8_t* p, const uint8_t* end) nogil
     int vt_all_ascii(const uint8_t* p, const uint8_t* end) nogil
+    void vt_scan_init()
+    int vt_scan_set_wide(int on)
+
+vt_scan_init()  # whether the processor has AVX2: asked once, here
+
+
+def _set_wide(bint on):
+    """Turn the AVX2 string loop off (or back on, where the processor has it); returns
+    whether it is on. For the tests, which run the SSE2 loop alone too."""
+    return bool(vt_scan_set_wide(on))
 
 cdef enum:
     MAX_DEPTH = 200
@@ -43,7 +55,7 @@ cdef class BodyString
 
 cdef enum What:  # indices into _scan_py.WHAT
     E_VALUE, E_ARRAY, E_OBJECT, E_KEY, E_COLON, E_UNTERMINATED, E_ESCAPE, E_UESCAPE, E_CONTROL
-    E_UTF8, E_NUMBER, E_LITERAL, E_TRAILING, E_DEEP, E_BIG_INT
+    E_UTF8, E_NUMBER, E_LITERAL, E_TRAILING, E_DEEP, E_BIG_INT, E_DENSE
 
 
 cdef struct LongString:
@@ -58,6 +70,7 @@ cdef struct Scan:
     LongString* longs     # NULL: validate only
     Py_ssize_t count, capacity
     bint no_memory
+    Py_ssize_t values, max_values  # values begun so far; past max_values: E_DENSE
 
 
 # --- reads ----------------------------------------------------------------------------------------
@@ -229,6 +242,9 @@ cdef Py_ssize_t scan(Scan* s, bint keep) noexcept nogil:
     cdef bint is_object
     while True:
         if state == 0:  # a value is expected at p
+            s.values += 1
+            if s.values > s.max_values:
+                return fail(s, p, E_DENSE)
             c = at(s, p)
             if c == 0x7B or c == 0x5B:
                 if depth == MAX_DEPTH:
@@ -318,6 +334,7 @@ def validate(data):
     try:
         s.b, s.n, s.longs, s.count, s.capacity, s.no_memory = (
             <const uint8_t*>view.buf, view.len, NULL, 0, 0, False)
+        s.values, s.max_values = 0, PY_SSIZE_T_MAX
         with nogil:
             result = scan(&s, False)
         if result < 0:
@@ -330,18 +347,19 @@ def validate(data):
 
 @cython.no_gc  # holds only the body (no cycle: nodes point to it, never back)
 cdef class Document:
-    """A validated body and its long-string table; ``root`` is its value (a node or a scalar)."""
+    """A validated body and its long-string table; ``root`` is its value (a node or a scalar).
+    With ``max_values`` (>= 0), the scan raises TooDense where value max_values + 1 begins."""
     cdef Py_buffer view
     cdef bint held
     cdef Scan s
     cdef readonly object data
     cdef Py_ssize_t first
 
-    def __cinit__(self, data):
+    def __cinit__(self, data, max_values=-1):
         self.held = False
         self.s.longs = NULL
 
-    def __init__(self, data):
+    def __init__(self, data, Py_ssize_t max_values=-1):
         if self.held:  # (a second __init__ would leak the first export)
             raise ArgumentTypeError("a Document reads one body; make a new one")
         data = as_buffer(data)
@@ -350,12 +368,16 @@ cdef class Document:
         self.data = data
         self.s.b, self.s.n = <const uint8_t*>self.view.buf, self.view.len
         self.s.count, self.s.capacity, self.s.no_memory = 0, 0, False
+        self.s.values = 0
+        self.s.max_values = max_values if max_values >= 0 else PY_SSIZE_T_MAX
         cdef Py_ssize_t first
         with nogil:
             first = scan(&self.s, True)
         if first < 0:
             if self.s.no_memory:
                 raise MemoryError()
+            if self.s.what == E_DENSE:
+                raise TooDense(self.s.fail_at)
             raise ref._error(data, self.s.fail_at, self.s.what)
         self.first = first
 

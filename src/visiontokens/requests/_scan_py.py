@@ -42,6 +42,7 @@ from typing import Any
 
 from ..images import sources as fmt
 from .._errors import ArgumentTypeError, MalformedRequestError
+from ._value_limit import TooDense
 
 IMPLEMENTATION = "python"
 
@@ -190,10 +191,13 @@ def _number(data: memoryview, pos: int, n: int) -> int:
     return p
 
 
-def _scan(data: memoryview, table: list[tuple[int, int, int]] | None) -> int:
+def _scan(data: memoryview, table: list[tuple[int, int, int]] | None,
+          max_values: int = -1) -> int:
     """Validate all of ``data``; record long strings in ``table`` when given. Returns the
-    offset of the value (after leading whitespace)."""
+    offset of the value (after leading whitespace). With ``max_values`` >= 0, raises TooDense
+    where value max_values + 1 begins."""
     n = len(data)
+    values = 0
     ws = _WS.match
     stack: list[bool] = []  # True: an object
     p = ws(data, 0).end()  # type: ignore[union-attr]
@@ -202,6 +206,9 @@ def _scan(data: memoryview, table: list[tuple[int, int, int]] | None) -> int:
     state = 0
     while True:
         if state == 0:
+            values += 1
+            if 0 <= max_values < values:
+                raise TooDense(p)
             if p >= n:
                 raise _Fail(p, E_VALUE)
             c = data[p]
@@ -280,17 +287,18 @@ _SCALAR = re.compile(rb"[-+.0-9a-zA-Z]+")
 
 
 class Document:
-    """A validated body and its long-string table; ``root`` is its value (a node or a scalar)."""
+    """A validated body and its long-string table; ``root`` is its value (a node or a scalar).
+    With ``max_values`` (>= 0), the scan raises TooDense where value max_values + 1 begins."""
 
     __slots__ = ("data", "size", "_starts", "_table", "_first")
 
-    def __init__(self, data: Any):
+    def __init__(self, data: Any, max_values: int = -1):
         if hasattr(self, "_first"):  # (as in the compiled twin, which would leak an export)
             raise ArgumentTypeError("a Document reads one body; make a new one")
         view = _as_buffer(data)
         table: list[tuple[int, int, int]] = []
         try:
-            first = _scan(view, table)
+            first = _scan(view, table, max_values)
         except _Fail as fail:
             raise _error(view, fail.offset, fail.what) from None
         self.data = view

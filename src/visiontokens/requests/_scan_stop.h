@@ -4,7 +4,12 @@
  * at or above 0x80, or end. A base64 data URL is one long run of plain bytes, so this loop is
  * where a large body's time goes: with SSE2 (every x86-64) it tests 32 bytes a step, else 8
  * at a time by SWAR. Every load is of bytes inside [p, end): the loops run only while at
- * least 32 (16, 8) bytes remain, and the tail is read byte by byte.
+ * least 64 (32, 8) bytes remain, and the tail is read byte by byte.
+ *
+ * With GCC or Clang on x86, a string still plain after its first 32 bytes goes on with AVX2,
+ * 64 bytes a step, when the processor has it (asked once, by vt_scan_init at import: the
+ * build's flags stay portable). The SSE2 loop ran at 16 GB/s whether the bytes were in L1 or
+ * in memory: bound by its instructions, not by the memory, so the wider loop reads faster.
  */
 #ifndef VT_SCAN_STOP_H
 #define VT_SCAN_STOP_H
@@ -16,11 +21,63 @@
 #define VT_SSE2 1
 #endif
 
+#if defined(VT_SSE2) && (defined(__GNUC__) || defined(__clang__)) \
+    && (defined(__x86_64__) || defined(__i386__))
+#include <immintrin.h>
+#define VT_WIDE 1
+
+static int vt_wide = 0; /* whether to use the AVX2 loop: set once, at import */
+
+static void vt_scan_init(void) {
+    __builtin_cpu_init();
+    vt_wide = __builtin_cpu_supports("avx2") ? 1 : 0;
+}
+
+/* Whether the AVX2 loop is on (the tests turn it off to test the SSE2 loop alone); turning it
+ * on where the processor lacks AVX2 is refused. */
+static int vt_scan_set_wide(int on) {
+    vt_scan_init();
+    if (!on)
+        vt_wide = 0;
+    return vt_wide;
+}
+
+/* The AVX2 loop: the first byte of the first 64-byte block at p holding a stop byte (the
+ * SSE2 loop finds which), or p where fewer than 64 bytes remain. */
+__attribute__((target("avx2"))) static const uint8_t* vt_string_stop_wide(const uint8_t* p,
+                                                                          const uint8_t* end) {
+    const __m256i quote = _mm256_set1_epi8('"');
+    const __m256i slash = _mm256_set1_epi8('\\');
+    const __m256i space = _mm256_set1_epi8(0x20);
+    while (end - p >= 64) {
+        __m256i a = _mm256_loadu_si256((const __m256i*)p);
+        __m256i b = _mm256_loadu_si256((const __m256i*)(p + 32));
+        /* signed compare, as below: a byte >= 0x80 is negative, so below 0x20 */
+        __m256i ma = _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(a, quote),
+                                                     _mm256_cmpeq_epi8(a, slash)),
+                                     _mm256_cmpgt_epi8(space, a));
+        __m256i mb = _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(b, quote),
+                                                     _mm256_cmpeq_epi8(b, slash)),
+                                     _mm256_cmpgt_epi8(space, b));
+        if (_mm256_movemask_epi8(_mm256_or_si256(ma, mb)))
+            break;
+        p += 64;
+    }
+    return p;
+}
+#else
+static void vt_scan_init(void) {}
+static int vt_scan_set_wide(int on) { (void)on; return 0; }
+#endif
+
 static inline const uint8_t* vt_string_stop(const uint8_t* p, const uint8_t* end) {
 #ifdef VT_SSE2
     const __m128i quote = _mm_set1_epi8('"');
     const __m128i slash = _mm_set1_epi8('\\');
     const __m128i space = _mm_set1_epi8(0x20);
+#ifdef VT_WIDE
+    int first = 1; /* most strings (keys, roles, short text) end in their first 32 bytes */
+#endif
     /* signed compare: a byte >= 0x80 is negative, so "< 0x20" catches it with the controls */
     while (end - p >= 32) {
         __m128i a = _mm_loadu_si128((const __m128i*)p);
@@ -32,6 +89,12 @@ static inline const uint8_t* vt_string_stop(const uint8_t* p, const uint8_t* end
         if (_mm_movemask_epi8(_mm_or_si128(ma, mb)))
             break; /* the stop lies in these 32 bytes: found below */
         p += 32;
+#ifdef VT_WIDE
+        if (first && vt_wide) { /* a long string: on 64 bytes a step, once */
+            p = vt_string_stop_wide(p, end);
+            first = 0;
+        }
+#endif
     }
 #else
     const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
