@@ -210,6 +210,14 @@ def _scan_once(twin: Any, data: bytes, urls: list[Any]) -> Any:
     return plain
 
 
+def _whole(twin: Any, data: Any) -> Any:
+    """The body's value, read whole (an object's or an array's value(), a long string's str())."""
+    root = twin.Document(data).root
+    if hasattr(root, "value"):  # an object or an array
+        return root.value()
+    return root.str() if isinstance(root, twin.BodyString) else root
+
+
 def _limited(twin: Any, data: bytes, max_values: int) -> tuple[str, Any]:
     """("dense", the byte where the scan stopped), ("error", ...) or ("ok", None)."""
     try:
@@ -260,6 +268,26 @@ def scan(data: bytes) -> None:
     _agree("scan with max_values", limited, SCAN)
     if limited[0] == ("ok", None) and outcomes[0][0] != "ok":
         raise AssertionError(f"scan with max_values={limit} read a body it refuses without")
+    # a gateway's BodyBuffer, the body put in three chunks: read as the bytes are (the
+    # compiled scan steps over its plain blocks), and a valid body's scan reads no more than
+    # read_bound says
+    cuts = sorted((len(data) * k // 3 + (data[k] if k < len(data) else 0)) % (len(data) + 1)
+                  for k in (1, 2))
+    for twin in SCAN:
+        buffer = twin.BodyBuffer()
+        for piece in (data[:cuts[0]], data[cuts[0]:cuts[1]], data[cuts[1]:]):
+            buffer.put(piece)
+        with buffer.view() as view:
+            buffered = _outcome(lambda: _whole(twin, view))
+            direct = _outcome(lambda: _whole(twin, data))
+            if buffered != direct:
+                raise AssertionError(f"{twin.__name__}: a BodyBuffer reads as {buffered!r}, "
+                                     f"the bytes as {direct!r}")
+            if buffered[0] == "ok":
+                document = twin.Document(view)
+                if document.size - document.stepped > twin.read_bound(view):
+                    raise AssertionError(f"{twin.__name__}: the scan read past read_bound")
+                del document
     for url in found[-1][:4]:
         text = url if isinstance(url, str) else url.str()
         if isinstance(url, str):

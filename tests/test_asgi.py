@@ -20,7 +20,6 @@ import time
 
 import httpx
 import pytest
-from hypothesis import given, strategies as st
 from headers import data_url, gif_header, jpeg_header, png_header, webp_header
 from servers import FakeOpenAI, serve
 
@@ -823,21 +822,31 @@ def test_chunked_bodies_share_a_buffer_without_mixing():
         assert result.images == expected.images
 
 
-@given(st.lists(st.binary(min_size=1, max_size=40), min_size=1, max_size=8),
-       st.integers(0, 120), st.booleans())
-def test_a_kept_buffer_holds_the_chunks_put_in_it(chunks, idle_length, held):
-    """Whatever buffer the middleware takes (a kept one of any length, or one still read by
-    someone, which must never be resized), the body it holds after each chunk is the chunks
-    so far, in order: written in place, grown, or copied into a new buffer."""
+@pytest.mark.parametrize("kind", KINDS)
+def test_kept_buffers_come_back_empty_and_bounded(kind):
+    """The middleware's buffers (its request twin's BodyBuffer): one given back comes back
+    empty for the next body; one still read, or one that held over KEEP_BYTES, is dropped,
+    and at most KEEP are kept."""
     from visiontokens.asgi import _BodyBuffers
 
-    buffer = bytearray(b"\xee" * idle_length)
-    reader = memoryview(buffer) if held else None
-    size = 0
-    for chunk in chunks:
-        buffer = _BodyBuffers.put(buffer, size, chunk)
-        size += len(chunk)
-        assert bytes(buffer[:size]) == b"".join(chunks)[:size]
-    if reader is not None:
-        assert len(reader) == idle_length  # the held buffer was never resized
-        reader.release()
+    make = load_twin("request", kind).BodyBuffer
+    buffers = _BodyBuffers(make)
+    first = buffers.take()
+    first.put(b'{"model": "gpt-4o"}')
+    buffers.give_back(first)
+    again = buffers.take()
+    assert again is first and len(again) == 0
+    again.put(b"[1]")
+    with again.view() as view:
+        buffers.give_back(again)  # still read: dropped, its bytes untouched
+        assert view.tobytes() == b"[1]"
+    assert buffers.take() is not again
+    large = make()
+    large.put(bytes(_BodyBuffers.KEEP_BYTES + 1))
+    buffers.give_back(large)
+    assert buffers.take() is not large
+    kept = [make() for _ in range(_BodyBuffers.KEEP + 1)]
+    for buffer in kept:
+        buffers.give_back(buffer)
+    taken = [buffers.take() for _ in range(_BodyBuffers.KEEP + 1)]
+    assert sum(any(t is k for k in kept) for t in taken) == _BodyBuffers.KEEP

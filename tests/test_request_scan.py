@@ -217,22 +217,30 @@ def test_a_large_body_counts_alike_off_the_event_loop(walk):
             == outcome(walk.count_request, bad))
 
 
+@pytest.fixture
+def threads(monkeypatch):
+    """The functions count_request_async hands to a thread (asyncio.to_thread, spied on)."""
+    import asyncio
+
+    handed: list = []
+    to_thread = asyncio.to_thread
+
+    async def spy(function, *args):
+        handed.append(function)
+        return await to_thread(function, *args)
+
+    monkeypatch.setattr(asyncio, "to_thread", spy)
+    return handed
+
+
 @pytest.mark.parametrize("over", [-1, 0, 1, 40_000])
-def test_a_dense_small_body_counts_alike_off_the_event_loop(walk, over, monkeypatch):
+def test_a_dense_small_body_counts_alike_off_the_event_loop(walk, over, threads):
     """A body under OFF_LOOP_BYTES is scanned on the event loop only while it holds at most
     LOOP_MAX_VALUES values; past that, its scan stops and a thread counts it (1 MB of
     ``{}`` took a quarter of a second to walk, all of it on the loop). Same answer either way,
     and the scan's limit never reaches the thread's count."""
     import asyncio
 
-    threads = []
-    to_thread = asyncio.to_thread
-
-    async def spy(function, *args):
-        threads.append(function)
-        return await to_thread(function, *args)
-
-    monkeypatch.setattr(asyncio, "to_thread", spy)
     assert walk.LOOP_MAX_VALUES == 10_000 and "10,000 JSON" in walk.count_request_async.__doc__
     body = chat(image_part(PNG), padding=[])
     body["padding"] = [0] * (walk.LOOP_MAX_VALUES + over - json_values(json.dumps(body)))
@@ -245,6 +253,45 @@ def test_a_dense_small_body_counts_alike_off_the_event_loop(walk, over, monkeypa
     bad = raw[:-1]  # malformed at its end: told alike, by the thread's scan when dense
     assert (outcome(lambda: asyncio.run(walk.count_request_async(bad)))
             == outcome(walk.count_request, bad))
+
+
+
+def in_body_buffer(walk, raw: bytes, chunk: int = 65536):
+    """``raw`` put in the walk twin's BodyBuffer, chunk by chunk, as a gateway reads it."""
+    buffer = walk.BodyBuffer()
+    for at in range(0, len(raw), chunk):
+        buffer.put(raw[at:at + chunk])
+    return buffer
+
+
+def test_a_large_body_in_a_body_buffer_counts_where_its_scan_is_short(walk, threads):
+    """A gateway's BodyBuffer of 2 MB: the compiled scan steps over its data URL's plain
+    blocks, so read_bound is under OFF_LOOP_BYTES and the count stays on the event loop (no
+    thread to hand over to and back); the pure twin reads it all, on a thread. 2 MB of
+    spaces are read whole by either twin: a thread. The answer is the bytes' every way, and
+    once counted, nothing holds the buffer's bytes: it empties for the next body (the
+    thread's future kept its result, the body's nodes, until the task waited again)."""
+    import asyncio
+    import random
+
+    url = data_url(png_header(1920, 1080) + random.Random(7).randbytes(1_500_000), "image/png")
+    image = chat(image_part(url), image_part(JPEG, "low"))
+    spaced = json.dumps(chat(image_part(PNG))).encode()[:-1] + b" " * 2_000_000 + b"}"
+    compiled = walk.IMPLEMENTATION == "cython"
+    for raw, on_loop in ((json.dumps(image).encode(), compiled), (spaced, False)):
+        assert len(raw) >= walk.OFF_LOOP_BYTES
+        buffer = in_body_buffer(walk, raw)
+        threads.clear()
+
+        async def count_then_clear():
+            with buffer.view() as view:
+                counted = await walk.count_request_async(view, **COLLECT)
+            buffer.clear()  # before the task waits again: BufferError if the body were held
+            return counted
+
+        assert (outcome(lambda: asyncio.run(count_then_clear()))
+                == outcome(walk.count_request, raw, **COLLECT))
+        assert len(threads) == (0 if on_loop else 1) and len(buffer) == 0
 
 
 # --- the providers' formats (Anthropic Messages, Gemini generateContent) -------------------------

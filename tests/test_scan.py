@@ -10,6 +10,7 @@ offset), the same type and message in both twins.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import math
 import os
@@ -541,3 +542,154 @@ def test_a_dense_body_scans_in_bounded_memory(tmp_path):
     size, seen, growth = map(int, done.stdout.split())
     assert seen == count
     assert growth <= 2 * size, f"body {size} B, peak grew by {growth} B"
+
+
+# --- a body written chunk by chunk: BodyBuffer ----------------------------------------------------
+
+BLOCK = 4096
+STOP_BYTES = re.compile(rb'["\\\x00-\x1f\x80-\xff]')
+STRING_ONLY = re.compile(rb"[A-DF-Z]")
+
+
+def plain_oracle(data: bytes) -> bytes:
+    """1 per plain block: no byte that ends a string's plain run, and a capital letter but E."""
+    blocks = [data[at:at + BLOCK] for at in range(0, len(data), BLOCK)]
+    return bytes(not STOP_BYTES.search(block) and STRING_ONLY.search(block) is not None
+                 for block in blocks)
+
+
+def cut(data: bytes, cuts: list[int]) -> list[bytes]:
+    """``data`` in pieces, cut at ``cuts`` (offsets, any order, in range or not)."""
+    points = sorted({0, len(data), *(c % (len(data) + 1) for c in cuts)})
+    return [data[a:b] for a, b in zip(points, points[1:])]
+
+
+# runs of one byte, some hundreds long, so that blocks are plain, or not, in every way
+RUN_BYTES = [b"Q", b"E", b"a", b"1", b" ", b"+", b"/", b"=", b'"', b"\\", b"\n", b"\xc3\xa9"]
+
+
+@st.composite
+def runs(draw, max_runs=8):
+    pieces = draw(st.lists(st.tuples(st.sampled_from(RUN_BYTES), st.integers(0, 3000)),
+                           max_size=max_runs))
+    return b"".join(byte * n for byte, n in pieces)
+
+
+@given(runs(), st.lists(st.integers(0, 1 << 16), max_size=6))
+@example(b"Q" * 4096 + b"a" * 4096 + b"Q" * 10, [4095, 4097, 8192])
+@example(b"1" * 4095 + b"Q", [4095])
+@example(b"Q" * 8191 + b'"' + b"Q" * 100, [100])
+def test_a_body_buffer_holds_its_chunks_and_maps_its_plain_blocks(scan, data, cuts):
+    """After each chunk put, the buffer reads as the chunks so far, and its map is the
+    oracle's, however the chunks fall across the 4 KB blocks (the compiled twin with its
+    AVX2 loop, and with SSE2 alone)."""
+    def fill():
+        buffer = scan.BodyBuffer()
+        so_far = b""
+        for piece in cut(data, cuts):
+            buffer.put(piece)
+            so_far += piece
+            with buffer.view() as view:
+                assert view.tobytes() == so_far
+            assert len(buffer) == len(so_far)
+            assert buffer.plain_blocks() == plain_oracle(so_far)
+
+    fill()
+    if scan.IMPLEMENTATION == "cython":
+        with narrow_only(scan):
+            fill()
+
+
+def test_a_body_buffer_does_not_change_while_it_is_read(scan):
+    """A view of the buffer (a scan's, a count's) holds it: put and clear are refused, the
+    bytes stay; released, the buffer empties and takes a new body. Put into itself, it is
+    read as it would grow: refused too."""
+    buffer = scan.BodyBuffer()
+    buffer.put(b'{"a": 1}')
+    view = buffer.view()
+    for change in (lambda: buffer.put(b"x"), buffer.clear):
+        with pytest.raises(BufferError):
+            change()
+    assert view.tobytes() == b'{"a": 1}'
+    view.release()
+    with pytest.raises(BufferError):
+        buffer.put(buffer)
+    buffer.clear()
+    assert len(buffer) == 0 and bytes(buffer.view()) == b""
+    buffer.put(memoryview(b"[1]"))
+    buffer.put(bytearray(b" "))
+    assert scan.Document(buffer.view()).root.value() == [1]
+
+
+def test_the_compiled_body_buffer_is_read_only(compiled_scan):
+    """A write through a view would leave the map wrong: the compiled buffer gives none."""
+    buffer = compiled_scan.BodyBuffer()
+    buffer.put(b"[1]")
+    view = buffer.view()
+    assert view.readonly
+    with pytest.raises(TypeError):
+        view[0:1] = b"{"
+    with pytest.raises(TypeError):  # asked for a writable buffer
+        io.BytesIO(b"{").readinto(buffer)
+    view.release()
+    assert bytes(buffer.view()) == b"[1]"
+
+
+@st.composite
+def long_string_bodies(draw):
+    """JSON-ish bodies whose long strings hold stop bytes (valid or not) anywhere around the 4
+    KB blocks, some with a plain run entered outside any string; then perhaps mutated."""
+    head = draw(st.sampled_from([b'["', b'{"k": "', b'[1, ', b'{"a": 1', b'["x", ']))
+    parts = [head]
+    for _ in range(draw(st.integers(1, 3))):
+        parts.append(draw(st.sampled_from([b"Q", b"A/+=", b"e1 "])) * draw(st.integers(0, 2500)))
+        parts.append(draw(st.sampled_from(STOPS)))
+    parts.append(draw(st.sampled_from([b'"]', b'"}', b"]", b'", 1]', b""])))
+    data = b"".join(parts)
+    return mutate(draw, data) if draw(st.booleans()) else data
+
+
+@given(st.one_of(long_string_bodies(), serialised()), st.lists(st.integers(0, 1 << 16), max_size=5))
+@example(b'["' + b"Q" * 9000 + b'"]', [4000])
+@example(b'["' + b"Q" * 9000 + b'\\q"]', [])
+@example(b"[1, " + b"Q" * 9000 + b"]", [])
+@example(b'["' + b"Q" * 4094 + b'\x01' + b"Q" * 5000 + b'"]', [4096])
+def test_a_body_buffer_reads_as_its_bytes(scan, data, cuts):
+    """A body read in a BodyBuffer, put in any chunks, scans and reads as the same bytes do
+    (values, or the error and its offset), though the compiled scan steps over its plain
+    blocks; of a valid body, it reads no more than read_bound says."""
+    buffer = scan.BodyBuffer()
+    for piece in cut(data, cuts):
+        buffer.put(piece)
+    with buffer.view() as view:
+        assert outcome(scan, view) == outcome(scan, data)
+        try:
+            document = scan.Document(view)
+        except MalformedRequestError:
+            return
+        assert document.size - document.stepped <= scan.read_bound(view) <= len(data)
+        del document
+
+
+def test_the_compiled_scan_steps_over_a_data_urls_plain_blocks(compiled_scan):
+    """Where the map is used: a 1 MB base64 string in a BodyBuffer is stepped over but for
+    its two ends, and the scan of the body may read a few blocks of it, so a count of it may
+    stay on an event loop; the same bytes, or a view that does not start at the buffer's
+    first byte, are read whole."""
+    import base64
+    import random
+
+    scan = compiled_scan
+    payload = base64.b64encode(random.Random(1).randbytes(750_000))
+    data = b'{"url": "data:image/png;base64,' + payload + b'"}'
+    buffer = scan.BodyBuffer()
+    for piece in cut(data, [65536 * k for k in range(1, 17)]):
+        buffer.put(piece)
+    with buffer.view() as view:
+        document = scan.Document(view)
+        assert len(data) - 2 * BLOCK <= document.stepped < len(data)
+        assert scan.read_bound(view) <= 5 * BLOCK
+        del document
+        with view[1:] as shifted:
+            assert scan.read_bound(shifted) == len(data) - 1
+    assert scan.Document(data).stepped == 0 and scan.read_bound(data) == len(data)

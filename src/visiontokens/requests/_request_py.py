@@ -76,6 +76,8 @@ _LOWER = _images_api.Lower(_header, _tokens, _output)
 # objects and arrays come out as nodes, its long strings (data URLs) as BodyString windows.
 _scan = lower("scan", IMPLEMENTATION)
 _ObjectNode, _ArrayNode, _BodyString = _scan.ObjectNode, _scan.ArrayNode, _scan.BodyString
+#: what a gateway reads a several-chunk body into, to count it in place (asgi, serve)
+BodyBuffer = _scan.BodyBuffer
 _TEXT = (str, _BodyString)  # a JSON string, as the walk meets it in either input
 _MISSING = object()
 
@@ -1255,7 +1257,8 @@ def _walked(walker: Any, body: dict[str, Any], size: int | None) -> Any:
     return walked
 
 
-#: count_request_async scans and walks a bytes body of this size or more on a thread.
+#: count_request_async scans and walks a bytes body on a thread when the scan may read this
+#: many bytes of it or more: its size, or less for a gateway's BodyBuffer (_scan.read_bound).
 OFF_LOOP_BYTES = 1 << 20
 #: ... and a smaller one too when it holds more JSON values than this: what a walk costs
 #: grows with the values, not the bytes (1 MB of ``[{}, {}, ...]`` walks in a quarter of a
@@ -1264,10 +1267,13 @@ LOOP_MAX_VALUES = 10_000
 
 
 def _classified_whole(body: Any, content_type: str | None,
-                      api: str | None) -> tuple[dict[str, Any], Any, Any]:
-    """_classified with no limit on the scan's values, whatever the caller's context holds."""
+                      api: str | None) -> list[tuple[dict[str, Any], Any, Any]]:
+    """_classified with no limit on the scan's values, whatever the caller's context holds,
+    in a list of one for the caller to empty: the event loop holds the thread's future, and
+    with it this result, until the awaiting task next waits, and the result reads the body
+    (a gateway could not reuse the buffer it counted the body in)."""
     SCAN_MAX_VALUES.set(-1)  # (in the thread's own copy of the context)
-    return _classified(body, content_type, api)
+    return [_classified(body, content_type, api)]
 
 
 def _load_plain(body: Any) -> dict[str, Any]:
@@ -1298,7 +1304,9 @@ async def count_request_async(body: Any, *, ruleset: str | None = None, fetch: b
     """:func:`count_request` for async code, with the same parameters: remote images are
     fetched concurrently, at most ``max_concurrency`` (an int) at once, ``resolve_file`` may be
     a coroutine function, and a byte body of 1 MiB or more, or of more than 10,000 JSON
-    values, is scanned and walked on a thread, off the event loop."""
+    values, is scanned and walked on a thread, off the event loop (but for a body the ASGI
+    middleware or ``visiontokens serve`` read: its base64 was checked as it arrived, so
+    megabytes of images stay on the loop)."""
     fetcher = _options(fetch, on_unknown, on_violation, undecided_animation, undocumented,
                        enforce_patch_limit)
     _check_resolver(resolve_file)
@@ -1312,7 +1320,7 @@ async def count_request_async(body: Any, *, ruleset: str | None = None, fetch: b
         # a large or dense body is scanned on a thread, off the event loop: the scan releases
         # the GIL, so the loop serves other requests meanwhile (issue 20)
         classified: tuple[dict[str, Any], Any, Any] | None = None
-        if len(body) < OFF_LOOP_BYTES:
+        if _scan.read_bound(body) < OFF_LOOP_BYTES:
             limit = SCAN_MAX_VALUES.set(LOOP_MAX_VALUES)
             try:
                 classified = _classified(body, content_type, api)
@@ -1323,7 +1331,7 @@ async def count_request_async(body: Any, *, ruleset: str | None = None, fetch: b
         if classified is None:
             import asyncio
 
-            classified = await asyncio.to_thread(_classified_whole, body, content_type, api)
+            classified = (await asyncio.to_thread(_classified_whole, body, content_type, api)).pop()
         body, images, walked = classified
     else:
         body, images, walked = _classified(body, content_type, api)

@@ -11,8 +11,8 @@ through ``at`` (one byte, -1 past the end) or is preceded by a check that the by
 """
 
 cimport cython
-from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
-from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_FillInfo, PyBuffer_Release, PyObject_GetBuffer
+from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.pyport cimport PY_SSIZE_T_MAX
 from libc.stdlib cimport free, realloc
 from cpython.unicode cimport PyUnicode_DecodeUTF8
@@ -28,6 +28,8 @@ IMPLEMENTATION = "cython"
 cdef extern from "_scan_stop.h":
     const uint8_t* vt_string_stop(const uint8_t* p, const uint8_t* end) nogil
     int vt_all_ascii(const uint8_t* p, const uint8_t* end) nogil
+    int vt_copy_plain(uint8_t* dst, const uint8_t* src, size_t n) nogil
+    enum: VT_PLAIN
     void vt_scan_init()
     int vt_scan_set_wide(int on)
 
@@ -44,9 +46,13 @@ cdef enum:
     ESCAPED = 1
     NON_ASCII = 2
 
+cdef enum:
+    BLOCK_SHIFT = 12  # a BodyBuffer's map: one entry per 4 KB block
+
 cdef Py_ssize_t LONG_STRING = ref.LONG_STRING
 cdef Py_ssize_t SKIP_TABLE = ref.SKIP_TABLE
 assert MAX_DEPTH == ref.MAX_DEPTH
+assert (1 << BLOCK_SHIFT) == ref.BLOCK
 
 cdef class ObjectNode
 cdef class ArrayNode
@@ -71,6 +77,8 @@ cdef struct Scan:
     Py_ssize_t count, capacity
     bint no_memory
     Py_ssize_t values, max_values  # values begun so far; past max_values: E_DENSE
+    const uint8_t* plain  # a BodyBuffer's block map (VT_PLAIN: a plain block), or NULL
+    Py_ssize_t stepped  # the bytes stepped over by the map, unread
 
 
 # --- reads ----------------------------------------------------------------------------------------
@@ -128,6 +136,26 @@ cdef inline bint is_hex(int c) noexcept nogil:
     return (0x30 <= c <= 0x39) or (0x41 <= c <= 0x46) or (0x61 <= c <= 0x66)
 
 
+cdef Py_ssize_t plain_run_end(Scan* s, Py_ssize_t p) noexcept nogil:
+    """The first stop byte at or after p (p < n), or n. With a block map, the blocks it
+    marks as holding none are stepped over unread, and the loop reads one block at a time."""
+    cdef Py_ssize_t block_end, q
+    if s.plain == NULL:
+        return vt_string_stop(s.b + p, s.b + s.n) - s.b
+    while p < s.n:
+        block_end = ((p >> BLOCK_SHIFT) + 1) << BLOCK_SHIFT
+        if s.plain[p >> BLOCK_SHIFT] != VT_PLAIN:
+            if block_end > s.n:
+                block_end = s.n
+            q = vt_string_stop(s.b + p, s.b + block_end) - s.b
+            if q < block_end:
+                return q
+        else:
+            s.stepped += (block_end if block_end < s.n else s.n) - p
+        p = block_end
+    return s.n
+
+
 cdef Py_ssize_t string(Scan* s, Py_ssize_t pos, int* flags) noexcept nogil:
     """The string opening at pos: the offset after its closing quote (flags set), or -1."""
     cdef Py_ssize_t p = pos + 1, k, digits
@@ -135,7 +163,7 @@ cdef Py_ssize_t string(Scan* s, Py_ssize_t pos, int* flags) noexcept nogil:
     flags[0] = 0
     while True:
         if p < s.n:  # (p <= n: the stop loop reads only [p, n))
-            p = vt_string_stop(s.b + p, s.b + s.n) - s.b
+            p = plain_run_end(s, p)
         c = at(s, p)
         if c < 0:
             return fail(s, pos, E_UNTERMINATED)
@@ -334,11 +362,164 @@ def validate(data):
     try:
         s.b, s.n, s.longs, s.count, s.capacity, s.no_memory = (
             <const uint8_t*>view.buf, view.len, NULL, 0, 0, False)
-        s.values, s.max_values = 0, PY_SSIZE_T_MAX
+        s.values, s.max_values, s.plain, s.stepped = 0, PY_SSIZE_T_MAX, NULL, 0
         with nogil:
             result = scan(&s, False)
         if result < 0:
             raise ref._error(data, s.fail_at, s.what)
+    finally:
+        PyBuffer_Release(&view)
+
+
+# --- a body written chunk by chunk -----------------------------------------------------------------
+
+cdef uint8_t NOTHING[1]  # where an empty BodyBuffer's bytes are
+
+
+@cython.final
+@cython.no_gc  # holds no Python object
+cdef class BodyBuffer:
+    """A body written chunk by chunk (``put``), as a server hands it over, read in place
+    (``view``), then emptied (``clear``) for the next body: a gateway keeps one from request
+    to request. While a view of it is held, ``put`` and ``clear`` raise BufferError.
+
+    The compiled twin tests each ``BLOCK``-byte block of the body as it copies it in, while
+    the chunk is still in the processor's cache, and keeps a map of the plain blocks: those
+    with no byte that ends a string's plain run (a quote, a backslash, a control, a byte at or
+    above 0x80) and a byte that stands only inside a string (a capital letter but E). A
+    Document over the whole buffer steps over the plain blocks of a long string unread, and
+    ``read_bound`` bounds what a scan reads by the blocks that are not plain. The pure twin
+    keeps no map: the answers are the same, which ``plain_blocks`` lets the tests check."""
+    # The map ``plain`` holds, per 4 KB block, what vt_copy_plain found in its bytes (VT_PLAIN:
+    # a plain block). It is right because ``put`` is the only writer, and neither it nor
+    # ``clear`` runs while the bytes are exported (the buffer protocol gives read-only views).
+    cdef uint8_t* data
+    cdef uint8_t* plain
+    cdef Py_ssize_t size, capacity, exports
+
+    def __cinit__(self):
+        self.data = self.plain = NULL
+        self.size = self.capacity = self.exports = 0
+
+    def __dealloc__(self):
+        PyMem_Free(self.data)
+        PyMem_Free(self.plain)
+
+    def __len__(self):
+        return self.size
+
+    cdef int reserve(self, Py_ssize_t more) except -1:
+        cdef Py_ssize_t capacity
+        cdef uint8_t* grown
+        if more <= self.capacity - self.size:
+            return 0
+        if more > PY_SSIZE_T_MAX // 2 - self.size:
+            raise MemoryError()
+        capacity = self.size + more
+        if capacity < self.capacity + self.capacity // 2:  # amortised growth
+            capacity = self.capacity + self.capacity // 2
+        grown = <uint8_t*>PyMem_Realloc(self.data, capacity)
+        if grown == NULL:
+            raise MemoryError()
+        self.data = grown
+        grown = <uint8_t*>PyMem_Realloc(self.plain, (capacity >> BLOCK_SHIFT) + 1)
+        if grown == NULL:
+            raise MemoryError()
+        self.plain, self.capacity = grown, capacity
+        return 0
+
+    def put(self, chunk):
+        """Append ``chunk`` (bytes-like); BufferError while the buffer is read."""
+        cdef Py_buffer view
+        cdef Py_ssize_t at, end, block_end
+        cdef const uint8_t* source
+        cdef uint8_t found
+        PyObject_GetBuffer(chunk, &view, PyBUF_SIMPLE)
+        try:
+            if self.exports:  # (after the chunk's export: a buffer put into itself is read)
+                raise BufferError("a BodyBuffer cannot change while it is read")
+            self.reserve(view.len)
+            at, end = self.size, self.size + view.len
+            source = <const uint8_t*>view.buf
+            # Block by block, each tested as it is copied, with the GIL held: a chunk takes
+            # microseconds, and handing the GIL to another thread and back per chunk cost more
+            # than the copy (measured under uvicorn).
+            while at < end:
+                block_end = ((at >> BLOCK_SHIFT) + 1) << BLOCK_SHIFT
+                if block_end > end:
+                    block_end = end
+                found = vt_copy_plain(self.data + at, source + (at - self.size), block_end - at)
+                if at & ((1 << BLOCK_SHIFT) - 1) == 0:  # the block begins here
+                    self.plain[at >> BLOCK_SHIFT] = found
+                else:  # the rest of a block begun by an earlier chunk
+                    self.plain[at >> BLOCK_SHIFT] |= found
+                at = block_end
+            self.size = end
+        finally:
+            PyBuffer_Release(&view)
+
+    def clear(self):
+        """Empty the buffer, keeping its memory; BufferError while the buffer is read."""
+        if self.exports:
+            raise BufferError("a BodyBuffer cannot change while it is read")
+        self.size = 0
+
+    def view(self):
+        """A read-only view of the body held: release it (or use ``with``) when done."""
+        return memoryview(self)
+
+    def plain_blocks(self):
+        """One byte per ``BLOCK`` bytes held: 1 where the block is plain, else 0."""
+        cdef Py_ssize_t k
+        return bytes([self.plain[k] == VT_PLAIN for k in range(
+            (self.size + (1 << BLOCK_SHIFT) - 1) >> BLOCK_SHIFT)])
+
+    def __getbuffer__(self, Py_buffer* buffer, int flags):
+        # read-only: a write through the view would leave the map wrong
+        PyBuffer_FillInfo(buffer, self, <void*>(self.data if self.data != NULL else NOTHING),
+                          self.size, 1, flags)
+        self.exports += 1
+
+    def __releasebuffer__(self, Py_buffer* buffer):
+        self.exports -= 1
+
+
+cdef BodyBuffer mapped(object data, const Py_buffer* view):
+    """The BodyBuffer ``view`` (an export of ``data``) reads from its first byte, or None."""
+    cdef object owner = data.obj if type(data) is memoryview else data
+    cdef BodyBuffer body
+    if type(owner) is not BodyBuffer:
+        return None
+    body = <BodyBuffer>owner
+    if body.data == NULL or <const uint8_t*>view.buf != body.data or view.len > body.size:
+        return None
+    return body
+
+
+cdef const uint8_t* block_map(object data, const Py_buffer* view):
+    """The block map for a scan of ``view``, or NULL."""
+    cdef BodyBuffer body = mapped(data, view)
+    return NULL if body is None else body.plain
+
+
+def read_bound(data):
+    """At most how many bytes of ``data`` (bytes, bytearray, memoryview) a scan reads: all of
+    them, but for a BodyBuffer's view in the compiled twin, which steps over plain blocks:
+    there, twice the bytes of the blocks that are not plain, and one block. (Outside a string
+    a scan fails at a plain block's string-only byte, so of a run of plain blocks it reads at
+    most the first, entered from a block that is not plain or from the start.)"""
+    data = as_buffer(data)
+    cdef Py_buffer view
+    cdef BodyBuffer body
+    cdef Py_ssize_t k, unplain = 0
+    PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+    try:
+        body = mapped(data, &view)
+        if body is None:
+            return view.len
+        for k in range((view.len + (1 << BLOCK_SHIFT) - 1) >> BLOCK_SHIFT):
+            unplain += body.plain[k] != VT_PLAIN
+        return min(view.len, (2 * unplain + 1) << BLOCK_SHIFT)
     finally:
         PyBuffer_Release(&view)
 
@@ -370,6 +551,7 @@ cdef class Document:
         self.s.count, self.s.capacity, self.s.no_memory = 0, 0, False
         self.s.values = 0
         self.s.max_values = max_values if max_values >= 0 else PY_SSIZE_T_MAX
+        self.s.plain, self.s.stepped = block_map(data, &self.view), 0
         cdef Py_ssize_t first
         with nogil:
             first = scan(&self.s, True)
@@ -395,6 +577,11 @@ cdef class Document:
     @property
     def size(self):
         return self.s.n
+
+    @property
+    def stepped(self):
+        """How many bytes the scan stepped over unread (the plain blocks of a BodyBuffer)."""
+        return self.s.stepped
 
 
 cdef const LongString* long_string(Document doc, Py_ssize_t pos) noexcept nogil:

@@ -292,6 +292,10 @@ class Document:
 
     __slots__ = ("data", "size", "_starts", "_table", "_first")
 
+    #: how many bytes the scan stepped over unread: none here (the compiled twin steps over
+    #: the plain blocks of a BodyBuffer)
+    stepped = 0
+
     def __init__(self, data: Any, max_values: int = -1):
         if hasattr(self, "_first"):  # (as in the compiled twin, which would leak an export)
             raise ArgumentTypeError("a Document reads one body; make a new one")
@@ -317,6 +321,67 @@ class Document:
         if i < len(self._starts) and self._starts[i] == pos:
             return self._table[i]
         return None
+
+
+# --- a body written chunk by chunk ---------------------------------------------------------------
+
+#: the block a BodyBuffer's map is kept for: one entry per BLOCK bytes of body
+BLOCK = 4096
+
+
+class BodyBuffer:
+    """A body written chunk by chunk (``put``), as a server hands it over, read in place
+    (``view``), then emptied (``clear``) for the next body: a gateway keeps one from request
+    to request. While a view of it is held, ``put`` and ``clear`` raise BufferError.
+
+    The compiled twin tests each ``BLOCK``-byte block of the body as it copies it in, while
+    the chunk is still in the processor's cache, and keeps a map of the plain blocks: those
+    with no byte that ends a string's plain run (a quote, a backslash, a control, a byte at or
+    above 0x80) and a byte that stands only inside a string (a capital letter but E). A
+    Document over the whole buffer steps over the plain blocks of a long string unread, and
+    ``read_bound`` bounds what a scan reads by the blocks that are not plain. The pure twin
+    keeps no map: the answers are the same, which ``plain_blocks`` lets the tests check."""
+
+    __slots__ = ("_bytes",)
+
+    def __init__(self) -> None:
+        self._bytes = bytearray()
+
+    def __len__(self) -> int:
+        return len(self._bytes)
+
+    def put(self, chunk: Any) -> None:
+        """Append ``chunk`` (bytes-like); BufferError while the buffer is read."""
+        if chunk is self:  # (the compiled twin reads it as it would grow)
+            raise BufferError("a BodyBuffer cannot change while it is read")
+        self._bytes += chunk
+
+    def clear(self) -> None:
+        """Empty the buffer, keeping its memory; BufferError while the buffer is read."""
+        self._bytes.clear()
+
+    def view(self) -> memoryview:
+        """A read-only view of the body held: release it (or use ``with``) when done."""
+        return memoryview(self._bytes).toreadonly()
+
+    def plain_blocks(self) -> bytes:
+        """One byte per ``BLOCK`` bytes held: 1 where the block is plain, else 0."""
+        data = self._bytes
+        return bytes(_PLAIN.fullmatch(data, at, min(at + BLOCK, len(data))) is not None
+                     and _STRING_ONLY.search(data, at, min(at + BLOCK, len(data))) is not None
+                     for at in range(0, len(data), BLOCK))
+
+
+_STRING_ONLY = re.compile(rb"[A-DF-Z]")  # in valid JSON, only inside a string
+
+
+def read_bound(data: Any) -> int:
+    """At most how many bytes of ``data`` (bytes, bytearray, memoryview) a scan reads: all of
+    them, but for a BodyBuffer's view in the compiled twin, which steps over plain blocks:
+    there, twice the bytes of the blocks that are not plain, and one block. (Outside a string
+    a scan fails at a plain block's string-only byte, so of a run of plain blocks it reads at
+    most the first, entered from a block that is not plain or from the start.)"""
+    return len(_as_buffer(data))
 
 
 def _ws(doc: Document, pos: int) -> int:
