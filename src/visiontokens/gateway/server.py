@@ -27,7 +27,6 @@ from types import SimpleNamespace
 from typing import Any, Awaitable, Callable, MutableMapping
 from urllib.parse import parse_qs
 
-from .._extensions import twin
 from .config import ServeConfig, from_environment
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import Metrics
@@ -97,7 +96,7 @@ class ServeApp:
         self.pool = CountPool(self.config)
         self._starting: asyncio.Task[None] | None = None
         self.shutting_down = False
-        self._buffer = twin("scan").BodyBuffer()  # where a body of several chunks is counted inline
+        self._buffer = bytearray()  # where a body of several chunks is counted inline
 
     # --- ASGI -------------------------------------------------------------------------------
 
@@ -297,19 +296,27 @@ class ServeApp:
 
     def _count_here(self, body: _Arrived, target: Target,
                     content_type: str | None) -> dict[str, Any]:
-        chunks = body.chunks
+        chunks, size = body.chunks, body.size
         if len(chunks) <= 1:
             return count_here(chunks[0] if chunks else b"", target, content_type, self.config,
                               None)
         buffer = self._buffer
-        try:
-            buffer.clear()  # (its memory kept: grown once, then reused)
-        except BufferError:  # still read by someone: never changed under them
-            buffer = self._buffer = twin("scan").BodyBuffer()
-        for chunk in chunks:
-            buffer.put(chunk)  # copied once, its plain blocks mapped (see asgi._count_read)
-        with buffer.view() as filled:
-            return count_here(filled, target, content_type, self.config, None)
+        if len(buffer) < size:
+            try:
+                buffer.extend(bytes(size - len(buffer)))  # (grown once, then reused)
+            except BufferError:  # still read by someone: never resized under them
+                buffer = bytearray(size)
+            self._buffer = buffer
+        at = 0
+        with memoryview(buffer) as whole:
+            for chunk in chunks:
+                # through the view: copied once (a bytearray's own slice assignment copies a
+                # bytes value twice), in place, never a resize. (A BodyBuffer, as the
+                # middleware keeps, ran slower here under wrk: 1 MB bodies, read before.)
+                whole[at:at + len(chunk)] = chunk
+                at += len(chunk)
+            with whole[:size] as filled:
+                return count_here(filled, target, content_type, self.config, None)
 
     async def _check(self, send: Send, provider: str, answer: dict[str, Any],
                      budgets: tuple[int | None, int | None]) -> tuple[int, str | None, Any]:

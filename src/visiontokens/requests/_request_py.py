@@ -76,7 +76,7 @@ _LOWER = _images_api.Lower(_header, _tokens, _output)
 # objects and arrays come out as nodes, its long strings (data URLs) as BodyString windows.
 _scan = lower("scan", IMPLEMENTATION)
 _ObjectNode, _ArrayNode, _BodyString = _scan.ObjectNode, _scan.ArrayNode, _scan.BodyString
-#: what a gateway reads a several-chunk body into, to count it in place (asgi, serve)
+#: what a gateway reads a several-chunk body into, to count it in place (the middleware)
 BodyBuffer = _scan.BodyBuffer
 _TEXT = (str, _BodyString)  # a JSON string, as the walk meets it in either input
 _MISSING = object()
@@ -1305,8 +1305,8 @@ async def count_request_async(body: Any, *, ruleset: str | None = None, fetch: b
     fetched concurrently, at most ``max_concurrency`` (an int) at once, ``resolve_file`` may be
     a coroutine function, and a byte body of 1 MiB or more, or of more than 10,000 JSON
     values, is scanned and walked on a thread, off the event loop (but for a body the ASGI
-    middleware or ``visiontokens serve`` read: its base64 was checked as it arrived, so
-    megabytes of images stay on the loop)."""
+    middleware read: its base64 was checked as it arrived, so megabytes of images stay on
+    the loop)."""
     fetcher = _options(fetch, on_unknown, on_violation, undecided_animation, undocumented,
                        enforce_patch_limit)
     _check_resolver(resolve_file)
