@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from implementations import load_impl
@@ -81,6 +84,52 @@ def test_batch_agrees(data, model_ruleset, on_error):
             assert tokens == core.count_image_tokens(
                 widths[i], heights[i], model[i] if per_row else model,
                 detail[i] if per_row else detail, ruleset=ruleset)
+
+
+# Per-row models over more rows than one step of the compiled loop's dealing (32 rows with
+# AVX-512, a block is 1,024): the pairs a block's rows are dealt into, with the AVX-512 passes,
+# with the one-pass loop, and the pure twin, all alike. Valid models of every scheme, pairs
+# that raise, sizes out of range; about the 24 pairs past which the passes give way.
+DEALT_MODELS = ["gpt-4o", "gpt-4.1-mini", "gpt-5.4", "o3", "gpt-6-astra", "gpt-5-mini",
+                "claude-sonnet-4-5", "gemini-2.5-flash", "nope"]
+DEALT_DETAILS = ["auto", "low", "high", "original"]
+
+
+@given(st.integers(0, 1100), st.integers(1, len(DEALT_MODELS)), st.integers(1, 4),
+       st.integers(0, 2**32 - 1), st.booleans())
+@example(1100, 9, 4, 0, False)  # 36 pairs: the one-pass loop on every processor
+@example(1056, 6, 4, 1, False)  # 24 pairs, a whole step past the block
+@example(64, 1, 1, 2, True)     # one pair: the plain loop
+def test_dealt_rows_agree(rows, models, details, seed, run):
+    rng = np.random.default_rng(seed)
+    model = np.array(DEALT_MODELS[:models])[rng.integers(0, models, rows)]
+    detail = np.array(DEALT_DETAILS[:details])[rng.integers(0, details, rows)]
+    if run and rows > 40:  # a run of one pair: a bucket that is a whole step
+        model[8:40], detail[8:40] = model[8], detail[8]
+    widths = rng.integers(-2, 9000, rows)
+    heights = rng.integers(1, 5000, rows).astype(np.int32)
+    args = (widths, heights, model, detail)
+    batch = sys.modules["visiontokens.calc._batch_c"]
+    wide = outcome(core.count_image_tokens_batch, *args, on_error="mask")
+    batch._set_wide_deal(False)
+    try:
+        narrow = outcome(core.count_image_tokens_batch, *args, on_error="mask")
+    finally:
+        batch._set_wide_deal(True)
+    slow = outcome(reference.count_image_tokens_batch, *args, on_error="mask")
+    assert _comparable(wide) == _comparable(narrow) == _comparable(slow)
+
+
+def test_the_wide_dealing_is_on_where_the_processor_has_it():
+    """Where the processor has AVX-512 VBMI2 (GCC or Clang on x86-64), the per-row-model batch
+    deals its rows with it; turned off for a test, it comes back."""
+    batch = sys.modules["visiontokens.calc._batch_c"]
+    cpuinfo = Path("/proc/cpuinfo")
+    flags = set(cpuinfo.read_text().split()) if cpuinfo.exists() else set()
+    has = {"avx512f", "avx512bw", "avx512_vbmi2"} <= flags
+    assert batch._set_wide_deal(True) == has or not flags
+    assert batch._set_wide_deal(False) is False
+    assert batch._set_wide_deal(True) == has or not flags
 
 
 def _comparable(result):
