@@ -243,7 +243,7 @@ class ImageTokenMiddleware:
             state = _state(scope)
             try:
                 try:
-                    result = await self._count_read(chunks, buffer, size, scope, endpoint)
+                    result = await self._count_read(chunks, buffer, scope, endpoint)
                 finally:
                     self._buffers.give_back(buffer)  # before the app runs: free for the next
                     buffer = None
@@ -290,9 +290,9 @@ class ImageTokenMiddleware:
                        telemetry.watch(send))
         telemetry.finish()  # the bill, read from the response as it passed
 
-    async def _count_read(self, chunks: list[bytes], buffer: Any, size: int,
-                          scope: Scope, endpoint: Endpoint) -> Any:
-        """The count of the body read as ``chunks`` (``size`` bytes). One chunk is counted
+    async def _count_read(self, chunks: list[bytes], buffer: Any, scope: Scope,
+                          endpoint: Endpoint) -> Any:
+        """The count of the body read as ``chunks``. One chunk is counted
         as it is. Several were copied as they came into ``buffer``, a request twin's
         BodyBuffer kept by this middleware from request to request (``_BodyBuffers``), and
         are counted there in place, while the app gets the chunks themselves: no body-sized

@@ -282,8 +282,14 @@ cdef int fetch_base64(const Source* s, Py_ssize_t offset, Py_ssize_t n, uint8_t*
         if invalid & NOT_BASE64:
             o.kind, o.a = BAD_BASE64, at
             return -1
-        decoded[0], decoded[1], decoded[2] = bits >> 16, (bits >> 8) & 0xFF, bits & 0xFF
         i = offset - 3 * g if 3 * g < offset else 0
+        if i == 0 and k == 3 and n - written >= 3:  # a whole group inside the range: most
+            out[written] = bits >> 16
+            out[written + 1] = (bits >> 8) & 0xFF
+            out[written + 2] = bits & 0xFF
+            written += 3
+            continue
+        decoded[0], decoded[1], decoded[2] = bits >> 16, (bits >> 8) & 0xFF, bits & 0xFF
         while i < k and written < n:
             out[written] = decoded[i]
             written += 1
