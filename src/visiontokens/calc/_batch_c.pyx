@@ -241,27 +241,10 @@ cdef Py_ssize_t bucket_rows(const Params* p, const uint16_t* idx, Py_ssize_t siz
     cdef Py_ssize_t j, i, nbad = 0
     cdef int64_t w, h, wn, hn, ok, out
     cdef Outcome o
-    if p.scheme == SCHEME_PATCH:
-        # The next row's sides are loaded before this row's branches, so a mispredicted branch
-        # does not wait again for the two loads (its number, then its sides) of the next row:
-        # 14.9 -> 13.3 ns a row over five patch models, 1.16x -> 1.06x their batches one by one.
-        i = idx[0]
-        wn, hn = at(W, i), at(H, i)
-        for j in range(size):
-            w, h = wn, hn
-            i = idx[j + 1 if j + 1 < size else j]
-            wn, hn = at(W, i), at(H, i)
-            i = idx[j]
-            if side_ok(w) and side_ok(h):
-                patch_cost(p, w, h, &o)
-                if not o.rejected:
-                    T[i] = o.tokens
-                    continue
-            T[i] = 0
-            bad[i] = ROW_BAD
-            nbad += 1
-        return nbad
-    if p.scheme == SCHEME_TILE and p.cap <= VT_LANE_MAX_BOX and p.short_side <= VT_LANE_MAX_BOX:
+    cdef bint patch = p.scheme == SCHEME_PATCH
+    cdef bint lanes = (p.scheme == SCHEME_TILE and p.cap <= VT_LANE_MAX_BOX
+                       and p.short_side <= VT_LANE_MAX_BOX)
+    if lanes:
         # the vectorised loop wants its rows side by side: gathered into the block's buffers
         if small:
             for j in range(size):
@@ -277,8 +260,11 @@ cdef Py_ssize_t bucket_rows(const Params* p, const uint16_t* idx, Py_ssize_t siz
             T[idx[j]] = t[j]
         if out == 0:
             return 0
-    # flat, invalid, the providers' schemes, tile beyond the lanes, rows out of the lanes'
-    # range; the next row's sides loaded ahead, as for a patch pair
+    # Row by row: a patch pair's rows, as a single-model batch runs them; flat, invalid, the
+    # providers' schemes; tile rows out of the lanes' range. The next row's sides are loaded
+    # before this row's branches, so a mispredicted branch does not wait again for the two
+    # loads (its number, then its sides) of the next row: 14.9 -> 13.3 ns a row over five
+    # patch models, 1.16x -> 1.06x their batches one by one.
     i = idx[0]
     wn, hn = at(W, i), at(H, i)
     for j in range(size):
@@ -286,8 +272,17 @@ cdef Py_ssize_t bucket_rows(const Params* p, const uint16_t* idx, Py_ssize_t siz
         i = idx[j + 1 if j + 1 < size else j]
         wn, hn = at(W, i), at(H, i)
         i = idx[j]
-        if p.scheme == SCHEME_TILE and p.cap <= VT_LANE_MAX_BOX \
-                and p.short_side <= VT_LANE_MAX_BOX and in_lane_range(w) and in_lane_range(h):
+        if patch:
+            if side_ok(w) and side_ok(h):
+                patch_cost(p, w, h, &o)
+                if not o.rejected:
+                    T[i] = o.tokens
+                    continue
+            T[i] = 0
+            bad[i] = ROW_BAD
+            nbad += 1
+            continue
+        if lanes and in_lane_range(w) and in_lane_range(h):
             continue
         ok = side_ok(w) & side_ok(h) & (p.scheme != SCHEME_INVALID)
         image_cost(p, w if ok else 1, h if ok else 1, &o)
@@ -330,8 +325,8 @@ cdef Py_ssize_t run_sorted(const Params* table, Py_ssize_t k, const int32_t* cod
     single-model batch would, reading and writing the rows in place (all within the block, in
     L1). A patch row is read and written in place; a tile pair's rows are gathered side by
     side for the vectorised loop. Each bucket has room for a whole block (k * BLOCK row
-    numbers of two bytes and a slack, at most 135 KB, on the heap), so the rows are dealt with no count
-    pass first. Slower, measured: a row-by-row switch on each row's parameters (a tile row
+    numbers of two bytes and a slack, at most 135 KB, on the heap), so the rows are dealt with
+    no count pass first. Slower, measured: a row-by-row switch on each row's parameters (a tile row
     loses the vectorised loop; a patch row mispredicts the budget branch, whose outcome
     depends on the model), and sorting the sizes too, then putting the tokens back in row
     order."""

@@ -101,24 +101,21 @@ static void vt_deal_passes(const int32_t *codes, int64_t m, int64_t k, uint16_t 
     }
 }
 
-static void vt_deal(const int32_t *codes, int64_t m, int64_t k, uint16_t *buckets,
-                    int64_t stride, int64_t *sizes)
-{
-    if (vt_deal_wide && k <= VT_DEAL_WIDE_MAX)
-        vt_deal_passes(codes, m, k, buckets, stride, sizes);
-    else
-        vt_deal_rows(codes, m, k, buckets, stride, sizes);
-}
-
 #else
 static void vt_deal_init(void) {}
 static int vt_deal_set_wide(int on) { (void)on; return 0; }
+#endif
+
 static void vt_deal(const int32_t *codes, int64_t m, int64_t k, uint16_t *buckets,
                     int64_t stride, int64_t *sizes)
 {
+#ifdef VT_DEAL_HAS_WIDE
+    if (vt_deal_wide && k <= VT_DEAL_WIDE_MAX) {
+        vt_deal_passes(codes, m, k, buckets, stride, sizes);
+        return;
+    }
+#endif
     vt_deal_rows(codes, m, k, buckets, stride, sizes);
 }
-#endif
-
 
 #endif
