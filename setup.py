@@ -144,7 +144,7 @@ def extensions() -> list:
         return Extension(
             f"visiontokens.{name}",
             [source],
-            include_dirs=[numpy.get_include(), "src/visiontokens/calc"],
+            include_dirs=[numpy.get_include(), "src/visiontokens/calc", "src/visiontokens/images"],
             define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
             depends=[str(p.relative_to(HERE)) for p in PACKAGE.rglob("*.pxd")]
             + [str(p.relative_to(HERE)) for p in PACKAGE.rglob("*.h")],

@@ -5,6 +5,11 @@ latency; the aims are serve >= 0.8x the no-op's requests per second and its p99 
 no-op's. Each server is measured four times, interleaved, two seconds each; the best run of each
 counts (the least disturbed by the neighbours on a shared machine).
 
+serve's processes tell glibc's allocator to keep freed memory (gateway.server.keep_freed_memory),
+which spares uvicorn's own body handling most of its page faults. The no-op app is measured
+twice: as it comes (the gate), and with the same allocator settings (MALLOC_* variables): that
+second ratio is what serve's own work costs, reported, an expected failure while under 0.8.
+
 Needs ``wrk`` (Debian package ``wrk``); skipped without it, and skipped unless measured.
 """
 
@@ -60,9 +65,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start(command: list[str], port: int) -> subprocess.Popen:
+def start(command: list[str], port: int, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(PACKAGE_ROOT), str(HERE), str(HERE.parent / "tests"), os.environ.get("PYTHONPATH", "")])}
+        [str(PACKAGE_ROOT), str(HERE), str(HERE.parent / "tests"), os.environ.get("PYTHONPATH", "")]),
+        **(extra_env or {})}
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
@@ -110,22 +116,27 @@ def test_serve_against_a_noop_app(measured, tmp_path):
     body_file, script = tmp_path / "body.json", tmp_path / "post.lua"
     body_file.write_bytes(body)
     script.write_text(LUA)
-    serve_port, noop_port = free_port(), free_port()
+    from visiontokens.gateway.server import KEEP_FREE, MMAP_BELOW
+
+    serve_port, noop_port, kept_port = free_port(), free_port(), free_port()
+    noop_command = [sys.executable, "-m", "uvicorn", "--workers", "1", "--log-level", "warning",
+                    "--no-access-log", "test_bench_serve:noop", "--port"]
     servers = [
         start([sys.executable, "-m", "visiontokens", "serve", "--port", str(serve_port),
                "--workers", "1", "--log-level", "warning"], serve_port),
-        start([sys.executable, "-m", "uvicorn", "--port", str(noop_port), "--workers", "1",
-               "--log-level", "warning", "--no-access-log", "test_bench_serve:noop"],
-              noop_port)]
+        start(noop_command + [str(noop_port)], noop_port),
+        start(noop_command + [str(kept_port)], kept_port,
+              {"MALLOC_MMAP_THRESHOLD_": str(MMAP_BELOW), "MALLOC_TRIM_THRESHOLD_": str(KEEP_FREE)})]
     try:
         targets = {"serve": f"http://127.0.0.1:{serve_port}/v1/check",
-                   "no-op": f"http://127.0.0.1:{noop_port}/v1/check"}
+                   "no-op": f"http://127.0.0.1:{noop_port}/v1/check",
+                   "no-op*": f"http://127.0.0.1:{kept_port}/v1/check"}
         check = httpx.post(targets["serve"], content=body,
                            headers={"content-type": "application/json"})
         assert check.status_code == 200 and int(check.headers["x-image-tokens"]) > 0
         for url in targets.values():
             wrk(url, body_file, script, 1)  # warm up
-        runs: dict[str, list[dict[str, float]]] = {"serve": [], "no-op": []}
+        runs: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
         for _ in range(ROUNDS):  # interleaved, so drift hits both alike
             for name, url in targets.items():
                 runs[name].append(wrk(url, body_file, script, SECONDS))
@@ -137,15 +148,18 @@ def test_serve_against_a_noop_app(measured, tmp_path):
                    "p99": min(r["p99"] for r in rs)} for name, rs in runs.items()}
     rps = best["serve"]["rps"] / best["no-op"]["rps"]
     p99 = best["serve"]["p99"] / best["no-op"]["p99"]
+    rps_kept = best["serve"]["rps"] / best["no-op*"]["rps"]
+    p99_kept = best["serve"]["p99"] / best["no-op*"]["p99"]
     print(f"\nserve vs a no-op app, {len(body) / 1e6:.1f} MB 4-image body, wrk -c{CONNECTIONS}, "
-          "uvicorn 1 worker:")
+          "uvicorn 1 worker (no-op*: with serve's allocator settings):")
     for name, figures in best.items():
         print(f"  {name:<6} {figures['rps']:8.1f} req/s  p50 {figures['p50'] * 1e3:7.2f} ms  "
               f"p99 {figures['p99'] * 1e3:7.2f} ms")
-    print(f"  ratios: rps {rps:.2f}x (aim >= 0.8), p99 {p99:.2f}x (aim <= 1.5)")
-    assert best["serve"]["rps"] > 0 and best["no-op"]["rps"] > 0
-    if rps < 0.8 or p99 > 1.5:
-        # The target is not met yet (the count itself, not the server, is most of the gap):
-        # reported as an expected failure with its figures, never as a pass.
-        pytest.xfail(f"target not met: serve at {rps:.2f}x the no-op app's requests per second "
-                     f"(target >= 0.8x), p99 {p99:.2f}x (target <= 1.5x)")
+    print(f"  ratios: rps {rps:.2f}x (aim >= 0.8), p99 {p99:.2f}x (aim <= 1.5); "
+          f"against no-op*: rps {rps_kept:.2f}x, p99 {p99_kept:.2f}x")
+    assert rps >= 0.8 and p99 <= 1.5
+    if rps_kept < 0.8 or p99_kept > 1.5:
+        # serve's own work, the allocator set alike: not yet within the aim. Reported as an
+        # expected failure with its figures, never as a pass.
+        pytest.xfail(f"against a no-op app with serve's allocator settings: {rps_kept:.2f}x its "
+                     f"requests per second (aim >= 0.8x), p99 {p99_kept:.2f}x (aim <= 1.5x)")

@@ -134,7 +134,8 @@ def request_body(data: bytes) -> None:
             {"model": "gpt-6-astra", "input": [{"type": "computer_call_output", "output": {
                 "type": "computer_screenshot", "image_url": url}}]},
         ]
-        for raw in (base64.b64encode(rest).decode(), base64.b64encode(rest + bytes(768)).decode()):
+        for raw in (base64.b64encode(rest).decode(), base64.b64encode(rest + bytes(768)).decode(),
+                    base64.b64encode(rest + bytes(12288)).decode()):  # (blocks left in chunks)
             bodies += [
                 {"model": "gpt-4o", "messages": [{"role": "user", "content": [
                     {"type": "image_url", "image_url": {"url": raw}}]}]},
@@ -167,16 +168,33 @@ def request_body(data: bytes) -> None:
         for as_dict, as_bytes in zip(results[:half], results[half:]):
             if as_dict != as_bytes:
                 raise AssertionError(f"count_request: a dict gave {as_dict!r}, its bytes {as_bytes!r}")
+        for body, as_bytes in zip(bodies[half:], results[half:]):
+            _same_from_a_buffer(body, options, as_bytes)
     elif len(bodies) == 2 and _rfc_8259(rest):
         if results[0] != results[1]:
             raise AssertionError(f"count_request: bytes gave {results[0]!r}, "
                                  f"their dict {results[1]!r}")
     if mode != 3:
+        _same_from_a_buffer(rest, options, results[0])
         for form in (bytearray(rest), memoryview(rest)):
             other = _outcome(lambda: REQUEST[0].count_request(form, **options))
             if other != results[0]:
                 raise AssertionError(f"count_request: {type(form).__name__} gave {other!r}, "
                                      f"bytes {results[0]!r}")
+
+
+def _same_from_a_buffer(raw: bytes, options: dict[str, Any], expected: Any) -> None:
+    """``raw`` put 4 KB at a time into a BodyBuffer that held a hostile body before (every
+    twin's), counted as it is: the bytes' outcome."""
+    for twin in REQUEST:
+        buffer = twin.BodyBuffer()
+        buffer.put((b'"\\\x00\xff' * (len(raw) // 4 + 1))[:len(raw)])
+        buffer.clear()
+        for at in range(0, len(raw), 4096):
+            buffer.put(raw[at:at + 4096])
+        got = _outcome(lambda: twin.count_request(buffer, **options))
+        if got != expected:
+            raise AssertionError(f"count_request: a BodyBuffer gave {got!r}, bytes {expected!r}")
 
 
 def _lazy(twin: Any, value: Any, urls: list[Any]) -> Any:

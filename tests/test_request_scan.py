@@ -54,7 +54,29 @@ def assert_same_every_way(walk, body, **options):
     raw = json.dumps(body, ensure_ascii=False).encode()
     for form in (raw, bytearray(raw), memoryview(raw)):
         assert outcome(walk.count_request, form, **options) == expected, type(form)
+    for chunk in CHUNKS:  # a gateway's BodyBuffer, counted as it is
+        assert outcome(walk.count_request, reused_buffer(walk, raw, chunk), **options) \
+            == expected, chunk
     return expected
+
+
+#: Chunk sizes a server may hand a body over in: whole 4 KB blocks, and blocks cut across
+#: chunks (3 blocks and a byte).
+CHUNKS = (65536, 12289)
+#: What a buffer held before: every byte a string's plain run stops at, so that a block left
+#: in its chunk and read from the buffer's memory instead could never pass unnoticed.
+POISON = b'"\\\x00\xff\n{' * 512
+
+
+def reused_buffer(walk, raw: bytes, chunk: int):
+    """``raw`` put, ``chunk`` bytes at a time, into the walk twin's BodyBuffer after another
+    body (POISON) was put in it and cleared, as a gateway reuses one."""
+    buffer = walk.BodyBuffer()
+    buffer.put((POISON * (len(raw) // len(POISON) + 1))[:len(raw)])
+    buffer.clear()
+    for at in range(0, len(raw), chunk):
+        buffer.put(raw[at:at + chunk])
+    return buffer
 
 
 def chat(*parts, model="gpt-4o", **extra):
@@ -585,3 +607,181 @@ def test_a_large_provider_body_counts_alike_off_the_event_loop(walk):
         for form in (raw, bytearray(raw), memoryview(raw)):
             assert outcome(lambda: asyncio.run(walk.count_request_async(form, **options))) \
                 == expected
+
+
+# --- a gateway's BodyBuffer, counted as it is ------------------------------------------------------
+# The compiled buffer leaves a plain block that follows another in the bytes chunk it came in,
+# and copies it in only when something reads it: never the scan; a BodyString's reads, and
+# the header parser through its fill hook. Images whose header is read far into their base64
+# make the parser reach blocks left out. Each body is counted from the buffer, reused after a
+# hostile body, against its bytes: results and errors alike.
+
+def _filler(n: int, seed: int) -> bytes:
+    import random
+
+    return random.Random(seed).randbytes(n)
+
+
+def _gif_with_long_frames(frames: int, blocks: int) -> bytes:
+    """A GIF whose frames each carry ``blocks`` sub-blocks of 255 bytes: telling whether it
+    is animated walks them all."""
+    out = b"GIF89a" + bytes([8, 0, 8, 0, 0x80, 0, 0]) + bytes(6)
+    for _ in range(frames):
+        out += b"\x2c" + bytes([0, 0, 0, 0, 8, 0, 8, 0, 0]) + b"\x02"
+        out += (b"\xff" + _filler(255, blocks)) * blocks + b"\x00"
+    return out + b"\x3b"
+
+
+#: Images read far into their base64 (a JPEG's SOF after 90 KB of APP segments, a PNG's
+#: acTL after a 60 KB chunk, a GIF's and a WebP's frames across 40-60 KB), and one read only
+#: at its start.
+FAR_IMAGES = [
+    ("image/jpeg", jpeg_header(1800, 2400, segments=[(0xE1, _filler(60000, 1)),
+                                                     (0xE2, _filler(30000, 2))])),
+    ("image/png", png_header(640, 480, before_idat=[(b"tEXt", _filler(60000, 3))],
+                             animated=True)),
+    ("image/gif", _gif_with_long_frames(2, 160)),
+    ("image/gif", _gif_with_long_frames(1, 160)),
+    ("image/webp", webp_header(1024, 768, "VP8X") + _filler(40000, 4)),
+    ("image/png", png_header(1920, 1080) + _filler(50000, 5)),
+]
+
+
+def _animated_webp() -> bytes:
+    from headers import anmf, riff, vp8l_payload, vp8x_payload, webp_chunk
+
+    big = webp_chunk(b"VP8L", vp8l_payload(64, 64) + _filler(50000, 6))
+    return riff(webp_chunk(b"VP8X", vp8x_payload(64, 64, 0x02)), webp_chunk(b"ANIM", bytes(6)),
+                anmf(64, 64, image=big), anmf(1, 1))
+
+
+FAR_IMAGES.append(("image/webp", _animated_webp()))
+
+
+def _far_body(media_type: str, image: bytes, lead: int, raw: bool) -> dict:
+    """A Chat body holding ``image`` (as a data URL, or as Anthropic's raw base64), after a
+    text of ``lead`` characters that moves it against the 4 KB blocks."""
+    if raw:
+        return claude({"type": "text", "text": "x" * lead},
+                      claude_image(base64.b64encode(image).decode(), media_type))
+    return chat({"type": "text", "text": "x" * lead}, image_part(data_url(image, media_type)),
+                image_part(data_url(image, media_type), "low"))
+
+
+@pytest.mark.parametrize("index", range(len(FAR_IMAGES)))
+def test_images_read_far_into_their_base64_count_alike_from_a_body_buffer(index, walk):
+    media_type, image = FAR_IMAGES[index]
+    for raw in (False, True):
+        body = _far_body(media_type, image, 100, raw)
+        expected = assert_same_every_way(walk, body, **counted_alike(body, **COLLECT))
+        assert expected[0] == "value" and len(expected[1].images) == (1 if raw else 2)
+        assert all(i.width or i.error[1] == "animated_image" for i in expected[1].images)
+
+
+@given(index=st.integers(0, 6), lead=st.integers(0, 9000), raw=st.booleans(),
+       chunk=st.sampled_from([1, 4095, 4096, 4097, 12289, 65536, 1 << 20]),
+       flip=st.one_of(st.none(), st.tuples(st.floats(0, 1), st.binary(min_size=1, max_size=1))))
+@example(index=0, lead=0, raw=False, chunk=65536, flip=(0.9, b"*"))  # bad base64 before the SOF
+@example(index=2, lead=4000, raw=True, chunk=4097, flip=(0.5, b'"'))  # a quote in a left-out block
+def test_generated_bodies_count_alike_from_a_reused_body_buffer(index, lead, raw, chunk, flip, walk):
+    """Any image, anywhere against the blocks, in any chunks, one byte maybe changed anywhere
+    (a bad base64 character the parser meets far in, a quote or a control that breaks the
+    JSON inside a block that would be left out): the buffer's count is the bytes' count."""
+    media_type, image = FAR_IMAGES[index]
+    body = json.dumps(_far_body(media_type, image, lead, raw)).encode()
+    if chunk == 1:
+        body, chunk = body[:20000], 1  # (byte by byte: a short body)
+    if flip is not None:
+        where = int(flip[0] * (len(body) - 1))
+        body = body[:where] + flip[1] + body[where + 1:]
+    expected = outcome(walk.count_request, body, **COLLECT)
+    assert outcome(walk.count_request, reused_buffer(walk, body, chunk), **COLLECT) == expected
+
+
+def test_the_compiled_buffer_copies_in_only_what_the_count_reads():
+    """The point of it: most blocks of the images' base64 are never copied; the header
+    parser's far reads copy in some; the buffer's view copies in the rest, and the bytes are
+    the body's."""
+    from implementations import load_twin
+
+    walk = load_twin("request", "cython")
+    media_type, image = FAR_IMAGES[0]  # the JPEG read 120 KB in
+    body = json.dumps(chat(image_part(data_url(image, media_type)),
+                           image_part(data_url(png_header(64, 64) + _filler(2_000_000, 8))))).encode()
+    buffer = reused_buffer(walk, body, 65536)
+    blocks = -(-len(body) // 4096)
+    left_out = buffer._blocks_not_copied()
+    assert left_out > 0.9 * blocks
+    counted = walk.count_request(buffer)
+    assert [(i.width, i.height) for i in counted.images] == [(1800, 2400), (64, 64)]
+    assert 0.9 * blocks < buffer._blocks_not_copied() < left_out  # the SOF's blocks, copied in
+    with buffer.view() as view:
+        assert bytes(view) == body and buffer._blocks_not_copied() == 0
+    pure = load_twin("request", "python").BodyBuffer()
+    pure.put(body)
+    assert pure._blocks_not_copied() == 0
+
+
+def test_a_body_buffer_with_an_alias_or_a_form_is_read_whole(walk):
+    """What reads a body other than the scan (a multipart form's parser) gets every byte."""
+    from visiontokens.requests.images_api import multipart_boundary  # noqa: F401
+
+    boundary = "b0undary"
+    png = png_header(300, 200) + _filler(30000, 9)
+    form = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\ngpt-image-1\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"prompt\"\r\n\r\n"
+            f"{'A' * 20000}\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\n"
+            f"Content-Type: image/png\r\n\r\n").encode() + png + f"\r\n--{boundary}--\r\n".encode()
+    options = dict(content_type=f"multipart/form-data; boundary={boundary}", **COLLECT)
+    expected = outcome(walk.count_request, form, **options)
+    assert expected[0] == "value" and expected[1].images[0].width == 300
+    for chunk in CHUNKS:
+        assert outcome(walk.count_request, reused_buffer(walk, form, chunk), **options) == expected
+
+
+#: What the scan reads past a stop byte or a value's first byte: an escape, a UTF-8 sequence,
+#: a literal, a string's opening quote (whose end is looked up). Placed to end a block, it
+#: reads into the next, the first of a run of plain blocks (all 'A'), which the buffer must
+#: have copied in. (What comes before the piece, what after the run.)
+ACROSS = [(b'"', b"\\n", b'"'), (b'"', b"\\q", b'"'), (b'"', b"\\u00e9", b'"'),
+          (b'"', b"\\u0", b'"'), (b'"', "é".encode(), b'"'), (b'"', b"\xc3", b'"'),
+          (b'"', b"\x01", b'"'), (b"", b"true", b""), (b"", b"nul", b""), (b"", b"-1", b""),
+          (b"", b'"', b'"')]
+
+
+@pytest.mark.parametrize("before, piece, after", ACROSS)
+def test_what_the_scan_reads_across_into_a_plain_block_is_copied_in(before, piece, after, walk):
+    head = b'{"model": "gpt-4o", "note": [' + before
+    # (after the note, an image: a note read to a wrong end would lose it)
+    tail = b'], "messages": [' + json.dumps({"role": "user", "content": [image_part(SHORT)]}
+                                           ).encode() + b"]}"
+    for shift in range(len(piece) + 1):  # the piece begins `shift` bytes before a block ends
+        pad = 2 * 4096 - len(head) - shift
+        body = head + (b"x" if before else b" ") * pad + piece + b"A" * 9000 + after + tail
+        expected = outcome(walk.count_request, body, **COLLECT)
+        for chunk in CHUNKS:
+            assert outcome(walk.count_request, reused_buffer(walk, body, chunk), **COLLECT) \
+                == expected, (piece, shift, chunk)
+
+
+@pytest.mark.parametrize("blocks", [160, 161, 162])
+def test_a_data_urls_last_characters_are_copied_in_wherever_it_ends(blocks, walk):
+    """A data URL's last two characters (its "=" padding, which sets its decoded size) are
+    read wherever the string ends against the blocks: its closing quote first in a block, or
+    second, the characters before it in a block that may be left out. The image is a still
+    GIF, read to its trailer, its last byte: the size read wrong, and it would not be."""
+    image = _gif_with_long_frames(1, blocks)
+    assert {len(_gif_with_long_frames(1, n)) % 3 for n in (160, 161, 162)} == {0, 1, 2}
+    url = data_url(image, "image/gif")
+    unmoved = json.dumps(chat({"type": "text", "text": ""}, image_part(url))).encode()
+    end = unmoved.index(url.encode()) + len(url)  # the closing quote's offset, with no lead
+    for at in range(-3, 4):  # where the closing quote falls against a block's start
+        lead = (at - end) % 4096
+        body = json.dumps(chat({"type": "text", "text": "x" * lead}, image_part(url))).encode()
+        assert (body.index(url.encode()) + len(url)) % 4096 == at % 4096
+        expected = outcome(walk.count_request, body, **COLLECT)
+        assert expected[0] == "value" and expected[1].images[0].width == 8
+        for chunk in CHUNKS:
+            assert outcome(walk.count_request, reused_buffer(walk, body, chunk), **COLLECT) \
+                == expected, (at, chunk)

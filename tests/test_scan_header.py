@@ -8,7 +8,7 @@ import base64
 import json
 
 import pytest
-from headers import data_url, mutated, valid_headers
+from headers import data_url, mutated, png_header, valid_headers
 from hypothesis import example, given
 from hypothesis import strategies as st
 from implementations import KINDS, load_twin
@@ -83,8 +83,6 @@ def test_flipped_base64_characters(image, where, byte):
 
 
 def test_a_data_url_found_by_the_scan(parser):
-    from headers import png_header
-
     url = data_url(png_header(1920, 1080) + bytes(6000))
     body = json.dumps({"messages": [{"content": [{"type": "image_url",
                                                   "image_url": {"url": url}}]}]}).encode()
@@ -161,8 +159,6 @@ def test_flipped_characters_in_raw_base64(image, where, byte):
 
 
 def test_a_raw_base64_found_by_the_scan(parser):
-    from headers import png_header
-
     raw = base64.b64encode(png_header(1920, 1080) + bytes(6000)).decode()
     body = json.dumps({"source": {"type": "base64", "media_type": "image/png",
                                   "data": raw}}).encode()
@@ -179,3 +175,34 @@ def test_base64_info_wrong_types_are_typed_errors(parser):
         parser.base64_info("AAAA", "image/png")
     with pytest.raises(InvalidImageError):
         parser.base64_info(b"AAAA", 5)
+
+
+def test_a_fill_hook_is_a_body_strings_or_none(parser):
+    """``fill`` comes from BodyString.header_view, and only a compiled BodyBuffer's windows
+    have one; anything else is a typed error, in either twin."""
+    url = data_url(png_header(640, 480)).encode()
+    assert parser.data_url_info(url, fill=None).width == 640
+    for wrong in ("hook", 5, object()):
+        with pytest.raises(ArgumentTypeError):
+            parser.data_url_info(url, fill=wrong)
+        with pytest.raises(ArgumentTypeError):
+            parser.base64_info(url[22:], "image/png", fill=wrong)
+
+
+def test_a_body_strings_header_view_in_a_reused_body_buffer():
+    """The window and hook header_view gives for an image in a compiled BodyBuffer read as
+    the bytes do, though most of the image's blocks were never copied in; the pure twin's
+    bodies are whole, and its hook is None."""
+    url = data_url(png_header(1920, 1080) + bytes(40000))  # ("AAAA...": plain blocks)
+    body = json.dumps({"url": url}).encode()
+    for kind in KINDS:
+        scan, parser = load_twin("scan", kind), load_twin("header", kind)
+        buffer = scan.BodyBuffer()
+        for at in range(0, len(body), 8192):
+            buffer.put(body[at:at + 8192])
+        text = scan.Document(buffer).root.get("url")
+        view, fill = text.header_view()
+        assert (fill is None) == (kind == "python")
+        assert (buffer._blocks_not_copied() > 8) == (kind == "cython")
+        assert parser.data_url_info(view, ascii=True, fill=fill) == parser.image_info(url)
+        assert bytes(view[:22]) == url[:22].encode() and bytes(view[-2:]) == url[-2:].encode()

@@ -813,3 +813,35 @@ def test_metrics_files_add_up_grow_and_drop_the_gauges_of_ended_processes(tmp_pa
     assert values['visiontokens_request_duration_seconds_bucket{endpoint="check",le="10.0"}'] == 0
     assert values['visiontokens_request_duration_seconds_count{endpoint="check"}'] == 3000
     assert (tmp_path / f"{os.getpid()}.metrics").stat().st_size > 64 * 1024
+
+
+@pytest.mark.parametrize("operator", [None, "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"])
+def test_serve_keeps_freed_memory_unless_the_operator_tuned_the_allocator(operator):
+    """serve's processes tell glibc's allocator to keep freed memory for the next body (the
+    benchmarks' page faults: see the docs); an operator's own MALLOC_* setting wins, and off
+    glibc nothing is done. Run in a fresh process: the allocator is the process's."""
+    import platform
+
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MALLOC_")}
+    if operator is not None:
+        env[operator] = str(1 << 20)
+    code = ("from visiontokens.gateway.server import keep_freed_memory as keep, MMAP_BELOW, "
+            "KEEP_FREE; print(keep(), MMAP_BELOW, KEEP_FREE)")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=60, check=True)
+    applied, below, kept = done.stdout.split()
+    glibc = platform.libc_ver()[0] == "glibc"
+    assert applied == str(glibc and operator is None)
+    assert int(below) <= 32 << 20  # (glibc refuses a threshold over 32 MiB on 64-bit)
+    assert int(kept) >= int(below)
+
+
+def test_the_serve_process_factory_keeps_freed_memory(monkeypatch):
+    from visiontokens.gateway import server
+    from visiontokens.gateway.config import CONFIG_VARIABLE
+
+    called = []
+    monkeypatch.setattr(server, "keep_freed_memory", lambda: called.append(True) or True)
+    monkeypatch.setenv(CONFIG_VARIABLE, ServeConfig().to_json())
+    app = server.app_from_environment()
+    assert called == [True] and isinstance(app, server.ServeApp)

@@ -298,10 +298,14 @@ def alias_keys(models: Mapping[str, str]) -> tuple[bytes, ...]:
     return tuple(json.dumps(name).encode() for name in models)
 
 
-def json_object(body: bytes | bytearray | memoryview) -> dict[str, Any] | None:
-    """The body as a JSON object, or None (the count of the bytes then names the fault)."""
+def json_object(body: Any) -> dict[str, Any] | None:
+    """The body (bytes-like, or a gateway's BodyBuffer) as a JSON object, or None (the count
+    of the bytes then names the fault)."""
     import json
 
+    if not isinstance(body, (bytes, bytearray, memoryview)):
+        with body.view() as view:  # a BodyBuffer: every byte it holds
+            return json_object(view)
     try:
         # (json reads no memoryview: a copy, on the alias path only)
         data = json.loads(body.tobytes() if isinstance(body, memoryview) else body)
@@ -310,13 +314,17 @@ def json_object(body: bytes | bytearray | memoryview) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def holds_any(body: bytes | bytearray | memoryview, keys: tuple[bytes, ...]) -> bool:
-    """Whether ``body`` holds one of ``keys`` (``in`` on a memoryview compares single bytes,
-    not runs of them: a memoryview is searched in place with a pattern)."""
+def holds_any(body: Any, keys: tuple[bytes, ...]) -> bool:
+    """Whether ``body`` (bytes-like, or a gateway's BodyBuffer) holds one of ``keys`` (``in``
+    on a memoryview compares single bytes, not runs of them: a memoryview is searched in
+    place with a pattern)."""
     if not keys:
         return False
-    if not isinstance(body, memoryview):
+    if isinstance(body, (bytes, bytearray)):
         return any(key in body for key in keys)
+    if not isinstance(body, memoryview):
+        with body.view() as view:  # a BodyBuffer: every byte it holds
+            return _keys_pattern(keys).search(view) is not None
     return _keys_pattern(keys).search(body) is not None
 
 
@@ -330,7 +338,7 @@ def _keys_pattern(keys: tuple[bytes, ...]) -> re.Pattern[bytes]:
     return found
 
 
-async def count_body(count: Any, body: bytes | bytearray | memoryview, options: Mapping[str, Any],
+async def count_body(count: Any, body: Any, options: Mapping[str, Any],
                      models: Mapping[str, str], keys: tuple[bytes, ...],
                      deployment: str | None = None) -> Any:
     """``count(body, **options)`` with the model resolved through ``models=`` and the path's

@@ -23,6 +23,7 @@ from cpython.ref cimport Py_DECREF, Py_INCREF
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_SET_ITEM
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 from libc.string cimport memchr, memcmp, memcpy
+from cpython.pycapsule cimport PyCapsule_GetPointer
 
 from .. import _errors as err
 from . import sources as fmt
@@ -148,7 +149,15 @@ cdef Py_ssize_t MAX_HEADER = fmt.MAX_DATA_URL_HEADER
 cdef Py_ssize_t SNIFF_BYTES = fmt.SNIFF_BYTES
 
 
+cdef extern from "_fill.h":
+    ctypedef struct vt_fill:
+        void (*fill)(void* owner, const uint8_t* start, const uint8_t* end) noexcept nogil
+        void* owner
+    const char* VT_FILL_CAPSULE
+
+
 cdef struct Source:
+    const vt_fill* fill   # base64 in a body whose blocks are copied in on demand, or NULL
     const uint8_t* data   # the bytes, or the base64 payload (after the comma)
     Py_ssize_t size       # bytes available: for base64, the decoded size
     Py_ssize_t text_len   # base64: payload characters
@@ -233,6 +242,19 @@ cdef inline int need(const Source* s, int64_t end, Outcome* o) noexcept nogil:
     return 0
 
 
+cdef inline void ready(const Source* s, Py_ssize_t start, Py_ssize_t end) noexcept nogil:
+    """Payload characters [start, end) copied in, before they are read, when the text is a
+    window on a body that copies its blocks in on demand (_fill.h); else nothing to do."""
+    if s.fill == NULL:
+        return
+    if start < 0:
+        start = 0
+    if end > s.text_len:
+        end = s.text_len
+    if start < end:
+        s.fill.fill(s.fill.owner, s.data + start, s.data + end)
+
+
 cdef inline int fetch(const Source* s, Py_ssize_t offset, Py_ssize_t n, uint8_t* out,
                       Outcome* o) noexcept nogil:
     """Copy input bytes [offset, offset + n) to out, or record why not and return -1."""
@@ -258,6 +280,7 @@ cdef int fetch_base64(const Source* s, Py_ssize_t offset, Py_ssize_t n, uint8_t*
     cdef const uint8_t* table = s.decode
     cdef uint8_t decoded[3]
     cdef Py_ssize_t written = 0
+    ready(s, 4 * first, 4 * last + 4)
     for g in range(first, last + 1):
         k = s.size - 3 * g
         at = 4 * g
@@ -638,6 +661,7 @@ cdef inline bint fill_window(const Source* s, Window* w, Py_ssize_t pos) noexcep
     here for a group that is never read."""
     cdef Py_ssize_t g = pos // 3, last = s.size // 3 - 1, i = 0  # the last full group
     cdef uint32_t bits
+    ready(s, 4 * g, 4 * (g + WINDOW_GROUPS if g + WINDOW_GROUPS <= last + 1 else last + 1))
     while i < WINDOW_GROUPS and g + i <= last:
         bits = group_bits(s.decode, s.data + 4 * (g + i))
         if bits >> 24:
@@ -671,11 +695,13 @@ cdef Py_ssize_t gif_sub_blocks_base64(const Source* s, Py_ssize_t pos, Outcome* 
             if not (w.start <= pos + step < w.end):
                 fill_window(s, &w, pos + step)  # (none: the next read reports the bad group)
         else:  # long ones: decode only the length bytes, eight at once along a run
-            while pos + 8 * step < full and (
-                    (base64_byte(table, t, pos + step) ^ n) | (base64_byte(table, t, pos + 2 * step) ^ n)
-                    | (base64_byte(table, t, pos + 3 * step) ^ n) | (base64_byte(table, t, pos + 4 * step) ^ n)
-                    | (base64_byte(table, t, pos + 5 * step) ^ n) | (base64_byte(table, t, pos + 6 * step) ^ n)
-                    | (base64_byte(table, t, pos + 7 * step) ^ n) | (base64_byte(table, t, pos + 8 * step) ^ n)) == 0:
+            while pos + 8 * step < full:
+                ready(s, 4 * ((pos + step) // 3), 4 * ((pos + 8 * step) // 3) + 4)
+                if ((base64_byte(table, t, pos + step) ^ n) | (base64_byte(table, t, pos + 2 * step) ^ n)
+                        | (base64_byte(table, t, pos + 3 * step) ^ n) | (base64_byte(table, t, pos + 4 * step) ^ n)
+                        | (base64_byte(table, t, pos + 5 * step) ^ n) | (base64_byte(table, t, pos + 6 * step) ^ n)
+                        | (base64_byte(table, t, pos + 7 * step) ^ n) | (base64_byte(table, t, pos + 8 * step) ^ n)) != 0:
+                    break
                 pos += 8 * step
         pos += step
     return pos
@@ -1235,6 +1261,7 @@ cdef object parse_bytes_at(const uint8_t* data, Py_ssize_t size, bint complete):
     cdef Source s
     cdef Outcome o
     s.data, s.size, s.text_len, s.base64, s.complete = data, size, 0, False, complete
+    s.fill = NULL
     s.decode = &DECODE[0]  # (not read: the bytes are not base64)
     o.format = UNKNOWN
     parse(&s, &o)
@@ -1294,7 +1321,8 @@ def parse_buffer(data, complete=True):
     return parse_bytes_at(&view[0], view.shape[0], whole)
 
 
-cdef object parse_data_url_at(const uint8_t* text, Py_ssize_t length, object url):
+cdef object parse_data_url_at(const uint8_t* text, Py_ssize_t length, object url,
+                              const vt_fill* fill=NULL):
     cdef const uint8_t* comma = <const uint8_t*>memchr(
         text, b","[0], length if length < MAX_HEADER else MAX_HEADER)
     if comma == NULL:
@@ -1304,11 +1332,11 @@ cdef object parse_data_url_at(const uint8_t* text, Py_ssize_t length, object url
         header = url[5:start - 1]
         raise err.data_url_header_error(
             header if type(header) is str else bytes(header).decode("latin-1"))
-    return parse_base64_at(text, length, start, 0)
+    return parse_base64_at(text, length, start, 0, False, fill)
 
 
 cdef object parse_base64_at(const uint8_t* text, Py_ssize_t length, Py_ssize_t start,
-                            Py_ssize_t shift, bint url_safe=False):
+                            Py_ssize_t shift, bint url_safe=False, const vt_fill* fill=NULL):
     # the base64 payload text[start:length], decoded only as far as the header needs; an
     # error names character positions counted from text, plus shift; url_safe: "-" and "_"
     # read as "+" and "/"
@@ -1318,6 +1346,7 @@ cdef object parse_base64_at(const uint8_t* text, Py_ssize_t length, Py_ssize_t s
     if payload % 4 == 1:
         raise err.base64_length_error(payload)
     s.data, s.text_len, s.base64, s.complete = text + start, payload, True, True
+    s.fill = fill  # (the caller has the last two characters copied in: the padding read here)
     s.decode = &DECODE_URL_SAFE_TOO[0] if url_safe else &DECODE[0]
     s.size = payload // 4 * 3 + (payload % 4 - 1 if payload % 4 else 0)
     if payload % 4 == 0 and payload and text[length - 1] == b"="[0]:
@@ -1367,11 +1396,25 @@ cdef bint all_ascii(const uint8_t* p, Py_ssize_t n) noexcept nogil:
     return seen < 0x80
 
 
-def data_url_info(text, *, ascii=False):
+cdef const vt_fill* fill_hook(object fill) except? NULL:
+    """The hook in ``fill`` (a capsule from the compiled scan), or NULL for None."""
+    if fill is None:
+        return NULL
+    try:
+        return <const vt_fill*>PyCapsule_GetPointer(fill, VT_FILL_CAPSULE)
+    except ValueError:
+        raise err.ArgumentTypeError(f"fill must be a BodyString's fill hook or None, got "
+                                    f"{type(fill).__name__}") from None
+
+
+def data_url_info(text, *, ascii=False, fill=None):
     """The header of a data URL given as its bytes (bytes, bytearray, memoryview: a window on
     a request body, say), read in place: the same result and errors as image_info on the
     equal str. The caller has checked the "data:" scheme; ``ascii=True`` says it knows every
-    byte is ASCII (the request scan knows it of each string), which skips that check."""
+    byte is ASCII (the request scan knows it of each string), which skips that check.
+    ``fill``: the hook that comes with a window on a compiled BodyBuffer whose blocks are
+    copied in as they are read (``BodyString.header_view``), or None."""
+    cdef const vt_fill* hook = fill_hook(fill)
     cdef Py_buffer view
     if type(text) is not bytes and type(text) is not bytearray:
         text = fmt.byte_view(text)  # a flat memoryview (or a copy of a strided one), or a typed error
@@ -1379,7 +1422,7 @@ def data_url_info(text, *, ascii=False):
     try:
         if not ascii and not all_ascii(<const uint8_t*>view.buf, view.len):
             raise err.non_ascii_error()  # as for a str holding a non-ASCII character
-        return parse_data_url_at(<const uint8_t*>view.buf, view.len, text)
+        return parse_data_url_at(<const uint8_t*>view.buf, view.len, text, hook)
     finally:
         PyBuffer_Release(&view)
 
@@ -1390,13 +1433,14 @@ cdef check_media_type(media_type):
                                         else type(media_type).__name__)
 
 
-def base64_info(text, media_type, *, ascii=False, shift=0, url_safe=False):
+def base64_info(text, media_type, *, ascii=False, shift=0, url_safe=False, fill=None):
     """The header of raw base64 given as its bytes (a window on a request body), read in
     place: the same result and errors as parse_base64 on the equal str, except that the
     character positions an error names are ``shift`` more (a Chat Completions URL holding
     the base64 alone reads as the data URL "data:image/*;base64," + it: its errors count
-    from that URL's start). ``ascii=True``: as for data_url_info. ``url_safe``: as for
-    parse_base64."""
+    from that URL's start). ``ascii=True`` and ``fill``: as for data_url_info. ``url_safe``:
+    as for parse_base64."""
+    cdef const vt_fill* hook = fill_hook(fill)
     check_media_type(media_type)
     cdef Py_ssize_t by = shift
     cdef Py_buffer view
@@ -1406,7 +1450,7 @@ def base64_info(text, media_type, *, ascii=False, shift=0, url_safe=False):
     try:
         if not ascii and not all_ascii(<const uint8_t*>view.buf, view.len):
             raise err.non_ascii_error()  # as for a str holding a non-ASCII character
-        return parse_base64_at(<const uint8_t*>view.buf, view.len, 0, by, bool(url_safe))
+        return parse_base64_at(<const uint8_t*>view.buf, view.len, 0, by, bool(url_safe), hook)
     finally:
         PyBuffer_Release(&view)
 

@@ -743,11 +743,14 @@ class _ViewText:
 _NON_ASCII = re.compile(rb"[\x80-\xff]")
 
 
-def data_url_info(text: Any, *, ascii: bool = False) -> ImageInfo:
+def data_url_info(text: Any, *, ascii: bool = False, fill: Any = None) -> ImageInfo:
     """The header of a data URL given as its bytes (bytes, bytearray, memoryview: a window on
     a request body, say), read in place: the same result and errors as image_info on the
     equal str. The caller has checked the "data:" scheme; ``ascii=True`` says it knows every
-    byte is ASCII (the request scan knows it of each string), which skips that check."""
+    byte is ASCII (the request scan knows it of each string), which skips that check.
+    ``fill``: the hook that comes with a window on a compiled BodyBuffer whose blocks are
+    copied in as they are read (``BodyString.header_view``), or None."""
+    _no_fill(fill)
     view = fmt.byte_view(text)
     if not ascii and _NON_ASCII.search(view):
         raise err.non_ascii_error()  # as for a str holding a non-ASCII character
@@ -761,19 +764,28 @@ def data_url_info(text: Any, *, ascii: bool = False) -> ImageInfo:
 
 
 def base64_info(text: Any, media_type: str, *, ascii: bool = False, shift: int = 0,
-                url_safe: bool = False) -> ImageInfo:
+                url_safe: bool = False, fill: Any = None) -> ImageInfo:
     """The header of raw base64 given as its bytes (a window on a request body), read in
     place: the same result and errors as parse_base64 on the equal str, except that the
     character positions an error names are ``shift`` more (a Chat Completions URL holding
     the base64 alone reads as the data URL "data:image/*;base64," + it: its errors count
-    from that URL's start). ``ascii=True``: as for data_url_info. ``url_safe``: as for
-    parse_base64."""
+    from that URL's start). ``ascii=True`` and ``fill``: as for data_url_info. ``url_safe``:
+    as for parse_base64."""
+    _no_fill(fill)
     _check_media_type(media_type)
     view = fmt.byte_view(text)
     if not ascii and _NON_ASCII.search(view):
         raise err.non_ascii_error()
     text = _ViewText(view)
     return _parse(_Base64Reader(_UrlSafeText(text) if url_safe else text, 0, shift), True)  # type: ignore[arg-type]
+
+
+def _no_fill(fill: Any) -> None:
+    # the pure scan's bodies are always whole: only the compiled scan's windows come with a
+    # hook, and only the compiled parser calls it
+    if fill is not None:
+        raise err.ArgumentTypeError(f"fill must be a BodyString's fill hook or None, got "
+                                    f"{type(fill).__name__}")
 
 
 def image_info(source: Any, *, max_read: int = fmt.DEFAULT_MAX_READ) -> ImageInfo:

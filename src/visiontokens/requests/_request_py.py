@@ -28,6 +28,7 @@ from typing import IO, TYPE_CHECKING, Any, Awaitable, Callable, Literal, NamedTu
 from . import images_api as _images_api
 from . import anthropic as _anthropic
 from . import gemini as _gemini
+from ._shapes import BODY_BUFFERS as _BODY_BUFFERS
 from .pricing import PUBLIC_SOURCE, ImageRef, SkippedPart, malformed as _malformed, sdk_dict as _sdk_dict
 from .pricing import unreadable as _unreadable
 from ._value_limit import SCAN_MAX_VALUES, TooDense
@@ -79,6 +80,8 @@ _ObjectNode, _ArrayNode, _BodyString = _scan.ObjectNode, _scan.ArrayNode, _scan.
 #: what a gateway reads a several-chunk body into, to count it in place (the middleware)
 BodyBuffer = _scan.BodyBuffer
 _TEXT = (str, _BodyString)  # a JSON string, as the walk meets it in either input
+#: the bodies read in place by the scan: bytes-like, or a gateway's BodyBuffer (either twin's)
+_IN_PLACE = (bytes, bytearray, memoryview) + _BODY_BUFFERS
 _MISSING = object()
 
 # spec 5: the request limits. The payload counted is the images' own bytes.
@@ -262,7 +265,7 @@ def _pointer_key(name: str) -> str:
 def _load(body: Any, nodes: bool = True) -> dict[str, Any]:
     """The body as a dict. Bytes are scanned in place (issue 20): a Chat or Responses body's
     top level with its values as nodes (``nodes``), anything else as _plain makes it."""
-    if isinstance(body, (bytes, bytearray, memoryview)):
+    if isinstance(body, _IN_PLACE):
         top = _scanned(body)
         if nodes and ("messages" in top or "input" in top or "contents" in top
                       or not isinstance(top.get("prompt"), _TEXT)):  # (images_api._shape)
@@ -683,10 +686,11 @@ def _without_io(ref: tuple[Any, ...], fetcher: Fetcher | None) -> tuple[Any, ...
 
 def _body_data_url(text: Any) -> tuple[Any, ...]:
     """A data URL in a scanned body: its header read from the body's bytes; its decoded size
-    from its length and last two characters (the same figures as for the equal str)."""
-    view = text.view()
+    from its length and last two characters (the same figures as for the equal str). Only
+    the bytes the header parser reads are copied in from a gateway's BodyBuffer."""
+    view, fill = text.header_view()
     try:
-        info = _header.data_url_info(view, ascii=text.isascii())
+        info = _header.data_url_info(view, ascii=text.isascii(), fill=fill)
     except VisionTokensError as error:
         return _invalid(error)
     # (ASCII, or data_url_info refused it: characters are bytes; the comma is in the header)
@@ -703,10 +707,10 @@ def _body_base64(text: Any, media_type: str, shift: int, url_safe: bool = False)
     """Raw base64 in a scanned body (an Anthropic base64 source, a Gemini inline blob, Chat's
     bare base64): its header read from the body's bytes, as parse_base64 reads the equal str
     (errors' positions ``shift`` on); its decoded size from its length and last two bytes."""
-    view = text.view()
+    view, fill = text.header_view()  # (as _body_data_url's)
     try:
         info = _header.base64_info(view, media_type, ascii=text.isascii(), shift=shift,
-                                   url_safe=url_safe)
+                                   url_safe=url_safe, fill=fill)
     except VisionTokensError as error:
         return _invalid(error)
     # (ASCII, or base64_info refused it: characters are bytes)
@@ -997,6 +1001,8 @@ def _body_bytes(body: Any) -> int | None:
         return len(body)
     if isinstance(body, memoryview):
         return body.nbytes
+    if isinstance(body, _BODY_BUFFERS):
+        return len(body)
     return None
 
 
@@ -1128,7 +1134,8 @@ def count_request(body: Any, *, ruleset: str | None = None, fetch: bool | Fetche
     Gemini generateContent request body, image by image.
 
     - ``body``: a dict (SDK objects inside are read as the SDK sends them), its JSON text, or
-      bytes / bytearray / memoryview (read in place), or multipart/form-data bytes.
+      bytes / bytearray / memoryview (read in place), or multipart/form-data bytes; or the
+      ``BodyBuffer`` a gateway read the body into, chunk by chunk.
     - ``ruleset``: the dated ruleset (default: the newest).
     - ``fetch``: None/False never fetches (a remote image's size is then unknown); True
       fetches with a default :class:`Fetcher` (public addresses only); or a Fetcher.
@@ -1195,8 +1202,7 @@ def _classified(body: Any, content_type: Any, api: Any) -> tuple[dict[str, Any],
             raise InvalidArgumentError(f"a multipart/form-data body is an images.edits request, "
                                        f"not {api}", argument="api")
         size = _body_bytes(body)
-        body = (_scanned(body) if isinstance(body, (bytes, bytearray, memoryview))
-                else _load(body))
+        body = _scanned(body) if isinstance(body, _IN_PLACE) else _load(body)
         return body, None, _walked(_WALKERS[api], body, size)
     # (the Images API's walk reads plain values: a bytes body named as one is loaded so)
     body, images = _images_api.classify(
@@ -1316,7 +1322,7 @@ async def count_request_async(body: Any, *, ruleset: str | None = None, fetch: b
                                    argument="max_concurrency")
     if model is not None:
         _check_model(model)
-    if isinstance(body, (bytes, bytearray, memoryview)):
+    if isinstance(body, _IN_PLACE):
         # a large or dense body is scanned on a thread, off the event loop: the scan releases
         # the GIL, so the loop serves other requests meanwhile (issue 20)
         classified: tuple[dict[str, Any], Any, Any] | None = None

@@ -17,7 +17,9 @@ from cpython.pyport cimport PY_SSIZE_T_MAX
 from libc.stdlib cimport free, realloc
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.stdint cimport uint8_t, uint32_t
-from libc.string cimport memchr, memcmp
+from libc.string cimport memchr, memcmp, memcpy
+from cpython.pycapsule cimport PyCapsule_GetContext, PyCapsule_New, PyCapsule_SetContext
+from cpython.ref cimport Py_DECREF, Py_INCREF
 
 from .._errors import ArgumentTypeError
 from . import _scan_py as ref
@@ -29,9 +31,16 @@ cdef extern from "_scan_stop.h":
     const uint8_t* vt_string_stop(const uint8_t* p, const uint8_t* end) nogil
     int vt_all_ascii(const uint8_t* p, const uint8_t* end) nogil
     int vt_copy_plain(uint8_t* dst, const uint8_t* src, size_t n) nogil
+    int vt_block_kind(const uint8_t* src, size_t n) nogil
     enum: VT_PLAIN
     void vt_scan_init()
     int vt_scan_set_wide(int on)
+
+cdef extern from "_fill.h":
+    ctypedef struct vt_fill:
+        void (*fill)(void* owner, const uint8_t* start, const uint8_t* end) noexcept nogil
+        void* owner
+    const char* VT_FILL_CAPSULE
 
 vt_scan_init()  # whether the processor has AVX2: asked once, here
 
@@ -50,6 +59,7 @@ cdef enum:
     BLOCK_SHIFT = 12  # a BodyBuffer's map: one entry per 4 KB block
 
 cdef Py_ssize_t LONG_STRING = ref.LONG_STRING
+cdef Py_ssize_t MAX_DATA_URL_HEADER = ref.MAX_DATA_URL_HEADER
 cdef Py_ssize_t SKIP_TABLE = ref.SKIP_TABLE
 assert MAX_DEPTH == ref.MAX_DEPTH
 assert (1 << BLOCK_SHIFT) == ref.BLOCK
@@ -377,7 +387,7 @@ cdef uint8_t NOTHING[1]  # where an empty BodyBuffer's bytes are
 
 
 @cython.final
-@cython.no_gc  # holds no Python object
+@cython.no_gc  # holds only bytes (in ``chunks``): no cycle can run through it
 cdef class BodyBuffer:
     """A body written chunk by chunk (``put``), as a server hands it over, read in place
     (``view``), then emptied (``clear``) for the next body: a gateway keeps one from request
@@ -390,27 +400,45 @@ cdef class BodyBuffer:
     Document over the whole buffer steps over the plain blocks of a long string unread, and
     ``read_bound`` bounds what a scan reads by the blocks that are not plain. The pure twin
     keeps no map: the answers are the same, which ``plain_blocks`` lets the tests check."""
-    # The map ``plain`` holds, per 4 KB block, what vt_copy_plain found in its bytes (VT_PLAIN:
+    # The map ``plain`` holds, per 4 KB block, what vt_block_kind found in its bytes (VT_PLAIN:
     # a plain block). It is right because ``put`` is the only writer, and neither it nor
     # ``clear`` runs while the bytes are exported (the buffer protocol gives read-only views).
+    #
+    # A plain block that lies whole inside a ``bytes`` chunk and follows another plain block is
+    # not copied: ``source`` points at it in the chunk (kept in ``chunks``), and it is copied in
+    # when something reads it (``fill``). A scan never does: it steps over plain blocks, and
+    # what it reads around one (an escape or a UTF-8 sequence at a block's end, a value begun
+    # outside a string) reaches at most the first block of a run, which is always copied. What
+    # reads inside a long string fills the bytes first: a BodyString, and the header parser
+    # through the ``fill`` hook (images/_fill.h). Every export but a Document's own fills all.
     cdef uint8_t* data
     cdef uint8_t* plain
-    cdef Py_ssize_t size, capacity, exports
+    cdef const uint8_t** source  # per block: where a block not yet copied is, else NULL
+    cdef Py_ssize_t size, capacity, exports, absent  # absent: blocks not yet copied
+    cdef list chunks  # the bytes chunks some block of ``source`` points into
+    cdef bint export_unfilled  # the next export is a Document's: not filled first
+    cdef vt_fill hook  # fill, for the header parser
 
     def __cinit__(self):
         self.data = self.plain = NULL
-        self.size = self.capacity = self.exports = 0
+        self.source = NULL
+        self.size = self.capacity = self.exports = self.absent = 0
+        self.chunks = []
+        self.export_unfilled = False
+        self.hook.fill = fill_hook
+        self.hook.owner = <void*>self
 
     def __dealloc__(self):
         PyMem_Free(self.data)
         PyMem_Free(self.plain)
+        PyMem_Free(self.source)
 
     def __len__(self):
         return self.size
 
     cdef int reserve(self, Py_ssize_t more) except -1:
-        cdef Py_ssize_t capacity
-        cdef uint8_t* grown
+        cdef Py_ssize_t capacity, blocks
+        cdef void* grown
         if more <= self.capacity - self.size:
             return 0
         if more > PY_SSIZE_T_MAX // 2 - self.size:
@@ -418,22 +446,29 @@ cdef class BodyBuffer:
         capacity = self.size + more
         if capacity < self.capacity + self.capacity // 2:  # amortised growth
             capacity = self.capacity + self.capacity // 2
-        grown = <uint8_t*>PyMem_Realloc(self.data, capacity)
+        blocks = (capacity >> BLOCK_SHIFT) + 1
+        grown = PyMem_Realloc(self.data, capacity)
         if grown == NULL:
             raise MemoryError()
-        self.data = grown
-        grown = <uint8_t*>PyMem_Realloc(self.plain, (capacity >> BLOCK_SHIFT) + 1)
+        self.data = <uint8_t*>grown
+        grown = PyMem_Realloc(self.plain, blocks)
         if grown == NULL:
             raise MemoryError()
-        self.plain, self.capacity = grown, capacity
+        self.plain = <uint8_t*>grown
+        grown = PyMem_Realloc(self.source, blocks * sizeof(const uint8_t*))
+        if grown == NULL:
+            raise MemoryError()
+        self.source, self.capacity = <const uint8_t**>grown, capacity
         return 0
 
     def put(self, chunk):
         """Append ``chunk`` (bytes-like); BufferError while the buffer is read."""
         cdef Py_buffer view
-        cdef Py_ssize_t at, end, block_end
+        cdef Py_ssize_t at, end, block_end, k, left = 0
         cdef const uint8_t* source
+        cdef const uint8_t* block
         cdef uint8_t found
+        cdef bint keep = type(chunk) is bytes  # (immutable: its blocks may stay where they are)
         PyObject_GetBuffer(chunk, &view, PyBUF_SIMPLE)
         try:
             if self.exports:  # (after the chunk's export: a buffer put into itself is read)
@@ -441,28 +476,64 @@ cdef class BodyBuffer:
             self.reserve(view.len)
             at, end = self.size, self.size + view.len
             source = <const uint8_t*>view.buf
-            # Block by block, each tested as it is copied, with the GIL held: a chunk takes
+            # Block by block, each tested in the chunk, with the GIL held: a chunk takes
             # microseconds, and handing the GIL to another thread and back per chunk cost more
             # than the copy (measured under uvicorn).
             while at < end:
-                block_end = ((at >> BLOCK_SHIFT) + 1) << BLOCK_SHIFT
+                k = at >> BLOCK_SHIFT
+                block_end = (k + 1) << BLOCK_SHIFT
+                block = source + (at - self.size)
                 if block_end > end:
                     block_end = end
-                found = vt_copy_plain(self.data + at, source + (at - self.size), block_end - at)
+                elif keep and k > 0 and at & ((1 << BLOCK_SHIFT) - 1) == 0 and \
+                        self.plain[k - 1] == VT_PLAIN:
+                    # a whole block, after a plain one: copied only if it is not plain itself
+                    found = vt_block_kind(block, 1 << BLOCK_SHIFT)
+                    self.plain[k] = found
+                    if found == VT_PLAIN:
+                        self.source[k] = block
+                        left += 1
+                    else:
+                        memcpy(self.data + at, block, 1 << BLOCK_SHIFT)
+                        self.source[k] = NULL
+                    at = block_end
+                    continue
+                found = vt_copy_plain(self.data + at, block, block_end - at)
                 if at & ((1 << BLOCK_SHIFT) - 1) == 0:  # the block begins here
-                    self.plain[at >> BLOCK_SHIFT] = found
+                    self.plain[k] = found
+                    self.source[k] = NULL
                 else:  # the rest of a block begun by an earlier chunk
-                    self.plain[at >> BLOCK_SHIFT] |= found
+                    self.plain[k] |= found
                 at = block_end
             self.size = end
+            if left:
+                self.chunks.append(chunk)
+                self.absent += left
         finally:
             PyBuffer_Release(&view)
+
+    cdef void fill(self, Py_ssize_t start, Py_ssize_t end) noexcept nogil:
+        """Copy in the blocks of [start, end) not copied yet."""
+        cdef Py_ssize_t k, last
+        if self.absent == 0 or end <= start:
+            return
+        if start < 0:
+            start = 0
+        if end > self.size:
+            end = self.size
+        last = (end - 1) >> BLOCK_SHIFT
+        for k in range(start >> BLOCK_SHIFT, last + 1):
+            if self.source[k] != NULL:
+                memcpy(self.data + (k << BLOCK_SHIFT), self.source[k], 1 << BLOCK_SHIFT)
+                self.source[k] = NULL
+                self.absent -= 1
 
     def clear(self):
         """Empty the buffer, keeping its memory; BufferError while the buffer is read."""
         if self.exports:
             raise BufferError("a BodyBuffer cannot change while it is read")
-        self.size = 0
+        self.size = self.absent = 0
+        self.chunks = []
 
     def view(self):
         """A read-only view of the body held: release it (or use ``with``) when done."""
@@ -474,14 +545,43 @@ cdef class BodyBuffer:
         return bytes([self.plain[k] == VT_PLAIN for k in range(
             (self.size + (1 << BLOCK_SHIFT) - 1) >> BLOCK_SHIFT)])
 
+    def _blocks_not_copied(self):
+        """How many blocks are not copied in yet (for the tests: the pure twin copies all)."""
+        return self.absent
+
     def __getbuffer__(self, Py_buffer* buffer, int flags):
         # read-only: a write through the view would leave the map wrong
+        if not self.export_unfilled:
+            self.fill(0, self.size)
         PyBuffer_FillInfo(buffer, self, <void*>(self.data if self.data != NULL else NOTHING),
                           self.size, 1, flags)
         self.exports += 1
 
     def __releasebuffer__(self, Py_buffer* buffer):
         self.exports -= 1
+
+    cdef int export_to(self, Py_buffer* view) except -1:
+        """Export the bytes as they are, blocks not copied in included: a Document's own
+        export, which reads them only through ``fill``."""
+        self.export_unfilled = True
+        try:
+            PyObject_GetBuffer(self, view, PyBUF_SIMPLE)
+        finally:
+            self.export_unfilled = False
+        return 0
+
+
+cdef void release_body(object hook) noexcept:
+    """A fill hook's capsule, freed: the buffer it held, let go."""
+    cdef void* body = PyCapsule_GetContext(hook)
+    if body != NULL:
+        Py_DECREF(<object>body)
+
+
+cdef void fill_hook(void* owner, const uint8_t* start, const uint8_t* end) noexcept nogil:
+    # (the header parser calls it with the GIL held: the BodyBuffer is the owner, alive
+    # while its Document's window is read)
+    (<BodyBuffer>owner).fill(start - (<BodyBuffer>owner).data, end - (<BodyBuffer>owner).data)
 
 
 cdef BodyBuffer mapped(object data, const Py_buffer* view):
@@ -503,25 +603,38 @@ cdef const uint8_t* block_map(object data, const Py_buffer* view):
 
 
 def read_bound(data):
-    """At most how many bytes of ``data`` (bytes, bytearray, memoryview) a scan reads: all of
-    them, but for a BodyBuffer's view in the compiled twin, which steps over plain blocks:
-    there, twice the bytes of the blocks that are not plain, and one block. (Outside a string
-    a scan fails at a plain block's string-only byte, so of a run of plain blocks it reads at
-    most the first, entered from a block that is not plain or from the start.)"""
-    data = as_buffer(data)
+    """At most how many bytes of ``data`` (bytes, bytearray, memoryview, a BodyBuffer) a scan
+    reads: all of them, but for a BodyBuffer (or its view) in the compiled twin, which steps
+    over plain blocks: there, twice the bytes of the blocks that are not plain, and one block.
+    (Outside a string a scan fails at a plain block's string-only byte, so of a run of plain
+    blocks it reads at most the first, entered from a block that is not plain or from the
+    start.)"""
     cdef Py_buffer view
     cdef BodyBuffer body
-    cdef Py_ssize_t k, unplain = 0
+    if type(data) is BodyBuffer:
+        body = <BodyBuffer>data
+        return bound_of(body, body.size)
+    data = as_buffer(data)
     PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
     try:
         body = mapped(data, &view)
         if body is None:
             return view.len
-        for k in range((view.len + (1 << BLOCK_SHIFT) - 1) >> BLOCK_SHIFT):
-            unplain += body.plain[k] != VT_PLAIN
-        return min(view.len, (2 * unplain + 1) << BLOCK_SHIFT)
+        return bound_of(body, view.len)
     finally:
         PyBuffer_Release(&view)
+
+
+cdef Py_ssize_t bound_of(BodyBuffer body, Py_ssize_t size):
+    cdef Py_ssize_t k, unplain = 0
+    for k in range((size + (1 << BLOCK_SHIFT) - 1) >> BLOCK_SHIFT):
+        unplain += body.plain[k] != VT_PLAIN
+    return min(size, (2 * unplain + 1) << BLOCK_SHIFT)
+
+
+cdef object readable(object data):
+    """``data`` as Python code reads it: a BodyBuffer as its view, every block copied in."""
+    return memoryview(data) if type(data) is BodyBuffer else data
 
 
 # --- the lazy view ---------------------------------------------------------------------------------
@@ -535,6 +648,7 @@ cdef class Document:
     cdef Scan s
     cdef readonly object data
     cdef Py_ssize_t first
+    cdef BodyBuffer body  # data, when it is a BodyBuffer read as it is (see ready)
 
     def __cinit__(self, data, max_values=-1):
         self.held = False
@@ -543,8 +657,12 @@ cdef class Document:
     def __init__(self, data, Py_ssize_t max_values=-1):
         if self.held:  # (a second __init__ would leak the first export)
             raise ArgumentTypeError("a Document reads one body; make a new one")
-        data = as_buffer(data)
-        PyObject_GetBuffer(data, &self.view, PyBUF_SIMPLE)  # held: a bytearray stays put
+        if type(data) is BodyBuffer:  # read where its chunks left it: see BodyBuffer
+            self.body = <BodyBuffer>data
+            self.body.export_to(&self.view)
+        else:
+            data = as_buffer(data)
+            PyObject_GetBuffer(data, &self.view, PyBUF_SIMPLE)  # held: a bytearray stays put
         self.held = True
         self.data = data
         self.s.b, self.s.n = <const uint8_t*>self.view.buf, self.view.len
@@ -560,7 +678,7 @@ cdef class Document:
                 raise MemoryError()
             if self.s.what == E_DENSE:
                 raise TooDense(self.s.fail_at)
-            raise ref._error(data, self.s.fail_at, self.s.what)
+            raise ref._error(readable(data), self.s.fail_at, self.s.what)
         self.first = first
 
     @property
@@ -583,6 +701,18 @@ cdef class Document:
         """How many bytes the scan stepped over unread (the plain blocks of a BodyBuffer)."""
         return self.s.stepped
 
+    def __getbuffer__(self, Py_buffer* buffer, int flags):
+        # the body's bytes as the scan reads them (a BodyString's window on them, read
+        # through its fill hook); read-only
+        PyBuffer_FillInfo(buffer, self, <void*>self.view.buf, self.view.len, 1, flags)
+
+
+cdef inline void ready(Document doc, Py_ssize_t start, Py_ssize_t end):
+    """Bytes [start, end) of the body copied in, for a read inside a long string (a plain
+    block of a BodyBuffer may not be: see BodyBuffer)."""
+    if doc.body is not None:
+        doc.body.fill(start, end)
+
 
 cdef const LongString* long_string(Document doc, Py_ssize_t pos) noexcept nogil:
     cdef Py_ssize_t lo = 0, hi = doc.s.count, mid
@@ -598,12 +728,16 @@ cdef const LongString* long_string(Document doc, Py_ssize_t pos) noexcept nogil:
 
 
 cdef Py_ssize_t string_end(Document doc, Py_ssize_t pos) noexcept nogil:
-    """The offset after the (valid) string opening at pos. A closing quote within SKIP_TABLE
-    bytes is found by memchr; a longer string is in the table."""
+    """The offset after the (valid) string opening at pos. A long string is in the table,
+    looked up first: its end comes at once, with no memchr over its first SKIP_TABLE bytes.
+    A shorter one's closing quote is found by memchr, within SKIP_TABLE bytes (which reach
+    at most the block after the opening quote's: a BodyBuffer always holds that one)."""
     cdef const Scan* s = &doc.s
     cdef Py_ssize_t p = pos + 1, limit = pos + 1 + SKIP_TABLE, k
     cdef const uint8_t* q
-    cdef const LongString* entry
+    cdef const LongString* entry = long_string(doc, pos)
+    if entry != NULL:
+        return entry.end
     if limit > s.n:
         limit = s.n
     while p < limit:
@@ -617,9 +751,6 @@ cdef Py_ssize_t string_end(Document doc, Py_ssize_t pos) noexcept nogil:
         if (k - 1 - p) % 2 == 0:  # an even run: the quote is not escaped
             return k + 1
         p = k + 1
-    entry = long_string(doc, pos)
-    if entry != NULL:
-        return entry.end
     return s.n  # (unreachable on a validated body; kept in range)
 
 
@@ -720,6 +851,7 @@ cdef object unescape(Document doc, Py_ssize_t pos, Py_ssize_t end):
     cdef int c, e, unit, low
     if out == NULL:
         raise MemoryError()
+    ready(doc, pos, end)
     try:
         while p < last:
             c = at(s, p)
@@ -772,7 +904,7 @@ cdef object number_value(Document doc, Py_ssize_t pos):
     try:
         return int(text)
     except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits)
-        raise ref._error(doc.data, pos, E_BIG_INT) from None
+        raise ref._error(readable(doc.data), pos, E_BIG_INT) from None
 
 
 cdef object value_at(Document doc, Py_ssize_t pos):
@@ -812,6 +944,14 @@ cdef inline Py_ssize_t first_item(Document doc, Py_ssize_t pos, int close) noexc
     return p
 
 
+cdef inline bint same(Document doc, Py_ssize_t at, const uint8_t* text, Py_ssize_t length):
+    """Whether the body's bytes at ``at`` are ``text`` (a key as long as a block or more may
+    hold one not copied in)."""
+    if length >= (1 << BLOCK_SHIFT):
+        ready(doc, at, at + length)
+    return memcmp(doc.s.b + at, text, length) == 0
+
+
 cdef object key_text(Document doc, Py_ssize_t pos):
     value = string_value(doc, pos)
     return value if type(value) is str else (<BodyString>value).str()
@@ -841,7 +981,7 @@ cdef class ObjectNode:
         p = first_item(doc, self.offset, 0x7D)
         while p >= 0:
             end = string_end(doc, p)
-            if plain and end - p - 2 == length and memcmp(doc.s.b + p + 1, w, length) == 0:
+            if plain and end - p - 2 == length and same(doc, p + 1, w, length):
                 found = member_value(doc, p)  # (equal bytes, no backslash: equal keys)
             elif string_flags(doc, p, end) & ESCAPED and unescape(doc, p, end) == key:
                 found = member_value(doc, p)
@@ -860,7 +1000,7 @@ cdef class ObjectNode:
         p = first_item(doc, self.offset, 0x7D)
         while p >= 0:
             end = string_end(doc, p)
-            if plain and end - p - 2 == length and memcmp(doc.s.b + p + 1, w, length) == 0:
+            if plain and end - p - 2 == length and same(doc, p + 1, w, length):
                 return True  # (equal bytes, no backslash: equal keys)
             if string_flags(doc, p, end) & ESCAPED and unescape(doc, p, end) == key:
                 return True
@@ -979,6 +1119,7 @@ cdef class BodyString:
         cdef Py_ssize_t p, count
         if self.length < 0:
             if self.flags & NON_ASCII:
+                ready(self.document, self.start, self.end)
                 count = 0
                 for p in range(self.start, self.end):
                     if not (0x80 <= self.document.s.b[p] <= 0xBF):
@@ -1002,6 +1143,7 @@ cdef class BodyString:
         cdef Py_ssize_t k = len(wanted)
         if k > self.end - self.start:
             return False
+        ready(self.document, self.start, self.start + k)
         return memcmp(self.document.s.b + self.start, <const uint8_t*>wanted, k) == 0
 
     def head(self, Py_ssize_t n):
@@ -1012,15 +1154,37 @@ cdef class BodyString:
         cdef Py_ssize_t cut = self.end - self.start
         if n <= cut // 4:
             cut = 4 * n
+        ready(self.document, self.start, self.start + cut)
         text = PyUnicode_DecodeUTF8(<const char*>self.document.s.b + self.start, cut, "ignore")
         return text[:n]
 
     def view(self):
         """The string's raw bytes in the body (valid UTF-8, no escapes)."""
-        return memoryview(self.document.data)[self.start:self.end]
+        ready(self.document, self.start, self.end)
+        return memoryview(self.document)[self.start:self.end]
+
+    def header_view(self):
+        """(view, fill): the string's raw bytes for the image-header parser, which reads only
+        what it needs. In a BodyBuffer some blocks of them may not be copied in yet: ``fill``
+        is then the hook the compiled parser calls before it reads (else None). The first
+        MAX_DATA_URL_HEADER bytes and the last two are always there, and all of a string that
+        is not ASCII."""
+        cdef Document doc = self.document
+        if doc.body is None or doc.body.absent == 0:
+            return memoryview(doc)[self.start:self.end], None
+        if self.flags & NON_ASCII:
+            return self.view(), None
+        ready(doc, self.start, self.start + MAX_DATA_URL_HEADER)
+        ready(doc, self.end - 2, self.end)
+        # the capsule holds the buffer its hook points into, as long as it lives
+        hook = PyCapsule_New(&doc.body.hook, VT_FILL_CAPSULE, release_body)
+        Py_INCREF(doc.body)
+        PyCapsule_SetContext(hook, <void*>doc.body)
+        return memoryview(doc)[self.start:self.end], hook
 
     def str(self):
         """The whole string as a str: a copy, for when it is really needed."""
+        ready(self.document, self.start, self.end)
         return PyUnicode_DecodeUTF8(<const char*>self.document.s.b + self.start,
                                     self.end - self.start, NULL)
 

@@ -53,6 +53,9 @@ MAX_DEPTH = 200
 LONG_STRING = 1024
 #: Strings of at least this many bytes (quotes included) are recorded by Document's pass.
 SKIP_TABLE = 4096
+#: the first bytes of a long string a BodyString's header_view always has copied in: as many
+#: as a data URL's header may take (the compiled twin reads it from here)
+MAX_DATA_URL_HEADER = fmt.MAX_DATA_URL_HEADER
 
 #: String flags.
 ESCAPED = 1
@@ -113,6 +116,8 @@ class _Fail(Exception):
 def _as_buffer(data: Any) -> memoryview:
     """``data`` as a flat memoryview of bytes, holding an export (a bytearray cannot be resized
     under a scan); anything else is a typed error."""
+    if isinstance(data, BodyBuffer):
+        return data.view()
     if isinstance(data, str):
         raise ArgumentTypeError("expected bytes, bytearray or memoryview, got str")
     view = fmt.byte_view(data)
@@ -364,6 +369,10 @@ class BodyBuffer:
         """A read-only view of the body held: release it (or use ``with``) when done."""
         return memoryview(self._bytes).toreadonly()
 
+    def _blocks_not_copied(self) -> int:
+        """How many blocks are not copied in yet (for the tests: the pure twin copies all)."""
+        return 0
+
     def plain_blocks(self) -> bytes:
         """One byte per ``BLOCK`` bytes held: 1 where the block is plain, else 0."""
         data = self._bytes
@@ -376,11 +385,12 @@ _STRING_ONLY = re.compile(rb"[A-DF-Z]")  # in valid JSON, only inside a string
 
 
 def read_bound(data: Any) -> int:
-    """At most how many bytes of ``data`` (bytes, bytearray, memoryview) a scan reads: all of
-    them, but for a BodyBuffer's view in the compiled twin, which steps over plain blocks:
-    there, twice the bytes of the blocks that are not plain, and one block. (Outside a string
-    a scan fails at a plain block's string-only byte, so of a run of plain blocks it reads at
-    most the first, entered from a block that is not plain or from the start.)"""
+    """At most how many bytes of ``data`` (bytes, bytearray, memoryview, a BodyBuffer) a scan
+    reads: all of them, but for a BodyBuffer (or its view) in the compiled twin, which steps
+    over plain blocks: there, twice the bytes of the blocks that are not plain, and one block.
+    (Outside a string a scan fails at a plain block's string-only byte, so of a run of plain
+    blocks it reads at most the first, entered from a block that is not plain or from the
+    start.)"""
     return len(_as_buffer(data))
 
 
@@ -688,6 +698,14 @@ class BodyString:
     def view(self) -> memoryview:
         """The string's raw bytes in the body (valid UTF-8, no escapes)."""
         return self.document.data[self.start:self.end]
+
+    def header_view(self) -> tuple[memoryview, Any]:
+        """(view, fill): the string's raw bytes for the image-header parser, which reads only
+        what it needs. In a BodyBuffer some blocks of them may not be copied in yet: ``fill``
+        is then the hook the compiled parser calls before it reads (else None). The first
+        MAX_DATA_URL_HEADER bytes and the last two are always there, and all of a string that
+        is not ASCII."""
+        return self.view(), None  # (a pure body is always whole)
 
     def str(self) -> builtins.str:
         """The whole string as a str: a copy, for when it is really needed."""

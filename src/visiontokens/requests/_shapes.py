@@ -27,6 +27,8 @@ _SCANS = (lower("scan", "python"), lower("scan", "cython"))
 OBJECT_NODES = tuple({scan.ObjectNode: None for scan in _SCANS})
 ARRAY_NODES = tuple({scan.ArrayNode: None for scan in _SCANS})
 BODY_STRINGS = tuple({scan.BodyString: None for scan in _SCANS})
+#: What a gateway reads a body into (either twin's): counted as the bytes it holds.
+BODY_BUFFERS = tuple({scan.BodyBuffer: None for scan in _SCANS})
 
 #: The most items read from one list of a body (a generator given for a list is read once).
 #: Our own bound (as _request_py's MAX_ITERATOR_ITEMS): no API body holds more.

@@ -28,6 +28,7 @@ from .._errors import (
     quoted,
 )
 from ..images.sources import ImageInfo
+from ._shapes import BODY_BUFFERS
 from .pricing import PUBLIC_SOURCE, ImageRef, malformed, sdk_dict
 
 #: What ``count_request(api=...)`` accepts: which endpoint a body is for.
@@ -177,6 +178,8 @@ class _Form:
 
 
 def _parse_form(body: Any, boundary: str) -> _Form:
+    if isinstance(body, BODY_BUFFERS):  # a gateway's buffer: the bytes it holds
+        body = body.view()
     if isinstance(body, memoryview):
         body = body.tobytes()  # a view has no find(); bytes and bytearray are read in place
     if not isinstance(body, (bytes, bytearray)):
