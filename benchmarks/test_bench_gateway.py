@@ -1,10 +1,11 @@
 """The middleware's added latency under uvicorn (issue 10): a 4-image 10 MB Chat body posted to
 the same Starlette app with and without ImageTokenMiddleware, both served by uvicorn on
 127.0.0.1 in this run. The app reads the body, so the plain app's latency is the body-read
-time; the aim is at most 1.2x that with the middleware. Reported; the gate is 2x, a
-regression check (a reference cycle that kept each parsed body alive made it 1.4-2.2x), since
-two servers and the client share this process and two noisy cores (see the README). The
-allocator decides the rest: see KEEP_MEMORY."""
+time; the aim is at most 1.2x that with the middleware, with glibc's allocator as it comes
+(issue 20), gated since the buffer copies in only what the count reads (1.02-1.10x here,
+1.08x in CI). With glibc keeping freed memory (KEEP_MEMORY) the gate is 2x, a regression
+check (a reference cycle that kept each parsed body alive made it 1.4-2.2x): two servers and
+the client share this process and two noisy cores (see the README)."""
 
 from __future__ import annotations
 
@@ -98,10 +99,14 @@ def ratio_in_subprocess(extra_env: dict[str, str]) -> tuple[float, float]:
 
 
 def test_gateway_ratio(measured):
-    # Measured twice, each in a fresh process: with the allocator as it comes (reported), and
-    # with glibc keeping freed memory (gated: what the middleware's own work adds).
+    # Measured twice, each in a fresh process: with the allocator as it comes (the aim, 1.2x),
+    # and with glibc keeping freed memory (a regression check: what the middleware's own work
+    # adds).
+    ratios = {}
     for label, env in (("default allocator", {}), ("glibc keeping freed memory", KEEP_MEMORY)):
         base, with_mw = ratio_in_subprocess(env)
+        ratios[label] = with_mw / base
         print(f"\n10 MB, 4 images, {label}: plain app {base * 1e3:.1f} ms, with the middleware "
               f"{with_mw * 1e3:.1f} ms ({with_mw / base:.2f}x; added {(with_mw - base) * 1e3:.1f} ms)")
-    assert with_mw <= 2 * base
+    assert ratios["default allocator"] <= 1.2
+    assert ratios["glibc keeping freed memory"] <= 2

@@ -723,8 +723,25 @@ def test_the_compiled_buffer_copies_in_only_what_the_count_reads():
 
 
 def test_a_body_buffer_with_an_alias_or_a_form_is_read_whole(walk):
-    """What reads a body other than the scan (a multipart form's parser) gets every byte."""
-    from visiontokens.requests.images_api import multipart_boundary  # noqa: F401
+    """What reads a body other than the scan gets every byte: a multipart form's parser, and
+    a gateway's alias rule (the body searched for an alias, then parsed whole)."""
+    import asyncio
+
+    from visiontokens.gateway.shared import alias_keys, count_body
+
+    async def count(data, **options):
+        return walk.count_request(data, **options)
+
+    aliased = json.dumps(chat(image_part(data_url(png_header(640, 480) + _filler(30000, 11))),
+                              model="my-" + "A" * 9000)).encode()
+    models = {"my-" + "A" * 9000: "gpt-4o"}
+    expected = outcome(lambda: asyncio.run(count_body(count, aliased, COLLECT, models,
+                                                      alias_keys(models))))
+    assert expected[0] == "value" and expected[1].model == "gpt-4o"
+    for chunk in CHUNKS:
+        buffer = reused_buffer(walk, aliased, chunk)
+        assert outcome(lambda: asyncio.run(count_body(count, buffer, COLLECT, models,
+                                                      alias_keys(models)))) == expected
 
     boundary = "b0undary"
     png = png_header(300, 200) + _filler(30000, 9)
